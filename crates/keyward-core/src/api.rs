@@ -1,0 +1,197 @@
+//! The JSON shapes of the admin API (SPEC §5), shared by the server (which
+//! produces them) and the web page (which renders them), so the page and the
+//! API can never disagree about a field.
+
+use crate::{Plan, Role};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A point in time as unix milliseconds; serialises as RFC 3339 UTC
+/// (`2026-11-26T22:19:55.123Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let f =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+        t.format(&f).unwrap_or_default()
+    }
+
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        Some(Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+    }
+}
+
+/// `active` or `revoked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+}
+
+/// Who generated a key; `is_member` turns false once they left the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedBy {
+    pub id: String,
+    pub email: String,
+    pub is_member: bool,
+}
+
+/// A key as listed by `GET /api/workspaces/{ws}/api-keys`. Never the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyObject {
+    pub id: String,
+    pub name: String,
+    pub masked: String,
+    pub last4: String,
+    pub status: KeyStatus,
+    pub created_at: Timestamp,
+    pub created_by: CreatedBy,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_ip: Option<String>,
+    pub revoked_at: Option<Timestamp>,
+    /// `manual` or `auto_error_rate`.
+    pub revoke_reason: Option<String>,
+    pub allowed_cidrs: Vec<String>,
+}
+
+/// The 201 answer to key creation: the key object plus the secret, once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub object: KeyObject,
+    /// The full secret. Shown here and nowhere else, ever.
+    pub key: String,
+}
+
+/// A workspace as seen by a signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceMembership {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub plan: Plan,
+}
+
+/// Totals over one window (SPEC §5 api-usage).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub total: u64,
+    /// Requests answered with status >= 400.
+    pub errors: u64,
+    /// Status code (as a string) → count, for error statuses.
+    pub by_status: BTreeMap<String, u64>,
+    /// Problem `code` → count.
+    pub by_code: BTreeMap<String, u64>,
+}
+
+/// One of the busiest endpoints over the last 7 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopEndpoint {
+    pub method: String,
+    pub route: String,
+    pub count: u64,
+    pub errors: u64,
+}
+
+/// One logged request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentRequest {
+    pub at: Timestamp,
+    pub method: String,
+    pub path: String,
+    pub route: String,
+    pub status: u16,
+    pub code: Option<String>,
+    pub latency_ms: f64,
+    pub key_id: String,
+    pub key_name: String,
+    pub ip: String,
+}
+
+/// One hour of the chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesBucket {
+    pub start: Timestamp,
+    pub total: u64,
+    pub errors: u64,
+}
+
+/// `GET /api/workspaces/{ws}/api-usage`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub last_24h: UsageTotals,
+    pub last_7d: UsageTotals,
+    /// Top 10 over the last 7 days.
+    pub top_endpoints: Vec<TopEndpoint>,
+    /// The newest 20 requests, newest first.
+    pub recent: Vec<RecentRequest>,
+    /// 168 hourly buckets for the last 7 days, oldest first, empty hours included.
+    pub series: Vec<SeriesBucket>,
+}
+
+/// One audit-log entry. `details` never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: Timestamp,
+    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`.
+    pub action: String,
+    /// The user's email, `support` (CLI) or `system` (automatic).
+    pub actor: String,
+    pub key_id: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// A message for the workspace's admins, shown as a banner on the page
+/// (e.g. a key was revoked automatically).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub at: Timestamp,
+    /// e.g. `key.auto_revoked`.
+    pub kind: String,
+    pub key_id: Option<String>,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_millis() {
+        let t = Timestamp(1_764_195_595_123);
+        assert_eq!(t.to_rfc3339(), "2025-11-26T22:19:55.123Z");
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+    }
+}

@@ -1,0 +1,17 @@
+//! keyward's domain: the rules of API keys, plans, roles and rate limits as
+//! plain types and functions. Nothing in this crate performs I/O, so every
+//! rule unit-tests in microseconds and the server crate stays thin.
+
+pub mod allowlist;
+pub mod api;
+pub mod client_ip;
+pub mod ids;
+pub mod key;
+pub mod plan;
+pub mod ratelimit;
+pub mod role;
+pub mod validate;
+
+pub use key::{ApiKeySecret, HashedKey, KeyParseError};
+pub use plan::{Plan, RateLimitPolicy};
+pub use role::Role;

@@ -1,0 +1,699 @@
+/* keyward admin page: progressive enhancement of the server-rendered
+ * documents. Vanilla JS, no build step, no inline anything (strict CSP).
+ * Without this file the pages still show everything; with it you can sign
+ * in, generate, revoke and restrict keys, and filter usage in place. */
+(function () {
+  'use strict';
+
+  document.documentElement.classList.add('js');
+
+  var $ = function (sel, root) { return (root || document).querySelector(sel); };
+  var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
+
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.getAttribute('content') : '';
+  }
+
+  /* ------------------------------------------------------------ time */
+
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  var MINUTE = 60000, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
+  var serverNow = Number(document.body && document.body.getAttribute('data-now-ms')) || 0;
+  var skew = serverNow > 0 ? serverNow - Date.now() : 0;
+  function now() { return Date.now() + skew; }
+
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function formatDate(ms) {
+    var d = new Date(ms);
+    return MONTHS[d.getUTCMonth()] + ' ' + d.getUTCDate() + ', ' + d.getUTCFullYear();
+  }
+  function formatUtc(ms) {
+    var d = new Date(ms);
+    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
+      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ' UTC';
+  }
+  /* Same rules as fmt::relative in src/fmt.rs. */
+  function relative(ms, nowMs) {
+    var d = nowMs - ms;
+    if (d < 45000) return 'just now';
+    function plural(n, unit) { return n === 1 ? '1 ' + unit + ' ago' : n + ' ' + unit + 's ago'; }
+    if (d < HOUR) return plural(Math.max(1, Math.floor(d / MINUTE)), 'minute');
+    if (d < DAY) return plural(Math.floor(d / HOUR), 'hour');
+    if (d < 30 * DAY) return plural(Math.floor(d / DAY), 'day');
+    return 'on ' + formatDate(ms);
+  }
+  function refreshTimes() {
+    var n = now();
+    $$('time[data-relative]').forEach(function (t) {
+      var ms = Date.parse(t.getAttribute('datetime'));
+      if (!isNaN(ms)) t.textContent = relative(ms, n);
+    });
+  }
+
+  /* ------------------------------------------------------------- DOM */
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function timeEl(iso, rel) {
+    var ms = Date.parse(iso);
+    var t = el('time', null, rel ? relative(ms, now()) : formatDate(ms));
+    t.setAttribute('datetime', iso);
+    t.title = formatUtc(ms);
+    if (rel) t.setAttribute('data-relative', '');
+    return t;
+  }
+  /* Static icon markup (no user data), same paths as layout::icon. */
+  var ICONS = {
+    trash: ['M3 6h18', 'M8 6V4a2 2 0 0 1 2-2h4a2 2 0 0 1 2 2v2', 'M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6', 'M10 11v6', 'M14 11v6'],
+    pencil: ['M12 20h9', 'M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z']
+  };
+  function icon(name) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('class', 'icon');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('width', '18');
+    svg.setAttribute('height', '18');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.setAttribute('fill', 'none');
+    svg.setAttribute('stroke', 'currentColor');
+    svg.setAttribute('stroke-width', '2');
+    svg.setAttribute('stroke-linecap', 'round');
+    svg.setAttribute('stroke-linejoin', 'round');
+    ICONS[name].forEach(function (d) {
+      var p = document.createElementNS(ns, 'path');
+      p.setAttribute('d', d);
+      svg.appendChild(p);
+    });
+    return svg;
+  }
+
+  var toastTimer = null;
+  function toast(msg, isError) {
+    var t = $('#toast');
+    if (!t) return;
+    t.textContent = msg;
+    t.classList.toggle('error', !!isError);
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { t.hidden = true; }, isError ? 8000 : 4000);
+  }
+
+  function showError(box, msg) {
+    if (!box) return;
+    box.textContent = msg || '';
+    box.hidden = !msg;
+  }
+
+  /* ------------------------------------------------------------- API */
+
+  function loginUrl() {
+    return '/login?next=' + encodeURIComponent(location.pathname + location.search);
+  }
+
+  /* Calls the admin API. Resolves with the JSON body (null for 204);
+   * rejects with the problem object (plus `status`). */
+  function api(method, url, body) {
+    var headers = { 'Accept': 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = meta('csrf-token');
+    return fetch(url, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store'
+    }).then(function (res) {
+      if (res.status === 204) return null;
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (res.ok) return data;
+        var problem = data && typeof data === 'object' ? data : {};
+        problem.status = res.status;
+        if (res.status === 401 && url.indexOf('/api/session') !== 0) {
+          location.assign(loginUrl());
+        }
+        throw problem;
+      });
+    }, function () {
+      throw { status: 0, title: 'Network error', detail: 'Could not reach the server. Check your connection and try again.' };
+    });
+  }
+
+  function problemMessage(p) {
+    var msg;
+    if (p.code === 'plan_required') msg = 'API keys need a paid plan. Upgrade the workspace to generate keys.';
+    else if (p.code === 'forbidden') msg = 'Only admins can manage API keys.';
+    else if (p.status === 401) msg = 'Your session has expired. Sign in again.';
+    else if (p.status === 403) msg = p.detail || 'This action was refused. Reload the page and try again.';
+    else if (p.status === 404) msg = 'This key no longer exists. Reload the page.';
+    else if (p.status === 429) msg = 'Too many requests. Wait a moment and try again.';
+    else msg = p.detail || p.title || ('Something went wrong (HTTP ' + p.status + '). Try again.');
+    if (p.request_id) msg += ' (Request ID: ' + p.request_id + ')';
+    return msg;
+  }
+
+  /* ------------------------------------------------------- dialogs */
+
+  /* Remembers what opened a dialog, so focus can return there on close even
+   * when a refresh replaced that element in the meantime. */
+  function opener(elm) {
+    if (!elm) return null;
+    var cls = ['revoke-key', 'edit-ips'].filter(function (c) { return elm.classList.contains(c); })[0];
+    return { el: elm, keyId: elm.getAttribute('data-key-id'), cls: cls };
+  }
+  function restoreFocus(o) {
+    if (!o) return;
+    var target = o.el && o.el.isConnected ? o.el : null;
+    if (!target && o.keyId) {
+      var row = rowFor(o.keyId);
+      if (row) {
+        target = (o.cls && $('.' + o.cls, row)) || $('.key-status', row);
+        if (target && target.classList.contains('key-status')) target.setAttribute('tabindex', '-1');
+      }
+    }
+    if (!target) target = $('#main');
+    if (target) target.focus();
+  }
+  function setupDialog(dlg, onClose) {
+    if (!dlg) return;
+    dlg.addEventListener('click', function (e) {
+      if (e.target.closest('[data-close]') && !dlg.busy) dlg.close();
+    });
+    dlg.addEventListener('cancel', function (e) {
+      if (dlg.busy) e.preventDefault(); /* never lose an in-flight answer (e.g. a new secret) */
+    });
+    dlg.addEventListener('close', function () {
+      if (onClose) onClose();
+      var o = dlg.opener;
+      dlg.opener = null;
+      restoreFocus(o);
+    });
+  }
+  function openDialog(dlg, from, focusEl) {
+    dlg.opener = opener(from);
+    dlg.showModal();
+    if (focusEl) focusEl.focus();
+  }
+  function setBusy(dlg, busy, button, busyLabel) {
+    dlg.busy = busy;
+    $$('[data-close], #dialog-close', dlg).forEach(function (b) { b.disabled = busy; });
+    if (button) {
+      if (busy) {
+        button.dataset.label = button.textContent;
+        button.textContent = busyLabel;
+      } else if (button.dataset.label) {
+        button.textContent = button.dataset.label;
+      }
+      button.disabled = busy;
+    }
+  }
+
+  /* ----------------------------------------------------------- keys */
+
+  var main = $('#main');
+  var ws = (main && main.getAttribute('data-workspace-id')) || meta('workspace-id');
+  function keysUrl(id, suffix) {
+    var u = '/api/workspaces/' + encodeURIComponent(ws) + '/api-keys';
+    if (id) u += '/' + encodeURIComponent(id);
+    return u + (suffix || '');
+  }
+  function rowFor(id) {
+    return $$('#keys-tbody tr.key-row').filter(function (r) { return r.getAttribute('data-key-id') === id; })[0] || null;
+  }
+
+  function statusCell(td, k) {
+    td.textContent = '';
+    if (k.status === 'active') {
+      td.appendChild(el('span', 'badge badge-success', 'Active'));
+      return;
+    }
+    var auto = k.revoke_reason === 'auto_error_rate';
+    td.appendChild(el('span', auto ? 'badge badge-danger' : 'badge badge-neutral',
+      auto ? 'Revoked automatically (error rate)' : 'Revoked'));
+    if (k.revoked_at) {
+      var sub = el('span', 'sub');
+      sub.appendChild(timeEl(k.revoked_at, true));
+      td.appendChild(sub);
+    }
+  }
+
+  function ipsCell(td, k) {
+    td.textContent = '';
+    var wrap = el('div', 'ips');
+    if (!k.allowed_cidrs || !k.allowed_cidrs.length) {
+      wrap.appendChild(el('span', 'muted ips-any', 'Any'));
+    } else {
+      var ul = el('ul', 'cidr-list');
+      k.allowed_cidrs.forEach(function (c) { ul.appendChild(el('li', 'mono', c)); });
+      wrap.appendChild(ul);
+    }
+    if (k.status === 'active') {
+      var b = el('button', 'btn btn-ghost btn-xs edit-ips');
+      b.type = 'button';
+      b.setAttribute('data-key-id', k.id);
+      b.setAttribute('aria-label', 'Edit allowed IPs of key ' + k.name);
+      b.setAttribute('aria-haspopup', 'dialog');
+      b.appendChild(icon('pencil'));
+      b.appendChild(el('span', null, 'Edit'));
+      wrap.appendChild(b);
+    }
+    td.appendChild(wrap);
+  }
+
+  /* The same markup as keys::key_row in src/keys.rs. */
+  function buildRow(k) {
+    var tr = el('tr', 'key-row is-new');
+    tr.setAttribute('data-key-id', k.id);
+    tr.setAttribute('data-key-name', k.name);
+    tr.setAttribute('data-status', k.status);
+    function td(cls, label) {
+      var c = el('td', cls);
+      c.setAttribute('data-label', label);
+      tr.appendChild(c);
+      return c;
+    }
+    var name = td('cell-name', 'Name');
+    name.appendChild(el('span', 'key-name', k.name));
+    name.appendChild(el('span', 'key-id mono', k.id));
+    td('cell-key', 'Key').appendChild(el('code', 'masked', k.masked));
+    var created = td('cell-created', 'Created');
+    created.appendChild(timeEl(k.created_at, false));
+    var by = el('span', 'sub', 'by ');
+    by.appendChild(el('span', 'email', k.created_by ? k.created_by.email : ''));
+    if (k.created_by && k.created_by.is_member === false) {
+      by.appendChild(document.createTextNode(' '));
+      by.appendChild(el('span', 'badge badge-warning', 'No longer a member'));
+    }
+    created.appendChild(by);
+    var used = td('cell-used', 'Last used');
+    if (k.last_used_at) {
+      used.appendChild(timeEl(k.last_used_at, true));
+      if (k.last_used_ip) used.appendChild(el('span', 'sub mono', k.last_used_ip));
+    } else {
+      used.appendChild(el('span', 'muted', 'Never'));
+    }
+    statusCell(td('key-status', 'Status'), k);
+    ipsCell(td('key-ips', 'Allowed IPs'), k);
+    var actions = td('key-actions', 'Actions');
+    if (k.status === 'active') {
+      var b = el('button', 'icon-btn icon-btn-danger revoke-key');
+      b.type = 'button';
+      b.setAttribute('data-key-id', k.id);
+      b.setAttribute('aria-label', 'Revoke key ' + k.name);
+      b.setAttribute('aria-haspopup', 'dialog');
+      b.title = 'Revoke key';
+      b.appendChild(icon('trash'));
+      actions.appendChild(b);
+    }
+    return tr;
+  }
+
+  function insertRow(k) {
+    var tbody = $('#keys-tbody');
+    if (!tbody) return;
+    var empty = $('.empty-row', tbody);
+    if (empty) empty.remove();
+    var old = rowFor(k.id);
+    var row = buildRow(k);
+    if (old) old.replaceWith(row); else tbody.insertBefore(row, tbody.firstChild);
+    var count = $('#keys-heading .count');
+    if (count) count.textContent = String($$('tr.key-row', tbody).length);
+  }
+
+  function markRevoked(row) {
+    row.setAttribute('data-status', 'revoked');
+    var iso = new Date(now()).toISOString();
+    statusCell($('.key-status', row), { status: 'revoked', revoked_at: iso, revoke_reason: 'manual' });
+    $$('.revoke-key, .edit-ips', row).forEach(function (b) { b.remove(); });
+    var opt = $('#usage-key-filter option[value="' + CSS.escape(row.getAttribute('data-key-id')) + '"]');
+    if (opt && !/\(revoked\)$/.test(opt.textContent)) opt.textContent += ' (revoked)';
+  }
+
+  /* Re-reads the page and swaps in the fresh keys table and usage section:
+   * the server's rendering stays the single source of truth. */
+  var refreshing = false, refreshAgain = false;
+  function refresh() {
+    if (refreshing) { refreshAgain = true; return; } /* re-read after the current one: never swap in stale rows */
+    refreshing = true;
+    fetch(location.href, { credentials: 'same-origin', cache: 'no-store', headers: { 'Accept': 'text/html' } })
+      .then(function (res) {
+        if (!res.ok || /\/login$/.test(new URL(res.url, location.href).pathname)) return;
+        return res.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, 'text/html');
+          swapKeys(doc);
+          swapUsage(doc);
+          var filter = $('#usage-key-filter'), fresh = $('#usage-key-filter', doc);
+          if (filter && fresh) {
+            var v = filter.value;
+            filter.innerHTML = fresh.innerHTML;
+            filter.value = v;
+          }
+        });
+      })
+      .catch(function () { /* keep what is shown */ })
+      .then(function () {
+        refreshing = false;
+        if (refreshAgain) { refreshAgain = false; refresh(); }
+      });
+  }
+
+  function swapKeys(doc) {
+    var tbody = $('#keys-tbody'), fresh = $('#keys-tbody', doc);
+    if (!tbody || !fresh) return;
+    var active = document.activeElement, keep = null;
+    if (active && tbody.contains(active)) {
+      var r = active.closest('tr');
+      keep = opener(active);
+      if (keep) { keep.el = null; keep.keyId = r && r.getAttribute('data-key-id'); }
+    }
+    var fresh2 = document.importNode(fresh, true);
+    tbody.replaceWith(fresh2);
+    var count = $('#keys-heading .count'), freshCount = $('#keys-heading .count', doc);
+    if (count && freshCount) count.textContent = freshCount.textContent;
+    if (keep) restoreFocus(keep);
+  }
+
+  function swapUsage(doc) {
+    var body = $('#usage-body'), fresh = $('#usage-body', doc);
+    if (!body || !fresh) return;
+    var range = $('input[name="chart-range"]:checked', body);
+    var value = range ? range.value : '24h';
+    var focusedId = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
+    body.replaceWith(document.importNode(fresh, true));
+    setRange(value);
+    if (focusedId && document.getElementById(focusedId)) document.getElementById(focusedId).focus();
+  }
+
+  function setRange(value) {
+    var input = $('#chart-range-' + value);
+    if (input) input.checked = true;
+    var card = $('#usage-chart');
+    if (card) card.classList.toggle('show-7d', value === '7d');
+  }
+
+  /* ------------------------------------------------------- generate */
+
+  function initGenerate() {
+    var btn = $('#generate-key'), dlg = $('#generate-dialog');
+    if (!btn || !dlg) return;
+    var form = $('#create-key-form'), step2 = $('#created-key-step');
+    var name = $('#key-name'), nameErr = $('#key-name-error'), formErr = $('#create-key-error');
+    var submit = $('#create-key-submit'), secret = $('#new-key-secret');
+    var copy = $('#copy-key'), copyStatus = $('#copy-status'), createdName = $('#created-key-name');
+
+    function fieldError(msg) {
+      showError(nameErr, msg);
+      if (msg) name.setAttribute('aria-invalid', 'true'); else name.removeAttribute('aria-invalid');
+    }
+    function reset() {
+      secret.value = '';
+      secret.removeAttribute('value');
+      createdName.textContent = '';
+      copyStatus.textContent = '';
+      copyStatus.classList.remove('ok');
+      step2.hidden = true;
+      form.hidden = false;
+      form.reset();
+      fieldError('');
+      showError(formErr, '');
+    }
+
+    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
+    btn.addEventListener('click', function () {
+      reset();
+      openDialog(dlg, btn, name);
+    });
+    name.addEventListener('input', function () { if (!nameErr.hidden) fieldError(''); });
+
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (dlg.busy) return;
+      var value = name.value.trim();
+      showError(formErr, '');
+      if (!value) { fieldError('Enter a name for the key.'); name.focus(); return; }
+      if (Array.from(value).length > 100) { fieldError('Use at most 100 characters.'); name.focus(); return; }
+      fieldError('');
+      setBusy(dlg, true, submit, 'Generating…');
+      api('POST', keysUrl(), { name: value }).then(function (created) {
+        var key = created.key;
+        delete created.key;
+        setBusy(dlg, false, submit);
+        form.hidden = true;
+        step2.hidden = false;
+        secret.value = key;
+        createdName.textContent = '“' + created.name + '”';
+        secret.focus();
+        secret.select();
+        insertRow(created);
+        refresh();
+      }, function (p) {
+        setBusy(dlg, false, submit);
+        if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
+          var mine = p.errors.filter(function (x) { return x.field === 'name'; });
+          fieldError((mine.length ? mine : p.errors).map(function (x) { return x.message; }).join(' '));
+          name.focus();
+        } else {
+          showError(formErr, problemMessage(p));
+        }
+      });
+    });
+
+    copy.addEventListener('click', function () {
+      var value = secret.value;
+      function done(ok) {
+        copyStatus.classList.toggle('ok', ok);
+        copyStatus.textContent = ok ? 'Copied to the clipboard.' : 'Press Ctrl+C (⌘C on a Mac) to copy the selected key.';
+        if (!ok) { secret.focus(); secret.select(); }
+      }
+      function fallback() {
+        secret.focus();
+        secret.select();
+        var ok = false;
+        try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+        done(ok);
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(value).then(function () { done(true); }, fallback);
+      } else {
+        fallback();
+      }
+    });
+  }
+
+  /* --------------------------------------------------------- revoke */
+
+  function initRevoke() {
+    var dlg = $('#revoke-dialog');
+    if (!dlg) return;
+    var confirm = $('#confirm-revoke'), err = $('#revoke-error'), nameEl = $('#revoke-key-name');
+    var target = null;
+    setupDialog(dlg, function () { target = null; showError(err, ''); });
+
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('.revoke-key');
+      if (!b) return;
+      var row = b.closest('tr');
+      target = b.getAttribute('data-key-id');
+      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+      showError(err, '');
+      openDialog(dlg, b, $('.dialog-foot [data-close]', dlg));
+    });
+
+    confirm.addEventListener('click', function () {
+      if (!target || dlg.busy) return;
+      var id = target, name = nameEl.textContent;
+      setBusy(dlg, true, confirm, 'Revoking…');
+      api('DELETE', keysUrl(id)).then(function () {
+        setBusy(dlg, false, confirm);
+        var row = rowFor(id);
+        if (row) markRevoked(row);
+        dlg.opener = { el: null, keyId: id, cls: null }; /* focus the row's status */
+        dlg.close();
+        toast('Key “' + name + '” revoked. Requests using it now get 401.');
+        refresh();
+      }, function (p) {
+        setBusy(dlg, false, confirm);
+        showError(err, problemMessage(p));
+      });
+    });
+  }
+
+  /* ----------------------------------------------------- allowed IPs */
+
+  function initAllowedIps() {
+    var dlg = $('#ips-dialog');
+    if (!dlg) return;
+    var form = $('#ips-form'), input = $('#allowed-ips-input'), list = $('#allowed-ips-errors');
+    var err = $('#ips-error'), nameEl = $('#ips-key-name'), save = $('#ips-save');
+    var target = null;
+    function clearErrors() {
+      list.textContent = '';
+      list.hidden = true;
+      input.removeAttribute('aria-invalid');
+      showError(err, '');
+    }
+    setupDialog(dlg, function () { target = null; clearErrors(); });
+
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('.edit-ips');
+      if (!b) return;
+      var row = b.closest('tr');
+      target = b.getAttribute('data-key-id');
+      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+      input.value = row ? $$('.cidr-list li', row).map(function (li) { return li.textContent.trim(); }).join('\n') : '';
+      clearErrors();
+      openDialog(dlg, b, input);
+    });
+
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (!target || dlg.busy) return;
+      var entries = [];
+      input.value.split(/\r?\n/).forEach(function (line, i) {
+        line.split(/[\s,]+/).forEach(function (v) { if (v) entries.push({ value: v, line: i + 1 }); });
+      });
+      var id = target, name = nameEl.textContent;
+      clearErrors();
+      setBusy(dlg, true, save, 'Saving…');
+      api('PUT', keysUrl(id, '/allowed-ips'), { cidrs: entries.map(function (x) { return x.value; }) }).then(function (key) {
+        setBusy(dlg, false, save);
+        var row = rowFor(id);
+        if (row && key) ipsCell($('.key-ips', row), key);
+        dlg.close();
+        toast(key && key.allowed_cidrs && key.allowed_cidrs.length
+          ? 'Key “' + name + '” now accepts requests only from the listed addresses.'
+          : 'Key “' + name + '” accepts requests from any address.');
+        refresh();
+      }, function (p) {
+        setBusy(dlg, false, save);
+        if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
+          p.errors.forEach(function (x) {
+            var m = /^cidrs\[(\d+)\]$/.exec(x.field || '');
+            var entry = m ? entries[Number(m[1])] : null;
+            var text = entry ? 'Line ' + entry.line + ': “' + entry.value + '” ' + (x.message || 'is not a valid address or CIDR range.') : (x.message || x.code);
+            list.appendChild(el('li', null, text));
+          });
+          list.hidden = false;
+          input.setAttribute('aria-invalid', 'true');
+          input.focus();
+        } else {
+          showError(err, problemMessage(p));
+        }
+      });
+    });
+  }
+
+  /* ----------------------------------------------------------- usage */
+
+  function initUsage() {
+    var form = $('#usage-filter-form');
+    if (form) {
+      var select = $('#usage-key-filter');
+      select.addEventListener('change', function () {
+        var url = new URL(location.href);
+        if (select.value) url.searchParams.set('key_id', select.value); else url.searchParams.delete('key_id');
+        var body = $('#usage-body');
+        if (body) body.setAttribute('aria-busy', 'true');
+        fetch(url.toString(), { credentials: 'same-origin', cache: 'no-store', headers: { 'Accept': 'text/html' } })
+          .then(function (res) {
+            if (!res.ok) throw new Error(String(res.status));
+            return res.text();
+          })
+          .then(function (html) {
+            history.replaceState(null, '', url.toString());
+            swapUsage(new DOMParser().parseFromString(html, 'text/html'));
+          })
+          .catch(function () { form.submit(); });
+      });
+    }
+    document.addEventListener('change', function (e) {
+      if (e.target && e.target.name === 'chart-range') setRange(e.target.value);
+    });
+  }
+
+  /* ---------------------------------------------------------- logout */
+
+  function initLogout() {
+    var b = $('#logout');
+    if (!b) return;
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      api('DELETE', '/api/session').catch(function () { /* gone either way */ }).then(function () {
+        location.assign('/login');
+      });
+    });
+  }
+
+  /* ----------------------------------------------------------- login */
+
+  function safeNext(n) {
+    if (typeof n !== 'string' || n.charAt(0) !== '/' || n.charAt(1) === '/' || n.charAt(1) === '\\' || /[\\\u0000-\u001f]/.test(n)) {
+      return '/settings/api-keys';
+    }
+    return n;
+  }
+
+  function initLogin() {
+    var form = $('#login-form');
+    if (!form) return;
+    var email = $('#login-email'), pw = $('#login-password'), err = $('#login-error'), submit = $('#login-submit');
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (submit.disabled) return;
+      var address = email.value.trim();
+      email.removeAttribute('aria-invalid');
+      pw.removeAttribute('aria-invalid');
+      if (!address) { showError(err, 'Enter your email address.'); email.setAttribute('aria-invalid', 'true'); email.focus(); return; }
+      if (!pw.value) { showError(err, 'Enter your password.'); pw.setAttribute('aria-invalid', 'true'); pw.focus(); return; }
+      showError(err, '');
+      submit.disabled = true;
+      submit.textContent = 'Signing in…';
+      fetch('/api/session', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+        body: JSON.stringify({ email: address, password: pw.value }),
+        credentials: 'same-origin'
+      }).then(function (res) {
+        if (res.ok) {
+          location.assign(safeNext($('#login-next').value));
+          return;
+        }
+        var msg;
+        if (res.status === 401) {
+          msg = 'Incorrect email or password.';
+        } else if (res.status === 429) {
+          var wait = parseInt(res.headers.get('Retry-After') || '', 10);
+          msg = 'Too many attempts. ' + (wait > 0 ? 'Try again in ' + wait + ' seconds.' : 'Wait a minute and try again.');
+        } else {
+          msg = 'Could not sign in (HTTP ' + res.status + '). Try again.';
+        }
+        throw new Error(msg);
+      }).catch(function (x) {
+        var msg = x && x.message && x.name === 'Error' ? x.message : 'Could not reach the server. Check your connection and try again.';
+        showError(err, msg);
+        submit.disabled = false;
+        submit.textContent = 'Sign in';
+        pw.value = '';
+        pw.focus();
+      });
+    });
+  }
+
+  /* ------------------------------------------------------------ boot */
+
+  initLogin();
+  initLogout();
+  initGenerate();
+  initRevoke();
+  initAllowedIps();
+  initUsage();
+  setInterval(refreshTimes, 30000);
+})();

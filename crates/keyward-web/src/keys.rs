@@ -1,0 +1,484 @@
+//! `GET /settings/api-keys`: the keys table, its dialogs and the page frame.
+
+use crate::layout::{self, icon, time_ago, time_date, PRODUCT};
+use crate::{usage, ApiKeysPage, PageState, API_KEYS_PATH};
+use keyward_core::api::{KeyObject, KeyStatus, Notification, WorkspaceMembership};
+use maud::{html, Markup};
+
+/// Whether generating keys is possible (Ready) or only managing them (PlanRequired).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Ready,
+    PlanRequired,
+}
+
+pub fn render(p: &ApiKeysPage) -> String {
+    let (state_name, content) = match &p.state {
+        PageState::NotAdmin => ("not_admin", not_admin(p)),
+        PageState::PlanRequired { keys, usage, notifications, key_filter } => (
+            "plan_required",
+            manage(p, Mode::PlanRequired, keys, usage, notifications, *key_filter),
+        ),
+        PageState::Ready { keys, usage, notifications, key_filter } => {
+            ("ready", manage(p, Mode::Ready, keys, usage, notifications, *key_filter))
+        }
+    };
+    let meta = html! {
+        meta name="csrf-token" content=(p.csrf_token);
+        meta name="workspace-id" content=(p.current.id);
+    };
+    let body = html! {
+        (layout::topbar(p))
+        div.page {
+            (layout::breadcrumb())
+            main #main .content tabindex="-1" data-workspace-id=(p.current.id) data-state=(state_name) {
+                (content)
+            }
+        }
+        div #toast .toast role="status" aria-live="polite" hidden {}
+    };
+    layout::document(
+        &format!("API Keys · {} · {PRODUCT}", p.current.name),
+        "page-api-keys",
+        p.now_ms,
+        meta,
+        body,
+    )
+}
+
+fn page_head(generate: bool) -> Markup {
+    html! {
+        div.page-head {
+            div.page-title {
+                h1 { "API Keys" }
+                p.lead {
+                    "API keys give your own scripts and integrations such as Zapier access to the "
+                    (PRODUCT) " public API. A key acts on behalf of your whole workspace, not your "
+                    "user: anyone who has it can read and change your workspace's data."
+                }
+            }
+            @if generate {
+                button #generate-key .btn.btn-primary type="button" aria-haspopup="dialog" aria-controls="generate-dialog" {
+                    (icon("plus")) span { "Generate API Key" }
+                }
+            }
+        }
+    }
+}
+
+fn tips() -> Markup {
+    html! {
+        aside.tips aria-label="Keeping keys safe" {
+            div.tip {
+                span.tip-icon { (icon("shield")) }
+                div {
+                    h2.tip-title { "Store keys in a secret manager" }
+                    p {
+                        "Use 1Password, Doppler or AWS SSM. Never commit keys to source control or paste them into shared chat."
+                    }
+                }
+            }
+            div.tip {
+                span.tip-icon { (icon("key")) }
+                div {
+                    h2.tip-title { "Rotate keys periodically" }
+                    p {
+                        "Generate a new key with a date in its name, roll it out to your client and, once traffic "
+                        "shows up on the new key, revoke the old one."
+                    }
+                }
+            }
+            div.tip {
+                span.tip-icon { (icon("alert")) }
+                div {
+                    h2.tip-title { "Revoking is immediate" }
+                    p {
+                        "Scripts using a revoked key get 401 from their next request. When someone leaves the "
+                        "workspace, revoke the keys they generated."
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn not_admin(p: &ApiKeysPage) -> Markup {
+    let admin_elsewhere: Vec<&WorkspaceMembership> =
+        p.workspaces.iter().filter(|w| w.id != p.current.id && w.role.can_manage_keys()).collect();
+    html! {
+        (page_head(false))
+        section.card.state-card #not-admin aria-labelledby="not-admin-title" {
+            span.state-icon { (icon("lock")) }
+            h2 #not-admin-title { "Only admins can manage API keys" }
+            p {
+                "You are " (article(p.current.role.as_str())) " " strong { (p.current.role.as_str()) }
+                " in " strong { (p.current.name) } ". API keys are generated and revoked by the workspace's "
+                "admins and superadmins, and only they can see its keys and API usage."
+            }
+            p.muted { "If you need a key for an integration, ask an admin of this workspace." }
+            @if !admin_elsewhere.is_empty() {
+                div.state-links {
+                    p { "You can manage keys in:" }
+                    ul {
+                        @for w in &admin_elsewhere {
+                            li { a href=(page_url(&w.id, None)) { (w.name) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+fn manage(
+    p: &ApiKeysPage,
+    mode: Mode,
+    keys: &[KeyObject],
+    usage_report: &keyward_core::api::UsageReport,
+    notifications: &[Notification],
+    key_filter: Option<&str>,
+) -> Markup {
+    html! {
+        (banners(notifications, keys, p.now_ms))
+        (page_head(mode == Mode::Ready))
+        @if mode == Mode::PlanRequired {
+            div #plan-required .alert.alert-warning.plan-notice role="note" {
+                span.alert-icon { (icon("sparkle")) }
+                div {
+                    h2.alert-title { "API keys need a paid plan" }
+                    p {
+                        strong { (p.current.name) } " is on the Free plan. API keys can only be generated on a "
+                        "paid plan (Starter, Pro or Enterprise). Existing keys are suspended: the API answers "
+                        code { "403 plan_required" } " until the workspace upgrades, and an upgrade brings them "
+                        "back. You can still revoke them and review their usage below."
+                    }
+                }
+            }
+        }
+        (tips())
+        section.card #keys-section aria-labelledby="keys-heading" {
+            div.card-head {
+                div {
+                    h2 #keys-heading { "Keys" span.count { (keys.len()) } }
+                    p.muted {
+                        "After creation only the last four characters are shown: we store just a SHA-256 hash "
+                        "of each key and can't recover it. Lost a key? Generate a new one and revoke the old."
+                    }
+                }
+            }
+            noscript {
+                p.alert.alert-warning { "Generating, revoking and editing keys needs JavaScript." }
+            }
+            div.table-wrap {
+                table #keys-table .table.keys-table {
+                    caption.sr-only { "API keys of " (p.current.name) }
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th scope="col" { "Key" }
+                            th scope="col" { "Created" }
+                            th scope="col" { "Last used" }
+                            th scope="col" { "Status" }
+                            th scope="col" { "Allowed IPs" }
+                            th scope="col" { span.th-actions { "Actions" } }
+                        }
+                    }
+                    tbody #keys-tbody {
+                        @for k in keys { (key_row(k, mode, p.now_ms)) }
+                        @if keys.is_empty() { (empty_row(mode)) }
+                    }
+                }
+            }
+        }
+        (usage::section(p, keys, usage_report, key_filter))
+        @if mode == Mode::Ready { (generate_dialog()) }
+        (revoke_dialog())
+        (ips_dialog())
+    }
+}
+
+fn empty_row(mode: Mode) -> Markup {
+    html! {
+        tr.empty-row {
+            td colspan="7" {
+                div.empty {
+                    span.empty-icon { (icon("key")) }
+                    p.empty-title { "No API keys yet" }
+                    @if mode == Mode::Ready {
+                        p.muted { "Generate a key to connect Zapier or your own scripts to the API." }
+                    } @else {
+                        p.muted { "Keys can be generated once the workspace is on a paid plan." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One row of the keys table. `app.js` builds the same markup for a key it
+/// has just created (`buildRow`); keep the two in step.
+pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+    let active = k.status == KeyStatus::Active;
+    html! {
+        tr.key-row data-key-id=(k.id) data-key-name=(k.name) data-status=(if active { "active" } else { "revoked" }) {
+            td.cell-name data-label="Name" {
+                span.key-name { (k.name) }
+                span.key-id.mono { (k.id) }
+            }
+            td.cell-key data-label="Key" { code.masked { (k.masked) } }
+            td.cell-created data-label="Created" {
+                (time_date(k.created_at))
+                span.sub {
+                    "by " span.email { (k.created_by.email) }
+                    @if !k.created_by.is_member {
+                        " " span.badge.badge-warning title="This person has left the workspace. Consider revoking the keys they generated." {
+                            "No longer a member"
+                        }
+                    }
+                }
+            }
+            td.cell-used data-label="Last used" {
+                @match k.last_used_at {
+                    Some(t) => {
+                        (time_ago(t, now_ms))
+                        @if let Some(ip) = &k.last_used_ip { span.sub.mono { (ip) } }
+                    }
+                    None => span.muted { "Never" },
+                }
+            }
+            td.key-status data-label="Status" { (status(k, mode, now_ms)) }
+            td.key-ips data-label="Allowed IPs" {
+                div.ips {
+                    @if k.allowed_cidrs.is_empty() {
+                        span.muted.ips-any { "Any" }
+                    } @else {
+                        ul.cidr-list {
+                            @for c in &k.allowed_cidrs { li.mono { (c) } }
+                        }
+                    }
+                    @if active {
+                        button.btn.btn-ghost.btn-xs.edit-ips type="button" data-key-id=(k.id)
+                            aria-label=(format!("Edit allowed IPs of key {}", k.name)) aria-haspopup="dialog" {
+                            (icon("pencil")) span { "Edit" }
+                        }
+                    }
+                }
+            }
+            td.key-actions data-label="Actions" {
+                @if active {
+                    button.icon-btn.icon-btn-danger.revoke-key type="button" data-key-id=(k.id)
+                        aria-label=(format!("Revoke key {}", k.name)) title="Revoke key" aria-haspopup="dialog" {
+                        (icon("trash"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+    match k.status {
+        KeyStatus::Active => html! {
+            span.badge.badge-success { "Active" }
+            @if mode == Mode::PlanRequired { span.sub { "Suspended on the Free plan" } }
+        },
+        KeyStatus::Revoked => {
+            let auto = k.revoke_reason.as_deref() == Some("auto_error_rate");
+            html! {
+                @if auto {
+                    span.badge.badge-danger { "Revoked automatically (error rate)" }
+                } @else {
+                    span.badge.badge-neutral { "Revoked" }
+                }
+                @if let Some(t) = k.revoked_at { span.sub { (time_ago(t, now_ms)) } }
+                @if let Some(r) = k.revoke_reason.as_deref().filter(|r| *r != "manual" && *r != "auto_error_rate") {
+                    span.sub { "Reason: " (r) }
+                }
+            }
+        }
+    }
+}
+
+fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> Markup {
+    if notifications.is_empty() {
+        return html! {};
+    }
+    html! {
+        section.banners aria-label="Notifications" {
+            @for n in notifications {
+                @let key = n.key_id.as_deref().and_then(|id| keys.iter().find(|k| k.id == id));
+                @let auto = n.kind == "key.auto_revoked";
+                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) {
+                    span.alert-icon { (icon("alert")) }
+                    div.banner-body {
+                        p.banner-title {
+                            @if auto {
+                                @match key {
+                                    Some(k) => { "Key “" (k.name) "” was revoked automatically" }
+                                    None => { "An API key was revoked automatically" }
+                                }
+                            } @else {
+                                "Notice"
+                            }
+                        }
+                        p { (n.message) }
+                        p.banner-meta {
+                            (time_ago(n.at, now_ms))
+                            @if auto {
+                                " · Reason: sustained high error rate (many 401/422 answers in a short window), "
+                                "a sign the key leaked or is misused. Find the leak, then generate a new key."
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn generate_dialog() -> Markup {
+    html! {
+        dialog #generate-dialog .dialog aria-labelledby="generate-title" {
+            div.dialog-head {
+                h2 #generate-title { "Generate API key" }
+                button #dialog-close .icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
+            }
+            form #create-key-form .dialog-step novalidate {
+                div.dialog-body {
+                    p { "Give the key a name so you can tell your keys apart later." }
+                    div.field {
+                        label for="key-name" { "Name" }
+                        input #key-name type="text" name="name" maxlength="100" required autocomplete="off"
+                            aria-describedby="key-name-hint key-name-error";
+                        p #key-name-hint .hint { "For example “Zapier — onboarding study”. Up to 100 characters." }
+                        p #key-name-error .field-error hidden {}
+                    }
+                    div #create-key-error .alert.alert-danger role="alert" hidden {}
+                }
+                div.dialog-foot {
+                    button.btn.btn-secondary type="button" data-close { "Cancel" }
+                    button #create-key-submit .btn.btn-primary type="submit" { "Generate key" }
+                }
+            }
+            div #created-key-step .dialog-step hidden {
+                div.dialog-body {
+                    div.alert.alert-warning {
+                        span.alert-icon { (icon("alert")) }
+                        p #new-key-warning { strong { "This key will not be shown again. Store it in a secret manager." } }
+                    }
+                    div.field {
+                        label for="new-key-secret" { "Your new key " span #created-key-name .muted {} }
+                        div.secret-row {
+                            input #new-key-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
+                                aria-describedby="new-key-warning";
+                            button #copy-key .btn.btn-secondary type="button" { (icon("copy")) span { "Copy" } }
+                        }
+                        p #copy-status .hint aria-live="polite" {}
+                    }
+                    p.hint {
+                        "We store only a SHA-256 hash of the key, so we physically cannot show it again. If you lose "
+                        "it, generate a new key and revoke this one."
+                    }
+                }
+                div.dialog-foot {
+                    button #dialog-done .btn.btn-primary type="button" data-close { "Done" }
+                }
+            }
+        }
+    }
+}
+
+fn revoke_dialog() -> Markup {
+    html! {
+        dialog #revoke-dialog .dialog.dialog-sm aria-labelledby="revoke-title" aria-describedby="revoke-text" {
+            div.dialog-head {
+                h2 #revoke-title { "Revoke API key" }
+                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
+            }
+            div.dialog-body {
+                p #revoke-text {
+                    "Revoke " strong #revoke-key-name {} "? Scripts using it will start getting 401 from the next request."
+                }
+                p.hint { "Revocation is immediate and can't be undone." }
+                div #revoke-error .alert.alert-danger role="alert" hidden {}
+            }
+            div.dialog-foot {
+                button.btn.btn-secondary type="button" data-close { "Cancel" }
+                button #confirm-revoke .btn.btn-danger type="button" { "Revoke key" }
+            }
+        }
+    }
+}
+
+fn ips_dialog() -> Markup {
+    html! {
+        dialog #ips-dialog .dialog aria-labelledby="ips-title" {
+            div.dialog-head {
+                h2 #ips-title { "Allowed IPs" }
+                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
+            }
+            form #ips-form .dialog-step novalidate {
+                div.dialog-body {
+                    p {
+                        "Only requests from these source addresses may use " strong #ips-key-name {}
+                        ". Leave the list empty to allow any source."
+                    }
+                    div.field {
+                        label for="allowed-ips-input" { "IP addresses and CIDR ranges, one per line" }
+                        textarea #allowed-ips-input .mono name="cidrs" rows="6" spellcheck="false" autocomplete="off"
+                            aria-describedby="allowed-ips-hint allowed-ips-errors" {}
+                        p #allowed-ips-hint .hint {
+                            "IPv4 or IPv6, e.g. " code { "203.0.113.0/24" } " or " code { "2001:db8::/32" }
+                            ". A single address is saved as /32 or /128."
+                        }
+                        ul #allowed-ips-errors .field-error hidden {}
+                    }
+                    div #ips-error .alert.alert-danger role="alert" hidden {}
+                }
+                div.dialog-foot {
+                    button.btn.btn-secondary type="button" data-close { "Cancel" }
+                    button #ips-save .btn.btn-primary type="submit" { "Save" }
+                }
+            }
+        }
+    }
+}
+
+/// `/settings/api-keys?workspace=..[&key_id=..]`, query values percent-encoded.
+pub(crate) fn page_url(workspace: &str, key_id: Option<&str>) -> String {
+    let mut u = format!("{API_KEYS_PATH}?workspace={}", encode(workspace));
+    if let Some(k) = key_id {
+        u.push_str("&key_id=");
+        u.push_str(&encode(k));
+    }
+    u
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_encoded() {
+        assert_eq!(super::page_url("ws_1", None), "/settings/api-keys?workspace=ws_1");
+        assert_eq!(super::page_url("a b&c", Some("k/1")), "/settings/api-keys?workspace=a%20b%26c&key_id=k%2F1");
+    }
+}

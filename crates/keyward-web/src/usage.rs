@@ -1,0 +1,437 @@
+//! The *API Usage* section: totals, error breakdown, top endpoints, the 20
+//! newest requests and the hourly chart (inline SVG).
+
+use crate::keys::page_url;
+use crate::layout::{icon, time_ago};
+use crate::{fmt, ApiKeysPage, API_KEYS_PATH};
+use keyward_core::api::{KeyObject, KeyStatus, SeriesBucket, UsageReport, UsageTotals};
+use maud::{html, Markup};
+use std::collections::BTreeSet;
+
+pub fn section(p: &ApiKeysPage, keys: &[KeyObject], u: &UsageReport, key_filter: Option<&str>) -> Markup {
+    let key_filter = key_filter.filter(|k| !k.is_empty());
+    let filtered_name = key_filter.map(|id| keys.iter().find(|k| k.id == id).map_or(id, |k| k.name.as_str()));
+    let unknown_filter = key_filter.filter(|id| !keys.iter().any(|k| k.id == *id));
+    html! {
+        section #api-usage .usage aria-labelledby="usage-heading" {
+            div.section-head {
+                div {
+                    h2 #usage-heading { "API Usage" }
+                    p.muted {
+                        "Every call made with your keys is logged for 90 days. Use this to spot integrations "
+                        "that are hitting rate limits or errors."
+                    }
+                }
+                form #usage-filter-form .filter method="get" action=(API_KEYS_PATH) {
+                    input type="hidden" name="workspace" value=(p.current.id);
+                    label for="usage-key-filter" { "Key" }
+                    select #usage-key-filter name="key_id" {
+                        option value="" selected[key_filter.is_none()] { "All keys" }
+                        @for k in keys {
+                            option value=(k.id) selected[key_filter == Some(k.id.as_str())] {
+                                (k.name) @if k.status == KeyStatus::Revoked { " (revoked)" }
+                            }
+                        }
+                        @if let Some(id) = unknown_filter {
+                            option value=(id) selected { (id) }
+                        }
+                    }
+                    button #usage-filter-apply .btn.btn-secondary.btn-sm.no-js-only type="submit" { "Apply" }
+                }
+            }
+            div #usage-body {
+                @if let Some(name) = filtered_name {
+                    p.filter-note {
+                        "Showing requests made with " strong { (name) } " only. "
+                        a href=(page_url(&p.current.id, None)) { "Show all keys" }
+                    }
+                }
+                (stats(&u.last_24h, &u.last_7d))
+                (chart_card(&u.series))
+                div.grid-2 {
+                    (breakdown(&u.last_24h, &u.last_7d))
+                    (top_endpoints(u))
+                }
+                (recent(u, p.now_ms))
+            }
+        }
+    }
+}
+
+fn stats(d: &UsageTotals, w: &UsageTotals) -> Markup {
+    let card = |label: &str, id: &str, value: u64, sub: String, warn: bool| {
+        html! {
+            div.stat.stat-warn[warn] {
+                span.stat-label { (label) }
+                span.stat-value id=(id) { (fmt::number(value)) }
+                span.stat-sub { (sub) }
+            }
+        }
+    };
+    html! {
+        div.stats {
+            (card("Requests · 24 hours", "usage-24h-total", d.total,
+                format!("about {} an hour", fmt::number(d.total.div_ceil(24))), false))
+            (card("Errors · 24 hours", "usage-24h-errors", d.errors,
+                format!("{} of requests", fmt::percent(d.errors, d.total)), d.errors > 0))
+            (card("Requests · 7 days", "usage-7d-total", w.total,
+                format!("about {} a day", fmt::number(w.total.div_ceil(7))), false))
+            (card("Errors · 7 days", "usage-7d-errors", w.errors,
+                format!("{} of requests", fmt::percent(w.errors, w.total)), w.errors > 0))
+        }
+    }
+}
+
+fn chart_card(series: &[SeriesBucket]) -> Markup {
+    let last24 = &series[series.len().saturating_sub(24)..];
+    html! {
+        div.card.chart-card #usage-chart {
+            div.card-head {
+                h3 { "Requests per hour" }
+                div.chart-tools {
+                    div.legend aria-hidden="true" {
+                        span.legend-item { span.swatch.swatch-ok {} "Successful" }
+                        span.legend-item { span.swatch.swatch-err {} "Errors" }
+                    }
+                    fieldset.segmented {
+                        legend.sr-only { "Chart range" }
+                        input #chart-range-24h type="radio" name="chart-range" value="24h" checked;
+                        label for="chart-range-24h" { "24 hours" }
+                        input #chart-range-7d type="radio" name="chart-range" value="7d";
+                        label for="chart-range-7d" { "7 days" }
+                    }
+                }
+            }
+            div.chart.chart-24h { (chart("24h", last24, Range::Day)) }
+            div.chart.chart-7d { (chart("7d", series, Range::Week)) }
+            p.chart-note.muted { "Hourly buckets, times in UTC. Hover a bar for its numbers." }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Range {
+    Day,
+    Week,
+}
+
+const W: f64 = 720.0;
+const H: f64 = 210.0;
+const ML: f64 = 44.0;
+const MR: f64 = 6.0;
+const MT: f64 = 10.0;
+const MB: f64 = 24.0;
+
+/// A bar chart of hourly buckets: successful requests, errors stacked on top
+/// in another colour, a `<title>` per bar for tooltips.
+fn chart(id: &str, buckets: &[SeriesBucket], range: Range) -> Markup {
+    let plot_w = W - ML - MR;
+    let plot_h = H - MT - MB;
+    let n = buckets.len().max(1) as f64;
+    let slot = plot_w / n;
+    let bar_w = slot * if range == Range::Day { 0.62 } else { 0.78 };
+    let max = buckets.iter().map(|b| b.total.max(b.errors)).max().unwrap_or(0);
+    let step = nice_step(max);
+    let top = max.div_ceil(step).max(1).saturating_mul(step);
+    let y = |v: u64| MT + plot_h - (v as f64 / top as f64) * plot_h;
+    let total: u64 = buckets.iter().map(|b| b.total).sum();
+    let errors: u64 = buckets.iter().map(|b| b.errors).sum();
+    let busiest = buckets.iter().filter(|b| b.total > 0).max_by_key(|b| b.total);
+    let span = match range {
+        Range::Day => "the last 24 hours",
+        Range::Week => "the last 7 days",
+    };
+    let desc = match busiest {
+        Some(b) => format!(
+            "{} requests and {} errors in {span}. Busiest hour: {} with {} requests.",
+            fmt::number(total),
+            fmt::number(errors),
+            fmt::bucket_range(b.start),
+            fmt::number(b.total)
+        ),
+        None => format!("No requests in {span}."),
+    };
+    let title_id = format!("chart-{id}-title");
+    let desc_id = format!("chart-{id}-desc");
+    html! {
+        svg.chart-svg viewBox=(format!("0 0 {W} {H}")) preserveAspectRatio="none" role="img"
+            aria-labelledby=(format!("{title_id} {desc_id}")) data-buckets=(buckets.len()) {
+            title id=(title_id) { "Requests per hour, " (span) }
+            desc id=(desc_id) { (desc) }
+            g.grid {
+                @for i in 0..=(top / step) {
+                    @let v = i * step;
+                    line x1=(ML) x2=(W - MR) y1=(f1(y(v))) y2=(f1(y(v))) {}
+                    text.axis-y x=(ML - 6.0) y=(f1(y(v) + 3.5)) text-anchor="end" { (compact(v)) }
+                }
+            }
+            g.x-axis {
+                @for (i, b) in buckets.iter().enumerate() {
+                    @let x = ML + i as f64 * slot;
+                    @let h = fmt::hour_of_day(b.start);
+                    @if range == Range::Day && h % 6 == 0 && x + slot / 2.0 < W - 18.0 {
+                        text.axis-x x=(f1(x + slot / 2.0)) y=(H - 6.0) text-anchor="middle" { (fmt::hour(b.start)) }
+                    }
+                    @if range == Range::Week && h == 0 {
+                        line.day-sep x1=(f1(x)) x2=(f1(x)) y1=(MT) y2=(MT + plot_h) {}
+                        @if x < W - 40.0 {
+                            text.axis-x x=(f1(x + 3.0)) y=(H - 6.0) text-anchor="start" { (fmt::weekday_day(b.start)) }
+                        }
+                    }
+                }
+            }
+            g.bars {
+                @for (i, b) in buckets.iter().enumerate() {
+                    @let x = ML + i as f64 * slot + (slot - bar_w) / 2.0;
+                    @let errs = b.errors.min(b.total);
+                    @let ok = b.total - errs;
+                    @let ok_h = bar_h(ok, top, plot_h);
+                    @let err_h = bar_h(errs, top, plot_h);
+                    g.bar {
+                        title {
+                            (fmt::bucket_range(b.start)) ": " (fmt::number(b.total)) " requests, "
+                            (fmt::number(errs)) @if errs == 1 { " error" } @else { " errors" }
+                        }
+                        rect.bar-hit x=(f1(ML + i as f64 * slot)) y=(MT) width=(f2(slot)) height=(f1(plot_h)) {}
+                        @if ok > 0 {
+                            rect.bar-ok x=(f2(x)) y=(f2(MT + plot_h - ok_h)) width=(f2(bar_w)) height=(f2(ok_h)) {}
+                        }
+                        @if errs > 0 {
+                            rect.bar-err x=(f2(x)) y=(f2(MT + plot_h - ok_h - err_h)) width=(f2(bar_w)) height=(f2(err_h)) {}
+                        }
+                    }
+                }
+            }
+            line.baseline x1=(ML) x2=(W - MR) y1=(MT + plot_h) y2=(MT + plot_h) {}
+            @if busiest.is_none() {
+                text.chart-empty x=(ML + plot_w / 2.0) y=(MT + plot_h / 2.0) text-anchor="middle" { "No requests in " (span) }
+            }
+        }
+    }
+}
+
+/// Height of a bar segment; a non-zero count always gets a visible sliver.
+fn bar_h(v: u64, top: u64, plot_h: f64) -> f64 {
+    if v == 0 {
+        0.0
+    } else {
+        (v as f64 / top as f64 * plot_h).max(1.5)
+    }
+}
+
+/// A 1-2-5 step giving about four gridlines up to `max`.
+fn nice_step(max: u64) -> u64 {
+    let raw = max.div_ceil(4).max(1);
+    let mut mag = 1u64;
+    while mag.saturating_mul(10) <= raw {
+        mag *= 10;
+    }
+    for m in [1, 2, 5, 10] {
+        if mag.saturating_mul(m) >= raw {
+            return mag.saturating_mul(m);
+        }
+    }
+    mag.saturating_mul(10)
+}
+
+/// `950`, `1.2k`, `35k`, `1.5M`
+fn compact(v: u64) -> String {
+    let f = |x: f64, s: &str| {
+        if x < 10.0 && (x - x.round()).abs() >= 0.05 {
+            format!("{x:.1}{s}")
+        } else {
+            format!("{x:.0}{s}")
+        }
+    };
+    match v {
+        0..=999 => v.to_string(),
+        1_000..=999_999 => f(v as f64 / 1e3, "k"),
+        _ => f(v as f64 / 1e6, "M"),
+    }
+}
+
+fn f1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn f2(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
+    let mut statuses: Vec<&String> = d.by_status.keys().chain(w.by_status.keys()).collect::<BTreeSet<_>>().into_iter().collect();
+    statuses.sort_by_key(|s| s.parse::<u32>().unwrap_or(u32::MAX));
+    let mut codes: Vec<&String> = d.by_code.keys().chain(w.by_code.keys()).collect::<BTreeSet<_>>().into_iter().collect();
+    codes.sort_by_key(|c| std::cmp::Reverse(w.by_code.get(*c).copied().unwrap_or(0)));
+    let count = |m: &std::collections::BTreeMap<String, u64>, k: &str| fmt::number(m.get(k).copied().unwrap_or(0));
+    html! {
+        div.card #usage-errors {
+            div.card-head { h3 { "Error breakdown" } }
+            @if statuses.is_empty() && codes.is_empty() {
+                div.empty.empty-sm {
+                    p.empty-title { "No errors in the last 7 days" }
+                    p.muted { "Every request made with your keys succeeded." }
+                }
+            } @else {
+                div.table-wrap {
+                    table.table.table-compact {
+                        caption { "By status" }
+                        thead { tr { th scope="col" { "Status" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
+                        tbody {
+                            @for s in &statuses {
+                                tr {
+                                    th scope="row" { (status_badge(s)) " " span.muted { (fmt::status_text(s)) } }
+                                    td.num { (count(&d.by_status, s)) }
+                                    td.num { (count(&w.by_status, s)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !codes.is_empty() {
+                    div.table-wrap {
+                        table.table.table-compact {
+                            caption { "By error code" }
+                            thead { tr { th scope="col" { "Code" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
+                            tbody {
+                                @for c in &codes {
+                                    tr {
+                                        th scope="row" { code { (c) } }
+                                        td.num { (count(&d.by_code, c)) }
+                                        td.num { (count(&w.by_code, c)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn status_badge(s: &str) -> Markup {
+    let n: u16 = s.parse().unwrap_or(0);
+    let class = match n {
+        0..=399 => "status status-ok",
+        400..=499 => "status status-warn",
+        _ => "status status-err",
+    };
+    html! { span class=(class) { (s) } }
+}
+
+fn method_badge(m: &str) -> Markup {
+    let class = format!("method method-{}", m.to_ascii_lowercase());
+    html! { span class=(class) { (m) } }
+}
+
+fn top_endpoints(u: &UsageReport) -> Markup {
+    html! {
+        div.card #usage-top-endpoints {
+            div.card-head { h3 { "Top endpoints" } span.muted.card-sub { "last 7 days" } }
+            @if u.top_endpoints.is_empty() {
+                div.empty.empty-sm { p.empty-title { "No requests in the last 7 days" } }
+            } @else {
+                div.table-wrap {
+                    table.table.table-compact {
+                        caption.sr-only { "Top endpoints over the last 7 days" }
+                        thead {
+                            tr {
+                                th scope="col" { "Method" }
+                                th scope="col" { "Endpoint" }
+                                th.num scope="col" { "Requests" }
+                                th.num scope="col" { "Errors" }
+                            }
+                        }
+                        tbody {
+                            @for e in &u.top_endpoints {
+                                tr {
+                                    td { (method_badge(&e.method)) }
+                                    td { code.route { (e.route) } }
+                                    td.num { (fmt::number(e.count)) }
+                                    td.num.errors-cell[e.errors > 0] {
+                                        (fmt::number(e.errors))
+                                        @if e.errors > 0 { " " span.muted { "(" (fmt::percent(e.errors, e.count)) ")" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn recent(u: &UsageReport, now_ms: i64) -> Markup {
+    html! {
+        div.card #usage-recent {
+            div.card-head { h3 { "Recent requests" } span.muted.card-sub { "newest 20" } }
+            @if u.recent.is_empty() {
+                div.empty.empty-sm {
+                    span.empty-icon { (icon("sparkle")) }
+                    p.empty-title { "No requests yet" }
+                    p.muted { "Once a script calls the API with one of your keys, its requests show up here." }
+                }
+            } @else {
+                div.table-wrap role="region" aria-label="Recent requests" tabindex="0" {
+                    table.table.table-compact.recent-table {
+                        caption.sr-only { "The 20 most recent requests" }
+                        thead {
+                            tr {
+                                th scope="col" { "Time" }
+                                th scope="col" { "Method" }
+                                th scope="col" { "Path" }
+                                th scope="col" { "Status" }
+                                th scope="col" { "Code" }
+                                th.num scope="col" { "Latency" }
+                                th scope="col" { "Key" }
+                                th scope="col" { "IP" }
+                            }
+                        }
+                        tbody {
+                            @for r in u.recent.iter().take(20) {
+                                tr {
+                                    td.nowrap { (time_ago(r.at, now_ms)) }
+                                    td { (method_badge(&r.method)) }
+                                    td { code.route title=(r.route) { (r.path) } }
+                                    td { (status_badge(&r.status.to_string())) }
+                                    td {
+                                        @match &r.code {
+                                            Some(c) => code { (c) },
+                                            None => span.muted { "–" },
+                                        }
+                                    }
+                                    td.num.nowrap { (fmt::latency(r.latency_ms)) }
+                                    td.nowrap { @if r.key_name.is_empty() { (r.key_id) } @else { (r.key_name) } }
+                                    td.mono.nowrap { (r.ip) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_nice() {
+        assert_eq!(nice_step(0), 1);
+        assert_eq!(nice_step(3), 1);
+        assert_eq!(nice_step(7), 2);
+        assert_eq!(nice_step(18), 5);
+        assert_eq!(nice_step(40), 10);
+        assert_eq!(nice_step(41), 20);
+        assert_eq!(nice_step(999), 500);
+        assert_eq!(nice_step(u64::MAX), 5_000_000_000_000_000_000);
+        assert_eq!(compact(950), "950");
+        assert_eq!(compact(1200), "1.2k");
+        assert_eq!(compact(35_000), "35k");
+        assert_eq!(compact(1_500_000), "1.5M");
+    }
+}

@@ -1,0 +1,286 @@
+//! Renders every page state with sample data and checks what the browser
+//! tests and the strict CSP rely on.
+
+mod common;
+
+use keyward_core::api::{UsageReport, WorkspaceMembership};
+use keyward_core::{Plan, Role};
+use keyward_web::{asset, render_api_keys, render_login, ApiKeysPage, LoginPage, PageState, CSP};
+
+fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, state: PageState<'a>) -> String {
+    render_api_keys(&ApiKeysPage {
+        user_email: "maria@acme.example",
+        csrf_token: "tok-123\"<x>",
+        workspaces: ws,
+        current,
+        now_ms: common::NOW,
+        state,
+    })
+}
+
+fn ready() -> String {
+    let ws = common::workspaces();
+    let (keys, usage, notes) = (common::keys(), common::usage(), common::notifications());
+    page(&ws, &ws[0], PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None })
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// No inline script bodies, no style attributes or elements, no inline
+/// event handlers, no external URLs: what `CSP` enforces in the browser.
+fn assert_csp_clean(html: &str) {
+    assert!(!html.contains("style=\""), "style attribute");
+    assert!(!html.contains("<style"), "style element");
+    let lower = html.to_ascii_lowercase();
+    for (i, _) in lower.match_indices("<script") {
+        let tag_end = i + lower[i..].find('>').expect("script tag end");
+        assert!(lower[i..tag_end].contains(" src=\"/assets/"), "script without a local src: {}", &html[i..tag_end]);
+        assert!(lower[tag_end + 1..].starts_with("</script>"), "inline script body");
+    }
+    for handler in [" onclick=", " onload=", " onerror=", " onsubmit=", " onchange=", " oninput=", "javascript:"] {
+        assert!(!lower.contains(handler), "inline handler {handler}");
+    }
+    assert!(!lower.contains("http://") || lower.matches("http://").all(|_| false) || only_svg_ns(&lower), "external http URL");
+    assert!(!lower.contains("https://"), "external https URL");
+}
+
+fn only_svg_ns(lower: &str) -> bool {
+    lower.match_indices("http://").all(|(i, _)| lower[i..].starts_with("http://www.w3.org/2000/svg"))
+}
+
+#[test]
+fn ready_page_has_everything_the_browser_test_needs() {
+    let html = ready();
+    assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
+    for id in [
+        "id=\"generate-key\"",
+        "id=\"generate-dialog\"",
+        "id=\"key-name\"",
+        "id=\"create-key-submit\"",
+        "id=\"dialog-close\"",
+        "id=\"new-key-secret\"",
+        "id=\"copy-key\"",
+        "id=\"revoke-dialog\"",
+        "id=\"confirm-revoke\"",
+        "id=\"ips-dialog\"",
+        "id=\"allowed-ips-input\"",
+        "id=\"keys-table\"",
+        "id=\"keys-tbody\"",
+        "id=\"api-usage\"",
+        "id=\"usage-24h-total\"",
+        "id=\"usage-key-filter\"",
+        "id=\"logout\"",
+        "id=\"workspace-select\"",
+    ] {
+        assert!(html.contains(id), "missing {id}");
+    }
+    // Breadcrumb, user, CSRF meta (escaped), intro and dialog copy.
+    assert!(html.contains("<li>Settings</li><li>Other</li><li aria-current=\"page\">API Keys</li>"));
+    assert!(html.contains("maria@acme.example"));
+    assert!(html.contains("<meta name=\"csrf-token\" content=\"tok-123&quot;&lt;x&gt;\">"));
+    assert!(html.contains("act on behalf of your whole workspace") || html.contains("acts on behalf of your whole workspace"));
+    assert!(html.contains("secret manager"));
+    assert!(html.contains("Rotate keys periodically"));
+    assert!(html.contains("This key will not be shown again. Store it in a secret manager."));
+    assert!(html.contains("? Scripts using it will start getting 401 from the next request."));
+    // The usage section comes right below the keys table.
+    assert!(html.find("id=\"keys-table\"").unwrap() < html.find("id=\"api-usage\"").unwrap());
+    assert_csp_clean(&html);
+}
+
+#[test]
+fn rows_show_masked_keys_status_and_actions() {
+    let html = ready();
+    let keys = common::keys();
+    assert_eq!(count(&html, "<tr class=\"key-row\""), keys.len());
+    assert_eq!(count(&html, "class=\"key-status\""), keys.len());
+    for k in &keys {
+        assert!(html.contains(&format!("data-key-id=\"{}\"", k.id)));
+    }
+    // Masked keys, never more.
+    assert!(html.contains("ue_live_••••••••f3Qa"));
+    assert!(html.contains("ue_live_••••••••9xTe"));
+    // Trash buttons only for the three active keys, labelled with the name.
+    assert_eq!(count(&html, "revoke-key"), 3);
+    assert!(html.contains("aria-label=\"Revoke key Zapier — onboarding study\""));
+    assert!(html.contains("class=\"icon-btn icon-btn-danger revoke-key\" type=\"button\" data-key-id=\"key_01JDA1ZAPIER0000000000000\""));
+    assert_eq!(count(&html, "class=\"btn btn-ghost btn-xs edit-ips\""), 3);
+    // Statuses.
+    assert_eq!(count(&html, ">Active</span>"), 3);
+    assert!(html.contains("Revoked automatically (error rate)"));
+    assert!(html.contains(">Revoked</span>"));
+    // Created by a former member; last used; allowlists.
+    assert!(html.contains("No longer a member"));
+    assert!(html.contains("by <span class=\"email\">devon@acme.example</span>"));
+    assert!(html.contains("3 minutes ago"));
+    assert!(html.contains("54.86.12.201"));
+    assert!(html.contains(">Never<"));
+    assert!(html.contains("<li class=\"mono\">203.0.113.0/24</li>"));
+    assert!(html.contains(">Any<"));
+    // Auto-revocation banner names the key.
+    assert!(html.contains("Key “Old staging script” was revoked automatically"));
+    assert!(html.contains("2 hours ago"));
+}
+
+#[test]
+fn user_text_is_escaped() {
+    let html = ready();
+    assert!(!html.contains("<script>alert"), "raw script from a key name");
+    assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; co"));
+    assert!(html.contains("aria-label=\"Revoke key &lt;script&gt;alert('x')&lt;/script&gt; &amp; co\""));
+    assert_csp_clean(&html);
+}
+
+#[test]
+fn no_secret_is_ever_rendered() {
+    let html = ready();
+    assert!(!html.contains("ue_live_0") && !html.contains("ue_live_A"), "looks like a full key");
+    let secret_input = html.find("id=\"new-key-secret\"").unwrap();
+    let tag = &html[html[..secret_input].rfind('<').unwrap()..secret_input + html[secret_input..].find('>').unwrap()];
+    assert!(!tag.contains("value="), "the secret field is empty server-side: {tag}");
+}
+
+#[test]
+fn usage_section_renders_figures_chart_and_tables() {
+    let html = ready();
+    let usage = common::usage();
+    let total = usage.last_24h.total;
+    assert!(html.contains(&format!("id=\"usage-24h-total\">{}</span>", fmt_number(total))));
+    assert!(html.contains(&format!("id=\"usage-7d-total\">{}</span>", fmt_number(usage.last_7d.total))));
+    // 168-bucket 7-day chart and the 24-bucket 24-hour one, a <title> per bar.
+    assert!(html.contains("data-buckets=\"168\""));
+    assert!(html.contains("data-buckets=\"24\""));
+    assert_eq!(count(&html, "<g class=\"bar\"><title>"), 168 + 24);
+    assert!(html.contains("class=\"bar-err\""));
+    assert!(html.contains("id=\"chart-range-24h\""));
+    assert!(html.contains("id=\"chart-range-7d\""));
+    // Breakdown, top endpoints, recent requests (20 rows).
+    assert!(html.contains("Too Many Requests"));
+    assert!(html.contains("<code>validation_failed</code>"));
+    assert!(html.contains("/v1/studies/{id}/transcripts"));
+    let recent = &html[html.find("id=\"usage-recent\"").unwrap()..];
+    assert_eq!(count(recent, "<td class=\"nowrap\"><time"), 20);
+    assert!(recent.contains("/v1/studies/std_01JD7Q/transcripts"));
+    assert!(recent.contains("rate_limited"));
+}
+
+fn fmt_number(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn key_filter_selects_the_key_and_says_so() {
+    let ws = common::workspaces();
+    let (keys, usage) = (common::keys(), common::usage());
+    let html = page(
+        &ws,
+        &ws[0],
+        PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: Some(&keys[1].id) },
+    );
+    assert!(html.contains(&format!("<option value=\"{}\" selected>", keys[1].id)));
+    assert!(html.contains("Showing requests made with <strong>Nightly export 2025-11</strong> only."));
+    assert!(html.contains("<form class=\"filter\" id=\"usage-filter-form\" method=\"get\" action=\"/settings/api-keys\">")
+        || html.contains("id=\"usage-filter-form\""));
+    assert!(html.contains("name=\"workspace\" value=\"ws_01JD8Z6Q\""));
+}
+
+#[test]
+fn plan_required_lists_and_revokes_but_cannot_generate() {
+    let ws = common::workspaces();
+    let (keys, usage) = (common::keys(), common::usage());
+    let html = page(
+        &ws,
+        &ws[2],
+        PageState::PlanRequired { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
+    );
+    assert!(html.contains("API keys need a paid plan"));
+    assert!(!html.contains("id=\"generate-key\""));
+    assert!(!html.contains("id=\"generate-dialog\""));
+    assert!(html.contains("revoke-key"));
+    assert!(html.contains("id=\"confirm-revoke\""));
+    assert!(html.contains("id=\"api-usage\""));
+    assert!(html.contains("Suspended on the Free plan"));
+    assert_csp_clean(&html);
+}
+
+#[test]
+fn not_admin_explains_and_shows_no_keys() {
+    let ws = common::workspaces();
+    let html = page(&ws, &ws[1], PageState::NotAdmin);
+    assert!(html.contains("Only admins can manage API keys"));
+    assert!(html.contains("You are a <strong>member</strong> in <strong>Acme Labs</strong>"));
+    assert!(!html.contains("id=\"keys-table\""));
+    assert!(!html.contains("id=\"api-usage\""));
+    assert!(!html.contains("id=\"generate-key\""));
+    // Links to workspaces where the user is an admin.
+    assert!(html.contains("href=\"/settings/api-keys?workspace=ws_01JD8Z6Q\""));
+    assert_csp_clean(&html);
+}
+
+#[test]
+fn single_workspace_has_no_switcher_and_empty_states_render() {
+    let ws = vec![WorkspaceMembership { id: "ws_1".into(), name: "Solo".into(), role: Role::Superadmin, plan: Plan::Starter }];
+    let usage = UsageReport::default();
+    let html = page(&ws, &ws[0], PageState::Ready { keys: &[], usage: &usage, notifications: &[], key_filter: None });
+    assert!(!html.contains("id=\"workspace-select\""));
+    assert!(html.contains("No API keys yet"));
+    assert!(html.contains("No requests yet"));
+    assert!(html.contains("No errors in the last 7 days"));
+    assert!(html.contains("id=\"usage-24h-total\">0</span>"));
+    assert!(html.contains("data-buckets=\"0\""));
+    assert_csp_clean(&html);
+}
+
+#[test]
+fn login_page() {
+    let html = render_login(&LoginPage { error: Some("<b>expired</b>"), email: Some("a@b.example"), next: Some("/settings/api-keys?workspace=ws_1&key_id=k") });
+    for id in ["id=\"login-form\"", "id=\"login-email\"", "id=\"login-password\"", "id=\"login-submit\"", "id=\"login-error\""] {
+        assert!(html.contains(id), "missing {id}");
+    }
+    assert!(html.contains("&lt;b&gt;expired&lt;/b&gt;"));
+    assert!(html.contains("value=\"a@b.example\""));
+    assert!(html.contains("value=\"/settings/api-keys?workspace=ws_1&amp;key_id=k\""));
+    assert!(html.contains("autocomplete=\"current-password\""));
+    assert_csp_clean(&html);
+
+    let html = render_login(&LoginPage { error: None, email: None, next: Some("//evil.example/") });
+    assert!(!html.contains("evil.example"));
+    assert!(html.contains("value=\"/settings/api-keys\""));
+    assert!(html.contains("id=\"login-error\" role=\"alert\" hidden"));
+}
+
+#[test]
+fn assets_are_served_with_their_types() {
+    let (ct, js) = asset("app.js").unwrap();
+    assert_eq!(ct, "text/javascript; charset=utf-8");
+    assert!(std::str::from_utf8(js).unwrap().contains("new-key-secret"));
+    let (ct, css) = asset("app.css").unwrap();
+    assert_eq!(ct, "text/css; charset=utf-8");
+    assert!(std::str::from_utf8(css).unwrap().contains("prefers-color-scheme: dark"));
+    assert_eq!(asset("/assets/app.css").unwrap().0, "text/css; charset=utf-8");
+    assert_eq!(asset("favicon.svg").unwrap().0, "image/svg+xml");
+    assert!(asset("../Cargo.toml").is_none());
+    assert!(asset("nope.js").is_none());
+    // The documents reference exactly these, versioned.
+    let html = ready();
+    assert!(html.contains("<script src=\"/assets/app.js?v="));
+    assert!(html.contains("<link rel=\"stylesheet\" href=\"/assets/app.css?v="));
+}
+
+#[test]
+fn csp_is_strict() {
+    assert!(CSP.contains("script-src 'self'"));
+    assert!(CSP.contains("style-src 'self'"));
+    assert!(!CSP.contains("unsafe-inline"));
+    assert!(CSP.contains("frame-ancestors 'none'"));
+}

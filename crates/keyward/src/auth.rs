@@ -1,0 +1,129 @@
+//! Verifying API keys for `/v1`: the key cache and last-used tracking.
+//!
+//! Revocation is immediate (SPEC §4) without a storage read per request:
+//! verified keys are cached by hash, stamped with the store's change counter
+//! (see [`crate::changes`]); any change to keys, plans, overrides, allowlists
+//! or memberships, by this process or by the CLI, moves the counter, and the
+//! next lookup drops the whole cache and reloads from storage. Unknown hashes
+//! are never cached (the failed-auth throttle protects storage instead).
+//! On PostgreSQL several nodes share the state and no node can see another's
+//! counter for free, so nothing is cached: each request reads its key (one
+//! indexed lookup), which makes a revocation on node A visible on node B at
+//! once and cannot be undone by losing Redis.
+
+use crate::store::{AuthKey, Store, StoreError};
+use keyward_core::allowlist::Allowlist;
+use keyward_core::{HashedKey, RateLimitPolicy};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// A key that exists, with what the pipeline needs precomputed.
+#[derive(Debug)]
+pub struct VerifiedKey {
+    pub key: AuthKey,
+    pub hash: HashedKey,
+    /// The key id, shared cheaply with the usage log and last-used tracker.
+    pub key_id: Arc<str>,
+    /// `None` when a stored CIDR does not parse (edited by hand): fail
+    /// closed, the key then allows no source at all.
+    pub allowlist: Option<Allowlist>,
+    /// `None` when the plan has no API access.
+    pub policy: Option<RateLimitPolicy>,
+}
+
+impl VerifiedKey {
+    fn new(key: AuthKey, hash: HashedKey) -> Self {
+        let allowlist = Allowlist::parse(&key.allowed_cidrs).ok();
+        let policy = RateLimitPolicy::for_workspace(key.plan, key.rpm_override);
+        VerifiedKey { key_id: Arc::from(key.id.as_str()), key, hash, allowlist, policy }
+    }
+
+    /// Step 5: whether `ip` may use this key.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.allowlist.as_ref().is_some_and(|a| a.allows(ip))
+    }
+}
+
+/// Cache of verified keys by hash, invalidated by the change counter.
+pub struct KeyCache {
+    store: Store,
+    enabled: bool,
+    generation: AtomicU64,
+    map: RwLock<HashMap<HashedKey, Arc<VerifiedKey>>>,
+}
+
+impl KeyCache {
+    pub fn new(store: Store, enabled: bool) -> Self {
+        let generation = AtomicU64::new(store.changes().get());
+        KeyCache { store, enabled, generation, map: RwLock::new(HashMap::new()) }
+    }
+
+    /// The key with this hash, if it exists (active or revoked).
+    pub async fn lookup(&self, hash: &HashedKey) -> Result<Option<Arc<VerifiedKey>>, StoreError> {
+        if !self.enabled {
+            return Ok(self.store.auth_key(hash).await?.map(|k| Arc::new(VerifiedKey::new(k, *hash))));
+        }
+        let current = self.store.changes().get();
+        if self.generation.load(Ordering::Acquire) != current {
+            let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+            if self.generation.load(Ordering::Acquire) != current {
+                map.clear();
+                self.generation.store(current, Ordering::Release);
+            }
+        }
+        if let Some(k) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(hash) {
+            return Ok(Some(Arc::clone(k)));
+        }
+        let Some(loaded) = self.store.auth_key(hash).await? else {
+            return Ok(None);
+        };
+        let verified = Arc::new(VerifiedKey::new(loaded, *hash));
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        // Cache only if nothing changed since `current` was read: a change
+        // committed during our read would otherwise be masked.
+        if self.generation.load(Ordering::Acquire) == current && self.store.changes().get() == current {
+            map.insert(*hash, Arc::clone(&verified));
+        }
+        Ok(Some(verified))
+    }
+
+    /// Number of cached keys (metrics, tests).
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `last_used_at` / `last_used_ip`, coalesced in memory and written by a
+/// background task (every few seconds and at shutdown), so a request never
+/// waits on a storage write for them.
+#[derive(Default)]
+pub struct LastUsed {
+    pending: Mutex<HashMap<Arc<str>, (i64, IpAddr)>>,
+}
+
+impl LastUsed {
+    pub fn touch(&self, key_id: &Arc<str>, at_ms: i64, ip: IpAddr) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match p.get_mut(key_id) {
+            Some(v) => *v = (at_ms.max(v.0), ip),
+            None => {
+                p.insert(Arc::clone(key_id), (at_ms, ip));
+            }
+        }
+    }
+
+    /// Write everything pending.
+    pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        let batch: Vec<(String, i64, String)> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain().map(|(k, (at, ip))| (k.to_string(), at, ip.to_string())).collect()
+        };
+        store.record_last_used(&batch).await
+    }
+}

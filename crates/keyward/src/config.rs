@@ -1,0 +1,152 @@
+//! Command-line flags and their `KEYWARD_*` environment variables: the one
+//! documented place for every setting and its default (README mirrors it).
+
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// keyward: API keys for User Evaluation.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: /v1, the admin API and the API Keys page.
+    Serve(ServeArgs),
+    /// Operator commands ("support"): workspaces, users, members, keys.
+    Admin(crate::cli::AdminArgs),
+}
+
+/// Where the store is. `--database-url` wins when both are given.
+#[derive(Clone, Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite store (created if missing).
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`; overrides --data-dir.
+    #[arg(long, env = "KEYWARD_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(crate::store::redact_url))
+            .finish()
+    }
+}
+
+impl StoreArgs {
+    pub fn location(&self) -> anyhow::Result<crate::store::StoreLocation> {
+        crate::store::StoreLocation::resolve(&self.data_dir, self.database_url.as_deref())
+    }
+}
+
+/// `keyward serve` settings.
+#[derive(Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Redis for rate limits shared by several nodes (`redis://127.0.0.1:6379`).
+    #[arg(long, env = "KEYWARD_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// A proxy/load balancer whose X-Forwarded-For is believed (repeatable;
+    /// env: comma-separated).
+    #[arg(long = "trusted-proxy", env = "KEYWARD_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// On an empty store, create a demo workspace, admin and sample data.
+    #[arg(long, env = "KEYWARD_DEMO")]
+    pub demo: bool,
+    /// The public URL (e.g. `https://keys.example.com`); https makes cookies Secure.
+    #[arg(long, env = "KEYWARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Separate address for Prometheus `/metrics` (off when unset).
+    #[arg(long, env = "KEYWARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where to POST auto-revocation notices (JSON), retried with backoff.
+    #[arg(long, env = "KEYWARD_NOTIFY_WEBHOOK_URL")]
+    pub notify_webhook_url: Option<String>,
+    /// Days to keep usage records and rollups.
+    #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub usage_retention_days: u32,
+    /// Auto-revocation: sliding window in seconds.
+    #[arg(long, env = "KEYWARD_AUTO_REVOKE_WINDOW_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub auto_revoke_window_secs: u64,
+    /// Auto-revocation: minimum 401/422 answers in the window.
+    #[arg(long, env = "KEYWARD_AUTO_REVOKE_MIN_ERRORS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub auto_revoke_min_errors: u64,
+    /// Auto-revocation: minimum share of 401/422 among the key's requests.
+    #[arg(long, env = "KEYWARD_AUTO_REVOKE_MIN_RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
+    pub auto_revoke_min_ratio: f64,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("store", &self.store)
+            .field("listen", &self.listen)
+            .field("redis_url", &self.redis_url.as_deref().map(crate::store::redact_url))
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("demo", &self.demo)
+            .field("public_url", &self.public_url)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("notify_webhook_url", &self.notify_webhook_url.is_some())
+            .field("usage_retention_days", &self.usage_retention_days)
+            .field("auto_revoke_window_secs", &self.auto_revoke_window_secs)
+            .field("auto_revoke_min_errors", &self.auto_revoke_min_errors)
+            .field("auto_revoke_min_ratio", &self.auto_revoke_min_ratio)
+            .finish()
+    }
+}
+
+impl ServeArgs {
+    /// Defaults for tests and embedding: every flag at its documented default.
+    pub fn defaults_for(store: StoreArgs) -> Self {
+        let mut args = ServeArgs::try_parse_from(["serve"]).expect("defaults parse");
+        args.store = store;
+        args
+    }
+
+    /// Whether cookies must be `Secure`.
+    pub fn https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+impl ServeArgs {
+    fn try_parse_from<I, T>(it: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Wrap::try_parse_from(it).map(|w| w.args)
+    }
+}
+
+fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR (e.g. 10.0.0.0/8) or an IP address"))
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?} is not a ratio between 0 and 1")),
+    }
+}

@@ -1,0 +1,236 @@
+//! One error type for every HTTP surface, rendered as RFC 9457
+//! `application/problem+json` with a stable snake_case `code` and the
+//! request's id. Storage and unexpected errors are logged with their cause
+//! chain and answered as an opaque 500 (or 503 when the store is down).
+
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::sync::Arc;
+
+tokio::task_local! {
+    /// The id of the request being served (set by the request-id middleware).
+    pub static REQUEST_ID: Arc<str>;
+}
+
+/// The id of the request being served, or `-` outside a request.
+pub fn current_request_id() -> Arc<str> {
+    REQUEST_ID.try_with(Arc::clone).unwrap_or_else(|_| Arc::from("-"))
+}
+
+/// One field's problem, in a 422.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// JSON path of the field, e.g. `name`, `segments[3].start_ms`, `cidrs[1]`.
+    pub field: String,
+    /// Stable snake_case code: `required`, `empty`, `too_long`, `invalid_type`, …
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// The problem `code` of an error response, left in the response's
+/// extensions so the usage log can record it.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+/// Every error keyward answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: missing, malformed, bad-checksum or unknown API key.
+    #[error("{0}")]
+    InvalidApiKey(&'static str),
+    /// 401: the key was revoked; the detail says when and how.
+    #[error("{0}")]
+    ApiKeyRevoked(String),
+    /// 401: the client IP is outside the key's allowlist.
+    #[error("this key is restricted to specific source IPs and {0} is not one of them")]
+    IpNotAllowed(String),
+    /// 403: the workspace's plan has no API access.
+    #[error("API access needs a paid plan (starter, pro or enterprise)")]
+    PlanRequired,
+    /// 429: the key's per-minute limit is used up.
+    #[error("rate limit of {limit} requests per minute exceeded; retry after {retry_after} s")]
+    RateLimited { limit: u32, retry_after: u64 },
+    /// 429: too many invalid keys from this client IP.
+    #[error("too many requests with invalid API keys from this address; retry after {0} s")]
+    TooManyFailedAuth(u64),
+    /// 429: too many login attempts.
+    #[error("too many login attempts; retry after {0} s")]
+    TooManyLoginAttempts(u64),
+    /// 401: no valid session (admin API).
+    #[error("sign in first")]
+    Unauthenticated,
+    /// 401: wrong email or password (one answer for both).
+    #[error("incorrect email or password")]
+    InvalidCredentials,
+    /// 403: missing or wrong `X-CSRF-Token`.
+    #[error("missing or invalid X-CSRF-Token header")]
+    CsrfFailed,
+    /// 403: the role does not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404: no such resource (or not this tenant's).
+    #[error("not found")]
+    NotFound,
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 400: the body is not JSON.
+    #[error("{0}")]
+    InvalidJson(String),
+    /// 413.
+    #[error("request body larger than 1 MiB")]
+    PayloadTooLarge,
+    /// 415.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// 422: field-level validation errors.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// 422: a limit such as 100 active keys per workspace.
+    #[error("{0}")]
+    LimitReached(&'static str),
+    /// 503: the store does not answer; nothing was authenticated.
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    /// 500: logged, never detailed to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            InvalidApiKey(_) | ApiKeyRevoked(_) | IpNotAllowed(_) | Unauthenticated | InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            PlanRequired | CsrfFailed | Forbidden(_) => StatusCode::FORBIDDEN,
+            RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            InvalidJson(_) => StatusCode::BAD_REQUEST,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable snake_case code clients match on.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            InvalidApiKey(_) => "invalid_api_key",
+            ApiKeyRevoked(_) => "api_key_revoked",
+            IpNotAllowed(_) => "ip_not_allowed",
+            PlanRequired => "plan_required",
+            RateLimited { .. } => "rate_limited",
+            TooManyFailedAuth(_) => "too_many_failed_auth",
+            TooManyLoginAttempts(_) => "too_many_login_attempts",
+            Unauthenticated => "unauthenticated",
+            InvalidCredentials => "invalid_credentials",
+            CsrfFailed => "csrf_failed",
+            Forbidden(_) => "forbidden",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            InvalidJson(_) => "invalid_json",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType(_) => "unsupported_media_type",
+            Validation(_) => "validation_failed",
+            LimitReached(_) => "limit_reached",
+            Unavailable => "service_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    fn problem_type(&self) -> String {
+        match self {
+            ApiError::RateLimited { .. } => "https://iana.org/assignments/http-problem-types#quota-exceeded".into(),
+            other => format!("https://docs.userevaluation.com/api/errors#{}", other.code()),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            ApiError::Unavailable => tracing::warn!("store unavailable"),
+            _ => {}
+        }
+        let request_id = current_request_id();
+        let body = Problem {
+            kind: self.problem_type(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+            request_id: &request_id,
+            errors: match &self {
+                ApiError::Validation(errs) => Some(errs),
+                _ => None,
+            },
+        };
+        let mut res = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(s) = self.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if status == StatusCode::UNAUTHORIZED
+            && matches!(self, ApiError::InvalidApiKey(_) | ApiError::ApiKeyRevoked(_) | ApiError::IpNotAllowed(_))
+        {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyward\""));
+        }
+        res.extensions_mut().insert(ErrorCode(self.code()));
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::LimitReached(_) => ApiError::LimitReached(
+                "this workspace already has 100 active keys; revoke one before generating another",
+            ),
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,119 @@
+//! `ApiJson<T>`: the JSON body extractor every endpoint uses. It answers
+//! 415 for a wrong content type, 413 past the body limit, 400 `invalid_json`
+//! for malformed JSON and 422 with per-field errors for wrong types, missing
+//! or unknown fields, without echoing the client's (possibly long) input.
+
+use super::error::{ApiError, FieldError};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+/// A JSON request body deserialised into `T`.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType("send the body as Content-Type: application/json"));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidJson("could not read the request body".into())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// `application/json`, optionally with parameters (`; charset=utf-8`).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Parse in two steps so syntax errors (400) and shape errors (422) differ.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::InvalidJson(format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()))
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::Validation(vec![field_error(&path, &e.into_inner().to_string())])
+    })
+}
+
+/// Turn a serde message into a field error that never echoes input values.
+pub fn field_error(path: &str, msg: &str) -> FieldError {
+    let join = |name: &str| {
+        if path.is_empty() || path == "." {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
+    let field = if path == "." { String::new() } else { path.to_string() };
+    if msg.starts_with("missing field") {
+        let name = quoted(msg).unwrap_or_default();
+        FieldError::new(join(&name), "required", "is required")
+    } else if msg.starts_with("unknown field") {
+        let name = quoted(msg).unwrap_or_default();
+        FieldError::new(join(&name), "unknown_field", "is not a known field")
+    } else if let Some(exp) = msg.split(", expected ").nth(1) {
+        let expected: String = exp.chars().take(80).collect();
+        let code = if msg.starts_with("invalid type") { "invalid_type" } else { "invalid_value" };
+        FieldError::new(field, code, format!("expected {expected}"))
+    } else {
+        let m: String = msg.chars().take(120).collect();
+        FieldError::new(field, "invalid_value", m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        n: Option<u32>,
+    }
+
+    fn errs(s: &str) -> Vec<FieldError> {
+        match parse_json::<Body>(s.as_bytes()) {
+            Err(ApiError::Validation(e)) => e,
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_without_echoing_input() {
+        assert_eq!(errs("{}")[0].field, "name");
+        assert_eq!(errs("{}")[0].code, "required");
+        assert_eq!(errs(r#"{"name":"a","x":1}"#)[0].code, "unknown_field");
+        let e = &errs(&format!(r#"{{"name":"a","n":"{}"}}"#, "z".repeat(5000)))[0];
+        assert_eq!((e.field.as_str(), e.code.as_str()), ("n", "invalid_type"));
+        assert!(!e.message.contains("zzzz"));
+        assert_eq!(errs(r#"{"name":"a","n":-1}"#)[0].field, "n");
+    }
+
+    #[test]
+    fn syntax_errors_are_400() {
+        assert!(matches!(parse_json::<Body>(b"{nope"), Err(ApiError::InvalidJson(_))));
+    }
+}

@@ -1,0 +1,239 @@
+//! Sessions for the admin page and API (SPEC §5): login, logout, the
+//! `AdminSession` extractor with CSRF enforcement, and login throttling.
+//!
+//! Tokens are 256 random bits, stored only as SHA-256. Idle expiry
+//! [`SESSION_IDLE_MS`] (12 h), absolute expiry [`SESSION_ABSOLUTE_MS`] (7 days).
+
+use super::error::{ApiError, ApiResult};
+use super::json::ApiJson;
+use crate::app::{AppState, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
+use crate::store::now_ms;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use keyward_core::api::WorkspaceMembership;
+use keyward_core::ratelimit::KeyedLimiter;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
+use subtle::ConstantTimeEq;
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "keyward_session";
+/// Failed logins per email per minute before 429.
+pub const LOGIN_FAILURES_PER_EMAIL: u32 = 5;
+/// Failed logins per client IP per minute before 429.
+pub const LOGIN_FAILURES_PER_IP: u32 = 20;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/session", post(login).delete(logout).get(current))
+}
+
+/// A signed-in user, from the session cookie.
+#[derive(Clone)]
+pub struct AdminSession {
+    pub user_id: String,
+    pub email: String,
+    pub csrf_token: String,
+    token_hash: [u8; 32],
+}
+
+impl std::fmt::Debug for AdminSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSession").field("user_id", &self.user_id).finish_non_exhaustive()
+    }
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The session of a request, if it carries a live one (pages use this to
+/// redirect to /login instead of answering 401).
+pub async fn load(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<AdminSession>> {
+    let Some(token) = cookie_token(headers) else { return Ok(None) };
+    let hash = token_hash(token);
+    let Some(s) = state.store.session(&hash).await? else { return Ok(None) };
+    let now = now_ms();
+    if now - s.last_seen_at > SESSION_IDLE_MS || now - s.created_at > SESSION_ABSOLUTE_MS {
+        state.store.delete_session(&hash).await?;
+        return Ok(None);
+    }
+    if now - s.last_seen_at > 60_000 {
+        state.store.touch_session(&hash, now).await?;
+    }
+    Ok(Some(AdminSession { user_id: s.user_id, email: s.email, csrf_token: s.csrf_token, token_hash: hash }))
+}
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = load(state, &parts.headers).await?.ok_or(ApiError::Unauthenticated)?;
+        let mutating = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if mutating {
+            let sent = parts.headers.get("x-csrf-token").map(|v| v.as_bytes()).unwrap_or_default();
+            if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
+                return Err(ApiError::CsrfFailed);
+            }
+        }
+        Ok(session)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct UserView {
+    id: String,
+    email: String,
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    user: UserView,
+    workspaces: Vec<WorkspaceMembership>,
+    csrf_token: String,
+}
+
+async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String) -> ApiResult<SessionView> {
+    let workspaces = state
+        .store
+        .memberships_of(user_id)
+        .await?
+        .into_iter()
+        .map(|m| WorkspaceMembership {
+            id: m.workspace.id,
+            name: m.workspace.name,
+            role: m.role,
+            plan: m.workspace.plan,
+        })
+        .collect();
+    Ok(SessionView { user: UserView { id: user_id.into(), email: email.into() }, workspaces, csrf_token: csrf })
+}
+
+/// Throttles failed logins per email and per client IP.
+pub struct LoginThrottle {
+    by_email: KeyedLimiter<String>,
+    by_ip: KeyedLimiter<IpAddr>,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle { by_email: KeyedLimiter::new(), by_ip: KeyedLimiter::new() }
+    }
+}
+
+impl LoginThrottle {
+    fn blocked(&self, email: &str, ip: IpAddr, now: u64) -> Option<u64> {
+        let e = self.by_email.peek(&email.to_string(), LOGIN_FAILURES_PER_EMAIL, now);
+        let i = self.by_ip.peek(&ip, LOGIN_FAILURES_PER_IP, now);
+        [e, i].iter().filter(|d| !d.allowed).filter_map(|d| d.retry_after_secs).max()
+    }
+
+    fn failed(&self, email: &str, ip: IpAddr, now: u64) {
+        self.by_email.record(&email.to_string(), now);
+        self.by_ip.record(&ip, now);
+    }
+
+    pub fn evict_idle(&self, now: u64) {
+        self.by_email.evict_idle(now);
+        self.by_ip.evict_idle(now);
+    }
+}
+
+/// The client's address for throttling (same rules as `/v1`, SPEC §4).
+pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    keyward_core::client_ip::client_ip(peer.ip(), &xff, &state.config.trusted_proxies)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
+    let ip = client_ip(&state, peer, &headers);
+    let email = body.email.trim().to_lowercase();
+    let now = now_ms() as u64;
+    if let Some(retry) = state.logins.blocked(&email, ip, now) {
+        return Err(ApiError::TooManyLoginAttempts(retry));
+    }
+    let user = state.store.user_by_email(&email).await?;
+    // Verify against a dummy hash for unknown emails: same work, same time.
+    let phc =
+        user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crate::password::dummy_hash().to_string());
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&password, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let user = match user {
+        Some(u) if ok => u,
+        _ => {
+            state.logins.failed(&email, ip, now);
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let token = random_hex();
+    let csrf = random_hex();
+    state.store.create_session(&token_hash(&token), &user.id, &csrf, now_ms()).await?;
+    let view = session_view(&state, &user.id, &user.email, csrf).await?;
+    let mut cookie =
+        format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", SESSION_ABSOLUTE_MS / 1000);
+    if state.config.https() {
+        cookie.push_str("; Secure");
+    }
+    let mut res = Json(view).into_response();
+    let h = res.headers_mut();
+    h.insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn logout(State(state): State<AppState>, session: AdminSession) -> ApiResult<Response> {
+    state.store.delete_session(&session.token_hash).await?;
+    let mut cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if state.config.https() {
+        cookie.push_str("; Secure");
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    Ok(res)
+}
+
+/// `GET /api/session`: who am I (the page's script uses it).
+async fn current(State(state): State<AppState>, session: AdminSession) -> ApiResult<Response> {
+    let view = session_view(&state, &session.user_id, &session.email, session.csrf_token.clone()).await?;
+    let mut res = Json(view).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+fn random_hex() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}

@@ -1,0 +1,57 @@
+//! keyward: the API Keys feature of User Evaluation and the public REST API
+//! those keys unlock. `main.rs` only parses the command line; everything
+//! else lives here so tests drive the very app that ships.
+
+pub mod app;
+pub mod auth;
+pub mod changes;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod password;
+pub mod ratelimit;
+pub mod store;
+pub mod usage;
+
+use config::ServeArgs;
+use std::io::Write;
+
+/// `keyward serve`: open the store, seed the demo if asked, bind, print the
+/// URL, and serve until SIGTERM/SIGINT.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let loc = args.store.location()?;
+    let store = store::Store::open(&loc).await?;
+    let mut out = std::io::stdout().lock();
+    if args.demo {
+        match demo::ensure(&store).await? {
+            demo::DemoOutcome::Created { email, password, .. } => {
+                writeln!(out, "demo workspace created; sign in with")?;
+                writeln!(out, "email: {email}")?;
+                writeln!(out, "password: {password}")?;
+            }
+            demo::DemoOutcome::Exists { email } => {
+                writeln!(
+                    out,
+                    "the store is not empty: the demo already exists (its password was printed when it was created)"
+                )?;
+                writeln!(out, "email: {email}")?;
+            }
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    writeln!(out, "keyward listening on http://{addr} (sign in at http://{addr}/login)")?;
+    out.flush()?;
+    drop(out);
+    let (state, background) = app::AppState::new(store, args).await?;
+    app::run(state, background, listener, app::shutdown_signal()).await
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`). Never logs
+/// secrets: request logging writes method, path and status only.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

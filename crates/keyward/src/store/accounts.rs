@@ -1,0 +1,237 @@
+//! Workspaces, users and memberships.
+use super::{corrupt, now_ms, Result, Store, StoreError};
+use keyward_core::{ids, Plan, Role};
+use sqlx::Row;
+
+/// A workspace and its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    /// Support's per-key rpm override (replaces the plan's number).
+    pub rpm_override: Option<u32>,
+    pub created_at: i64,
+}
+
+/// A user. The password hash never leaves the store module except to verify.
+#[derive(Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User").field("id", &self.id).field("email", &self.email).finish_non_exhaustive()
+    }
+}
+
+/// A user's membership, with the workspace it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipView {
+    pub workspace: Workspace,
+    pub role: Role,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+}
+
+fn workspace_from_row(r: &sqlx::any::AnyRow) -> Result<Workspace> {
+    let plan: String = r.try_get("plan")?;
+    let rpm: Option<i64> = r.try_get("rpm_override")?;
+    Ok(Workspace {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        plan: plan.parse().map_err(corrupt)?,
+        rpm_override: rpm.map(|v| v as u32),
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn create_workspace(&self, name: &str, plan: Plan) -> Result<Workspace> {
+        let ws =
+            Workspace { id: ids::new_id("ws"), name: name.to_string(), plan, rpm_override: None, created_at: now_ms() };
+        sqlx::query("INSERT INTO workspaces (id, name, plan, rpm_override, created_at) VALUES ($1, $2, $3, NULL, $4)")
+            .bind(&ws.id)
+            .bind(&ws.name)
+            .bind(plan.as_str())
+            .bind(ws.created_at)
+            .execute(self.pool())
+            .await?;
+        Ok(ws)
+    }
+
+    pub async fn workspace(&self, id: &str) -> Result<Workspace> {
+        let row = sqlx::query("SELECT id, name, plan, rpm_override, created_at FROM workspaces WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        workspace_from_row(&row)
+    }
+
+    pub async fn count_workspaces(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(self.pool()).await?.try_get("n")?)
+    }
+
+    /// The first workspace with this name (for `serve --demo`).
+    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>> {
+        let row = sqlx::query(
+            "SELECT id, name, plan, rpm_override, created_at FROM workspaces WHERE name = $1 ORDER BY created_at LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(workspace_from_row).transpose()
+    }
+
+    pub async fn set_plan(&self, id: &str, plan: Plan) -> Result<()> {
+        let n = sqlx::query("UPDATE workspaces SET plan = $1 WHERE id = $2")
+            .bind(plan.as_str())
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        self.changed(n)
+    }
+
+    /// Set (`Some`) or clear (`None`) the per-key rpm override.
+    pub async fn set_rate_limit(&self, id: &str, rpm: Option<u32>) -> Result<()> {
+        let n = sqlx::query("UPDATE workspaces SET rpm_override = $1 WHERE id = $2")
+            .bind(rpm.map(i64::from))
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        self.changed(n)
+    }
+
+    /// After a mutation of auth-relevant state: NotFound when nothing
+    /// matched, otherwise bump the change counter so caches reload.
+    pub(crate) fn changed(&self, rows: u64) -> Result<()> {
+        if rows == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.changes.bump();
+        Ok(())
+    }
+
+    /// Create a user; `email` must already be normalised (lowercase).
+    pub async fn create_user(&self, email: &str, password_hash: &str) -> Result<User> {
+        let user = User { id: ids::new_id("usr"), email: email.to_string(), password_hash: password_hash.to_string() };
+        sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("email"),
+                other => other,
+            })?;
+        Ok(user)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok(User { id: r.try_get("id")?, email: r.try_get("email")?, password_hash: r.try_get("password_hash")? })
+        })
+        .transpose()
+    }
+
+    /// Add a member, or change the role of an existing one.
+    pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        self.changes.bump();
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, workspace_id: &str, user_id: &str) -> Result<()> {
+        let n = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        self.changed(n)
+    }
+
+    /// The user's role in a workspace; `None` when not a member (→ 404).
+    pub async fn membership(&self, workspace_id: &str, user_id: &str) -> Result<Option<MembershipView>> {
+        let row = sqlx::query(
+            "SELECT w.id, w.name, w.plan, w.rpm_override, w.created_at, m.role \
+             FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.workspace_id = $1 AND m.user_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(MembershipView { workspace: workspace_from_row(&r)?, role: role.parse().map_err(corrupt)? })
+        })
+        .transpose()
+    }
+
+    /// Every workspace the user belongs to, oldest first.
+    pub async fn memberships_of(&self, user_id: &str) -> Result<Vec<MembershipView>> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.name, w.plan, w.rpm_override, w.created_at, m.role \
+             FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.user_id = $1 ORDER BY w.created_at, w.id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(MembershipView { workspace: workspace_from_row(r)?, role: role.parse().map_err(corrupt)? })
+            })
+            .collect()
+    }
+
+    /// Members of a workspace with the given roles (e.g. admins to notify).
+    pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.workspace_id = $1 ORDER BY u.email",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(Member {
+                    user_id: r.try_get("id")?,
+                    email: r.try_get("email")?,
+                    role: role.parse().map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+}

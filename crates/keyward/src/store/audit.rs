@@ -1,0 +1,78 @@
+//! The audit log: who did what to which key, and when. Never a secret.
+use super::{now_ms, Result, Store};
+use keyward_core::api::{AuditEntry, Timestamp};
+use keyward_core::ids;
+use sqlx::Row;
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    pub workspace_id: &'a str,
+    pub action: &'a str,
+    /// A user's email, `support` or `system`.
+    pub actor: &'a str,
+    pub key_id: Option<&'a str>,
+    pub details: serde_json::Value,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub data: Vec<AuditEntry>,
+    pub has_more: bool,
+}
+
+pub(crate) async fn insert_audit<'e, E>(exec: E, ev: &AuditEvent<'_>) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (id, workspace_id, at, action, actor, key_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ids::new_id("aud"))
+    .bind(ev.workspace_id)
+    .bind(now_ms())
+    .bind(ev.action)
+    .bind(ev.actor)
+    .bind(ev.key_id)
+    .bind(ev.details.to_string())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn append_audit(&self, ev: &AuditEvent<'_>) -> Result<()> {
+        insert_audit(self.pool(), ev).await
+    }
+
+    /// Newest first; `before` is the id of the last entry of the previous page.
+    pub async fn audit_log(&self, workspace_id: &str, limit: u32, before: Option<&str>) -> Result<AuditPage> {
+        let rows = sqlx::query(
+            "SELECT id, at, action, actor, key_id, details FROM audit_log \
+             WHERE workspace_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(workspace_id)
+        .bind(before)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        let data = rows
+            .iter()
+            .take(limit as usize)
+            .map(|r| {
+                let details: String = r.try_get("details")?;
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: Timestamp(r.try_get("at")?),
+                    action: r.try_get("action")?,
+                    actor: r.try_get("actor")?,
+                    key_id: r.try_get("key_id")?,
+                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AuditPage { data, has_more })
+    }
+}

@@ -1,0 +1,313 @@
+//! API keys: creation (hash only), listing, revocation, allowlists, and the
+//! by-hash lookup that authenticates `/v1`.
+use super::audit::{insert_audit, AuditEvent};
+use super::{corrupt, now_ms, Result, Store, StoreError};
+use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
+use keyward_core::{ids, key, HashedKey, Plan};
+use serde_json::json;
+use sqlx::Row;
+
+/// At most this many active keys per workspace.
+pub const MAX_ACTIVE_KEYS: i64 = 100;
+
+/// What `/v1` authentication needs to know about a key and its workspace,
+/// loaded in one indexed read by hash.
+#[derive(Debug, Clone)]
+pub struct AuthKey {
+    pub id: String,
+    pub name: String,
+    pub last4: String,
+    pub created_at: i64,
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub plan: Plan,
+    pub rpm_override: Option<u32>,
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+    /// Canonical CIDR strings; empty = any source.
+    pub allowed_cidrs: Vec<String>,
+}
+
+/// Who revokes, for `revoked_by` and the audit log.
+#[derive(Debug, Clone, Copy)]
+pub enum Revoker<'a> {
+    /// A signed-in admin (id, email).
+    User { id: &'a str, email: &'a str },
+    /// The operator CLI.
+    Support,
+    /// keyward itself (auto-revocation).
+    System,
+}
+
+impl Revoker<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Revoker::User { id, .. } => id,
+            Revoker::Support => "support",
+            Revoker::System => "system",
+        }
+    }
+
+    fn actor(&self) -> &str {
+        match self {
+            Revoker::User { email, .. } => email,
+            Revoker::Support => "support",
+            Revoker::System => "system",
+        }
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.last4, k.created_at, k.created_by, \
+     u.email AS created_by_email, \
+     (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = k.workspace_id AND m.user_id = k.created_by) AS is_member, \
+     k.last_used_at, k.last_used_ip, k.revoked_at, k.revoke_reason, k.allowed_cidrs";
+
+fn split_cidrs(s: &str) -> Vec<String> {
+    s.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
+fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
+    let last4: String = r.try_get("last4")?;
+    let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+    let is_member: i64 = r.try_get("is_member")?;
+    let cidrs: String = r.try_get("allowed_cidrs")?;
+    Ok(KeyObject {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        masked: key::mask(&last4),
+        last4,
+        status: if revoked_at.is_some() { KeyStatus::Revoked } else { KeyStatus::Active },
+        created_at: Timestamp(r.try_get("created_at")?),
+        created_by: CreatedBy {
+            id: r.try_get("created_by")?,
+            email: r.try_get("created_by_email")?,
+            is_member: is_member > 0,
+        },
+        last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
+        last_used_ip: r.try_get("last_used_ip")?,
+        revoked_at: revoked_at.map(Timestamp),
+        revoke_reason: r.try_get("revoke_reason")?,
+        allowed_cidrs: split_cidrs(&cidrs),
+    })
+}
+
+impl Store {
+    /// Store a new key (its hash only) and its `key.created` audit event in
+    /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
+    pub async fn create_key(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        hash: &HashedKey,
+        last4: &str,
+        created_by: (&str, &str),
+    ) -> Result<KeyObject> {
+        let id = ids::new_id("key");
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        // Write first (SQLite takes the write lock at once) and check the
+        // limit in the same statement, so two concurrent creations cannot
+        // both slip under it.
+        let n = sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, '' \
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND revoked_at IS NULL) < $8",
+        )
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(name)
+        .bind(last4)
+        .bind(hash.as_bytes().to_vec())
+        .bind(now)
+        .bind(created_by.0)
+        .bind(MAX_ACTIVE_KEYS)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::LimitReached("active keys"));
+        }
+        insert_audit(
+            &mut *tx,
+            &AuditEvent {
+                workspace_id,
+                action: "key.created",
+                actor: created_by.1,
+                key_id: Some(&id),
+                details: json!({ "name": name, "last4": last4 }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.changes.bump();
+        self.key(workspace_id, &id).await
+    }
+
+    /// All keys of a workspace, newest first.
+    pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<KeyObject>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
+             WHERE k.workspace_id = $1 ORDER BY k.id DESC"
+        );
+        let rows = sqlx::query(&sql).bind(workspace_id).fetch_all(self.pool()).await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    /// One key of a workspace; another workspace's key is `NotFound`.
+    pub async fn key(&self, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
+             WHERE k.workspace_id = $1 AND k.id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(key_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        key_from_row(&row)
+    }
+
+    /// The workspace a key belongs to (for the operator CLI, which works
+    /// across workspaces by key id).
+    pub async fn key_workspace(&self, key_id: &str) -> Result<String> {
+        Ok(sqlx::query("SELECT workspace_id FROM api_keys WHERE id = $1")
+            .bind(key_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .try_get("workspace_id")?)
+    }
+
+    /// Revoke a key. Returns `true` when this call revoked it, `false` when it
+    /// already was (nothing changes then). The audit event is written in the
+    /// same transaction, and the change counter is bumped before returning so
+    /// the next request anywhere on this store sees the revocation.
+    pub async fn revoke_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        by: Revoker<'_>,
+        reason: &str,
+        details: serde_json::Value,
+    ) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
+             WHERE workspace_id = $4 AND id = $5 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(by.id())
+        .bind(reason)
+        .bind(workspace_id)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            drop(tx);
+            // Already revoked (fine) or not this workspace's key (404).
+            self.key(workspace_id, key_id).await?;
+            return Ok(false);
+        }
+        let action = if reason == "manual" { "key.revoked" } else { "key.auto_revoked" };
+        let mut details = details;
+        if let Some(obj) = details.as_object_mut() {
+            obj.insert("reason".into(), json!(reason));
+            obj.insert("revoked_by".into(), json!(by.actor()));
+        }
+        insert_audit(&mut *tx, &AuditEvent { workspace_id, action, actor: by.actor(), key_id: Some(key_id), details })
+            .await?;
+        tx.commit().await?;
+        self.changes.bump();
+        Ok(true)
+    }
+
+    /// Replace a key's allowlist (canonical CIDRs) and audit the change.
+    pub async fn set_allowed_cidrs(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        cidrs: &[String],
+        actor: &str,
+    ) -> Result<KeyObject> {
+        let before = self.key(workspace_id, key_id).await?;
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query("UPDATE api_keys SET allowed_cidrs = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(cidrs.join(","))
+            .bind(workspace_id)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(
+            &mut *tx,
+            &AuditEvent {
+                workspace_id,
+                action: "key.allowed_ips_changed",
+                actor,
+                key_id: Some(key_id),
+                details: json!({ "before": before.allowed_cidrs, "after": cidrs }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.changes.bump();
+        self.key(workspace_id, key_id).await
+    }
+
+    /// The `/v1` lookup: one indexed read by hash, with the workspace's plan.
+    pub async fn auth_key(&self, hash: &HashedKey) -> Result<Option<AuthKey>> {
+        let row = sqlx::query(
+            "SELECT k.id, k.name, k.last4, k.created_at, k.revoked_at, k.revoke_reason, k.allowed_cidrs, \
+                    w.id AS workspace_id, w.name AS workspace_name, w.plan, w.rpm_override \
+             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let plan: String = r.try_get("plan")?;
+            let cidrs: String = r.try_get("allowed_cidrs")?;
+            Ok(AuthKey {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                last4: r.try_get("last4")?,
+                created_at: r.try_get("created_at")?,
+                workspace_id: r.try_get("workspace_id")?,
+                workspace_name: r.try_get("workspace_name")?,
+                plan: plan.parse().map_err(corrupt)?,
+                rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32),
+                revoked_at: r.try_get("revoked_at")?,
+                revoke_reason: r.try_get("revoke_reason")?,
+                allowed_cidrs: split_cidrs(&cidrs),
+            })
+        })
+        .transpose()
+    }
+
+    /// Write coalesced `last_used_at` / `last_used_ip` values; never moves
+    /// them backwards (several nodes may flush out of order).
+    pub async fn record_last_used(&self, entries: &[(String, i64, String)]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        for (key_id, at, ip) in entries {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 \
+                 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(*at)
+            .bind(ip)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

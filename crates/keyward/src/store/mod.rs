@@ -1,0 +1,228 @@
+//! Storage: the only place in keyward that speaks SQL.
+//!
+//! One [`Store`] over sqlx's `Any` driver serves both backends: embedded
+//! SQLite (the default, one process) and PostgreSQL (several nodes). The SQL
+//! is written once in the common dialect (`$n` placeholders, BIGINT unix-ms
+//! times, TEXT ids, `ON CONFLICT`, `RETURNING`), each backend has its own
+//! migrations under `migrations/{sqlite,postgres}`, and the few places where
+//! the backends differ ask [`Backend`]. Handlers never write SQL; they call the
+//! methods in the submodules, and every method that touches tenant data takes
+//! the workspace id, so forgetting the tenant does not compile.
+
+mod accounts;
+mod audit;
+mod keys;
+mod sessions;
+mod studies;
+
+pub use accounts::*;
+pub use audit::*;
+pub use keys::*;
+pub use sessions::*;
+pub use studies::*;
+
+use crate::changes::ChangeCounter;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Storage errors. Client-caused ones carry what the API needs to answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    #[error("limit reached: {0}")]
+    LimitReached(&'static str),
+    #[error("database error")]
+    Db(#[source] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Unique-constraint violations become [`StoreError::Conflict`] here, once,
+    /// instead of at every call site.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            if d.is_unique_violation() {
+                return StoreError::Conflict("unique");
+            }
+        }
+        StoreError::Db(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The store: a connection pool, the backend it talks to, and the change
+/// counter that tells every process sharing an SQLite file that auth-relevant
+/// state (keys, plans, overrides, allowlists, memberships) changed.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    changes: Arc<ChangeCounter>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// Where the store lives, from `--data-dir` / `--database-url`.
+#[derive(Clone)]
+pub struct StoreLocation {
+    pub url: String,
+    /// The SQLite file, when the store is SQLite.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StoreLocation {
+    /// Redacts the URL: a PostgreSQL URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreLocation")
+            .field("url", &redact_url(&self.url))
+            .field("sqlite_path", &self.sqlite_path)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl StoreLocation {
+    /// `--database-url` wins over `--data-dir` (SPEC §8).
+    pub fn resolve(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(StoreLocation { url: url.to_string(), sqlite_path: None })
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+                let path = rest.split('?').next().unwrap_or_default();
+                if path.is_empty() || path == ":memory:" {
+                    anyhow::bail!("an in-memory SQLite database cannot be shared; give a file path");
+                }
+                Ok(StoreLocation { url: url.to_string(), sqlite_path: Some(PathBuf::from(path)) })
+            }
+            Some(other) => {
+                anyhow::bail!("unsupported --database-url {:?}: use sqlite://PATH or postgres://…", redact_url(other))
+            }
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", data_dir.display()))?;
+                let path = data_dir.join("keyward.db");
+                Ok(StoreLocation { url: format!("sqlite://{}", path.display()), sqlite_path: Some(path) })
+            }
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Connect, apply the embedded migrations, and map the change counter.
+    pub async fn open(loc: &StoreLocation) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = match &loc.sqlite_path {
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                (Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
+            }
+            None => (Backend::Postgres, loc.url.clone()),
+        };
+        let opts = AnyConnectOptions::from_str(&url)
+            .map_err(|e| anyhow::anyhow!("bad database URL {}: {e}", redact_url(&url)))?;
+        let pool_opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_opts
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL: readers never block the writer. busy_timeout: the CLI
+                            // and the server share the file and wait for each other's
+                            // short write transactions instead of failing.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await?
+            }
+            Backend::Postgres => pool_opts.max_connections(16).connect_with(opts).await?,
+        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        let changes = match &loc.sqlite_path {
+            Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
+            None => ChangeCounter::in_process(),
+        };
+        Ok(Store { pool, backend, changes: Arc::new(changes) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The change counter shared by every process using this store (SQLite),
+    /// or local to this process (PostgreSQL, where nothing is cached).
+    pub fn changes(&self) -> &ChangeCounter {
+        &self.changes
+    }
+
+    /// The pool, for submodules (and only them: no SQL outside `store`).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// `/readyz`: does the database answer?
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
