@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/workspaces/{ws}/api-keys/{id}/allowed-ips", put(set_allowed_ips))
         .route("/api/workspaces/{ws}/audit-log", get(audit_log))
         .route("/api/workspaces/{ws}/api-usage", get(super::admin_usage::api_usage))
+        .route("/api/workspaces/{ws}/notifications", get(super::admin_usage::notifications))
 }
 
 /// The caller's membership, if they may manage this workspace's keys:

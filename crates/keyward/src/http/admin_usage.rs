@@ -15,3 +15,14 @@ pub async fn api_usage(
     require_admin(&state, &session, &ws).await?;
     Ok(Json(UsageReport::default()))
 }
+
+/// `GET /api/workspaces/{ws}/notifications`: messages for the admins
+/// (e.g. a key was auto-revoked), newest first.
+pub async fn notifications(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    require_admin(&state, &session, &ws).await?;
+    Ok(Json(serde_json::json!({ "data": Vec::<keyward_core::api::Notification>::new() })))
+}

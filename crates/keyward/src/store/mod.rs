@@ -14,12 +14,14 @@ mod audit;
 mod keys;
 mod sessions;
 mod studies;
+mod usage;
 
 pub use accounts::*;
 pub use audit::*;
 pub use keys::*;
 pub use sessions::*;
 pub use studies::*;
+pub use usage::*;
 
 use crate::changes::ChangeCounter;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
