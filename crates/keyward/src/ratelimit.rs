@@ -15,6 +15,11 @@ impl RateLimiter {
         RateLimiter::Memory { keys: KeyedLimiter::new(), failed: FailedAuthThrottle::new() }
     }
 
+    /// The limiter the configuration asks for.
+    pub async fn from_config(_config: &crate::config::ServeArgs) -> anyhow::Result<Self> {
+        Ok(Self::memory())
+    }
+
     /// Step 6: count this request against the key if it is under `limit`.
     pub async fn try_acquire(&self, key: &HashedKey, limit: u32, now_ms: u64) -> Decision {
         match self {

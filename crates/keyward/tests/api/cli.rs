@@ -1,1 +1,287 @@
+//! The operator CLI (SPEC §8), its error paths, and the binary's lifecycle.
 use crate::helpers::*;
+use keyward_core::Plan;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Stdio;
+
+fn json_of(out: &str) -> Value {
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// Everything the CLI can change, as one comparable value.
+async fn snapshot(app_dir: &std::path::Path) -> String {
+    let loc = keyward::store::StoreLocation::resolve(app_dir, None).unwrap();
+    let store = keyward::store::Store::open(&loc).await.unwrap();
+    let mut s = format!("workspaces={}\n", store.count_workspaces().await.unwrap());
+    for email in ["ada@example.com", "bob@example.com", "new@example.com"] {
+        if let Some(u) = store.user_by_email(email).await.unwrap() {
+            s.push_str(&format!("user {email} {}\n", u.id));
+            for m in store.memberships_of(&u.id).await.unwrap() {
+                s.push_str(&format!("  {} {:?} {:?} {:?}\n", m.workspace.id, m.workspace.plan, m.workspace.rpm_override, m.role));
+                s.push_str(&format!("  keys {:?}\n", store.list_keys(&m.workspace.id).await.unwrap()));
+            }
+        }
+    }
+    store.close().await;
+    s
+}
+
+#[tokio::test]
+async fn workspace_user_and_member_flows_work_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, out, err) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "starter", "--json"]);
+    assert!(ok, "{err}");
+    let ws = json_of(&out)["id"].as_str().unwrap().to_string();
+    assert!(ws.starts_with("ws_"));
+
+    let (ok, out, _) = admin_cli(d, &["user", "create", "--email", "Ada@Example.com", "--json"]);
+    assert!(ok);
+    let v = json_of(&out);
+    assert_eq!(v["email"], "ada@example.com");
+    let password = v["password"].as_str().unwrap().to_string();
+    assert!(password.len() >= 12);
+
+    let (ok, out, _) = admin_cli(d, &["user", "create", "--email", "bob@example.com"]);
+    assert!(ok);
+    assert!(out.lines().any(|l| l.starts_with("password: ")), "{out}");
+
+    let mut child = keyward_cmd()
+        .args(["admin", "--data-dir"])
+        .arg(d)
+        .args(["user", "create", "--email", "new@example.com", "--password-stdin", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(json_of(&String::from_utf8_lossy(&out.stdout)).get("password").is_none(), "no password echoed");
+
+    let (ok, out, _) =
+        admin_cli(d, &["member", "add", "--workspace", &ws, "--email", "ada@example.com", "--role", "admin", "--json"]);
+    assert!(ok);
+    assert_eq!(json_of(&out)["role"], "admin");
+    assert!(admin_cli(d, &["workspace", "set-plan", &ws, "pro"]).0);
+    assert!(admin_cli(d, &["workspace", "set-rate-limit", &ws, "5000"]).0);
+
+    // The new admin can sign in with the generated password and sees the plan.
+    let app = TestApp::spawn_with(|c| c.store.data_dir = d.to_path_buf()).await;
+    let s = app.login("ada@example.com", &password).await;
+    let (_, me) = s.get("/api/session").await;
+    assert_eq!(me["workspaces"][0]["plan"], "pro");
+    let (_, secret) = s.create_key(&ws, "cli test").await;
+    let (_, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!(v["rate_limit"]["requests_per_minute"], 5000);
+    let res = app.v1(reqwest::Method::GET, "/v1/me", &secret).send().await.unwrap();
+    assert_eq!(res.headers()["ratelimit-policy"], "\"custom\";q=5000;w=60");
+
+    // --clear returns to the plan's number, on the running server's next request.
+    assert!(admin_cli(d, &["workspace", "set-rate-limit", &ws, "--clear"]).0);
+    let (_, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!(v["rate_limit"]["requests_per_minute"], 300);
+
+    let (ok, out, _) = admin_cli(d, &["member", "remove", "--workspace", &ws, "--email", "ada@example.com", "--json"]);
+    assert!(ok, "{out}");
+    assert_eq!(s.get(&format!("/api/workspaces/{ws}/api-keys")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, out, _) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "pro", "--json"]);
+    let ws = json_of(&out)["id"].as_str().unwrap().to_string();
+    let mut child = keyward_cmd()
+        .args(["admin", "--data-dir"])
+        .arg(d)
+        .args(["user", "create", "--email", "ada@example.com", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"long enough password").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(admin_cli(d, &["member", "add", "--workspace", &ws, "--email", "ada@example.com", "--role", "admin"]).0);
+    let before = snapshot(d).await;
+
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["workspace", "create", "--name", "X", "--plan", "gold"],
+        vec!["workspace", "create", "--name", "   ", "--plan", "pro"],
+        vec!["workspace", "set-plan", &ws, "platinum"],
+        vec!["workspace", "set-plan", "ws_nope", "pro"],
+        vec!["workspace", "set-rate-limit", "ws_nope", "100"],
+        vec!["workspace", "set-rate-limit", &ws, "0"],
+        vec!["user", "create", "--email", "ADA@example.com"],
+        vec!["user", "create", "--email", "not-an-email"],
+        vec!["member", "add", "--workspace", &ws, "--email", "ada@example.com", "--role", "owner"],
+        vec!["member", "add", "--workspace", "ws_nope", "--email", "ada@example.com", "--role", "admin"],
+        vec!["member", "add", "--workspace", &ws, "--email", "nobody@example.com", "--role", "admin"],
+        vec!["member", "remove", "--workspace", &ws, "--email", "nobody@example.com"],
+        vec!["key", "list", "--workspace", "ws_nope"],
+        vec!["key", "revoke", "key_nope"],
+        vec!["key", "allow-ips", "key_nope", "10.0.0.0/8"],
+        vec!["key", "allow-ips", "key_nope", "10.0.0.1/8"],
+    ];
+    for args in &cases {
+        let (ok, _out, err) = admin_cli(d, args);
+        assert!(!ok, "{args:?} should fail");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one clear line, got {err:?}");
+    }
+    // A too-short password from stdin.
+    let mut child = keyward_cmd()
+        .args(["admin", "--data-dir"])
+        .arg(d)
+        .args(["user", "create", "--email", "new@example.com", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
+
+    assert_eq!(snapshot(d).await, before, "failed commands changed nothing");
+}
+
+#[tokio::test]
+async fn revoking_with_the_cli_while_the_server_runs_refuses_the_next_request() {
+    let app = TestApp::spawn().await;
+    let (ws, _admin, id, secret) = app.with_key(Plan::Pro).await;
+    assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
+    let (ok, out, _) = admin_cli(&app.data_dir(), &["key", "list", "--workspace", &ws, "--json"]);
+    assert!(ok);
+    let listed = json_of(&out);
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    assert!(!out.contains(&secret[8..40]));
+
+    let (ok, out, err) = admin_cli(&app.data_dir(), &["key", "revoke", &id]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&id));
+    let (s, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")));
+    let (_, log) = _admin.get(&format!("/api/workspaces/{ws}/audit-log")).await;
+    assert_eq!(log["data"][0]["actor"], "support");
+}
+
+#[tokio::test]
+async fn plan_changes_from_the_cli_apply_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let (ws, _admin, _id, secret) = app.with_key(Plan::Pro).await;
+    assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
+    assert!(admin_cli(&app.data_dir(), &["workspace", "set-plan", &ws, "free"]).0);
+    assert_eq!(app.v1_get("/v1/me", &secret).await.1["code"], "plan_required");
+    assert!(admin_cli(&app.data_dir(), &["workspace", "set-plan", &ws, "starter"]).0);
+    assert_eq!(app.v1_get("/v1/me", &secret).await.1["rate_limit"]["requests_per_minute"], 60);
+}
+
+/// Start the real binary; returns the child, what it printed up to the
+/// listening line, its base URL, and its stderr.
+fn start_binary(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String, String, BufReader<std::process::ChildStderr>) {
+    let mut child = keyward_cmd()
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let base = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited early: {printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.strip_prefix("keyward listening on ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = stdout.read_to_string(&mut sink);
+    });
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    (child, printed, base, stderr)
+}
+
+#[tokio::test]
+async fn demo_prints_credentials_that_sign_in_and_says_so_when_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, printed, base, _err) = start_binary(dir.path(), &["--demo"]);
+    let email = printed.lines().find_map(|l| l.strip_prefix("email: ")).unwrap().to_string();
+    let password = printed.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().to_string();
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["workspaces"][0]["name"], "Demo");
+    assert_eq!(v["workspaces"][0]["plan"], "pro");
+    assert_eq!(v["workspaces"][0]["role"], "admin");
+    terminate(&mut child);
+    assert!(child.wait().unwrap().success());
+
+    let (mut child, printed, _base, _err) = start_binary(dir.path(), &["--demo"]);
+    assert!(printed.contains("already exists"), "{printed}");
+    assert!(printed.contains(&format!("email: {email}")));
+    assert!(!printed.contains("password:"), "{printed}");
+    terminate(&mut child);
+    assert!(child.wait().unwrap().success());
+}
+
+fn terminate(child: &mut std::process::Child) {
+    let ok = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _printed, base, mut stderr) = start_binary(dir.path(), &[]);
+    let addr = base.trim_start_matches("http://").to_string();
+    // A request whose body is still arriving is in flight.
+    let body = br#"{"email":"nobody@example.com","password":"whatever-password"}"#;
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "POST /api/session HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    conn.write_all(&body[..10]).unwrap();
+    conn.flush().unwrap();
+    // Give the server the request's head before the signal: wait until it
+    // answers a second request (the first connection is then surely read).
+    let probe = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(probe.status(), StatusCode::OK);
+    terminate(&mut child);
+    // Wait (with a deadline) until the server says it is draining.
+    let mut line = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !line.contains("shutdown signal received") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before draining");
+        assert!(std::time::Instant::now() < deadline);
+    }
+    // The in-flight request still completes.
+    conn.write_all(&body[10..]).unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
