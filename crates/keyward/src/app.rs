@@ -53,7 +53,7 @@ impl AppState {
         let (usage, usage_rx) = Recorder::new(65_536);
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
-            limiter: RateLimiter::memory(),
+            limiter: RateLimiter::from_config(&config).await?,
             logins: Default::default(),
             last_used: LastUsed::default(),
             usage,
