@@ -26,3 +26,13 @@ pub async fn notifications(
     require_admin(&state, &session, &ws).await?;
     Ok(Json(serde_json::json!({ "data": Vec::<keyward_core::api::Notification>::new() })))
 }
+
+/// The usage report the page renders (same as the API's).
+pub async fn usage_report(_state: &AppState, _ws: &str, _key_id: Option<&str>) -> ApiResult<UsageReport> {
+    Ok(UsageReport::default())
+}
+
+/// Notifications the page shows as banners.
+pub async fn notifications_for(_state: &AppState, _ws: &str) -> ApiResult<Vec<keyward_core::api::Notification>> {
+    Ok(vec![])
+}

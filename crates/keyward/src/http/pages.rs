@@ -1,7 +1,123 @@
-//! The web page: `/login`, `/settings/api-keys` and the embedded assets.
+//! The web page (SPEC §7): `/login`, `/settings/api-keys` and the embedded
+//! assets. Server-rendered: the first response already holds the keys table
+//! and the usage figures; `app.js` only enhances it through the admin API.
+
+use super::error::{ApiError, ApiResult};
+use super::html_security_headers;
+use super::session::{self, AdminSession};
 use crate::app::AppState;
+use crate::store::now_ms;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
 use axum::Router;
+use keyward_core::api::{UsageReport, WorkspaceMembership};
+use keyward_web::{ApiKeysPage, LoginPage, PageState};
+use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { Redirect::to(keyward_web::API_KEYS_PATH) }))
+        .route("/login", get(login_page))
+        .route("/settings/api-keys", get(api_keys_page))
+        .route("/assets/{*path}", get(asset))
+}
+
+fn html(body: String) -> Response {
+    let mut res = Html(body).into_response();
+    html_security_headers(&mut res);
+    res
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> ApiResult<Response> {
+    if session::load(&state, &headers).await?.is_some() {
+        return Ok(Redirect::to(keyward_web::API_KEYS_PATH).into_response());
+    }
+    Ok(html(keyward_web::render_login(&LoginPage { error: None, email: None, next: q.next.as_deref() })))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    workspace: Option<String>,
+    key_id: Option<String>,
+}
+
+async fn api_keys_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Response> {
+    let Some(session) = session::load(&state, &headers).await? else {
+        return Ok(Redirect::to("/login?next=/settings/api-keys").into_response());
+    };
+    render_page(&state, &session, q).await
+}
+
+async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> ApiResult<Response> {
+    let workspaces: Vec<WorkspaceMembership> = state
+        .store
+        .memberships_of(&session.user_id)
+        .await?
+        .into_iter()
+        .map(|m| WorkspaceMembership { id: m.workspace.id, name: m.workspace.name, role: m.role, plan: m.workspace.plan })
+        .collect();
+    let current = match q.workspace.as_deref() {
+        Some(id) => workspaces.iter().find(|w| w.id == id).ok_or(ApiError::NotFound)?,
+        None => match workspaces.first() {
+            Some(w) => w,
+            None => {
+                return Ok(html(keyward_web::render_login(&LoginPage {
+                    error: Some("Your account does not belong to any workspace yet. Ask an admin to add you."),
+                    email: Some(&session.email),
+                    next: None,
+                })))
+            }
+        },
+    };
+    let now = now_ms();
+    let keys;
+    let usage: UsageReport;
+    let notifications;
+    let key_filter = q.key_id.as_deref().filter(|k| !k.is_empty());
+    let page_state = if !current.role.can_manage_keys() {
+        PageState::NotAdmin
+    } else {
+        keys = state.store.list_keys(&current.id).await?;
+        let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
+        usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
+        notifications = super::admin_usage::notifications_for(state, &current.id).await?;
+        if current.plan.has_api_access() {
+            PageState::Ready { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
+        } else {
+            PageState::PlanRequired { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
+        }
+    };
+    Ok(html(keyward_web::render_api_keys(&ApiKeysPage {
+        user_email: &session.email,
+        csrf_token: &session.csrf_token,
+        workspaces: &workspaces,
+        current,
+        now_ms: now,
+        state: page_state,
+    })))
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    match keyward_web::asset(&path) {
+        Some((content_type, bytes)) => {
+            let mut res = (StatusCode::OK, bytes).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            res
+        }
+        None => ApiError::NotFound.into_response(),
+    }
 }

@@ -3,4 +3,5 @@ mod helpers;
 
 mod admin_keys;
 mod cli;
+mod limits;
 mod sessions;
