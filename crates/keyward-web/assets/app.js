@@ -182,20 +182,32 @@
     if (!target) target = $('#main');
     if (target) target.focus();
   }
+  /* Closing runs `onClose` (e.g. wiping the secret) and returns focus to the
+   * opener synchronously; Escape goes through the native `close` event. */
   function setupDialog(dlg, onClose) {
     if (!dlg) return;
+    dlg.onCleanup = onClose;
     dlg.addEventListener('click', function (e) {
-      if (e.target.closest('[data-close]') && !dlg.busy) dlg.close();
+      if (e.target.closest && e.target.closest('[data-close]')) closeDialog(dlg);
     });
     dlg.addEventListener('cancel', function (e) {
       if (dlg.busy) e.preventDefault(); /* never lose an in-flight answer (e.g. a new secret) */
+      else if (dlg.onCleanup) dlg.onCleanup(); /* Escape: wipe now, not a task later */
     });
     dlg.addEventListener('close', function () {
-      if (onClose) onClose();
+      if (dlg.onCleanup) dlg.onCleanup();
       var o = dlg.opener;
       dlg.opener = null;
-      restoreFocus(o);
+      if (o) restoreFocus(o);
     });
+  }
+  function closeDialog(dlg) {
+    if (dlg.busy || !dlg.open) return;
+    var o = dlg.opener;
+    dlg.opener = null;
+    if (dlg.onCleanup) dlg.onCleanup();
+    dlg.close();
+    restoreFocus(o);
   }
   function openDialog(dlg, from, focusEl) {
     dlg.opener = opener(from);
@@ -466,6 +478,12 @@
       });
     });
 
+    /* Never keep a secret around in a page the back/forward cache may restore. */
+    window.addEventListener('pagehide', function () {
+      reset();
+      if (dlg.open) { dlg.opener = null; dlg.close(); }
+    });
+
     copy.addEventListener('click', function () {
       var value = secret.value;
       function done(ok) {
@@ -481,7 +499,10 @@
         done(ok);
       }
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(value).then(function () { done(true); }, fallback);
+        var settled = false;
+        var settle = function (f) { return function () { if (!settled) { settled = true; f(); } }; };
+        navigator.clipboard.writeText(value).then(settle(function () { done(true); }), settle(fallback));
+        setTimeout(settle(fallback), 1500); /* a permission prompt left open */
       } else {
         fallback();
       }
@@ -516,7 +537,7 @@
         var row = rowFor(id);
         if (row) markRevoked(row);
         dlg.opener = { el: null, keyId: id, cls: null }; /* focus the row's status */
-        dlg.close();
+        closeDialog(dlg);
         toast('Key “' + name + '” revoked. Requests using it now get 401.');
         refresh();
       }, function (p) {
@@ -567,7 +588,7 @@
         setBusy(dlg, false, save);
         var row = rowFor(id);
         if (row && key) ipsCell($('.key-ips', row), key);
-        dlg.close();
+        closeDialog(dlg);
         toast(key && key.allowed_cidrs && key.allowed_cidrs.length
           ? 'Key “' + name + '” now accepts requests only from the listed addresses.'
           : 'Key “' + name + '” accepts requests from any address.');

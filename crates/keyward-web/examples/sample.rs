@@ -33,7 +33,11 @@ fn main() {
         state,
     };
     let empty = UsageReport {
-        series: usage.series.iter().map(|b| keyward_core::api::SeriesBucket { total: 0, errors: 0, ..b.clone() }).collect(),
+        series: usage
+            .series
+            .iter()
+            .map(|b| keyward_core::api::SeriesBucket { total: 0, errors: 0, ..b.clone() })
+            .collect(),
         ..UsageReport::default()
     };
     let docs = [
@@ -48,7 +52,12 @@ fn main() {
             "keyward-sample-free.html",
             render_api_keys(&page(
                 &ws[2],
-                PageState::PlanRequired { keys: &keys[..2], usage: &usage, notifications: &[], key_filter: Some(&keys[0].id) },
+                PageState::PlanRequired {
+                    keys: &keys[..2],
+                    usage: &usage,
+                    notifications: &[],
+                    key_filter: Some(&keys[0].id),
+                },
             )),
         ),
         ("keyward-sample-member.html", render_api_keys(&page(&ws[1], PageState::NotAdmin))),
@@ -61,12 +70,18 @@ fn main() {
         ),
         (
             "keyward-login.html",
-            render_login(&LoginPage { error: Some("Your session has expired. Please sign in again."), email: None, next: None }),
+            render_login(&LoginPage {
+                error: Some("Your session has expired. Please sign in again."),
+                email: None,
+                next: None,
+            }),
         ),
     ];
     for (name, html) in docs {
         let path = format!("{out}/{name}");
         std::fs::write(&path, inline_css(&html)).expect("write sample");
+        // As served (assets by URL), for a mock server driving the script.
+        std::fs::write(path.replace(".html", ".raw.html"), &html).expect("write sample");
         println!("{path}");
     }
 }

@@ -1,5 +1,7 @@
 //! The embedded static assets, served by the binary under `/assets/` (no CDN).
 
+use std::sync::OnceLock;
+
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
@@ -19,7 +21,7 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
 
 /// A short content hash appended to asset URLs (`?v=...`) so that a new build
 /// is never served from a stale browser cache. The server ignores the query.
-pub(crate) fn version(path: &str) -> String {
+fn version(path: &str) -> String {
     let bytes = asset(path).map(|(_, b)| b).unwrap_or_default();
     // FNV-1a, 64 bit: tiny, stable across builds and platforms.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -30,7 +32,12 @@ pub(crate) fn version(path: &str) -> String {
     format!("{:08x}", h >> 32)
 }
 
-/// `/assets/<path>?v=<hash>`.
+/// `/assets/<path>?v=<hash>` (hashes computed once per process).
 pub(crate) fn url(path: &str) -> String {
-    format!("/assets/{path}?v={}", version(path))
+    static VERSIONS: OnceLock<[(&'static str, String); 3]> = OnceLock::new();
+    let versions = VERSIONS.get_or_init(|| ["app.js", "app.css", "favicon.svg"].map(|p| (p, version(p))));
+    match versions.iter().find(|(p, _)| *p == path) {
+        Some((_, v)) => format!("/assets/{path}?v={v}"),
+        None => format!("/assets/{path}?v={}", version(path)),
+    }
 }

@@ -4,8 +4,7 @@
 use keyward_core::api::Timestamp;
 use time::OffsetDateTime;
 
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 const MINUTE: i64 = 60_000;
@@ -26,14 +25,7 @@ pub fn date(ts: Timestamp) -> String {
 /// `2025-11-26 22:19 UTC`
 pub fn datetime_utc(ts: Timestamp) -> String {
     let t = dt(ts);
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
 /// `22:00`
@@ -96,8 +88,10 @@ pub fn relative(ts: Timestamp, now_ms: i64) -> String {
 pub fn number(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
+    // A comma goes before every digit with a multiple of 3 digits after it.
+    let lead = s.len() % 3;
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && i % 3 == lead {
             out.push(',');
         }
         out.push(c);
@@ -182,7 +176,7 @@ mod tests {
         assert_eq!(percent(1, 3), "33%");
         assert_eq!(percent(42, 1000), "4.2%");
         assert_eq!(percent(0, 0), "0%");
-        assert_eq!(latency(3.14), "3.1 ms");
+        assert_eq!(latency(3.04), "3.0 ms");
         assert_eq!(latency(42.4), "42 ms");
         assert_eq!(latency(1250.0), "1.25 s");
     }

@@ -15,10 +15,9 @@ pub(crate) enum Mode {
 pub fn render(p: &ApiKeysPage) -> String {
     let (state_name, content) = match &p.state {
         PageState::NotAdmin => ("not_admin", not_admin(p)),
-        PageState::PlanRequired { keys, usage, notifications, key_filter } => (
-            "plan_required",
-            manage(p, Mode::PlanRequired, keys, usage, notifications, *key_filter),
-        ),
+        PageState::PlanRequired { keys, usage, notifications, key_filter } => {
+            ("plan_required", manage(p, Mode::PlanRequired, keys, usage, notifications, *key_filter))
+        }
         PageState::Ready { keys, usage, notifications, key_filter } => {
             ("ready", manage(p, Mode::Ready, keys, usage, notifications, *key_filter))
         }
@@ -37,13 +36,7 @@ pub fn render(p: &ApiKeysPage) -> String {
         }
         div #toast .toast role="status" aria-live="polite" hidden {}
     };
-    layout::document(
-        &format!("API Keys · {} · {PRODUCT}", p.current.name),
-        "page-api-keys",
-        p.now_ms,
-        meta,
-        body,
-    )
+    layout::document(&format!("API Keys · {} · {PRODUCT}", p.current.name), "page-api-keys", p.now_ms, meta, body)
 }
 
 fn page_head(generate: bool) -> Markup {
@@ -151,7 +144,7 @@ fn manage(
         (page_head(mode == Mode::Ready))
         @if mode == Mode::PlanRequired {
             div #plan-required .alert.alert-warning.plan-notice role="note" {
-                span.alert-icon { (icon("sparkle")) }
+                span.alert-icon { (icon("lock")) }
                 div {
                     h2.alert-title { "API keys need a paid plan" }
                     p {
@@ -177,7 +170,7 @@ fn manage(
             noscript {
                 p.alert.alert-warning { "Generating, revoking and editing keys needs JavaScript." }
             }
-            div.table-wrap {
+            div.table-wrap role="region" aria-labelledby="keys-heading" tabindex="0" {
                 table #keys-table .table.keys-table {
                     caption.sr-only { "API keys of " (p.current.name) }
                     thead {

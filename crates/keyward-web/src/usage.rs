@@ -71,14 +71,23 @@ fn stats(d: &UsageTotals, w: &UsageTotals) -> Markup {
     html! {
         div.stats {
             (card("Requests · 24 hours", "usage-24h-total", d.total,
-                format!("about {} an hour", fmt::number(d.total.div_ceil(24))), false))
+                average(d.total, 24, "hour"), false))
             (card("Errors · 24 hours", "usage-24h-errors", d.errors,
                 format!("{} of requests", fmt::percent(d.errors, d.total)), d.errors > 0))
             (card("Requests · 7 days", "usage-7d-total", w.total,
-                format!("about {} a day", fmt::number(w.total.div_ceil(7))), false))
+                average(w.total, 7, "day"), false))
             (card("Errors · 7 days", "usage-7d-errors", w.errors,
                 format!("{} of requests", fmt::percent(w.errors, w.total)), w.errors > 0))
         }
+    }
+}
+
+/// "about 33 per hour", or "no requests".
+fn average(total: u64, buckets: u64, unit: &str) -> String {
+    if total == 0 {
+        "no requests".to_string()
+    } else {
+        format!("about {} per {unit}", fmt::number(total.div_ceil(buckets)))
     }
 }
 
@@ -115,21 +124,22 @@ enum Range {
     Week,
 }
 
-const W: f64 = 720.0;
-const H: f64 = 210.0;
-const ML: f64 = 44.0;
-const MR: f64 = 6.0;
+/// Chart height in CSS pixels; the width follows the container.
+const H: f64 = 220.0;
 const MT: f64 = 10.0;
 const MB: f64 = 24.0;
+/// Width of the y-axis label column, CSS pixels.
+const AXIS_W: f64 = 40.0;
 
 /// A bar chart of hourly buckets: successful requests, errors stacked on top
-/// in another colour, a `<title>` per bar for tooltips.
+/// in another colour, a `<title>` per bar for tooltips. Horizontal positions
+/// are percentages and vertical ones pixels, so the chart fills any width
+/// while its text keeps its size (no viewBox stretching).
 fn chart(id: &str, buckets: &[SeriesBucket], range: Range) -> Markup {
-    let plot_w = W - ML - MR;
     let plot_h = H - MT - MB;
     let n = buckets.len().max(1) as f64;
-    let slot = plot_w / n;
-    let bar_w = slot * if range == Range::Day { 0.62 } else { 0.78 };
+    let slot = 100.0 / n;
+    let bar_w = slot * if range == Range::Day { 0.62 } else { 0.72 };
     let max = buckets.iter().map(|b| b.total.max(b.errors)).max().unwrap_or(0);
     let step = nice_step(max);
     let top = max.div_ceil(step).max(1).saturating_mul(step);
@@ -153,61 +163,71 @@ fn chart(id: &str, buckets: &[SeriesBucket], range: Range) -> Markup {
     };
     let title_id = format!("chart-{id}-title");
     let desc_id = format!("chart-{id}-desc");
+    let ticks: Vec<u64> = (0..=(top / step)).map(|i| i * step).collect();
     html! {
-        svg.chart-svg viewBox=(format!("0 0 {W} {H}")) preserveAspectRatio="none" role="img"
-            aria-labelledby=(format!("{title_id} {desc_id}")) data-buckets=(buckets.len()) {
-            title id=(title_id) { "Requests per hour, " (span) }
-            desc id=(desc_id) { (desc) }
-            g.grid {
-                @for i in 0..=(top / step) {
-                    @let v = i * step;
-                    line x1=(ML) x2=(W - MR) y1=(f1(y(v))) y2=(f1(y(v))) {}
-                    text.axis-y x=(ML - 6.0) y=(f1(y(v) + 3.5)) text-anchor="end" { (compact(v)) }
+        div.chart-frame {
+            svg.chart-yaxis width=(AXIS_W) height=(H) aria-hidden="true" focusable="false" {
+                @for v in &ticks {
+                    text x=(AXIS_W - 8.0) y=(f1(y(*v) + 3.5)) text-anchor="end" { (compact(*v)) }
                 }
             }
-            g.x-axis {
-                @for (i, b) in buckets.iter().enumerate() {
-                    @let x = ML + i as f64 * slot;
-                    @let h = fmt::hour_of_day(b.start);
-                    @if range == Range::Day && h % 6 == 0 && x + slot / 2.0 < W - 18.0 {
-                        text.axis-x x=(f1(x + slot / 2.0)) y=(H - 6.0) text-anchor="middle" { (fmt::hour(b.start)) }
-                    }
-                    @if range == Range::Week && h == 0 {
-                        line.day-sep x1=(f1(x)) x2=(f1(x)) y1=(MT) y2=(MT + plot_h) {}
-                        @if x < W - 40.0 {
-                            text.axis-x x=(f1(x + 3.0)) y=(H - 6.0) text-anchor="start" { (fmt::weekday_day(b.start)) }
-                        }
+            svg.chart-svg width="100%" height=(H) role="img" aria-labelledby=(format!("{title_id} {desc_id}"))
+                data-buckets=(buckets.len()) {
+                title id=(title_id) { "Requests per hour, " (span) }
+                desc id=(desc_id) { (desc) }
+                g.grid {
+                    @for v in &ticks {
+                        line x1="0" x2="100%" y1=(f1(y(*v))) y2=(f1(y(*v))) {}
                     }
                 }
-            }
-            g.bars {
-                @for (i, b) in buckets.iter().enumerate() {
-                    @let x = ML + i as f64 * slot + (slot - bar_w) / 2.0;
-                    @let errs = b.errors.min(b.total);
-                    @let ok = b.total - errs;
-                    @let ok_h = bar_h(ok, top, plot_h);
-                    @let err_h = bar_h(errs, top, plot_h);
-                    g.bar {
-                        title {
-                            (fmt::bucket_range(b.start)) ": " (fmt::number(b.total)) " requests, "
-                            (fmt::number(errs)) @if errs == 1 { " error" } @else { " errors" }
+                g.x-axis {
+                    @for (i, b) in buckets.iter().enumerate() {
+                        @let x = i as f64 * slot;
+                        @let h = fmt::hour_of_day(b.start);
+                        @if range == Range::Day && matches!(h, 0 | 6 | 12 | 18) {
+                            text.axis-x x=(pct(x + slot / 2.0)) y=(H - 6.0) text-anchor="middle" { (fmt::hour(b.start)) }
                         }
-                        rect.bar-hit x=(f1(ML + i as f64 * slot)) y=(MT) width=(f2(slot)) height=(f1(plot_h)) {}
-                        @if ok > 0 {
-                            rect.bar-ok x=(f2(x)) y=(f2(MT + plot_h - ok_h)) width=(f2(bar_w)) height=(f2(ok_h)) {}
-                        }
-                        @if errs > 0 {
-                            rect.bar-err x=(f2(x)) y=(f2(MT + plot_h - ok_h - err_h)) width=(f2(bar_w)) height=(f2(err_h)) {}
+                        @if range == Range::Week && h == 0 {
+                            line.day-sep x1=(pct(x)) x2=(pct(x)) y1=(MT) y2=(MT + plot_h) {}
+                            @if x < 92.0 {
+                                text.axis-x x=(pct(x + slot)) y=(H - 6.0) text-anchor="start" { (fmt::weekday_day(b.start)) }
+                            }
                         }
                     }
                 }
-            }
-            line.baseline x1=(ML) x2=(W - MR) y1=(MT + plot_h) y2=(MT + plot_h) {}
-            @if busiest.is_none() {
-                text.chart-empty x=(ML + plot_w / 2.0) y=(MT + plot_h / 2.0) text-anchor="middle" { "No requests in " (span) }
+                g.bars {
+                    @for (i, b) in buckets.iter().enumerate() {
+                        @let x = i as f64 * slot + (slot - bar_w) / 2.0;
+                        @let errs = b.errors.min(b.total);
+                        @let ok = b.total - errs;
+                        @let ok_h = bar_h(ok, top, plot_h);
+                        @let err_h = bar_h(errs, top, plot_h);
+                        g.bar {
+                            title {
+                                (fmt::bucket_range(b.start)) ": " (fmt::number(b.total)) " requests, "
+                                (fmt::number(errs)) @if errs == 1 { " error" } @else { " errors" }
+                            }
+                            rect.bar-hit x=(pct(i as f64 * slot)) y=(MT) width=(pct(slot)) height=(f1(plot_h)) {}
+                            @if ok > 0 {
+                                rect.bar-ok x=(pct(x)) y=(f2(MT + plot_h - ok_h)) width=(pct(bar_w)) height=(f2(ok_h)) {}
+                            }
+                            @if errs > 0 {
+                                rect.bar-err x=(pct(x)) y=(f2(MT + plot_h - ok_h - err_h)) width=(pct(bar_w)) height=(f2(err_h)) {}
+                            }
+                        }
+                    }
+                }
+                line.baseline x1="0" x2="100%" y1=(MT + plot_h) y2=(MT + plot_h) {}
+                @if busiest.is_none() {
+                    text.chart-empty x="50%" y=(f1(MT + plot_h / 2.0)) text-anchor="middle" { "No requests in " (span) }
+                }
             }
         }
     }
+}
+
+fn pct(v: f64) -> String {
+    format!("{v:.3}%")
 }
 
 /// Height of a bar segment; a non-zero count always gets a visible sliver.
@@ -259,9 +279,11 @@ fn f2(v: f64) -> String {
 }
 
 fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
-    let mut statuses: Vec<&String> = d.by_status.keys().chain(w.by_status.keys()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut statuses: Vec<&String> =
+        d.by_status.keys().chain(w.by_status.keys()).collect::<BTreeSet<_>>().into_iter().collect();
     statuses.sort_by_key(|s| s.parse::<u32>().unwrap_or(u32::MAX));
-    let mut codes: Vec<&String> = d.by_code.keys().chain(w.by_code.keys()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut codes: Vec<&String> =
+        d.by_code.keys().chain(w.by_code.keys()).collect::<BTreeSet<_>>().into_iter().collect();
     codes.sort_by_key(|c| std::cmp::Reverse(w.by_code.get(*c).copied().unwrap_or(0)));
     let count = |m: &std::collections::BTreeMap<String, u64>, k: &str| fmt::number(m.get(k).copied().unwrap_or(0));
     html! {
@@ -274,7 +296,7 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                 }
             } @else {
                 div.table-wrap {
-                    table.table.table-compact {
+                    table.table.table-compact.breakdown {
                         caption { "By status" }
                         thead { tr { th scope="col" { "Status" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
                         tbody {
@@ -290,7 +312,7 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                 }
                 @if !codes.is_empty() {
                     div.table-wrap {
-                        table.table.table-compact {
+                        table.table.table-compact.breakdown {
                             caption { "By error code" }
                             thead { tr { th scope="col" { "Code" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
                             tbody {
@@ -306,6 +328,16 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A path that wraps only after a `/` (`<wbr>`), never inside an id.
+fn breakable_path(path: &str) -> Markup {
+    html! {
+        @for (i, seg) in path.split('/').enumerate() {
+            @if i > 0 { "/" wbr; }
+            (seg)
         }
     }
 }
@@ -394,7 +426,7 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
                                 tr {
                                     td.nowrap { (time_ago(r.at, now_ms)) }
                                     td { (method_badge(&r.method)) }
-                                    td { code.route title=(r.route) { (r.path) } }
+                                    td { code.route title=(r.route) { (breakable_path(&r.path)) } }
                                     td { (status_badge(&r.status.to_string())) }
                                     td {
                                         @match &r.code {
@@ -403,7 +435,10 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
                                         }
                                     }
                                     td.num.nowrap { (fmt::latency(r.latency_ms)) }
-                                    td.nowrap { @if r.key_name.is_empty() { (r.key_id) } @else { (r.key_name) } }
+                                    td {
+                                        @let name = if r.key_name.is_empty() { &r.key_id } else { &r.key_name };
+                                        span.recent-key title=(name) { (name) }
+                                    }
                                     td.mono.nowrap { (r.ip) }
                                 }
                             }

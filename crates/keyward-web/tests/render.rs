@@ -80,7 +80,10 @@ fn ready_page_has_everything_the_browser_test_needs() {
     assert!(html.contains("<li>Settings</li><li>Other</li><li aria-current=\"page\">API Keys</li>"));
     assert!(html.contains("maria@acme.example"));
     assert!(html.contains("<meta name=\"csrf-token\" content=\"tok-123&quot;&lt;x&gt;\">"));
-    assert!(html.contains("act on behalf of your whole workspace") || html.contains("acts on behalf of your whole workspace"));
+    assert!(
+        html.contains("act on behalf of your whole workspace")
+            || html.contains("acts on behalf of your whole workspace")
+    );
     assert!(html.contains("secret manager"));
     assert!(html.contains("Rotate keys periodically"));
     assert!(html.contains("This key will not be shown again. Store it in a secret manager."));
@@ -105,7 +108,9 @@ fn rows_show_masked_keys_status_and_actions() {
     // Trash buttons only for the three active keys, labelled with the name.
     assert_eq!(count(&html, "icon-btn-danger revoke-key\""), 3);
     assert!(html.contains("aria-label=\"Revoke key Zapier — onboarding study\""));
-    assert!(html.contains("class=\"icon-btn icon-btn-danger revoke-key\" type=\"button\" data-key-id=\"key_01JDA1ZAPIER0000000000000\""));
+    assert!(html.contains(
+        "class=\"icon-btn icon-btn-danger revoke-key\" type=\"button\" data-key-id=\"key_01JDA1ZAPIER0000000000000\""
+    ));
     assert_eq!(count(&html, "class=\"btn btn-ghost btn-xs edit-ips\""), 3);
     // Statuses.
     assert_eq!(count(&html, ">Active</span>"), 3);
@@ -162,7 +167,7 @@ fn usage_section_renders_figures_chart_and_tables() {
     assert!(html.contains("/v1/studies/{id}/transcripts"));
     let recent = &html[html.find("id=\"usage-recent\"").unwrap()..];
     assert_eq!(count(recent, "<td class=\"nowrap\"><time"), 20);
-    assert!(recent.contains("/v1/studies/std_01JD7Q/transcripts"));
+    assert!(recent.contains("/<wbr>v1/<wbr>studies/<wbr>std_01JD7Q/<wbr>transcripts"));
     assert!(recent.contains("rate_limited"));
 }
 
@@ -170,7 +175,7 @@ fn fmt_number(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && i % 3 == s.len() % 3 {
             out.push(',');
         }
         out.push(c);
@@ -189,8 +194,10 @@ fn key_filter_selects_the_key_and_says_so() {
     );
     assert!(html.contains(&format!("<option value=\"{}\" selected>", keys[1].id)));
     assert!(html.contains("Showing requests made with <strong>Nightly export 2025-11</strong> only."));
-    assert!(html.contains("<form class=\"filter\" id=\"usage-filter-form\" method=\"get\" action=\"/settings/api-keys\">")
-        || html.contains("id=\"usage-filter-form\""));
+    assert!(
+        html.contains("<form class=\"filter\" id=\"usage-filter-form\" method=\"get\" action=\"/settings/api-keys\">")
+            || html.contains("id=\"usage-filter-form\"")
+    );
     assert!(html.contains("name=\"workspace\" value=\"ws_01JD8Z6Q\""));
 }
 
@@ -198,11 +205,8 @@ fn key_filter_selects_the_key_and_says_so() {
 fn plan_required_lists_and_revokes_but_cannot_generate() {
     let ws = common::workspaces();
     let (keys, usage) = (common::keys(), common::usage());
-    let html = page(
-        &ws,
-        &ws[2],
-        PageState::PlanRequired { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
-    );
+    let html =
+        page(&ws, &ws[2], PageState::PlanRequired { keys: &keys, usage: &usage, notifications: &[], key_filter: None });
     assert!(html.contains("API keys need a paid plan"));
     assert!(!html.contains("id=\"generate-key\""));
     assert!(!html.contains("id=\"generate-dialog\""));
@@ -229,7 +233,12 @@ fn not_admin_explains_and_shows_no_keys() {
 
 #[test]
 fn single_workspace_has_no_switcher_and_empty_states_render() {
-    let ws = vec![WorkspaceMembership { id: "ws_1".into(), name: "Solo".into(), role: Role::Superadmin, plan: Plan::Starter }];
+    let ws = vec![WorkspaceMembership {
+        id: "ws_1".into(),
+        name: "Solo".into(),
+        role: Role::Superadmin,
+        plan: Plan::Starter,
+    }];
     let usage = UsageReport::default();
     let html = page(&ws, &ws[0], PageState::Ready { keys: &[], usage: &usage, notifications: &[], key_filter: None });
     assert!(!html.contains("id=\"workspace-select\""));
@@ -243,8 +252,18 @@ fn single_workspace_has_no_switcher_and_empty_states_render() {
 
 #[test]
 fn login_page() {
-    let html = render_login(&LoginPage { error: Some("<b>expired</b>"), email: Some("a@b.example"), next: Some("/settings/api-keys?workspace=ws_1&key_id=k") });
-    for id in ["id=\"login-form\"", "id=\"login-email\"", "id=\"login-password\"", "id=\"login-submit\"", "id=\"login-error\""] {
+    let html = render_login(&LoginPage {
+        error: Some("<b>expired</b>"),
+        email: Some("a@b.example"),
+        next: Some("/settings/api-keys?workspace=ws_1&key_id=k"),
+    });
+    for id in [
+        "id=\"login-form\"",
+        "id=\"login-email\"",
+        "id=\"login-password\"",
+        "id=\"login-submit\"",
+        "id=\"login-error\"",
+    ] {
         assert!(html.contains(id), "missing {id}");
     }
     assert!(html.contains("&lt;b&gt;expired&lt;/b&gt;"));

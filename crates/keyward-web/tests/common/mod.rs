@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use keyward_core::api::{
-    CreatedBy, KeyObject, KeyStatus, Notification, RecentRequest, SeriesBucket, Timestamp, TopEndpoint,
-    UsageReport, UsageTotals, WorkspaceMembership,
+    CreatedBy, KeyObject, KeyStatus, Notification, RecentRequest, SeriesBucket, Timestamp, TopEndpoint, UsageReport,
+    UsageTotals, WorkspaceMembership,
 };
 use keyward_core::{Plan, Role};
 use std::collections::BTreeMap;
@@ -16,9 +16,24 @@ const DAY: i64 = 24 * HOUR;
 
 pub fn workspaces() -> Vec<WorkspaceMembership> {
     vec![
-        WorkspaceMembership { id: "ws_01JD8Z6Q".into(), name: "Acme Research".into(), role: Role::Admin, plan: Plan::Pro },
-        WorkspaceMembership { id: "ws_01JD9A2B".into(), name: "Acme Labs".into(), role: Role::Member, plan: Plan::Starter },
-        WorkspaceMembership { id: "ws_01JDFREE".into(), name: "Side project".into(), role: Role::Superadmin, plan: Plan::Free },
+        WorkspaceMembership {
+            id: "ws_01JD8Z6Q".into(),
+            name: "Acme Research".into(),
+            role: Role::Admin,
+            plan: Plan::Pro,
+        },
+        WorkspaceMembership {
+            id: "ws_01JD9A2B".into(),
+            name: "Acme Labs".into(),
+            role: Role::Member,
+            plan: Plan::Starter,
+        },
+        WorkspaceMembership {
+            id: "ws_01JDFREE".into(),
+            name: "Side project".into(),
+            role: Role::Superadmin,
+            plan: Plan::Free,
+        },
     ]
 }
 
@@ -92,7 +107,13 @@ pub fn usage() -> UsageReport {
             let h = (start / HOUR) % 24;
             // Business-hours traffic with a quiet night and a spike of errors.
             let base: u64 = if (8..20).contains(&h) { 40 + ((i * 37) % 30) as u64 } else { 3 + ((i * 13) % 7) as u64 };
-            let errors = if i == 165 { 38 } else if i % 11 == 0 { 4 } else { (base / 25).min(2) };
+            let errors = if i == 165 {
+                38
+            } else if i % 11 == 0 {
+                4
+            } else {
+                (base / 25).min(2)
+            };
             SeriesBucket { start: Timestamp(start), total: base + errors, errors }
         })
         .collect();
@@ -100,7 +121,13 @@ pub fn usage() -> UsageReport {
         .map(|i| {
             let (method, route, path, status, code) = match i % 6 {
                 0 => ("GET", "/v1/transcripts", "/v1/transcripts".to_string(), 200, None),
-                1 => ("POST", "/v1/studies/{id}/transcripts", "/v1/studies/std_01JD7Q/transcripts".to_string(), 201, None),
+                1 => (
+                    "POST",
+                    "/v1/studies/{id}/transcripts",
+                    "/v1/studies/std_01JD7Q/transcripts".to_string(),
+                    201,
+                    None,
+                ),
                 2 => ("GET", "/v1/studies/{id}", format!("/v1/studies/std_01JD{i:02}"), 404, Some("not_found")),
                 3 => ("GET", "/v1/me", "/v1/me".to_string(), 200, None),
                 4 => ("POST", "/v1/studies", "/v1/studies".to_string(), 422, Some("validation_failed")),
@@ -115,7 +142,11 @@ pub fn usage() -> UsageReport {
                 code: code.map(Into::into),
                 latency_ms: 8.0 + (i as f64 * 13.7) % 240.0,
                 key_id: "key_01JDA1ZAPIER0000000000000".into(),
-                key_name: if i % 4 == 3 { "Nightly export 2025-11".into() } else { "Zapier — onboarding study".into() },
+                key_name: if i % 4 == 3 {
+                    "Nightly export 2025-11".into()
+                } else {
+                    "Zapier — onboarding study".into()
+                },
                 ip: if i % 4 == 3 { "2001:db8:85a3::8a2e:370:7334".into() } else { "54.86.12.201".into() },
             }
         })
@@ -140,7 +171,12 @@ pub fn usage() -> UsageReport {
         ),
         top_endpoints: vec![
             TopEndpoint { method: "GET".into(), route: "/v1/transcripts".into(), count: 3_412, errors: 40 },
-            TopEndpoint { method: "POST".into(), route: "/v1/studies/{id}/transcripts".into(), count: 1_208, errors: 51 },
+            TopEndpoint {
+                method: "POST".into(),
+                route: "/v1/studies/{id}/transcripts".into(),
+                count: 1_208,
+                errors: 51,
+            },
             TopEndpoint { method: "GET".into(), route: "/v1/studies/{id}".into(), count: 884, errors: 29 },
             TopEndpoint { method: "GET".into(), route: "/v1/me".into(), count: 310, errors: 0 },
             TopEndpoint { method: "DELETE".into(), route: "/v1/hooks/{id}".into(), count: 4, errors: 2 },
