@@ -324,7 +324,10 @@ pub struct FailedAuthThrottle {
 /// IPv6 clients are grouped by this prefix length for the failed-auth throttle.
 pub const IPV6_PREFIX: u8 = 64;
 
-fn throttle_key(ip: IpAddr) -> IpAddr {
+/// The client a failed attempt from `ip` counts against: the IPv4 address
+/// (IPv4-mapped IPv6 folded to IPv4) or the IPv6 address masked to
+/// [`IPV6_PREFIX`]. Shared limiters (Redis) key on it too.
+pub fn throttle_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let mask = u128::MAX.checked_shl(128 - u32::from(IPV6_PREFIX)).unwrap_or(0);

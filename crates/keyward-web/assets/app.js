@@ -184,11 +184,32 @@
   }
   /* Closing runs `onClose` (e.g. wiping the secret) and returns focus to the
    * opener synchronously; Escape goes through the native `close` event. */
+  /* What Tab can reach inside `root`: enabled, not hidden, not tabindex=-1. */
+  function tabbables(root) {
+    return $$('button, [href], input, select, textarea, [tabindex]', root).filter(function (x) {
+      return !x.disabled && x.tabIndex >= 0 && x.type !== 'hidden' && x.getClientRects().length > 0;
+    });
+  }
   function setupDialog(dlg, onClose) {
     if (!dlg) return;
     dlg.onCleanup = onClose;
     dlg.addEventListener('click', function (e) {
       if (e.target.closest && e.target.closest('[data-close]')) closeDialog(dlg);
+    });
+    /* Tab and Shift+Tab cycle within the open dialog (WAI-ARIA modal dialog
+     * pattern) instead of leaving the document after its last control. */
+    dlg.addEventListener('keydown', function (e) {
+      if (e.key !== 'Tab' || e.altKey || e.ctrlKey || e.metaKey) return;
+      var items = tabbables(dlg);
+      if (!items.length) return;
+      var first = items[0], last = items[items.length - 1], active = document.activeElement;
+      if (e.shiftKey && (active === first || active === dlg)) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && active === last) {
+        e.preventDefault();
+        first.focus();
+      }
     });
     dlg.addEventListener('cancel', function (e) {
       if (dlg.busy) e.preventDefault(); /* never lose an in-flight answer (e.g. a new secret) */

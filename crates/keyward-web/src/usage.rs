@@ -379,7 +379,7 @@ fn top_endpoints(u: &UsageReport) -> Markup {
                             @for e in &u.top_endpoints {
                                 tr {
                                     td { (method_badge(&e.method)) }
-                                    td { code.route { (e.route) } }
+                                    td { code.route title=(e.route) { (breakable_path(&e.route)) } }
                                     td.num { (fmt::number(e.count)) }
                                     td.num.errors-cell[e.errors > 0] {
                                         (fmt::number(e.errors))

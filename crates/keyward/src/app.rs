@@ -46,9 +46,23 @@ pub struct Background {
     usage_rx: mpsc::Receiver<UsageRecord>,
 }
 
+impl Background {
+    /// Drain usage records without storing them (benchmarks of the request
+    /// path that must not measure the writer).
+    pub async fn discard_usage(mut self) {
+        let mut buf = Vec::with_capacity(1024);
+        while self.usage_rx.recv_many(&mut buf, 1024).await > 0 {
+            buf.clear();
+        }
+    }
+}
+
 impl AppState {
     /// Build the state over an open store.
     pub async fn new(store: Store, config: ServeArgs) -> anyhow::Result<(AppState, Background)> {
+        if let Some(url) = &config.notify_webhook_url {
+            crate::usage::notify::parse_webhook_url(url)?;
+        }
         let cache_enabled = store.backend() == Backend::Sqlite;
         let (usage, usage_rx) = Recorder::new(65_536);
         let state = AppState(Arc::new(Inner {
@@ -73,7 +87,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = crate::http::router(state.clone());
-    let writer = tokio::spawn(crate::usage::run_writer(state.store.clone(), background.usage_rx));
+    let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
 
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -81,6 +95,9 @@ pub async fn run(
         .await?;
 
     ticker.abort();
+    let _ = ticker.await;
+    usage.retention.abort();
+    let _ = usage.retention.await;
     // Every request has finished; dropping the router dropped the senders'
     // clones held by it, and dropping `state` below drops the last one, so
     // the writer drains the channel and returns.
@@ -89,13 +106,69 @@ pub async fn run(
         tracing::error!(error = ?e, "could not write last-used times at shutdown");
     }
     drop(state);
-    match writer.await {
+    match usage.writer.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = ?e, "usage writer failed"),
         Err(e) => tracing::error!(error = ?e, "usage writer panicked"),
     }
+    usage.notifier.drain(Duration::from_secs(5)).await;
+    if let Some(m) = usage.metrics_server {
+        m.abort();
+    }
     last_used_store.close().await;
     Ok(())
+}
+
+/// The usage pipeline's background tasks. None of them holds an
+/// [`AppState`] (whose [`Recorder`] would keep the channel open forever).
+struct UsageTasks {
+    writer: tokio::task::JoinHandle<anyhow::Result<()>>,
+    retention: tokio::task::JoinHandle<()>,
+    notifier: Arc<crate::usage::notify::Notifier>,
+    metrics_server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Start the batch writer, the retention job and (with `--metrics-listen`)
+/// the metrics listener.
+async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result<UsageTasks> {
+    use crate::usage::{autorevoke::AutoRevokePolicy, notify, retention, Writer};
+    let metrics = Arc::clone(state.usage.metrics());
+    let metrics_server = match state.config.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics on /metrics");
+            let router = crate::usage::metrics::router(Arc::clone(&metrics));
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = ?e, "metrics listener failed");
+                }
+            }))
+        }
+    };
+    let notifier = Arc::new(notify::Notifier::new(
+        state.store.clone(),
+        state.config.notify_webhook_url.as_deref(),
+        notify::Retry::default(),
+        Arc::clone(&metrics),
+    )?);
+    let writer = Writer {
+        store: state.store.clone(),
+        metrics: Arc::clone(&metrics),
+        policy: AutoRevokePolicy::from_config(&state.config),
+        notifier: Arc::clone(&notifier),
+        retry: notify::Retry { attempts: 5, first_backoff: Duration::from_millis(100) },
+    };
+    let writer = tokio::spawn(crate::usage::run_writer(writer, background.usage_rx));
+    let retention = tokio::spawn(retention::run_loop(
+        state.store.clone(),
+        state.config.usage_retention_days,
+        state.config.auto_revoke_window_secs,
+        metrics,
+    ));
+    Ok(UsageTasks { writer, retention, notifier, metrics_server })
 }
 
 /// Periodic chores: last-used flush, limiter eviction, session cleanup.

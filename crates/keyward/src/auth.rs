@@ -26,6 +26,8 @@ pub struct VerifiedKey {
     pub hash: HashedKey,
     /// The key id, shared cheaply with the usage log and last-used tracker.
     pub key_id: Arc<str>,
+    /// The workspace id, shared cheaply with the usage log.
+    pub workspace_id: Arc<str>,
     /// `None` when a stored CIDR does not parse (edited by hand): fail
     /// closed, the key then allows no source at all.
     pub allowlist: Option<Allowlist>,
@@ -37,7 +39,14 @@ impl VerifiedKey {
     fn new(key: AuthKey, hash: HashedKey) -> Self {
         let allowlist = Allowlist::parse(&key.allowed_cidrs).ok();
         let policy = RateLimitPolicy::for_workspace(key.plan, key.rpm_override);
-        VerifiedKey { key_id: Arc::from(key.id.as_str()), key, hash, allowlist, policy }
+        VerifiedKey {
+            key_id: Arc::from(key.id.as_str()),
+            workspace_id: Arc::from(key.workspace_id.as_str()),
+            key,
+            hash,
+            allowlist,
+            policy,
+        }
     }
 
     /// Step 5: whether `ip` may use this key.

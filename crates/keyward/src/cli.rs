@@ -38,6 +38,18 @@ pub enum AdminCommand {
     /// API keys (support's view across workspaces).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Load-test fixtures (hidden): workspaces with a very high rpm override
+    /// and many keys, whose secrets are written to a file for the load tool.
+    #[command(hide = true)]
+    BenchSeed {
+        /// How many keys (spread over workspaces of 100 keys each).
+        #[arg(long, default_value_t = 1000)]
+        keys: u32,
+        /// Where to write the secrets, one per line (a load-test artefact:
+        /// delete it afterwards).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,7 +130,10 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, CliError> {
 }
 
 fn db(e: StoreError) -> CliError {
-    CliError(format!("storage error: {e}"))
+    match e {
+        StoreError::Db(cause) => CliError(format!("storage error: {cause}")),
+        other => CliError(format!("storage error: {other}")),
+    }
 }
 
 async fn workspace_exists(store: &Store, id: &str) -> Result<(), CliError> {
@@ -237,6 +252,7 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
                 json!({ "workspace_id": workspace, "user_id": uid, "removed": true }),
             ))
         }
+        AdminCommand::BenchSeed { keys, out } => bench_seed(store, keys, &out).await,
         AdminCommand::Key(KeyCmd::List { workspace }) => {
             workspace_exists(store, &workspace).await?;
             let keys = store.list_keys(&workspace).await.map_err(db)?;
@@ -279,6 +295,40 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             Ok((text, json!({ "id": key_id, "allowed_cidrs": k.allowed_cidrs })))
         }
     }
+}
+
+/// `admin bench-seed`: fixtures for `scripts/load.sh`.
+async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(String, Value), CliError> {
+    use std::io::Write as _;
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(out).map_err(|e| CliError(format!("cannot write {}: {e}", out.display())))?,
+    );
+    let user = match store.user_by_email("load@bench.example").await.map_err(db)? {
+        Some(u) => u,
+        None => store.create_user("load@bench.example", "!").await.map_err(db)?,
+    };
+    let mut workspaces = vec![];
+    let mut made = 0;
+    while made < keys {
+        let ws = store.create_workspace("Load test", Plan::Enterprise).await.map_err(db)?;
+        store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await.map_err(db)?;
+        store.upsert_member(&ws.id, &user.id, Role::Admin).await.map_err(db)?;
+        for _ in 0..(keys - made).min(crate::store::MAX_ACTIVE_KEYS as u32) {
+            let secret = keyward_core::ApiKeySecret::generate();
+            store
+                .create_key(&ws.id, "load test", &secret.hash(), secret.last4(), (&user.id, &user.email))
+                .await
+                .map_err(db)?;
+            writeln!(file, "{}", secret.expose()).map_err(|e| CliError(e.to_string()))?;
+            made += 1;
+        }
+        workspaces.push(ws.id);
+    }
+    file.flush().map_err(|e| CliError(e.to_string()))?;
+    Ok((
+        format!("{made} keys in {} workspaces; secrets in {}", workspaces.len(), out.display()),
+        json!({ "keys": made, "workspaces": workspaces }),
+    ))
 }
 
 async fn key_workspace(store: &Store, key_id: &str) -> Result<String, CliError> {

@@ -59,6 +59,15 @@ pub struct ServeArgs {
     /// Redis for rate limits shared by several nodes (`redis://127.0.0.1:6379`).
     #[arg(long, env = "KEYWARD_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// While Redis is unreachable, each node limits every key on its own at
+    /// this share of the key's limit: 1 = the full limit on every node (a
+    /// client spread over N nodes may get up to N times its limit during the
+    /// outage); 1/N for N nodes keeps the whole cluster within the limit.
+    #[arg(long, env = "KEYWARD_REDIS_FALLBACK_SHARE", default_value_t = 1.0, value_parser = parse_share)]
+    pub redis_fallback_share: f64,
+    /// Prefix of every key keyward writes to Redis (tests give each run its own).
+    #[arg(long, env = "KEYWARD_REDIS_PREFIX", default_value = "keyward:", hide = true)]
+    pub redis_prefix: String,
     /// A proxy/load balancer whose X-Forwarded-For is believed (repeatable;
     /// env: comma-separated).
     #[arg(long = "trusted-proxy", env = "KEYWARD_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
@@ -95,6 +104,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("store", &self.store)
             .field("listen", &self.listen)
             .field("redis_url", &self.redis_url.as_deref().map(crate::store::redact_url))
+            .field("redis_fallback_share", &self.redis_fallback_share)
+            .field("redis_prefix", &self.redis_prefix)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("demo", &self.demo)
             .field("public_url", &self.public_url)
@@ -142,6 +153,13 @@ fn parse_cidr(s: &str) -> Result<IpNet, String> {
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
         .map_err(|_| format!("{s:?} is not a CIDR (e.g. 10.0.0.0/8) or an IP address"))
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err(format!("{s:?} is not a share greater than 0 and at most 1 (e.g. 0.5 for two nodes)")),
+    }
 }
 
 fn parse_ratio(s: &str) -> Result<f64, String> {

@@ -39,13 +39,30 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
+    // Install the handlers before announcing the address, so a SIGTERM sent
+    // right after start-up already means "drain and exit 0".
+    let shutdown = shutdown_signals()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     writeln!(out, "keyward listening on http://{addr} (sign in at http://{addr}/login)")?;
     out.flush()?;
     drop(out);
     let (state, background) = app::AppState::new(store, args).await?;
-    app::run(state, background, listener, app::shutdown_signal()).await
+    app::run(state, background, listener, shutdown).await
+}
+
+/// Resolves on the first SIGTERM or SIGINT; the handlers are registered now.
+fn shutdown_signals() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::info!("shutdown signal received: draining requests");
+    })
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Never logs

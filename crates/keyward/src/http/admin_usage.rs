@@ -1,38 +1,80 @@
-//! `GET /api/workspaces/{ws}/api-usage` (SPEC §5).
+//! `GET /api/workspaces/{ws}/api-usage[?key_id=]` (SPEC §5) and
+//! `GET /api/workspaces/{ws}/notifications`. Admins and superadmins only; a
+//! workspace the caller is not a member of is 404, and so is a `key_id` that
+//! is not one of this workspace's keys. Window definitions: [`crate::usage::stats`].
 use super::admin::require_admin;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult, FieldError};
 use super::session::AdminSession;
 use crate::app::AppState;
-use axum::extract::{Path, State};
+use crate::store::now_ms;
+use axum::extract::{Path, Query, State};
 use axum::Json;
-use keyward_core::api::UsageReport;
+use keyward_core::api::{Notification, UsageReport};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Newest notifications returned.
+const NOTIFICATIONS: u32 = 50;
+
+/// Every query parameter must be known: a typo should fail loudly (422),
+/// not silently return the unfiltered report.
+fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
+    let mut unknown: Vec<FieldError> = q
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            let name: String = k.chars().take(64).collect();
+            FieldError::new(name, "unknown_field", "is not a known query parameter")
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(ApiError::Validation(unknown))
+}
 
 pub async fn api_usage(
     State(state): State<AppState>,
     session: AdminSession,
     Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<UsageReport>> {
     require_admin(&state, &session, &ws).await?;
-    Ok(Json(UsageReport::default()))
+    reject_unknown(&q, &["key_id"])?;
+    let key_id = q.get("key_id").map(|s| s.trim()).filter(|s| !s.is_empty());
+    if let Some(k) = key_id {
+        // Another workspace's key (or no key at all): 404, never its numbers.
+        state.store.key(&ws, k).await?;
+    }
+    Ok(Json(usage_report(&state, &ws, key_id).await?))
+}
+
+/// The usage report the page renders (the same as the API's). The caller
+/// has checked the role and that `key_id` is one of the workspace's keys.
+pub async fn usage_report(state: &AppState, ws: &str, key_id: Option<&str>) -> ApiResult<UsageReport> {
+    Ok(crate::usage::stats::report(&state.store, ws, key_id, now_ms()).await?)
+}
+
+/// Notifications the page shows as banners, newest first.
+pub async fn notifications_for(state: &AppState, ws: &str) -> ApiResult<Vec<Notification>> {
+    Ok(state.store.notifications(ws, NOTIFICATIONS).await?)
+}
+
+#[derive(Serialize)]
+pub struct NotificationList {
+    pub data: Vec<Notification>,
 }
 
 /// `GET /api/workspaces/{ws}/notifications`: messages for the admins
-/// (e.g. a key was auto-revoked), newest first.
+/// (e.g. a key was auto-revoked), newest first, the 50 newest.
 pub async fn notifications(
     State(state): State<AppState>,
     session: AdminSession,
     Path(ws): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<NotificationList>> {
     require_admin(&state, &session, &ws).await?;
-    Ok(Json(serde_json::json!({ "data": Vec::<keyward_core::api::Notification>::new() })))
-}
-
-/// The usage report the page renders (same as the API's).
-pub async fn usage_report(_state: &AppState, _ws: &str, _key_id: Option<&str>) -> ApiResult<UsageReport> {
-    Ok(UsageReport::default())
-}
-
-/// Notifications the page shows as banners.
-pub async fn notifications_for(_state: &AppState, _ws: &str) -> ApiResult<Vec<keyward_core::api::Notification>> {
-    Ok(vec![])
+    reject_unknown(&q, &[])?;
+    Ok(Json(NotificationList { data: notifications_for(&state, &ws).await? }))
 }

@@ -185,8 +185,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            ApiError::Internal(e) => tracing::error!(error = ?e, "internal error"),
-            ApiError::Unavailable => tracing::warn!("store unavailable"),
+            ApiError::Internal(e) => tracing::error!(request_id = %current_request_id(), error = ?e, "internal error"),
+            ApiError::Unavailable => tracing::warn!(request_id = %current_request_id(), "store unavailable"),
             _ => {}
         }
         let request_id = current_request_id();
@@ -225,9 +225,7 @@ impl From<StoreError> for ApiError {
             StoreError::LimitReached(_) => ApiError::LimitReached(
                 "this workspace already has 100 active keys; revoke one before generating another",
             ),
-            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
-                ApiError::Unavailable
-            }
+            e if e.is_unavailable() => ApiError::Unavailable,
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }

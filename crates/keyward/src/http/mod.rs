@@ -69,7 +69,8 @@ async fn method_not_allowed() -> ApiError {
 /// tracing span, and in problem bodies (through a task-local).
 async fn request_id(req: Request, next: Next) -> Response {
     let id: Arc<str> = Arc::from(ulid::Ulid::new().to_string());
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    // Debug level: free at the default `info`, full context with RUST_LOG=debug.
+    let span = tracing::debug_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let start = std::time::Instant::now();
     let mut res = REQUEST_ID.scope(Arc::clone(&id), tracing::Instrument::instrument(next.run(req), span.clone())).await;
     if let Ok(v) = HeaderValue::from_str(&id) {

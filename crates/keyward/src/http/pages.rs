@@ -35,7 +35,11 @@ struct LoginQuery {
     next: Option<String>,
 }
 
-async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> ApiResult<Response> {
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> ApiResult<Response> {
     if session::load(&state, &headers).await?.is_some() {
         return Ok(Redirect::to(keyward_web::API_KEYS_PATH).into_response());
     }
@@ -65,7 +69,12 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
         .memberships_of(&session.user_id)
         .await?
         .into_iter()
-        .map(|m| WorkspaceMembership { id: m.workspace.id, name: m.workspace.name, role: m.role, plan: m.workspace.plan })
+        .map(|m| WorkspaceMembership {
+            id: m.workspace.id,
+            name: m.workspace.name,
+            role: m.role,
+            plan: m.workspace.plan,
+        })
         .collect();
     let current = match q.workspace.as_deref() {
         Some(id) => workspaces.iter().find(|w| w.id == id).ok_or(ApiError::NotFound)?,

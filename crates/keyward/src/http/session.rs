@@ -164,8 +164,15 @@ impl LoginThrottle {
 
 /// The client's address for throttling (same rules as `/v1`, SPEC §4).
 pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    use keyward_core::client_ip as ci;
+    let trusted = &state.config.trusted_proxies;
+    let peer = keyward_core::allowlist::canonical_ip(peer.ip());
+    // The common case (no proxy in front) costs no allocation.
+    if trusted.is_empty() || !ci::is_trusted(peer, trusted) {
+        return peer;
+    }
     let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    keyward_core::client_ip::client_ip(peer.ip(), &xff, &state.config.trusted_proxies)
+    ci::client_ip(peer, &xff, trusted)
 }
 
 async fn login(

@@ -105,9 +105,11 @@ impl Store {
         let id = ids::new_id("key");
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        // Write first (SQLite takes the write lock at once) and check the
-        // limit in the same statement, so two concurrent creations cannot
-        // both slip under it.
+        // Write first (SQLite takes the write lock at once; PostgreSQL locks
+        // the workspace row, which READ COMMITTED needs so that two nodes
+        // creating keys at once cannot both count 99) and check the limit in
+        // the same statement, so two concurrent creations cannot both slip under it.
+        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
         let n = sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs) \
              SELECT $1, $2, $3, $4, $5, $6, $7, '' \

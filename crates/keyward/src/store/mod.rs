@@ -66,6 +66,24 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The database could not be reached or dropped the connection (pool
+    /// timeout, I/O error, server shutting down or refusing connections): a
+    /// 503, not a 500, and nothing may be authenticated on its account.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => true,
+            StoreError::Db(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
+                // PostgreSQL: class 08 connection exception, 57P01..57P03
+                // admin/crash shutdown and cannot-connect-now, 53300 too many
+                // connections.
+                c.starts_with("08") || c.starts_with("57P0") || c == "53300"
+            }),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The store: a connection pool, the backend it talks to, and the change
@@ -144,6 +162,10 @@ impl StoreLocation {
     }
 }
 
+/// How long a request waits for a PostgreSQL connection before it is
+/// answered 503 (and `/readyz` fails).
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -162,7 +184,15 @@ impl Store {
         };
         let opts = AnyConnectOptions::from_str(&url)
             .map_err(|e| anyhow::anyhow!("bad database URL {}: {e}", redact_url(&url)))?;
-        let pool_opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+        // SQLite waits for the CLI's short write transactions; PostgreSQL
+        // fails fast when the server is gone, so `/v1` answers 503 within
+        // seconds instead of hanging (and recovers once it answers again:
+        // the pool tests connections before handing them out).
+        let acquire_timeout = match backend {
+            Backend::Sqlite => Duration::from_secs(5),
+            Backend::Postgres => PG_ACQUIRE_TIMEOUT,
+        };
+        let pool_opts = AnyPoolOptions::new().acquire_timeout(acquire_timeout).test_before_acquire(true);
         let pool = match backend {
             Backend::Sqlite => {
                 pool_opts
@@ -172,7 +202,14 @@ impl Store {
                             // WAL: readers never block the writer. busy_timeout: the CLI
                             // and the server share the file and wait for each other's
                             // short write transactions instead of failing.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            // Switching to WAL needs an exclusive lock, so only the first
+                            // opener of a new file does it; WAL then persists in the file
+                            // (a concurrent `PRAGMA journal_mode = WAL` from the CLI while
+                            // the server writes would fail with "database is locked").
+                            let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await?;
+                            if !mode.eq_ignore_ascii_case("wal") {
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                            }
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
@@ -212,7 +249,8 @@ impl Store {
 
     /// `/readyz`: does the database answer?
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let ping = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(PG_ACQUIRE_TIMEOUT + Duration::from_secs(1), ping).await, Ok(Ok(_)))
     }
 
     pub async fn close(&self) {

@@ -1,0 +1,436 @@
+//! The usage log's SQL (SPEC §6): batch inserts of raw records with their
+//! hourly rollups and auto-revocation counters in one transaction, the reads
+//! behind the API Usage statistics, retention deletes, and notifications.
+//!
+//! Multi-row `INSERT ... VALUES` statements come in a few fixed sizes
+//! ([`CHUNK_SIZES`]) so each backend prepares each statement once and keeps
+//! it in its statement cache, and every statement stays far below SQLite's
+//! 32 766 bound parameters.
+use super::{Result, Store};
+use crate::usage::UsageRecord;
+use keyward_core::api::{Notification, RecentRequest, Timestamp};
+use keyward_core::ids;
+use sqlx::Row;
+
+/// Rows per multi-row INSERT: a batch is cut greedily into these sizes, so
+/// at most this many distinct statements exist per table.
+const CHUNK_SIZES: [usize; 6] = [1000, 250, 50, 10, 3, 1];
+
+/// One increment of an hourly rollup row (aggregated over a batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyCount<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    /// Unix ms, a multiple of one hour (UTC).
+    pub hour_start: i64,
+    pub method: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    /// The problem code, `""` when there is none.
+    pub code: &'a str,
+    pub requests: u64,
+}
+
+/// One increment of a key's auto-revocation counters for one second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySecondCount<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    /// Unix seconds.
+    pub sec: i64,
+    /// Answers that count towards the denominator (not 429, not 5xx).
+    pub requests: u64,
+    /// Answers that count towards the numerator (401 ip_not_allowed, 422).
+    pub errors: u64,
+}
+
+/// Requests of one hour with one status and code (summed over keys and endpoints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourStatusCount {
+    pub hour_start: i64,
+    pub status: u16,
+    /// `""` when there is none.
+    pub code: String,
+    pub requests: u64,
+}
+
+/// Requests of one endpoint over a range of hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointCount {
+    pub method: String,
+    pub route: String,
+    pub requests: u64,
+    /// Of which answered with status >= 400.
+    pub errors: u64,
+}
+
+/// A notification to create.
+#[derive(Debug, Clone)]
+pub struct NewNotification<'a> {
+    pub workspace_id: &'a str,
+    pub at_ms: i64,
+    pub kind: &'a str,
+    pub key_id: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// `INSERT INTO {head} VALUES ($1, ...), (...) {tail}` for `rows` rows of `cols` columns.
+fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 7);
+    sql.push_str("INSERT INTO ");
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(tail);
+    sql
+}
+
+/// Cut `len` items into chunks of the sizes in [`CHUNK_SIZES`], in order.
+fn chunks(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let left = len - start;
+        let size = *CHUNK_SIZES.iter().find(|&&s| s <= left)?;
+        let range = (start, start + size);
+        start += size;
+        Some(range)
+    })
+}
+
+const RECORD_HEAD: &str = "usage_records (workspace_id, key_id, at, method, route, path, status, code, latency_us, ip)";
+const HOURLY_HEAD: &str = "usage_hourly (workspace_id, hour_start, key_id, method, route, status, code, requests)";
+const HOURLY_TAIL: &str = "ON CONFLICT (workspace_id, hour_start, key_id, method, route, status, code) \
+     DO UPDATE SET requests = usage_hourly.requests + excluded.requests";
+const SECONDS_HEAD: &str = "usage_key_seconds (workspace_id, key_id, sec, requests, errors)";
+const SECONDS_TAIL: &str = "ON CONFLICT (workspace_id, key_id, sec) DO UPDATE SET \
+     requests = usage_key_seconds.requests + excluded.requests, errors = usage_key_seconds.errors + excluded.errors";
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code, r.latency_us, r.key_id, \
+     COALESCE(k.name, '') AS key_name, r.ip";
+
+impl Store {
+    /// Write a batch of records, the rollup increments and the auto-revocation
+    /// counters computed from it, in one transaction: all or nothing, so a
+    /// failed attempt can be retried as a whole.
+    pub async fn write_usage_batch(
+        &self,
+        records: &[UsageRecord],
+        hourly: &[HourlyCount<'_>],
+        seconds: &[KeySecondCount<'_>],
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for (a, b) in chunks(records.len()) {
+            let sql = values_sql(RECORD_HEAD, 10, b - a, "");
+            let mut q = sqlx::query(&sql);
+            for r in &records[a..b] {
+                q = q
+                    .bind(&*r.workspace_id)
+                    .bind(&*r.key_id)
+                    .bind(r.at_ms)
+                    .bind(r.method)
+                    .bind(&*r.route)
+                    .bind(r.path.as_str())
+                    .bind(i64::from(r.status))
+                    .bind(r.code)
+                    .bind(to_i64(r.latency_us))
+                    .bind(r.ip.to_string());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (a, b) in chunks(hourly.len()) {
+            let sql = values_sql(HOURLY_HEAD, 8, b - a, HOURLY_TAIL);
+            let mut q = sqlx::query(&sql);
+            for h in &hourly[a..b] {
+                q = q
+                    .bind(h.workspace_id)
+                    .bind(h.hour_start)
+                    .bind(h.key_id)
+                    .bind(h.method)
+                    .bind(h.route)
+                    .bind(i64::from(h.status))
+                    .bind(h.code)
+                    .bind(to_i64(h.requests));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (a, b) in chunks(seconds.len()) {
+            let sql = values_sql(SECONDS_HEAD, 5, b - a, SECONDS_TAIL);
+            let mut q = sqlx::query(&sql);
+            for s in &seconds[a..b] {
+                q = q.bind(s.workspace_id).bind(s.key_id).bind(s.sec).bind(to_i64(s.requests)).bind(to_i64(s.errors));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A key's auto-revocation counters summed over the seconds `>= since_sec`:
+    /// `(errors, requests)`. At most one row per second of the window is read.
+    pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_sec: i64) -> Result<(u64, u64)> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS n \
+             FROM usage_key_seconds WHERE workspace_id = $1 AND key_id = $2 AND sec >= $3",
+        )
+        .bind(workspace_id)
+        .bind(key_id)
+        .bind(since_sec)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((to_u64(row.try_get("e")?), to_u64(row.try_get("n")?)))
+    }
+
+    /// Rollups of hours `from_hour..=to_hour`, summed per (hour, status, code),
+    /// optionally for one key only.
+    pub async fn usage_by_hour_status(
+        &self,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<HourStatusCount>> {
+        let filter = if key_id.is_some() { "AND key_id = $4" } else { "" };
+        let sql = format!(
+            "SELECT hour_start, status, code, CAST(SUM(requests) AS BIGINT) AS n FROM usage_hourly \
+             WHERE workspace_id = $1 AND hour_start >= $2 AND hour_start <= $3 {filter} \
+             GROUP BY hour_start, status, code"
+        );
+        let mut q = sqlx::query(&sql).bind(workspace_id).bind(from_hour).bind(to_hour);
+        if let Some(k) = key_id {
+            q = q.bind(k);
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(HourStatusCount {
+                    hour_start: r.try_get("hour_start")?,
+                    status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+                    code: r.try_get("code")?,
+                    requests: to_u64(r.try_get("n")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The busiest endpoints over hours `from_hour..=to_hour`, busiest first.
+    pub async fn usage_top_endpoints(
+        &self,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        from_hour: i64,
+        to_hour: i64,
+        limit: u32,
+    ) -> Result<Vec<EndpointCount>> {
+        let filter = if key_id.is_some() { "AND key_id = $5" } else { "" };
+        let sql = format!(
+            "SELECT method, route, CAST(SUM(requests) AS BIGINT) AS n, \
+                    CAST(SUM(CASE WHEN status >= 400 THEN requests ELSE 0 END) AS BIGINT) AS e \
+             FROM usage_hourly WHERE workspace_id = $1 AND hour_start >= $2 AND hour_start <= $3 {filter} \
+             GROUP BY method, route ORDER BY n DESC, route, method LIMIT $4"
+        );
+        let mut q = sqlx::query(&sql).bind(workspace_id).bind(from_hour).bind(to_hour).bind(i64::from(limit));
+        if let Some(k) = key_id {
+            q = q.bind(k);
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(EndpointCount {
+                    method: r.try_get("method")?,
+                    route: r.try_get("route")?,
+                    requests: to_u64(r.try_get("n")?),
+                    errors: to_u64(r.try_get("e")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The newest `limit` raw records (newest first), read backwards along
+    /// the `(workspace_id, at)` or `(workspace_id, key_id, at)` index.
+    pub async fn usage_recent(
+        &self,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RecentRequest>> {
+        let filter = if key_id.is_some() { "AND r.key_id = $3" } else { "" };
+        let sql = format!(
+            "SELECT {RECENT_COLUMNS} FROM usage_records r LEFT JOIN api_keys k ON k.id = r.key_id \
+             WHERE r.workspace_id = $1 {filter} ORDER BY r.at DESC, r.id DESC LIMIT $2"
+        );
+        let mut q = sqlx::query(&sql).bind(workspace_id).bind(i64::from(limit));
+        if let Some(k) = key_id {
+            q = q.bind(k);
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                let latency_us: i64 = r.try_get("latency_us")?;
+                Ok(RecentRequest {
+                    at: Timestamp(r.try_get("at")?),
+                    method: r.try_get("method")?,
+                    path: r.try_get("path")?,
+                    route: r.try_get("route")?,
+                    status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+                    code: r.try_get("code")?,
+                    latency_ms: latency_us as f64 / 1000.0,
+                    key_id: r.try_get("key_id")?,
+                    key_name: r.try_get("key_name")?,
+                    ip: r.try_get("ip")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every workspace id (retention works through them one by one, along
+    /// the per-workspace indexes).
+    pub async fn usage_workspace_ids(&self) -> Result<Vec<String>> {
+        sqlx::query("SELECT id FROM workspaces ORDER BY id")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("id")?))
+            .collect()
+    }
+
+    /// Delete at most `limit` of a workspace's raw records older than
+    /// `before_ms` (oldest first); returns how many went.
+    pub async fn delete_usage_records_before(&self, workspace_id: &str, before_ms: i64, limit: u32) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM usage_records WHERE id IN \
+             (SELECT id FROM usage_records WHERE workspace_id = $1 AND at < $2 ORDER BY at LIMIT $3)",
+        )
+        .bind(workspace_id)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// Delete a workspace's oldest hour of rollups if that hour starts at or
+    /// before `last_hour`; returns how many rows went (0: nothing that old).
+    /// One hour per statement keeps each delete short.
+    pub async fn delete_oldest_usage_hour(&self, workspace_id: &str, last_hour: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM usage_hourly WHERE workspace_id = $1 AND hour_start <= $2 AND hour_start = \
+             (SELECT MIN(hour_start) FROM usage_hourly WHERE workspace_id = $1)",
+        )
+        .bind(workspace_id)
+        .bind(last_hour)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// Delete auto-revocation counters of seconds before `before_sec` (a few
+    /// minutes' worth at most: the job runs every minute).
+    pub async fn delete_usage_key_seconds_before(&self, before_sec: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM usage_key_seconds WHERE sec < $1")
+            .bind(before_sec)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Delete notifications older than `before_ms`.
+    pub async fn delete_notifications_before(&self, before_ms: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM notifications WHERE at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Store a notification for a workspace's admins; returns it.
+    pub async fn insert_notification(&self, n: &NewNotification<'_>) -> Result<Notification> {
+        let id = ids::new_id("ntf");
+        sqlx::query(
+            "INSERT INTO notifications (id, workspace_id, at, kind, key_id, message) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(n.workspace_id)
+        .bind(n.at_ms)
+        .bind(n.kind)
+        .bind(n.key_id)
+        .bind(n.message)
+        .execute(self.pool())
+        .await?;
+        Ok(Notification {
+            id,
+            at: Timestamp(n.at_ms),
+            kind: n.kind.to_string(),
+            key_id: n.key_id.map(str::to_string),
+            message: n.message.to_string(),
+        })
+    }
+
+    /// A workspace's newest `limit` notifications, newest first.
+    pub async fn notifications(&self, workspace_id: &str, limit: u32) -> Result<Vec<Notification>> {
+        sqlx::query(
+            "SELECT id, at, kind, key_id, message FROM notifications WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(workspace_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Notification {
+                id: r.try_get("id")?,
+                at: Timestamp(r.try_get("at")?),
+                kind: r.try_get("kind")?,
+                key_id: r.try_get("key_id")?,
+                message: r.try_get("message")?,
+            })
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_item_in_few_statement_shapes() {
+        for len in [0, 1, 2, 9, 10, 11, 999, 1000, 1001, 2345, 5000] {
+            let parts: Vec<_> = chunks(len).collect();
+            assert_eq!(parts.iter().map(|(a, b)| b - a).sum::<usize>(), len);
+            assert!(parts.windows(2).all(|w| w[0].1 == w[1].0));
+            assert!(parts.iter().all(|(a, b)| CHUNK_SIZES.contains(&(b - a))));
+        }
+    }
+
+    #[test]
+    fn values_sql_numbers_placeholders_row_by_row() {
+        assert_eq!(values_sql("t (a, b)", 2, 2, "X"), "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4) X");
+    }
+}

@@ -1,6 +1,27 @@
 //! The usage log (SPEC §6): every `/v1` request made with a key that exists
 //! is recorded off the request path.
+//!
+//! - [`Recorder`]: the request path's end of a bounded channel (waits for
+//!   room, never drops);
+//! - [`writer`]: the batch writer (raw records + hourly rollups + auto-revocation
+//!   counters in one transaction per batch; drains everything at shutdown);
+//! - [`autorevoke`]: the error-rate rule and the revocation;
+//! - [`notify`]: the banner notification and the webhook;
+//! - [`stats`]: the API Usage report;
+//! - [`retention`]: the 90-day clean-up job;
+//! - [`metrics`]: Prometheus counters for all of the above.
+pub mod autorevoke;
+pub mod metrics;
+pub mod notify;
+pub mod retention;
+pub mod stats;
+pub mod writer;
+
+pub use metrics::UsageMetrics;
+pub use writer::{run_writer, Writer};
+
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -27,27 +48,29 @@ pub struct UsageRecord {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<UsageRecord>,
+    metrics: Arc<UsageMetrics>,
 }
 
 impl Recorder {
+    /// A recorder with room for `capacity` records, and the writer's end.
     pub fn new(capacity: usize) -> (Self, mpsc::Receiver<UsageRecord>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Recorder { tx }, rx)
+        (Recorder { tx, metrics: Arc::default() }, rx)
     }
 
+    /// The usage pipeline's metrics (shared with the writer and `/metrics`).
+    pub fn metrics(&self) -> &Arc<UsageMetrics> {
+        &self.metrics
+    }
+
+    /// Queue a record, waiting while the channel is full.
     pub async fn record(&self, r: UsageRecord) {
-        if self.tx.send(r).await.is_err() {
-            tracing::error!("usage writer is gone; a usage record was dropped");
+        if self.tx.send(r).await.is_ok() {
+            self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // Only at shutdown, after the writer stopped: counted, never silent.
+            self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(dropped = 1, "usage writer is gone; a usage record was dropped");
         }
     }
-}
-
-/// The batch writer: drains the channel until every sender is gone.
-pub async fn run_writer(store: crate::store::Store, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
-    let _ = store;
-    let mut buf = Vec::with_capacity(1024);
-    while rx.recv_many(&mut buf, 1024).await > 0 {
-        buf.clear();
-    }
-    Ok(())
 }

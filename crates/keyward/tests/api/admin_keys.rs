@@ -290,10 +290,18 @@ async fn only_the_sha256_of_a_key_is_stored_anywhere_under_the_data_dir() {
         app.v1_get("/v1/me", &secret).await;
     }
     admin.get(&format!("/api/workspaces/{ws}/api-usage")).await;
+    let pg = app.db.clone();
     let (dir, _) = app.stop().await;
     let hash = keyward_core::HashedKey::of(&secret);
     let random_part = &secret.as_bytes()[8..40];
     let mut found_hash = false;
+    if let Some(db) = pg {
+        // On PostgreSQL the store is the database, not files.
+        let dump = db.dump_text().await;
+        assert!(!dump.contains(&secret) && !dump.contains(&secret[8..40]), "secret found in the database");
+        assert!(dump.contains(&hex::encode(hash.as_bytes())), "the SHA-256 of the key is stored");
+        return;
+    }
     for entry in walk(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(!contains(&bytes, secret.as_bytes()), "secret found in {}", entry.display());

@@ -19,7 +19,10 @@ async fn snapshot(app_dir: &std::path::Path) -> String {
         if let Some(u) = store.user_by_email(email).await.unwrap() {
             s.push_str(&format!("user {email} {}\n", u.id));
             for m in store.memberships_of(&u.id).await.unwrap() {
-                s.push_str(&format!("  {} {:?} {:?} {:?}\n", m.workspace.id, m.workspace.plan, m.workspace.rpm_override, m.role));
+                s.push_str(&format!(
+                    "  {} {:?} {:?} {:?}\n",
+                    m.workspace.id, m.workspace.plan, m.workspace.rpm_override, m.role
+                ));
                 s.push_str(&format!("  keys {:?}\n", store.list_keys(&m.workspace.id).await.unwrap()));
             }
         }
@@ -28,7 +31,7 @@ async fn snapshot(app_dir: &std::path::Path) -> String {
     s
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_user_and_member_flows_work_with_json() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -80,16 +83,18 @@ async fn workspace_user_and_member_flows_work_with_json() {
     assert_eq!(res.headers()["ratelimit-policy"], "\"custom\";q=5000;w=60");
 
     // --clear returns to the plan's number, on the running server's next request.
-    assert!(admin_cli(d, &["workspace", "set-rate-limit", &ws, "--clear"]).0);
+    let (ok, _, err) = admin_cli(d, &["workspace", "set-rate-limit", &ws, "--clear"]);
+    assert!(ok, "{err}");
     let (_, v) = app.v1_get("/v1/me", &secret).await;
     assert_eq!(v["rate_limit"]["requests_per_minute"], 300);
 
-    let (ok, out, _) = admin_cli(d, &["member", "remove", "--workspace", &ws, "--email", "ada@example.com", "--json"]);
-    assert!(ok, "{out}");
+    let (ok, out, err) =
+        admin_cli(d, &["member", "remove", "--workspace", &ws, "--email", "ada@example.com", "--json"]);
+    assert!(ok, "{out} {err}");
     assert_eq!(s.get(&format!("/api/workspaces/{ws}/api-keys")).await.0, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -149,7 +154,7 @@ async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
     assert_eq!(snapshot(d).await, before, "failed commands changed nothing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_with_the_cli_while_the_server_runs_refuses_the_next_request() {
     let app = TestApp::spawn().await;
     let (ws, _admin, id, secret) = app.with_key(Plan::Pro).await;
@@ -169,7 +174,7 @@ async fn revoking_with_the_cli_while_the_server_runs_refuses_the_next_request() 
     assert_eq!(log["data"][0]["actor"], "support");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_changes_from_the_cli_apply_on_the_next_request() {
     let app = TestApp::spawn().await;
     let (ws, _admin, _id, secret) = app.with_key(Plan::Pro).await;
@@ -215,7 +220,7 @@ fn start_binary(
     (child, printed, base, stderr)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_prints_credentials_that_sign_in_and_says_so_when_it_exists() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, printed, base, _err) = start_binary(dir.path(), &["--demo"]);
@@ -248,7 +253,7 @@ fn terminate(child: &mut std::process::Child) {
     assert!(ok.success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_then_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, _printed, base, mut stderr) = start_binary(dir.path(), &[]);

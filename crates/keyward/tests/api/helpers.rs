@@ -1,5 +1,14 @@
 //! `TestApp`: the real keyward on a real socket over a fresh store, plus
 //! shortcuts to make workspaces, users, sessions and keys.
+//!
+//! Backends: every test runs on SQLite (a temp dir) by default. With
+//! `KEYWARD_TEST_DATABASE_URL` (an admin URL, e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`) each test gets a fresh
+//! PostgreSQL database (`kw_test_<time>_<random>`, dropped when its last
+//! node goes), and with `KEYWARD_TEST_REDIS_URL` (e.g.
+//! `redis://127.0.0.1:6379/15`) the rate limiter runs in Redis under a key
+//! prefix of the test's own. [`TestApp::spawn_node`] starts another node on
+//! the same store and Redis.
 #![allow(dead_code)]
 
 use keyward::app::{self, AppState};
@@ -8,8 +17,11 @@ use keyward::store::{Store, StoreLocation};
 use keyward_core::{Plan, Role};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,6 +34,10 @@ pub struct TestApp {
     pub config: ServeArgs,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The PostgreSQL database of this test (shared by its nodes), if any.
+    pub db: Option<Arc<TestDb>>,
+    /// The node's Redis limiter, when it has one (health and fallback counters).
+    pub redis_limiter: Option<keyward::ratelimit::redis::RedisLimiter>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -81,26 +97,72 @@ pub async fn body(res: Response) -> (StatusCode, Value) {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
-    /// keyward on SQLite in a temp dir, defaults everywhere.
+    /// keyward on the test backend (SQLite in a temp dir unless the
+    /// `KEYWARD_TEST_*` variables say otherwise), defaults everywhere.
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
     }
 
     /// keyward with adjusted settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = ServeArgs::defaults_for(StoreArgs { data_dir: dir.path().to_path_buf(), database_url: None });
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        adjust(&mut config);
-        Self::start(dir, config).await
+        let db = match pg_admin_url() {
+            Some(admin) => Some(TestDb::create(&admin).await),
+            None => None,
+        };
+        Self::spawn_on(db, adjust).await
     }
 
-    async fn start(dir: tempfile::TempDir, config: ServeArgs) -> TestApp {
+    /// keyward on `db` (SQLite when `None`), with Redis when
+    /// `KEYWARD_TEST_REDIS_URL` is set, then `adjust` (which may point the
+    /// node elsewhere, e.g. through a [`TcpProxy`]).
+    pub async fn spawn_on(db: Option<Arc<TestDb>>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeArgs::defaults_for(StoreArgs {
+            data_dir: dir.path().to_path_buf(),
+            database_url: db.as_ref().map(|d| d.url.clone()),
+        });
+        if let Some(url) = redis_test_url() {
+            config.redis_url = Some(url);
+            config.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+        }
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let db_url = config.store.database_url.clone();
+        adjust(&mut config);
+        let mut db = db;
+        if config.store.data_dir != dir.path() && config.store.database_url == db_url {
+            // The test brought a data dir of its own (made with the CLI
+            // before the server): that directory is the store.
+            config.store.database_url = None;
+            db = None;
+        }
+        Self::start(dir, config, db).await
+    }
+
+    /// Another node of the same deployment: same store (database or SQLite
+    /// file), same Redis and key prefix, same settings, its own listener.
+    pub async fn spawn_node(other: &TestApp) -> TestApp {
+        Self::spawn_node_with(other, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_node`] with adjusted settings.
+    pub async fn spawn_node_with(other: &TestApp, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = other.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        adjust(&mut config);
+        Self::start(dir, config, other.db.clone()).await
+    }
+
+    async fn start(dir: tempfile::TempDir, config: ServeArgs, db: Option<Arc<TestDb>>) -> TestApp {
+        if let Some(url) = &config.store.database_url {
+            register_database(&config.store.data_dir, url, None);
+        }
         let loc = config.store.location().unwrap();
         let store = Store::open(&loc).await.unwrap();
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (state, bg) = AppState::new(store.clone(), config.clone()).await.unwrap();
+        let redis_limiter = state.limiter.redis().cloned();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app::run(state, bg, listener, async {
             let _ = rx.await;
@@ -112,14 +174,21 @@ impl TestApp {
             config,
             dir,
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            db,
+            redis_limiter,
             shutdown: Some(tx),
             handle: Some(handle),
         }
     }
 
-    /// Stop gracefully (drain, flush) and wait for it.
+    /// Stop gracefully (drain, flush) and wait for it. On PostgreSQL the
+    /// database stays (the CLI can still use it, see [`admin_cli`]) until
+    /// the test process ends; a later run drops it as stale.
     pub async fn stop(mut self) -> (tempfile::TempDir, ServeArgs) {
         self.stop_inner().await;
+        if let Some(db) = self.db.take() {
+            register_database(&self.config.store.data_dir, &db.url.clone(), Some(db));
+        }
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         (dir, self.config.clone())
     }
@@ -133,14 +202,38 @@ impl TestApp {
         }
     }
 
-    /// Stop, then start again on the same data dir (a restart).
-    pub async fn restart(self) -> TestApp {
-        let (dir, config) = self.stop().await;
-        Self::start(dir, config).await
+    /// Stop, then start again on the same store (a restart).
+    pub async fn restart(mut self) -> TestApp {
+        self.stop_inner().await;
+        let db = self.db.take();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::start(dir, self.config.clone(), db).await
     }
 
+    /// The `--data-dir` of this node (another node's, for a SQLite [`TestApp::spawn_node`]).
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
+        self.config.store.data_dir.clone()
+    }
+
+    /// `keyward admin ARGS...` against this node's store (`--database-url`
+    /// on PostgreSQL, `--data-dir` on SQLite): (exit ok, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        admin_cli(&self.data_dir(), args)
+    }
+
+    /// Which backend this node's store is.
+    pub fn backend(&self) -> keyward::store::Backend {
+        self.store.backend()
+    }
+
+    /// The node's Redis limiter health (`None` without `--redis-url`).
+    pub fn redis_stats(&self) -> Option<keyward::ratelimit::redis::RedisStats> {
+        self.redis_limiter.as_ref().map(|r| r.stats())
+    }
+
+    /// The Redis key prefix of this deployment, when it uses Redis.
+    pub fn redis_prefix(&self) -> Option<&str> {
+        self.config.redis_url.as_ref().map(|_| self.config.redis_prefix.as_str())
     }
 
     pub fn store_location(&self) -> StoreLocation {
@@ -217,6 +310,11 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if self.db.take().is_some() {
+            // This node's hold on the database is gone; the registry keeps
+            // the last one alive only for the CLI helpers.
+            unregister_database(&self.config.store.data_dir);
+        }
     }
 }
 
@@ -242,11 +340,318 @@ pub fn keyward_cmd() -> std::process::Command {
 }
 
 /// `keyward admin --data-dir DIR ARGS...`: (exit ok, stdout, stderr).
+/// It blocks the calling thread: tests that run it while an in-process
+/// server works use a multi-thread runtime, so the server keeps running.
+/// When `dir` is the data dir of a node on PostgreSQL, the command gets that
+/// node's `--database-url` instead, so the same test runs on either backend.
 pub fn admin_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = keyward_cmd().arg("admin").arg("--data-dir").arg(dir).args(args).output().unwrap();
+    let mut cmd = keyward_cmd();
+    cmd.arg("admin").env_remove("KEYWARD_DATABASE_URL");
+    match registered_database(dir) {
+        Some(url) => cmd.arg("--database-url").arg(url),
+        None => cmd.arg("--data-dir").arg(dir),
+    };
+    let out = cmd.args(args).output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+// ---------------------------------------------------------------------------
+// Backends: PostgreSQL databases and Redis prefixes per test.
+
+/// `KEYWARD_TEST_DATABASE_URL`: where to create a database per test.
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("KEYWARD_TEST_DATABASE_URL").ok().filter(|s| !s.trim().is_empty())
+}
+
+/// `KEYWARD_TEST_REDIS_URL`: the Redis (best a DB index reserved for tests,
+/// e.g. `redis://127.0.0.1:6379/15`) the limiter runs in.
+pub fn redis_test_url() -> Option<String> {
+    std::env::var("KEYWARD_TEST_REDIS_URL").ok().filter(|s| !s.trim().is_empty())
+}
+
+/// Tests of several nodes need PostgreSQL and Redis: `false` (after saying
+/// so) when the suite runs without them.
+pub fn multinode_backends_or_skip(test: &str) -> bool {
+    if pg_admin_url().is_none() {
+        println!("{test}: skipped: KEYWARD_TEST_DATABASE_URL not set");
+        return false;
+    }
+    if redis_test_url().is_none() {
+        println!("{test}: skipped: KEYWARD_TEST_REDIS_URL not set");
+        return false;
+    }
+    true
+}
+
+/// A PostgreSQL URL split into what tests change: `scheme://userinfo@` +
+/// `host:port` + `/database` + `?query`.
+struct PgUrl {
+    head: String,
+    host_port: String,
+    query: String,
+}
+
+impl PgUrl {
+    fn parse(url: &str) -> PgUrl {
+        let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, format!("?{q}")),
+            None => (rest, String::new()),
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (userinfo, host_port) = match authority.rsplit_once('@') {
+            Some((u, h)) => (format!("{u}@"), h.to_string()),
+            None => (String::new(), authority.to_string()),
+        };
+        let host_port = if host_port.contains(':') { host_port } else { format!("{host_port}:5432") };
+        PgUrl { head: format!("{scheme}://{userinfo}"), host_port, query }
+    }
+
+    fn with(&self, host_port: &str, db: &str) -> String {
+        format!("{}{}/{}{}", self.head, host_port, db, self.query)
+    }
+}
+
+/// A PostgreSQL database of one test (all its nodes share it), dropped
+/// (`WITH (FORCE)`) when the last holder lets go.
+pub struct TestDb {
+    pub name: String,
+    /// The URL nodes use.
+    pub url: String,
+    admin_url: String,
+    parsed: PgUrl,
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb").field("name", &self.name).finish()
+    }
+}
+
+static STALE_SWEEP: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Test databases older than this are leftovers of crashed or killed runs.
+const STALE_AFTER_SECS: u64 = 6 * 3600;
+
+impl TestDb {
+    pub async fn create(admin_url: &str) -> Arc<TestDb> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("KEYWARD_TEST_DATABASE_URL connects");
+        STALE_SWEEP.get_or_init(|| drop_stale_databases(admin_url)).await;
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let name = format!("kw_test_{secs}_{}", ulid::Ulid::new().to_string().to_lowercase());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        let _ = admin.close().await;
+        let parsed = PgUrl::parse(admin_url);
+        Arc::new(TestDb { url: parsed.with(&parsed.host_port, &name), name, admin_url: admin_url.to_string(), parsed })
+    }
+
+    /// The database's server as `host:port`, resolved (for a [`TcpProxy`]).
+    pub async fn server_addr(&self) -> SocketAddr {
+        tokio::net::lookup_host(&self.parsed.host_port).await.unwrap().next().unwrap()
+    }
+
+    /// Every row of every table, as PostgreSQL's text form (`bytea` as
+    /// `\x` + hex): what a copy of the database would reveal.
+    pub async fn dump_text(&self) -> String {
+        use sqlx::{Connection, Row};
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        let tables: Vec<String> = sqlx::query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        let mut out = String::new();
+        for t in tables {
+            for r in sqlx::query(&format!("SELECT t::text FROM \"{t}\" t")).fetch_all(&mut conn).await.unwrap() {
+                out.push_str(&r.get::<String, _>(0));
+                out.push('\n');
+            }
+        }
+        let _ = conn.close().await;
+        out
+    }
+
+    /// The same database reached through `addr` (a [`TcpProxy`]).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        self.parsed.with(&addr.to_string(), &self.name)
+    }
+}
+
+async fn drop_stale_databases(admin_url: &str) {
+    use sqlx::{Connection, Row};
+    let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await else { return };
+    let rows = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'kw\\_test\\_%'")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    for r in rows {
+        let name: String = r.get(0);
+        let born = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok());
+        if born.is_some_and(|b| b + STALE_AFTER_SECS < now) {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+        }
+    }
+    let _ = admin.close().await;
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which must not be blocked on
+        // itself: a thread with a runtime of its own does the work.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                    let _ = admin.close().await;
+                }
+            })
+        });
+        let _ = done.join();
+    }
+}
+
+/// data dir → (database URL, the database kept alive for the CLI helpers).
+type Registry = Mutex<HashMap<PathBuf, (String, Option<Arc<TestDb>>)>>;
+static DATABASES: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+
+fn registry() -> std::sync::MutexGuard<'static, HashMap<PathBuf, (String, Option<Arc<TestDb>>)>> {
+    DATABASES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn register_database(dir: &Path, url: &str, db: Option<Arc<TestDb>>) {
+    let mut r = registry();
+    let entry = r.entry(dir.to_path_buf()).or_insert_with(|| (url.to_string(), None));
+    entry.0 = url.to_string();
+    if db.is_some() {
+        entry.1 = db;
+    }
+}
+
+fn unregister_database(dir: &Path) {
+    // Taken out under the lock, dropped after it (dropping may take a while).
+    let gone = registry().remove(dir);
+    drop(gone);
+}
+
+fn registered_database(dir: &Path) -> Option<String> {
+    registry().get(dir).map(|(url, _)| url.clone())
+}
+
+/// Delete every Redis key under `prefix` (never `FLUSHDB`: other tests
+/// share the Redis DB). Returns how many went.
+pub async fn redis_delete_prefix(url: &str, prefix: &str) -> usize {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
+    if keys.is_empty() {
+        return 0;
+    }
+    let n: usize = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    n
+}
+
+/// `url` (a `redis://` URL) with its `host:port` replaced by `addr`.
+pub fn redis_url_via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a redis:// URL");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+    format!("{scheme}://{userinfo}{addr}{path}")
+}
+
+/// The `host:port` of a `redis://` URL, resolved.
+pub async fn redis_server_addr(url: &str) -> SocketAddr {
+    let rest = url.split_once("://").expect("a redis:// URL").1;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_port = if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:6379") };
+    tokio::net::lookup_host(host_port).await.unwrap().next().unwrap()
+}
+
+/// Run one command against the test Redis.
+pub async fn redis_query<T: redis::FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    cmd.query_async(&mut conn).await.unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Faults: a TCP proxy the test can cut and restore.
+
+/// A TCP proxy in front of PostgreSQL or Redis: [`TcpProxy::cut`] drops
+/// every open connection and refuses new ones (as a dead server would),
+/// [`TcpProxy::restore`] lets them through again.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    state: Arc<ProxyState>,
+    accept: JoinHandle<()>,
+}
+
+struct ProxyState {
+    up: AtomicBool,
+    conns: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(ProxyState { up: AtomicBool::new(true), conns: Mutex::new(Vec::new()) });
+        let st = Arc::clone(&state);
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                let mut conns = st.conns.lock().unwrap_or_else(|e| e.into_inner());
+                if !st.up.load(Ordering::Acquire) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.retain(|h| !h.is_finished());
+                conns.push(task.abort_handle());
+            }
+        });
+        TcpProxy { addr, state, accept }
+    }
+
+    /// The server "goes away": open connections are dropped, new ones closed at once.
+    pub fn cut(&self) {
+        let mut conns = self.state.conns.lock().unwrap_or_else(|e| e.into_inner());
+        self.state.up.store(false, Ordering::Release);
+        for h in conns.drain(..) {
+            h.abort();
+        }
+    }
+
+    /// The server is back.
+    pub fn restore(&self) {
+        self.state.up.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
 }

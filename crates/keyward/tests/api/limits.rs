@@ -19,7 +19,7 @@ async fn me_from(app: &TestApp, client: &reqwest::Client, key: &str, xff: Option
     body(rb.send().await.unwrap()).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_starter_key_gets_exactly_60_of_70_with_honest_headers() {
     let app = TestApp::spawn().await;
     let (_, _, _, key) = app.with_key(Plan::Starter).await;
@@ -34,7 +34,10 @@ async fn a_starter_key_gets_exactly_60_of_70_with_honest_headers() {
             StatusCode::OK => {
                 ok += 1;
                 assert_eq!(h["x-ratelimit-remaining"].to_str().unwrap(), (59 - i).to_string());
-                assert_eq!(h["ratelimit"].to_str().unwrap(), format!("\"starter\";r={};t={}", 59 - i, h["x-ratelimit-reset"].to_str().unwrap()));
+                assert_eq!(
+                    h["ratelimit"].to_str().unwrap(),
+                    format!("\"starter\";r={};t={}", 59 - i, h["x-ratelimit-reset"].to_str().unwrap())
+                );
                 let reset: u64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
                 assert!((1..=60).contains(&reset));
             }
@@ -55,7 +58,7 @@ async fn a_starter_key_gets_exactly_60_of_70_with_honest_headers() {
     assert_eq!((ok, limited), (60, 10));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_per_key() {
     let app = TestApp::spawn().await;
     let (ws, admin, _, a) = app.with_key(Plan::Starter).await;
@@ -67,7 +70,7 @@ async fn limits_are_per_key() {
     assert_eq!(app.v1_get("/v1/me", &b).await.0, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_overrides_and_plan_changes_apply_on_the_next_request() {
     let app = TestApp::spawn().await;
     let (ws, _, _, key) = app.with_key(Plan::Pro).await;
@@ -90,12 +93,13 @@ async fn rate_limit_overrides_and_plan_changes_apply_on_the_next_request() {
     assert_eq!(res.headers()["ratelimit-policy"], "\"pro\";q=300;w=60");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlists_take_cidrs_and_addresses_and_name_every_bad_entry() {
     let app = TestApp::spawn().await;
     let (ws, admin, id, _) = app.with_key(Plan::Pro).await;
     let path = format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips");
-    let (s, v) = admin.put(&path, json!({ "cidrs": ["10.0.0.1/8", "192.168.1.0/24", "nonsense", "2001:db8::/129"] })).await;
+    let (s, v) =
+        admin.put(&path, json!({ "cidrs": ["10.0.0.1/8", "192.168.1.0/24", "nonsense", "2001:db8::/129"] })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<_> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, vec!["cidrs[0]", "cidrs[2]", "cidrs[3]"]);
@@ -103,7 +107,8 @@ async fn allowlists_take_cidrs_and_addresses_and_name_every_bad_entry() {
     let (_, list) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
     assert_eq!(list["data"][0]["allowed_cidrs"], json!([]), "nothing changed");
 
-    let (s, v) = admin.put(&path, json!({ "cidrs": ["203.0.113.7", "2001:db8::/32", "::ffff:198.51.100.0/120"] })).await;
+    let (s, v) =
+        admin.put(&path, json!({ "cidrs": ["203.0.113.7", "2001:db8::/32", "::ffff:198.51.100.0/120"] })).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let mut got: Vec<String> =
         v["allowed_cidrs"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
@@ -114,7 +119,7 @@ async fn allowlists_take_cidrs_and_addresses_and_name_every_bad_entry() {
     assert_eq!((s, v["allowed_cidrs"].clone()), (StatusCode::OK, json!([])));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restricted_key_works_only_from_its_range() {
     let app = TestApp::spawn().await;
     let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
@@ -128,13 +133,11 @@ async fn a_restricted_key_works_only_from_its_range() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_trusted_proxy_the_right_most_untrusted_address_is_the_client() {
     let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.10/32".parse().unwrap()]).await;
     let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
-    admin
-        .put(&format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips"), json!({ "cidrs": ["203.0.113.0/24"] }))
-        .await;
+    admin.put(&format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips"), json!({ "cidrs": ["203.0.113.0/24"] })).await;
     let proxy = client_from("127.0.0.10");
     // The office, through the proxy.
     assert_eq!(me_from(&app, &proxy, &key, Some("203.0.113.9")).await.0, StatusCode::OK);
@@ -155,7 +158,7 @@ async fn through_a_trusted_proxy_the_right_most_untrusted_address_is_the_client(
     assert_eq!(k["last_used_ip"], "203.0.113.9");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_guessing_is_throttled_per_ip_while_real_keys_keep_working() {
     let app = TestApp::spawn().await;
     let (_, _, _, key) = app.with_key(Plan::Pro).await;
@@ -175,7 +178,7 @@ async fn key_guessing_is_throttled_per_ip_while_real_keys_keep_working() {
     assert_eq!(me_from(&app, &client_from("127.0.0.21"), &fake, None).await.0, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlist_changes_from_the_cli_apply_on_the_next_request() {
     let app = TestApp::spawn().await;
     let (_, _, id, key) = app.with_key(Plan::Pro).await;

@@ -2,6 +2,16 @@
 mod helpers;
 
 mod admin_keys;
+mod backend;
 mod cli;
 mod limits;
+mod multinode;
 mod sessions;
+mod usage_autorevoke;
+mod usage_log;
+mod v1_errors;
+mod v1_isolation;
+mod v1_openapi;
+mod v1_pagination;
+mod v1_resources;
+mod v1_support;

@@ -53,8 +53,15 @@ async fn unknown_email_and_wrong_password_get_the_same_401() {
     let try_login = |email: &'static str, pw: &'static str| {
         let app = &app;
         async move {
-            body(app.http.post(app.url("/api/session")).json(&json!({ "email": email, "password": pw })).send().await.unwrap())
-                .await
+            body(
+                app.http
+                    .post(app.url("/api/session"))
+                    .json(&json!({ "email": email, "password": pw }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
         }
     };
     let (s1, b1) = try_login("ada@example.com", "wrong password").await;

@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, ErrorCode};
 use crate::http::session::client_ip;
 use crate::store::now_ms;
 use crate::usage::UsageRecord;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -94,7 +94,8 @@ pub async fn pipeline(
     };
 
     let method = static_method(req.method().as_str());
-    let path = req.uri().path().to_owned();
+    // The full path: inside the nested `/v1` router `req.uri()` lacks the prefix.
+    let path = req.extensions().get::<OriginalUri>().map_or(req.uri().path(), |u| u.path()).to_owned();
     let route: Arc<str> = req
         .extensions()
         .get::<MatchedPath>()
@@ -122,7 +123,7 @@ pub async fn pipeline(
         .usage
         .record(UsageRecord {
             at_ms: now,
-            workspace_id: Arc::from(vk.key.workspace_id.as_str()),
+            workspace_id: Arc::clone(&vk.workspace_id),
             key_id: Arc::clone(&vk.key_id),
             method,
             route,

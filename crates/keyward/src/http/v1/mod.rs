@@ -1,43 +1,121 @@
-//! The public REST API under `/v1` (SPEC §4). Every route sits behind the
-//! authentication pipeline in [`auth`]; handlers receive the verified key as
-//! an [`ApiKeyContext`] and scope every query by its workspace.
+//! The public REST API under `/v1` (SPEC §4). Every route but
+//! `/v1/openapi.json` sits behind the authentication pipeline in [`auth`];
+//! handlers receive the verified key as an [`ApiKeyContext`] and scope every
+//! query by its workspace.
+//!
+//! Routes are registered only through `utoipa-axum`'s [`OpenApiRouter`],
+//! which adds each handler's `#[utoipa::path]` to the document as it adds
+//! the handler to the router: the served routes and the OpenAPI document
+//! come from the same list.
 
 pub mod auth;
+pub mod extract;
+pub mod input;
+pub mod openapi;
+pub mod studies;
+pub mod transcripts;
 
 use crate::app::AppState;
 pub use auth::ApiKeyContext;
-use axum::routing::get;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use keyward_core::api::Timestamp;
 use keyward_core::key;
 use serde::Serialize;
+use std::sync::LazyLock;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Routes that need an API key.
+fn authenticated_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(studies::list_studies, studies::create_study))
+        .routes(routes!(studies::get_study))
+        .routes(routes!(transcripts::list_study_transcripts, transcripts::create_transcript))
+        .routes(routes!(transcripts::list_transcripts))
+        .routes(routes!(transcripts::get_transcript))
+}
+
+/// Routes anyone may call.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
+}
 
 /// The `/v1` router (to be nested at `/v1`).
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new().route("/me", get(me)).route_layer(axum::middleware::from_fn_with_state(state, auth::pipeline))
+    let (authenticated, _) = authenticated_routes().split_for_parts();
+    let (public, _) = public_routes().split_for_parts();
+    authenticated.route_layer(axum::middleware::from_fn_with_state(state, auth::pipeline)).merge(public)
 }
 
-#[derive(Serialize)]
+/// The OpenAPI document of `/v1`, as served.
+pub fn openapi() -> serde_json::Value {
+    let (_, doc) = OpenApiRouter::with_openapi(openapi::base())
+        .merge(authenticated_routes())
+        .merge(public_routes())
+        .split_for_parts();
+    openapi::finish(doc)
+}
+
+static OPENAPI_JSON: LazyLock<Vec<u8>> =
+    LazyLock::new(|| serde_json::to_vec_pretty(&openapi()).expect("the document serialises"));
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    operation_id = "getOpenApi",
+    responses((status = 200, description = "The OpenAPI 3.1 document of /v1.", body = Object, content_type = "application/json")),
+)]
+pub async fn openapi_json() -> Response {
+    let mut res = OPENAPI_JSON.as_slice().into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res
+}
+
+/// A 201 with `Location` and the created object.
+pub(crate) fn created(location: String, body: impl Serialize) -> Response {
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct MeWorkspace {
+    #[schema(example = "ws_01JD8X4V6Q2W3E4R5T6Y7Z8A9B")]
     pub id: String,
     pub name: String,
+    #[schema(value_type = String, example = "pro")]
     pub plan: keyward_core::Plan,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MeKey {
+    #[schema(example = "key_01JD8X4V6Q2W3E4R5T6Y7Z8A9B")]
     pub id: String,
     pub name: String,
+    /// `ue_live_••••••••` + the last four characters.
     pub masked: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MeRateLimit {
     pub requests_per_minute: u32,
 }
 
-#[derive(Serialize)]
+/// The key's workspace, the key and its limit.
+#[derive(Serialize, ToSchema)]
 pub struct Me {
     pub workspace: MeWorkspace,
     pub key: MeKey,
@@ -46,6 +124,13 @@ pub struct Me {
 
 /// `GET /v1/me`: the key's workspace, the key and its limit (Zapier's
 /// connection test and label).
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "account",
+    operation_id = "getMe",
+    responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me)),
+)]
 pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> Json<Me> {
     let k = &ctx.key.key;
     Json(Me {
@@ -58,4 +143,55 @@ pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> Json<Me> {
         },
         rate_limit: MeRateLimit { requests_per_minute: ctx.policy.requests_per_minute },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_builds_and_describes_every_operation() {
+        let doc = openapi();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut ops: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(p, item)| item.as_object().unwrap().keys().map(move |m| format!("{} {p}", m.to_uppercase())))
+            .collect();
+        ops.sort();
+        assert_eq!(
+            ops,
+            [
+                "GET /v1/me",
+                "GET /v1/openapi.json",
+                "GET /v1/studies",
+                "GET /v1/studies/{id}",
+                "GET /v1/studies/{id}/transcripts",
+                "GET /v1/transcripts",
+                "GET /v1/transcripts/{id}",
+                "POST /v1/studies",
+                "POST /v1/studies/{id}/transcripts",
+            ]
+        );
+        let create = &doc["paths"]["/v1/studies/{id}/transcripts"]["post"];
+        for status in ["201", "400", "401", "403", "404", "413", "415", "422", "429"] {
+            assert!(create["responses"][status].is_object(), "createTranscript lacks {status}");
+        }
+        assert_eq!(doc["paths"]["/v1/openapi.json"]["get"]["security"], serde_json::json!([]));
+        assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    }
+
+    #[test]
+    fn request_body_schemas_survive_utoipa_unchanged() {
+        let doc = openapi();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["CreateStudy"], input::create_study_schema());
+        assert_eq!(schemas["CreateTranscript"], input::create_transcript_schema());
+    }
+}
+#[cfg(test)]
+#[test]
+fn zz_dump() {
+    std::fs::write("/tmp/openapi.json", serde_json::to_string_pretty(&openapi()).unwrap()).unwrap();
 }

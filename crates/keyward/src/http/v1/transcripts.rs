@@ -1,0 +1,180 @@
+//! `/v1/studies/{id}/transcripts` and `/v1/transcripts`: list, create, fetch.
+//! Every query is scoped by the key's workspace.
+
+use super::extract::{unknown_cursor, ListParams, ResourceId};
+use super::{created, input, ApiKeyContext};
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::store::{Segment, Transcript};
+use axum::extract::State;
+use axum::response::Response;
+use axum::{Extension, Json};
+use keyward_core::api::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Who was interviewed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Participant {
+    #[schema(example = "Zoë Müller")]
+    pub name: String,
+    #[schema(example = "zoe@example.com")]
+    pub email: Option<String>,
+}
+
+/// One utterance.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Segment)]
+pub struct SegmentObject {
+    #[schema(example = "Moderator")]
+    pub speaker: String,
+    /// Milliseconds from the start of the recording.
+    #[schema(minimum = 0, maximum = 604_800_000)]
+    pub start_ms: u64,
+    /// Milliseconds from the start of the recording; never less than `start_ms`.
+    #[schema(minimum = 0, maximum = 604_800_000)]
+    pub end_ms: u64,
+    #[schema(example = "What did you expect to happen?")]
+    pub text: String,
+}
+
+impl From<Segment> for SegmentObject {
+    fn from(s: Segment) -> Self {
+        SegmentObject { speaker: s.speaker, start_ms: s.start_ms, end_ms: s.end_ms, text: s.text }
+    }
+}
+
+/// A transcript of one session of a study.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Transcript)]
+pub struct TranscriptObject {
+    /// `trn_` + ULID.
+    #[schema(pattern = "^trn_[0-9A-HJKMNP-TV-Z]{26}$", example = "trn_01JD8X4V6Q2W3E4R5T6Y7Z8A9B")]
+    pub id: String,
+    #[schema(pattern = "^std_[0-9A-HJKMNP-TV-Z]{26}$", example = "std_01JD8X4V6Q2W3E4R5T6Y7Z8A9B")]
+    pub study_id: String,
+    pub participant: Participant,
+    /// BCP 47 language tag.
+    #[schema(example = "en")]
+    pub language: String,
+    pub segments: Vec<SegmentObject>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Transcript> for TranscriptObject {
+    fn from(t: Transcript) -> Self {
+        TranscriptObject {
+            id: t.id,
+            study_id: t.study_id,
+            participant: Participant { name: t.participant_name, email: t.participant_email },
+            language: t.language,
+            segments: t.segments.into_iter().map(Into::into).collect(),
+            created_at: Timestamp(t.created_at),
+        }
+    }
+}
+
+/// A page of transcripts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptList {
+    pub data: Vec<TranscriptObject>,
+    /// Whether older transcripts follow: ask again with `starting_after` = the last id of `data`.
+    pub has_more: bool,
+}
+
+async fn list(
+    state: &AppState,
+    ctx: &ApiKeyContext,
+    study_id: Option<&str>,
+    params: ListParams,
+) -> ApiResult<Json<TranscriptList>> {
+    let page = state
+        .store
+        .list_transcripts(ctx.workspace_id(), study_id, params.limit, params.starting_after.as_deref())
+        .await?
+        .ok_or_else(unknown_cursor)?;
+    Ok(Json(TranscriptList { data: page.data.into_iter().map(Into::into).collect(), has_more: page.has_more }))
+}
+
+/// The transcripts of one study, newest first.
+#[utoipa::path(
+    get,
+    path = "/studies/{id}/transcripts",
+    tag = "transcripts",
+    operation_id = "listStudyTranscripts",
+    params(super::openapi::StudyIdParam, super::openapi::TranscriptListParams),
+    responses((status = 200, description = "A page of the study's transcripts, newest first.", body = TranscriptList)),
+)]
+pub async fn list_study_transcripts(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<ApiKeyContext>,
+    ResourceId(study_id): ResourceId,
+    params: ListParams,
+) -> ApiResult<Json<TranscriptList>> {
+    list(&state, &ctx, Some(&study_id), params).await
+}
+
+/// Add a transcript to a study.
+#[utoipa::path(
+    post,
+    path = "/studies/{id}/transcripts",
+    tag = "transcripts",
+    operation_id = "createTranscript",
+    params(super::openapi::StudyIdParam),
+    request_body(content = super::openapi::CreateTranscript, content_type = "application/json"),
+    responses((
+        status = 201,
+        description = "The new transcript.",
+        body = TranscriptObject,
+        headers(("Location" = String, description = "The new transcript's URL path.")),
+    )),
+)]
+pub async fn create_transcript(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<ApiKeyContext>,
+    ResourceId(study_id): ResourceId,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Response> {
+    // An unknown study is 404 before the body is judged: whether a study
+    // exists is the first thing a client needs to know.
+    state.store.study(ctx.workspace_id(), &study_id).await?;
+    let new = input::new_transcript(&body).map_err(ApiError::Validation)?;
+    let t = state.store.create_transcript(ctx.workspace_id(), &study_id, &new).await?;
+    Ok(created(format!("/v1/transcripts/{}", t.id), TranscriptObject::from(t)))
+}
+
+/// Every transcript of the workspace, newest first (Zapier's polling trigger).
+#[utoipa::path(
+    get,
+    path = "/transcripts",
+    tag = "transcripts",
+    operation_id = "listTranscripts",
+    params(super::openapi::TranscriptListParams),
+    responses((status = 200, description = "A page of the workspace's transcripts, newest first.", body = TranscriptList)),
+)]
+pub async fn list_transcripts(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<ApiKeyContext>,
+    params: ListParams,
+) -> ApiResult<Json<TranscriptList>> {
+    list(&state, &ctx, None, params).await
+}
+
+/// One transcript.
+#[utoipa::path(
+    get,
+    path = "/transcripts/{id}",
+    tag = "transcripts",
+    operation_id = "getTranscript",
+    params(super::openapi::TranscriptIdParam),
+    responses((status = 200, description = "The transcript.", body = TranscriptObject)),
+)]
+pub async fn get_transcript(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<ApiKeyContext>,
+    ResourceId(id): ResourceId,
+) -> ApiResult<Json<TranscriptObject>> {
+    Ok(Json(state.store.transcript(ctx.workspace_id(), &id).await?.into()))
+}

@@ -1,0 +1,139 @@
+//! Auto-revocation (SPEC §6): a key whose 401 `ip_not_allowed` and 422
+//! answers reach both a minimum count and a minimum share of its requests
+//! over a sliding window is revoked with reason `auto_error_rate`.
+//!
+//! What counts:
+//! - numerator: 401 `ip_not_allowed` and every 422 answer;
+//! - denominator: every recorded answer of the key except 429s and 5xx
+//!   (SPEC: "which never count"). So 401 `api_key_revoked` and 403
+//!   `plan_required` answers count as requests (they can only dilute the
+//!   ratio, never accuse), but never as errors;
+//! - requests refused before the key was known (invalid or unknown keys)
+//!   never reach the usage log, so nobody can get someone else's key revoked.
+//!
+//! Where it is counted: the batch writer adds per-key, per-second counters
+//! (`usage_key_seconds`) in the same transaction as the records, and after
+//! each commit re-reads the window's sum for every key that had a numerator
+//! answer in the batch. The counters live in the store, not in memory, so
+//! several nodes writing to one PostgreSQL see the same totals, and a restart
+//! loses nothing. The window is the last `window_secs` whole seconds, the
+//! current one included; each check reads at most `window_secs` rows.
+use super::UsageRecord;
+use crate::store::{Revoker, Store};
+use serde_json::json;
+
+/// Thresholds of auto-revocation (from `--auto-revoke-*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoRevokePolicy {
+    pub window_secs: u64,
+    pub min_errors: u64,
+    pub min_ratio: f64,
+}
+
+impl AutoRevokePolicy {
+    pub fn from_config(c: &crate::config::ServeArgs) -> Self {
+        AutoRevokePolicy {
+            window_secs: c.auto_revoke_window_secs,
+            min_errors: c.auto_revoke_min_errors,
+            min_ratio: c.auto_revoke_min_ratio,
+        }
+    }
+
+    /// The first second of the window ending at `now_ms` (inclusive).
+    pub fn window_start_sec(&self, now_ms: i64) -> i64 {
+        now_ms.div_euclid(1000) - self.window_secs as i64 + 1
+    }
+
+    /// Whether `errors` out of `requests` reach both thresholds.
+    pub fn trips(&self, errors: u64, requests: u64) -> bool {
+        requests > 0 && errors >= self.min_errors && errors as f64 >= self.min_ratio * requests as f64
+    }
+}
+
+/// How one answer counts: (in the denominator, in the numerator).
+pub fn classify(status: u16, code: Option<&str>) -> (bool, bool) {
+    if status == 429 || status >= 500 {
+        return (false, false);
+    }
+    let error = status == 422 || (status == 401 && code == Some("ip_not_allowed"));
+    (true, error)
+}
+
+/// Whether a record is a numerator answer (so its key must be checked).
+pub fn is_error(r: &UsageRecord) -> bool {
+    classify(r.status, r.code).1
+}
+
+/// A key that was just revoked automatically.
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    pub workspace_id: String,
+    pub key_id: String,
+    pub errors: u64,
+    pub requests: u64,
+    pub window_secs: u64,
+    pub ratio: f64,
+}
+
+/// Check one key's window and revoke it when it trips the thresholds.
+/// `Ok(None)`: below the thresholds, or already revoked (by another node,
+/// an admin, or an earlier batch).
+pub async fn check_key(
+    store: &Store,
+    policy: &AutoRevokePolicy,
+    workspace_id: &str,
+    key_id: &str,
+    now_ms: i64,
+) -> crate::store::Result<Option<Revoked>> {
+    let (errors, requests) = store.usage_key_window(workspace_id, key_id, policy.window_start_sec(now_ms)).await?;
+    if !policy.trips(errors, requests) {
+        return Ok(None);
+    }
+    let ratio = (errors as f64 / requests as f64 * 1000.0).round() / 1000.0;
+    let details = json!({ "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio });
+    if !store.revoke_key(workspace_id, key_id, Revoker::System, "auto_error_rate", details).await? {
+        return Ok(None);
+    }
+    Ok(Some(Revoked {
+        workspace_id: workspace_id.to_string(),
+        key_id: key_id.to_string(),
+        errors,
+        requests,
+        window_secs: policy.window_secs,
+        ratio,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numerator_is_ip_not_allowed_and_422_and_429_5xx_never_count() {
+        assert_eq!(classify(401, Some("ip_not_allowed")), (true, true));
+        assert_eq!(classify(422, Some("validation_failed")), (true, true));
+        assert_eq!(classify(401, Some("api_key_revoked")), (true, false));
+        assert_eq!(classify(403, Some("plan_required")), (true, false));
+        assert_eq!(classify(404, Some("not_found")), (true, false));
+        assert_eq!(classify(200, None), (true, false));
+        assert_eq!(classify(429, Some("rate_limited")), (false, false));
+        assert_eq!(classify(500, Some("internal_error")), (false, false));
+        assert_eq!(classify(503, Some("service_unavailable")), (false, false));
+    }
+
+    #[test]
+    fn trips_needs_both_the_count_and_the_share() {
+        let p = AutoRevokePolicy { window_secs: 300, min_errors: 100, min_ratio: 0.5 };
+        assert!(p.trips(100, 200));
+        assert!(!p.trips(99, 100), "count below the minimum");
+        assert!(!p.trips(100, 201), "share below the minimum");
+        assert!(p.trips(150, 150));
+        assert!(!p.trips(0, 0));
+    }
+
+    #[test]
+    fn the_window_ends_with_the_current_second() {
+        let p = AutoRevokePolicy { window_secs: 300, min_errors: 1, min_ratio: 0.0 };
+        assert_eq!(p.window_start_sec(1_000_999), 1000 - 299);
+    }
+}

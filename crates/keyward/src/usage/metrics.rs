@@ -1,0 +1,124 @@
+//! Prometheus metrics of the usage pipeline, served as text on their own
+//! listener (`--metrics-listen`), never on the public router.
+//!
+//! Hand-rolled atomic counters and one fixed-bucket histogram rather than a
+//! metrics crate: a handful of series need no dependency, and the values live
+//! in the [`UsageMetrics`] of one running app instead of a process-global
+//! registry, so several apps in one process (the tests) never mix numbers.
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the batch-latency histogram buckets.
+const BATCH_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// Counters of the usage pipeline.
+#[derive(Default)]
+pub struct UsageMetrics {
+    /// Records accepted into the channel by the request path.
+    pub enqueued: AtomicU64,
+    /// Records committed to storage.
+    pub written: AtomicU64,
+    /// Records lost (a batch that failed every retry, or no writer left).
+    pub dropped: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Keys revoked automatically (auto_error_rate) by this process.
+    pub auto_revocations: AtomicU64,
+    /// Webhook notices delivered / given up on after every retry.
+    pub webhook_delivered: AtomicU64,
+    pub webhook_failed: AtomicU64,
+    /// Rows deleted by the retention job (raw records and rollups).
+    pub retention_deleted: AtomicU64,
+    batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
+    batch_count: AtomicU64,
+    batch_sum_us: AtomicU64,
+}
+
+impl UsageMetrics {
+    /// Record one batch's write time (commit included, retries included).
+    pub fn observe_batch(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = BATCH_BUCKETS.iter().position(|&b| secs <= b) {
+            self.batch_buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.batch_count.fetch_add(1, Ordering::Relaxed);
+        self.batch_sum_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(2048);
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        let (enqueued, written, dropped) = (get(&self.enqueued), get(&self.written), get(&self.dropped));
+        counter("keyward_usage_records_enqueued_total", "Usage records accepted from the request path.", enqueued);
+        counter("keyward_usage_records_written_total", "Usage records committed to storage.", written);
+        counter("keyward_usage_records_dropped_total", "Usage records lost after every retry.", dropped);
+        counter("keyward_usage_batches_total", "Usage batches committed.", get(&self.batches));
+        counter("keyward_auto_revocations_total", "Keys revoked for a high 401/422 rate.", get(&self.auto_revocations));
+        counter("keyward_notify_webhook_delivered_total", "Webhook notices delivered.", get(&self.webhook_delivered));
+        counter("keyward_notify_webhook_failed_total", "Webhook notices given up on.", get(&self.webhook_failed));
+        counter(
+            "keyward_usage_retention_deleted_total",
+            "Usage rows deleted by retention.",
+            get(&self.retention_deleted),
+        );
+        let pending = enqueued.saturating_sub(written + dropped);
+        let _ = writeln!(
+            out,
+            "# HELP keyward_usage_records_pending Usage records accepted but not yet written.\n\
+             # TYPE keyward_usage_records_pending gauge\nkeyward_usage_records_pending {pending}"
+        );
+        let name = "keyward_usage_batch_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} Time to write one usage batch.\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (b, c) in BATCH_BUCKETS.iter().zip(&self.batch_buckets) {
+            cumulative += get(c);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        let count = get(&self.batch_count);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", get(&self.batch_sum_us) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {count}");
+        out
+    }
+}
+
+/// The metrics listener's router: `GET /metrics` only.
+pub fn router(metrics: Arc<UsageMetrics>) -> Router {
+    Router::new().route("/metrics", get(serve_metrics)).with_state(metrics)
+}
+
+async fn serve_metrics(State(m): State<Arc<UsageMetrics>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = UsageMetrics::default();
+        m.enqueued.fetch_add(5, Ordering::Relaxed);
+        m.written.fetch_add(3, Ordering::Relaxed);
+        m.observe_batch(Duration::from_micros(700));
+        m.observe_batch(Duration::from_millis(30));
+        let text = m.render();
+        assert!(text.contains("keyward_usage_records_enqueued_total 5\n"), "{text}");
+        assert!(text.contains("keyward_usage_records_pending 2\n"));
+        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"0.001\"} 1\n"));
+        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"0.05\"} 2\n"));
+        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("keyward_usage_batch_duration_seconds_count 2\n"));
+    }
+}

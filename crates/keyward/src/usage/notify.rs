@@ -1,0 +1,171 @@
+//! Telling a workspace's admins that a key was revoked automatically: a
+//! notification row (the banner on the page, `GET .../notifications`) and,
+//! when `--notify-webhook-url` is set, a JSON POST retried with exponential
+//! backoff. Delivery runs in its own tasks, off the batch writer's path.
+//! Notices name the key (id, name) and the counts; never a secret.
+use super::autorevoke::Revoked;
+use super::metrics::UsageMetrics;
+use crate::store::{NewNotification, Store};
+use keyward_core::api::Timestamp;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// The notification kind of an automatic revocation.
+pub const KIND_AUTO_REVOKED: &str = "key.auto_revoked";
+
+/// Webhook delivery: attempts and the first backoff (doubling each time).
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for Retry {
+    /// 5 attempts over about 7.5 s (0.5, 1, 2, 4 s apart).
+    fn default() -> Self {
+        Retry { attempts: 5, first_backoff: Duration::from_millis(500) }
+    }
+}
+
+/// Parse `--notify-webhook-url`. keyward is built with an HTTP-only client
+/// (no TLS stack), so the URL must be `http://`: point it at a local relay
+/// or an internal endpoint. Failing here, at start-up, beats a notice that
+/// can never be delivered.
+pub fn parse_webhook_url(url: &str) -> anyhow::Result<reqwest::Url> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("--notify-webhook-url is not a URL: {e}"))?;
+    if parsed.scheme() != "http" {
+        anyhow::bail!("--notify-webhook-url must be an http:// URL (this build has no TLS client)");
+    }
+    Ok(parsed)
+}
+
+struct Webhook {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    retry: Retry,
+}
+
+/// Sends notices about automatic revocations.
+pub struct Notifier {
+    store: Store,
+    webhook: Option<Arc<Webhook>>,
+    metrics: Arc<UsageMetrics>,
+    deliveries: Mutex<JoinSet<()>>,
+}
+
+impl Notifier {
+    /// A notifier writing notification rows and, with `webhook_url`, POSTing.
+    pub fn new(
+        store: Store,
+        webhook_url: Option<&str>,
+        retry: Retry,
+        metrics: Arc<UsageMetrics>,
+    ) -> anyhow::Result<Self> {
+        let webhook = match webhook_url {
+            None => None,
+            Some(u) => Some(Arc::new(Webhook {
+                url: parse_webhook_url(u)?,
+                client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+                retry,
+            })),
+        };
+        Ok(Notifier { store, webhook, metrics, deliveries: Mutex::new(JoinSet::new()) })
+    }
+
+    /// Record the notification and start the webhook delivery (if any).
+    /// Failures are logged, never returned: the revocation already happened.
+    pub async fn auto_revoked(&self, r: &Revoked, now_ms: i64) {
+        let name = match self.store.key(&r.workspace_id, &r.key_id).await {
+            Ok(k) => k.name,
+            Err(e) => {
+                tracing::warn!(error = ?e, key_id = %r.key_id, "could not read the auto-revoked key's name");
+                r.key_id.clone()
+            }
+        };
+        let message = format!(
+            "The API key \u{201c}{name}\u{201d} was revoked automatically: {} of its {} requests in the last {} s \
+             were refused for a source IP outside its allowlist (401) or invalid input (422). \
+             Generate a new key and check the integration that used it.",
+            r.errors, r.requests, r.window_secs
+        );
+        let note = NewNotification {
+            workspace_id: &r.workspace_id,
+            at_ms: now_ms,
+            kind: KIND_AUTO_REVOKED,
+            key_id: Some(&r.key_id),
+            message: &message,
+        };
+        let id = match self.store.insert_notification(&note).await {
+            Ok(n) => Some(n.id),
+            Err(e) => {
+                tracing::error!(error = ?e, key_id = %r.key_id, "could not store the auto-revocation notification");
+                None
+            }
+        };
+        let Some(hook) = self.webhook.clone() else { return };
+        let body = json!({
+            "type": KIND_AUTO_REVOKED,
+            "notification_id": id,
+            "at": Timestamp(now_ms),
+            "workspace_id": r.workspace_id,
+            "key_id": r.key_id,
+            "key_name": name,
+            "reason": "auto_error_rate",
+            "errors": r.errors,
+            "requests": r.requests,
+            "window_secs": r.window_secs,
+            "ratio": r.ratio,
+            "message": message,
+        });
+        let metrics = Arc::clone(&self.metrics);
+        let mut set = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        while set.try_join_next().is_some() {}
+        set.spawn(deliver(hook, body, metrics));
+    }
+
+    /// At shutdown: give deliveries in flight up to `max` to finish.
+    pub async fn drain(&self, max: Duration) {
+        let mut set = std::mem::take(&mut *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()));
+        let all = async { while set.join_next().await.is_some() {} };
+        if tokio::time::timeout(max, all).await.is_err() {
+            tracing::warn!("webhook notices still being retried at shutdown were abandoned");
+        }
+    }
+}
+
+async fn deliver(hook: Arc<Webhook>, body: serde_json::Value, metrics: Arc<UsageMetrics>) {
+    let mut backoff = hook.retry.first_backoff;
+    for attempt in 1..=hook.retry.attempts {
+        match hook.client.post(hook.url.clone()).json(&body).send().await {
+            Ok(res) if res.status().is_success() => {
+                metrics.webhook_delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            // Only the status or the error kind: the URL may carry a token.
+            Ok(res) => tracing::warn!(attempt, status = res.status().as_u16(), "notify webhook refused the notice"),
+            Err(e) => {
+                tracing::warn!(attempt, timeout = e.is_timeout(), connect = e.is_connect(), "notify webhook failed")
+            }
+        }
+        if attempt < hook.retry.attempts {
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+    }
+    metrics.webhook_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::error!(attempts = hook.retry.attempts, "gave up delivering an auto-revocation notice to the webhook");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_must_be_plain_http() {
+        assert!(parse_webhook_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(parse_webhook_url("https://hooks.example.com/x").is_err());
+        assert!(parse_webhook_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! Retention (SPEC §6): raw records, hourly rollups and notifications older
+//! than `--usage-retention-days` are deleted by a background job, in small
+//! statements (at most [`DELETE_BATCH`] raw records, or one hour of one
+//! workspace's rollups, each) with short pauses between them, so neither the
+//! batch writer nor readers ever wait long for a lock. The auto-revocation
+//! counters only need the last window and are trimmed every minute.
+use super::metrics::UsageMetrics;
+use crate::store::{now_ms, Store};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most raw records deleted by one statement.
+pub const DELETE_BATCH: u32 = 5000;
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// What one pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub records: u64,
+    pub rollups: u64,
+    pub notifications: u64,
+}
+
+/// One retention pass as of `now_ms`: delete raw records older than
+/// `retention_days` days, rollup hours that ended before that point, and
+/// notifications as old. `pause` is slept between statements.
+pub async fn run_once(store: &Store, retention_days: u32, now_ms: i64, pause: Duration) -> anyhow::Result<Deleted> {
+    let cutoff = now_ms - i64::from(retention_days) * DAY_MS;
+    // An hour bucket goes once all of it is older than the cutoff.
+    let last_hour = cutoff - cutoff.rem_euclid(HOUR_MS) - HOUR_MS;
+    let mut out = Deleted::default();
+    for ws in store.usage_workspace_ids().await? {
+        loop {
+            let n = store.delete_usage_records_before(&ws, cutoff, DELETE_BATCH).await?;
+            out.records += n;
+            if n < u64::from(DELETE_BATCH) {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        loop {
+            let n = store.delete_oldest_usage_hour(&ws, last_hour).await?;
+            out.rollups += n;
+            if n == 0 {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+    out.notifications = store.delete_notifications_before(cutoff).await?;
+    Ok(out)
+}
+
+/// Trim the auto-revocation counters to the window (plus a minute).
+pub async fn trim_key_seconds(store: &Store, window_secs: u64, now_ms: i64) -> anyhow::Result<u64> {
+    Ok(store.delete_usage_key_seconds_before(now_ms / 1000 - window_secs as i64 - 60).await?)
+}
+
+/// The background job: trims the counters every minute and runs a full
+/// pass at start and then hourly. Runs until aborted.
+pub async fn run_loop(store: Store, retention_days: u32, window_secs: u64, metrics: Arc<UsageMetrics>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        if let Err(e) = trim_key_seconds(&store, window_secs, now_ms()).await {
+            tracing::warn!(error = ?e, "could not trim auto-revocation counters");
+        }
+        if n % 60 == 0 {
+            match run_once(&store, retention_days, now_ms(), Duration::from_millis(20)).await {
+                Ok(d) => {
+                    metrics.retention_deleted.fetch_add(d.records + d.rollups, Ordering::Relaxed);
+                    if d != Deleted::default() {
+                        tracing::info!(records = d.records, rollups = d.rollups, "usage retention pass");
+                    }
+                }
+                Err(e) => tracing::warn!(error = ?e, "usage retention pass failed"),
+            }
+        }
+        n += 1;
+    }
+}

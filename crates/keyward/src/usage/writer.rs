@@ -1,0 +1,223 @@
+//! The batch writer: drains the bounded channel in batches of up to
+//! [`BATCH_MAX`] records, writes each batch (raw records, hourly rollups,
+//! auto-revocation counters) in one transaction, then checks the keys that
+//! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation.
+//!
+//! Lossless: the request path waits for room in the channel instead of
+//! dropping; a batch that fails is retried with backoff, and only after
+//! every attempt failed are its records dropped, counted in the
+//! `keyward_usage_records_dropped_total` metric and logged with their count.
+//! When every sender is gone (graceful shutdown) the channel is drained to
+//! the last record before [`run_writer`] returns.
+//!
+//! Batches form by themselves: `recv_many` takes whatever is waiting, so one
+//! record is written at once when traffic is light, and thousands at a time
+//! when the writer falls behind.
+use super::autorevoke::{self, AutoRevokePolicy};
+use super::metrics::UsageMetrics;
+use super::notify::{Notifier, Retry};
+use super::UsageRecord;
+use crate::store::{now_ms, HourlyCount, KeySecondCount, Store};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Most records written in one transaction.
+pub const BATCH_MAX: usize = 5000;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Everything the writer needs; holds no sender, so it never keeps the
+/// channel open.
+pub struct Writer {
+    pub store: Store,
+    pub metrics: Arc<UsageMetrics>,
+    pub policy: AutoRevokePolicy,
+    pub notifier: Arc<Notifier>,
+    /// Attempts per batch and the first backoff (doubling).
+    pub retry: Retry,
+}
+
+/// Run until every sender is gone and the channel is empty.
+pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
+    let mut buf = Vec::with_capacity(BATCH_MAX);
+    while rx.recv_many(&mut buf, BATCH_MAX).await > 0 {
+        writer.handle(&buf).await;
+        buf.clear();
+    }
+    tracing::debug!("usage writer drained the channel");
+    Ok(())
+}
+
+impl Writer {
+    async fn handle(&self, batch: &[UsageRecord]) {
+        let started = Instant::now();
+        let mut backoff = self.retry.first_backoff;
+        let mut attempt = 1;
+        loop {
+            match write_batch(&self.store, batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < self.retry.attempts => {
+                    tracing::warn!(error = ?e, attempt, records = batch.len(), "usage batch failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    self.metrics.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    tracing::error!(
+                        error = ?e,
+                        attempts = attempt,
+                        dropped = batch.len(),
+                        "usage batch failed every attempt; its records were dropped"
+                    );
+                    return;
+                }
+            }
+        }
+        self.metrics.observe_batch(started.elapsed());
+        self.metrics.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        self.check_auto_revocation(batch).await;
+    }
+
+    /// After a committed batch: check every key that had a numerator answer in it.
+    async fn check_auto_revocation(&self, batch: &[UsageRecord]) {
+        let suspects: BTreeSet<(&str, &str)> =
+            batch.iter().filter(|r| autorevoke::is_error(r)).map(|r| (&*r.workspace_id, &*r.key_id)).collect();
+        for (ws, key) in suspects {
+            let now = now_ms();
+            match autorevoke::check_key(&self.store, &self.policy, ws, key, now).await {
+                Ok(None) => {}
+                Ok(Some(revoked)) => {
+                    self.metrics.auto_revocations.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        key_id = key,
+                        errors = revoked.errors,
+                        requests = revoked.requests,
+                        window_secs = revoked.window_secs,
+                        "API key revoked automatically for a high 401/422 rate"
+                    );
+                    self.notifier.auto_revoked(&revoked, now).await;
+                }
+                Err(e) => tracing::error!(error = ?e, key_id = key, "auto-revocation check failed"),
+            }
+        }
+    }
+}
+
+/// The rollup and counter increments of a batch, sorted (so concurrent
+/// writers on PostgreSQL lock rows in the same order and cannot deadlock).
+pub fn aggregate(batch: &[UsageRecord]) -> (Vec<HourlyCount<'_>>, Vec<KeySecondCount<'_>>) {
+    type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
+    let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
+    let mut seconds: HashMap<(&str, &str, i64), (u64, u64)> = HashMap::new();
+    for r in batch {
+        let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
+        let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
+        *hourly.entry(key).or_default() += 1;
+        let (counts, error) = autorevoke::classify(r.status, r.code);
+        if counts {
+            let e = seconds.entry((&*r.workspace_id, &*r.key_id, r.at_ms.div_euclid(1000))).or_default();
+            e.0 += 1;
+            e.1 += u64::from(error);
+        }
+    }
+    let mut hourly: Vec<_> = hourly
+        .into_iter()
+        .map(|((workspace_id, hour_start, key_id, method, route, status, code), requests)| HourlyCount {
+            workspace_id,
+            key_id,
+            hour_start,
+            method,
+            route,
+            status,
+            code,
+            requests,
+        })
+        .collect();
+    hourly.sort_by(|a, b| {
+        (a.workspace_id, a.hour_start, a.key_id, a.method, a.route, a.status, a.code).cmp(&(
+            b.workspace_id,
+            b.hour_start,
+            b.key_id,
+            b.method,
+            b.route,
+            b.status,
+            b.code,
+        ))
+    });
+    let mut seconds: Vec<_> = seconds
+        .into_iter()
+        .map(|((workspace_id, key_id, sec), (requests, errors))| KeySecondCount {
+            workspace_id,
+            key_id,
+            sec,
+            requests,
+            errors,
+        })
+        .collect();
+    seconds.sort_by(|a, b| (a.workspace_id, a.key_id, a.sec).cmp(&(b.workspace_id, b.key_id, b.sec)));
+    (hourly, seconds)
+}
+
+/// Write one batch (records, rollups, counters) in one transaction. Public
+/// for the benchmarks; the server goes through [`run_writer`].
+pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let (hourly, seconds) = aggregate(batch);
+    store.write_usage_batch(batch, &hourly, &seconds).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn rec(at_ms: i64, key: &str, route: &str, status: u16, code: Option<&'static str>) -> UsageRecord {
+        UsageRecord {
+            at_ms,
+            workspace_id: Arc::from("ws_1"),
+            key_id: Arc::from(key),
+            method: "GET",
+            route: Arc::from(route),
+            path: route.to_string(),
+            status,
+            code,
+            latency_us: 1500,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    #[test]
+    fn aggregate_sums_per_hour_endpoint_status_and_per_key_second() {
+        let h = 1_700_002_800_000; // a multiple of one hour
+        let batch = vec![
+            rec(h + 10, "key_a", "/v1/me", 200, None),
+            rec(h + 20, "key_a", "/v1/me", 200, None),
+            rec(h + 1_030, "key_a", "/v1/me", 401, Some("ip_not_allowed")),
+            rec(h + 1_040, "key_a", "/v1/me", 429, Some("rate_limited")),
+            rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
+            rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
+        ];
+        let (hourly, seconds) = aggregate(&batch);
+        let count = |hour: i64, key: &str, status: u16| {
+            hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)
+        };
+        assert_eq!(count(h, "key_a", 200), Some(2));
+        assert_eq!(count(h, "key_a", 401), Some(1));
+        assert_eq!(count(h, "key_a", 429), Some(1));
+        assert_eq!(count(h + HOUR_MS, "key_a", 200), Some(1));
+        assert_eq!(count(h, "key_b", 404), Some(1));
+        assert_eq!(hourly.iter().map(|c| c.requests).sum::<u64>(), 6);
+        let sec =
+            |key: &str, s: i64| seconds.iter().find(|c| c.key_id == key && c.sec == s).map(|c| (c.requests, c.errors));
+        assert_eq!(sec("key_a", h / 1000), Some((2, 0)));
+        assert_eq!(sec("key_a", h / 1000 + 1), Some((1, 1)), "the 429 does not count");
+        assert_eq!(sec("key_b", h / 1000), Some((1, 0)));
+    }
+}

@@ -1,0 +1,201 @@
+//! The storage and limiter backends themselves: the suite runs where the
+//! environment says, the Redis limiter keeps the exact sliding-log contract
+//! of `keyward_core::ratelimit`, and a dead or lost PostgreSQL or Redis is
+//! handled as documented in docs/several-nodes.md.
+use crate::helpers::*;
+use keyward::ratelimit::redis::RedisLimiter;
+use keyward::store::Backend;
+use keyward_core::ratelimit::FAILED_AUTH_LIMIT;
+use keyward_core::{HashedKey, Plan};
+use reqwest::{Method, StatusCode};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn the_suite_runs_on_the_backend_the_environment_selects() {
+    let app = TestApp::spawn().await;
+    let expected = if pg_admin_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    assert_eq!(app.backend(), expected);
+    assert_eq!(app.redis_stats().is_some(), redis_test_url().is_some());
+    // A round trip through every layer on this backend.
+    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    assert_eq!(app.v1_get("/v1/me", &key).await.0, StatusCode::OK);
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let app = app.restart().await;
+    assert_eq!(app.v1_get("/v1/me", &key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_redis_limiter_keeps_the_sliding_log_contract() {
+    let Some(url) = redis_test_url() else {
+        println!("the_redis_limiter_keeps_the_sliding_log_contract: skipped: KEYWARD_TEST_REDIS_URL not set");
+        return;
+    };
+    let prefix = format!("kwtest:{}:", ulid::Ulid::new());
+    let limiter = RedisLimiter::connect(&url, &prefix, 1.0).await.unwrap();
+    let key = HashedKey::of("ue_live_contract");
+    let now = 0; // ignored by Redis, which uses its own clock
+    for i in 1..=5u32 {
+        let d = limiter.try_acquire(&key, 5, now).await;
+        assert!(d.allowed);
+        assert_eq!((d.limit, d.remaining, d.reset_secs, d.retry_after_secs), (5, 5 - i, 60, None));
+    }
+    let d = limiter.try_acquire(&key, 5, now).await;
+    assert!(!d.allowed);
+    assert_eq!(d.remaining, 0);
+    assert!(matches!(d.reset_secs, 59 | 60), "{d:?}");
+    assert_eq!(d.retry_after_secs, Some(d.reset_secs));
+    // Refusals did not count; an upgrade applies at once.
+    let d = limiter.try_acquire(&key, 7, now).await;
+    assert!(d.allowed);
+    assert_eq!(d.remaining, 1);
+    assert!(limiter.try_acquire(&key, 7, now).await.allowed);
+    assert!(!limiter.try_acquire(&key, 7, now).await.allowed);
+    // A limit of 0 refuses with the nominal window.
+    let d = limiter.try_acquire(&HashedKey::of("other"), 0, now).await;
+    assert_eq!((d.allowed, d.retry_after_secs), (false, Some(60)));
+
+    // Namespaced key with a TTL no longer than the window.
+    let redis_key = format!("{prefix}rl:{}", hex::encode(key.as_bytes()));
+    let n: usize = redis_query(&url, redis::cmd("ZCARD").arg(&redis_key)).await;
+    assert_eq!(n, 7);
+    let ttl: i64 = redis_query(&url, redis::cmd("PTTL").arg(&redis_key)).await;
+    assert!((1..=60_000).contains(&ttl), "{ttl}");
+
+    // The failed-auth throttle: 30 per client, IPv6 per /64, 429s uncounted.
+    for i in 0..FAILED_AUTH_LIMIT {
+        let ip: IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+        assert_eq!(limiter.failed_auth(ip, now).await, None, "attempt {i}");
+    }
+    let same64: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+    assert!(matches!(limiter.failed_auth(same64, now).await, Some(59 | 60)));
+    assert_eq!(limiter.failed_auth("2001:db8:1:3::1".parse().unwrap(), now).await, None);
+    let fa: usize = redis_query(&url, redis::cmd("ZCARD").arg(format!("{prefix}fa:2001:db8:1:2::"))).await;
+    assert_eq!(fa, FAILED_AUTH_LIMIT as usize);
+
+    assert_eq!(limiter.stats().fallback_decisions, 0);
+    redis_delete_prefix(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_still_serves_with_local_limits() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = TestApp::spawn_with(|c| c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"))).await;
+    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let started = Instant::now();
+    let (ok, limited) = count(&app, &key, 70).await;
+    assert_eq!((ok, limited), (60, 10), "the full limit on this node while Redis is away");
+    assert!(started.elapsed() < Duration::from_secs(10), "a dead Redis must not stall requests");
+    let stats = app.redis_stats().unwrap();
+    assert!(!stats.up);
+    assert!(stats.fallback_decisions >= 70, "{stats:?}");
+}
+
+#[tokio::test]
+async fn the_redis_fallback_share_splits_a_limit_between_nodes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+        c.redis_fallback_share = 0.5;
+    })
+    .await;
+    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let res = app.v1(Method::GET, "/v1/me", &key).send().await.unwrap();
+    assert_eq!(res.headers()["x-ratelimit-limit"], "30");
+    assert_eq!(count(&app, &key, 39).await, (29, 10));
+}
+
+#[tokio::test]
+async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
+    let Some(url) = redis_test_url() else {
+        println!(
+            "a_redis_outage_falls_back_to_local_limits_and_returns_to_redis: skipped: KEYWARD_TEST_REDIS_URL not set"
+        );
+        return;
+    };
+    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = Some(redis_url_via(&url, proxy.addr));
+        c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+    })
+    .await;
+    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let redis_key = format!("{}rl:{}", app.redis_prefix().unwrap(), hex::encode(HashedKey::of(&key).as_bytes()));
+    assert_eq!(count(&app, &key, 10).await, (10, 0));
+    assert_eq!(redis_query::<usize>(&url, redis::cmd("ZCARD").arg(&redis_key)).await, 10);
+    assert!(app.redis_stats().unwrap().up);
+
+    proxy.cut();
+    let started = Instant::now();
+    // The local fallback knows nothing of the 10 counted in Redis: a fresh
+    // window at the full per-node limit, and every request is served.
+    assert_eq!(count(&app, &key, 70).await, (60, 10));
+    assert!(started.elapsed() < Duration::from_secs(10), "a dead Redis must not stall requests");
+    let stats = app.redis_stats().unwrap();
+    assert!(!stats.up && stats.errors >= 1 && stats.fallback_decisions >= 70, "{stats:?}");
+
+    proxy.restore();
+    // Back on Redis (probed once a second), whose log still holds the 10.
+    eventually(10, || async {
+        let _ = app.v1_get("/v1/me", &key).await;
+        app.redis_stats().unwrap().up.then_some(())
+    })
+    .await;
+    let in_redis: usize = redis_query(&url, redis::cmd("ZCARD").arg(&redis_key)).await;
+    assert!(in_redis > 10, "{in_redis}");
+    let res = app.v1(Method::GET, "/v1/me", &key).send().await.unwrap();
+    let remaining: u32 = res.headers()["x-ratelimit-remaining"].to_str().unwrap().parse().unwrap();
+    assert_eq!(remaining as usize, 60 - in_redis - 1);
+}
+
+#[tokio::test]
+async fn a_postgres_outage_answers_503_fails_readyz_and_recovers_without_a_restart() {
+    let Some(admin_url) = pg_admin_url() else {
+        println!(
+            "a_postgres_outage_answers_503_fails_readyz_and_recovers_without_a_restart: skipped: KEYWARD_TEST_DATABASE_URL not set"
+        );
+        return;
+    };
+    let db = TestDb::create(&admin_url).await;
+    let proxy = TcpProxy::start(db.server_addr().await).await;
+    let via_proxy = db.url_via(proxy.addr);
+    let app = TestApp::spawn_on(Some(db.clone()), |c| c.store.database_url = Some(via_proxy)).await;
+    let (ws, admin, _, key) = app.with_key(Plan::Pro).await;
+    let unknown = keyward_core::ApiKeySecret::generate();
+    assert_eq!(app.v1_get("/v1/me", &key).await.0, StatusCode::OK);
+    let readyz = || async { app.http.get(app.url("/readyz")).send().await.unwrap().status() };
+    assert_eq!(readyz().await, StatusCode::OK);
+
+    proxy.cut();
+    for secret in [key.as_str(), unknown.expose()] {
+        let started = Instant::now();
+        let (s, v) = app.v1_get("/v1/me", secret).await;
+        // Nothing it could not verify is authenticated, or refused as unknown.
+        assert_eq!((s, v["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("service_unavailable")), "{v}");
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    }
+    assert_eq!(readyz().await, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, _) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+    proxy.restore();
+    eventually(10, || async { (app.v1_get("/v1/me", &key).await.0 == StatusCode::OK).then_some(()) }).await;
+    assert_eq!(readyz().await, StatusCode::OK);
+    assert_eq!(admin.get(&format!("/api/workspaces/{ws}/api-keys")).await.0, StatusCode::OK);
+}
+
+/// `n` sequential `/v1/me` requests: (200s, 429s); anything else fails.
+async fn count(app: &TestApp, key: &str, n: usize) -> (usize, usize) {
+    let (mut ok, mut limited) = (0, 0);
+    for _ in 0..n {
+        let (s, v) = app.v1_get("/v1/me", key).await;
+        match s {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    (ok, limited)
+}

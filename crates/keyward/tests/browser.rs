@@ -1,0 +1,420 @@
+//! The API Keys page in a real headless Chromium (issue 7): a user signs in,
+//! generates, uses, restricts and revokes a key with the mouse or only the
+//! keyboard, and the page's other states. Each test starts its own keyward
+//! (SQLite), chromedriver and browser.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
+//! `chromium` and `chromium-driver`); without them every test prints
+//! `skipped: chromium/chromedriver not installed` and passes. Screenshots go
+//! to `target/screenshots/` on every run.
+
+#[path = "browser/app.rs"]
+mod app;
+#[path = "browser/driver.rs"]
+mod driver;
+
+use app::{TestApp, PASSWORD};
+use driver::{installed_or_skip, Browser};
+use fantoccini::key::Key;
+use keyward_core::{Plan, Role};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 1600;
+const MASK_PREFIX: &str = "ue_live_••••••••";
+
+/// `target/screenshots/` (the workspace's target dir, wherever it is).
+fn screenshot_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().expect("CARGO_TARGET_TMPDIR is target/tmp").join("screenshots")
+}
+
+/// Signs in through the login form with the mouse; ends on the API Keys page.
+async fn login(b: &Browser, app: &TestApp, email: &str) {
+    b.goto(&app.url("/login")).await;
+    b.visible("#login-email").await.send_keys(email).await.unwrap();
+    b.find("#login-password").await.send_keys(PASSWORD).await.unwrap();
+    b.find("#login-submit").await.click().await.unwrap();
+    b.at_path("/settings/api-keys").await;
+    b.visible("#main").await;
+}
+
+/// `value` of the secret field and whether the secret is anywhere in the
+/// live DOM (markup or any input's value).
+async fn secret_state(b: &Browser, secret: &str) -> (String, bool) {
+    let v = b
+        .js(
+            "var s = arguments[0];
+             var inDom = document.documentElement.outerHTML.indexOf(s) >= 0 ||
+               Array.prototype.some.call(document.querySelectorAll('input, textarea'), function (i) { return i.value.indexOf(s) >= 0; });
+             var f = document.getElementById('new-key-secret');
+             return [f ? f.value : '', inDom];",
+            vec![json!(secret)],
+        )
+        .await;
+    (v[0].as_str().unwrap_or_default().to_string(), v[1].as_bool().unwrap())
+}
+
+async fn dialog_open(b: &Browser, id: &str) -> bool {
+    b.js("var d = document.getElementById(arguments[0]); return !!(d && d.open);", vec![json!(id)]).await == json!(true)
+}
+
+/// Reloads the page until `#usage-24h-total` reaches `at_least` and the
+/// key's "Last used" is filled in (both are written asynchronously: the
+/// usage log in batches, last-used times every few seconds).
+async fn reload_until_used(b: &Browser, at_least: u64) -> u64 {
+    b.until(&format!("#usage-24h-total >= {at_least} and a last-used time"), || async {
+        b.c.refresh().await.ok()?;
+        let text = b.c.find(fantoccini::Locator::Css("#usage-24h-total")).await.ok()?.text().await.ok()?;
+        let n: u64 = text.replace(',', "").trim().parse().ok()?;
+        let used = b.c.find(fantoccini::Locator::Css("tr.key-row td.cell-used")).await.ok()?.text().await.ok()?;
+        (n >= at_least && used != "Never").then_some(n)
+    })
+    .await
+}
+
+/// An admin-API session (cookie, CSRF token) for set-up steps that are not
+/// what a test is about.
+async fn api_session(app: &TestApp, email: &str) -> (String, String) {
+    let res = app
+        .http
+        .post(app.url("/api/session"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let v: Value = res.json().await.unwrap();
+    (cookie, v["csrf_token"].as_str().unwrap().to_string())
+}
+
+async fn api_create_key(app: &TestApp, email: &str, ws: &str, name: &str) -> (String, String) {
+    let (cookie, csrf) = api_session(app, email).await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/workspaces/{ws}/api-keys")))
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: Value = res.json().await.unwrap();
+    (v["id"].as_str().unwrap().to_string(), v["key"].as_str().unwrap().to_string())
+}
+
+/// A few `/v1` calls of different outcomes, so the usage section has
+/// something to show; returns how many were made.
+async fn some_traffic(app: &TestApp, secret: &str) -> u64 {
+    let mut n = 0;
+    for (path, want) in [
+        ("/v1/me", StatusCode::OK),
+        ("/v1/studies", StatusCode::OK),
+        ("/v1/transcripts", StatusCode::OK),
+        ("/v1/studies/st_doesnotexist", StatusCode::NOT_FOUND),
+    ] {
+        let (s, v) = app.v1_get(path, secret).await;
+        assert_eq!(s, want, "{path}: {v}");
+        n += 1;
+    }
+    for body in [json!({ "name": "Onboarding study", "description": "Week 1 interviews" }), json!({ "name": "" })] {
+        let res = app.http.post(app.url("/v1/studies")).bearer_auth(secret).json(&body).send().await.unwrap();
+        assert!(matches!(res.status().as_u16(), 201 | 422), "POST /v1/studies: {}", res.status());
+        n += 1;
+    }
+    n
+}
+
+/// A screenshot of the whole page (not just the viewport) at `width` CSS
+/// px. The window is sized first; headless Chromium may refuse narrow
+/// windows, and the window's height includes its frame, so the viewport is
+/// then set exactly through chromedriver's CDP bridge
+/// (Emulation.setDeviceMetricsOverride), and cleared afterwards.
+async fn full_page_screenshot(b: &Browser, width: u32, path: &std::path::Path) {
+    b.c.set_window_size(width, 900).await.unwrap();
+    let metrics =
+        |height: u64| json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600 });
+    b.cdp("Emulation.setDeviceMetricsOverride", metrics(900)).await;
+    // Grow the viewport to the document's height until both agree.
+    b.until(&format!("a {width} px viewport as tall as the page"), || async {
+        let v = b
+            .js("return [window.innerWidth, window.innerHeight, document.documentElement.scrollHeight];", vec![])
+            .await;
+        let (w, h, doc) = (v[0].as_u64()?, v[1].as_u64()?, v[2].as_u64()?.min(8000));
+        if w == u64::from(width) && h == doc {
+            return Some(());
+        }
+        b.cdp("Emulation.setDeviceMetricsOverride", metrics(doc)).await;
+        None
+    })
+    .await;
+    let overflow = b.js("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await;
+    b.screenshot(path).await;
+    b.cdp("Emulation.clearDeviceMetricsOverride", json!({})).await;
+    b.c.set_window_size(WIDTH, HEIGHT).await.unwrap();
+    assert!(overflow.as_i64().unwrap_or(0) <= 0, "the page scrolls sideways at {width} px by {overflow} px");
+}
+
+#[tokio::test]
+async fn generate_use_and_revoke_a_key_with_the_mouse() {
+    if !installed_or_skip("generate_use_and_revoke_a_key_with_the_mouse") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (_ws, email) = app.admin(Plan::Pro).await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    login(&b, &app, &email).await;
+    assert!(b.exists("tr.empty-row").await, "a new workspace shows the empty state");
+
+    // Generate: the dialog asks for a name, then shows the secret once.
+    b.visible("#generate-key").await.click().await.unwrap();
+    let name = "Zapier — onboarding study";
+    b.visible("#key-name").await.send_keys(name).await.unwrap();
+    b.find("#create-key-submit").await.click().await.unwrap();
+    let secret = b
+        .until("the new key in #new-key-secret", || async {
+            let v = b.c.find(fantoccini::Locator::Css("#new-key-secret")).await.ok()?.prop("value").await.ok()??;
+            v.starts_with("ue_live_").then_some(v)
+        })
+        .await;
+    assert!(b.visible("#new-key-secret").await.is_displayed().await.unwrap());
+    let last4 = &secret[secret.len() - 4..];
+
+    // Closing the dialog wipes the secret from the page.
+    b.find("#dialog-close").await.click().await.unwrap();
+    b.until("the dialog to close and forget the secret", || async {
+        let (value, in_dom) = secret_state(&b, &secret).await;
+        (!dialog_open(&b, "generate-dialog").await && value.is_empty() && !in_dom).then_some(())
+    })
+    .await;
+    assert!(!b.c.source().await.unwrap().contains(&secret));
+
+    // The key works.
+    let (s, me) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["key"]["name"], name);
+    let calls = 1 + some_traffic(&app, &secret).await;
+
+    // After a reload the usage shows up, and the key is masked.
+    let total = reload_until_used(&b, calls).await;
+    assert_eq!(total, calls);
+    let row = b.visible("tr.key-row").await;
+    assert_eq!(row.attr("data-status").await.unwrap().as_deref(), Some("active"));
+    let masked = b.find("tr.key-row code.masked").await.text().await.unwrap();
+    assert_eq!(masked, format!("{MASK_PREFIX}{last4}"));
+    assert_eq!(b.find("tr.key-row .key-name").await.text().await.unwrap(), name);
+    assert!(b.find("tr.key-row td.cell-used").await.text().await.unwrap().contains("127.0.0.1"));
+    let source = b.c.source().await.unwrap();
+    assert!(!source.contains(&secret), "the secret is in the page source");
+    assert!(!source.contains(&secret["ue_live_".len()..]), "the secret's body is in the page source");
+    assert!(b.find("#usage-recent").await.text().await.unwrap().contains("/v1/me"));
+
+    // Screenshots: the whole page at desktop width, then at 375 px.
+    let dir = screenshot_dir();
+    full_page_screenshot(&b, WIDTH, &dir.join("api-keys.png")).await;
+    full_page_screenshot(&b, 375, &dir.join("api-keys-375.png")).await;
+
+    // Revoke with the trash icon and the confirm button: the row changes in
+    // place (no navigation), and the key stops working at once.
+    b.js("window.__samePage = 'yes';", vec![]).await;
+    b.visible("button.revoke-key").await.click().await.unwrap();
+    b.visible("#confirm-revoke").await;
+    assert!(b.find("#revoke-key-name").await.text().await.unwrap().contains(name));
+    b.find("#confirm-revoke").await.click().await.unwrap();
+    b.until("the row to show the key revoked", || async {
+        let row = b.c.find(fantoccini::Locator::Css("tr.key-row[data-status=revoked]")).await.ok()?;
+        let status = row.find(fantoccini::Locator::Css("td.key-status")).await.ok()?.text().await.ok()?;
+        (status.contains("Revoked") && !dialog_open(&b, "revoke-dialog").await).then_some(())
+    })
+    .await;
+    assert_eq!(b.js("return window.__samePage;", vec![]).await, json!("yes"), "revoking reloaded the page");
+    assert!(!b.exists("tr.key-row button.revoke-key").await, "a revoked key still has a trash icon");
+    let (s, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["code"], "api_key_revoked");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn generate_a_key_with_the_keyboard_only() {
+    if !installed_or_skip("generate_a_key_with_the_keyboard_only") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (_ws, email) = app.admin(Plan::Starter).await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    let (tab, enter, escape) = (Key::Tab.to_string(), Key::Enter.to_string(), Key::Escape.to_string());
+
+    // Sign in: Tab to the fields, type, Enter submits.
+    b.goto(&app.url("/login")).await;
+    b.visible("#login-email").await;
+    b.tab_to("#login-email", 10).await;
+    b.press(&email).await;
+    b.press(&tab).await;
+    b.tab_to("#login-password", 3).await;
+    b.press(PASSWORD).await;
+    b.press(&enter).await;
+    b.at_path("/settings/api-keys").await;
+    b.visible("#generate-key").await;
+
+    // Generate: Tab to the button, Enter opens the dialog with focus on the name.
+    b.tab_to("#generate-key", 40).await;
+    b.press(&enter).await;
+    b.until("focus on #key-name in the open dialog", || async {
+        let (id, inside) = b.focus_in("#generate-dialog").await;
+        (dialog_open(&b, "generate-dialog").await && inside && id == "key-name").then_some(())
+    })
+    .await;
+    let name = "CI export 2025-06";
+    b.press(name).await;
+    b.press(&enter).await;
+    let secret = b
+        .until("the new key, focused", || async {
+            let v = b.c.find(fantoccini::Locator::Css("#new-key-secret")).await.ok()?.prop("value").await.ok()??;
+            let (id, _) = b.focus_in("#generate-dialog").await;
+            (v.starts_with("ue_live_") && id == "new-key-secret").then_some(v)
+        })
+        .await;
+
+    // Focus stays inside the modal dialog while it is open: Tab past the
+    // last control comes back to the first, Shift+Tab goes the other way.
+    let mut seen = vec!["new-key-secret".to_string()];
+    for i in 0..4 {
+        b.press(&tab).await;
+        let (id, inside) = b.focus_in("#generate-dialog").await;
+        assert!(inside, "Tab #{} moved focus out of the open dialog (to {id})", i + 1);
+        seen.push(id);
+    }
+    assert_eq!(seen, ["new-key-secret", "copy-key", "dialog-done", "dialog-close", "new-key-secret"]);
+    b.shift_tab().await;
+    let (id, inside) = b.focus_in("#generate-dialog").await;
+    assert!(inside && id == "dialog-close", "Shift+Tab from the secret went to {id}");
+    b.shift_tab().await;
+    let (id, inside) = b.focus_in("#generate-dialog").await;
+    assert!(inside && id == "dialog-done", "Shift+Tab from the first control went to {id}");
+
+    // Escape closes it, wipes the secret and returns focus to the button.
+    b.press(&escape).await;
+    b.until("Escape to close the dialog, wipe the secret, focus #generate-key", || async {
+        let (value, in_dom) = secret_state(&b, &secret).await;
+        let (id, _) = b.focus_in("body").await;
+        (!dialog_open(&b, "generate-dialog").await && value.is_empty() && !in_dom && id == "generate-key").then_some(())
+    })
+    .await;
+    assert!(!b.c.source().await.unwrap().contains(&secret));
+    let row_name = b.visible("tr.key-row .key-name").await.text().await.unwrap();
+    assert_eq!(row_name, name);
+    let (s, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_member_is_told_only_admins_manage_keys() {
+    if !installed_or_skip("a_member_is_told_only_admins_manage_keys") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (ws, _admin) = app.admin(Plan::Pro).await;
+    let member = app.user(&ws, "member@example.com", Role::Member).await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    login(&b, &app, &member).await;
+    let notice = b.visible("#not-admin").await.text().await.unwrap();
+    assert!(notice.contains("Only admins can manage API keys"), "{notice}");
+    assert!(!b.exists("#keys-table").await, "a member sees the keys table");
+    assert!(!b.exists("#generate-key").await, "a member sees Generate");
+    assert!(!b.exists("#api-usage").await, "a member sees the usage");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_free_plan_admin_is_told_keys_need_a_paid_plan() {
+    if !installed_or_skip("a_free_plan_admin_is_told_keys_need_a_paid_plan") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (_ws, email) = app.admin(Plan::Free).await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    login(&b, &app, &email).await;
+    let notice = b.visible("#plan-required").await.text().await.unwrap();
+    assert!(notice.contains("paid plan"), "{notice}");
+    assert!(!b.exists("#generate-key").await, "Generate is offered on the Free plan");
+    assert!(!b.exists("#generate-dialog").await);
+    assert!(b.exists("#keys-table").await);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn without_a_session_the_page_sends_you_to_login_and_back() {
+    if !installed_or_skip("without_a_session_the_page_sends_you_to_login_and_back") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (_ws, email) = app.admin(Plan::Pro).await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    b.goto(&app.url("/settings/api-keys")).await;
+    b.at_path("/login").await;
+    assert_eq!(b.find("#login-next").await.prop("value").await.unwrap().as_deref(), Some("/settings/api-keys"));
+    assert!(!b.exists("#keys-table").await);
+
+    // A wrong password is answered inline, then the right one goes back.
+    b.visible("#login-email").await.send_keys(&email).await.unwrap();
+    b.find("#login-password").await.send_keys("not the password").await.unwrap();
+    b.find("#login-submit").await.click().await.unwrap();
+    let err = b.visible("#login-error").await.text().await.unwrap();
+    assert!(err.contains("Incorrect email or password"), "{err}");
+    b.find("#login-password").await.send_keys(PASSWORD).await.unwrap();
+    b.find("#login-submit").await.click().await.unwrap();
+    b.at_path("/settings/api-keys").await;
+    b.visible("#generate-key").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_ip_allowlist_is_edited_in_its_dialog() {
+    if !installed_or_skip("the_ip_allowlist_is_edited_in_its_dialog") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let (ws, email) = app.admin(Plan::Pro).await;
+    let (_id, secret) = api_create_key(&app, &email, &ws, "nightly sync").await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    login(&b, &app, &email).await;
+    assert_eq!(b.find("tr.key-row td.key-ips").await.text().await.unwrap().lines().next(), Some("Any"));
+
+    // A bad entry (host bits set) is answered inline, naming it; the dialog stays.
+    b.visible("tr.key-row button.edit-ips").await.click().await.unwrap();
+    let input = b.visible("#allowed-ips-input").await;
+    input.send_keys("203.0.113.7\n10.0.0.1/8").await.unwrap();
+    b.find("#ips-save").await.click().await.unwrap();
+    let errors = b.visible("#allowed-ips-errors").await.text().await.unwrap();
+    assert!(errors.contains("10.0.0.1/8"), "{errors}");
+    assert!(errors.contains("Line 2"), "{errors}");
+    assert!(dialog_open(&b, "ips-dialog").await);
+    assert_eq!(input.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+
+    // A good list is saved and shown, normalised, in the row.
+    input.clear().await.unwrap();
+    input.send_keys("203.0.113.0/24\n2001:db8::1").await.unwrap();
+    b.find("#ips-save").await.click().await.unwrap();
+    let ips = b
+        .until("the allowlist in the row", || async {
+            if dialog_open(&b, "ips-dialog").await {
+                return None;
+            }
+            let t = b.c.find(fantoccini::Locator::Css("tr.key-row td.key-ips")).await.ok()?.text().await.ok()?;
+            (t.contains("203.0.113.0/24") && t.contains("2001:db8::1/128")).then_some(t)
+        })
+        .await;
+    assert!(!ips.contains("Any"), "{ips}");
+
+    // The allowlist is in force: this test's 127.0.0.1 is not on it.
+    let (s, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["code"], "ip_not_allowed");
+    b.close().await;
+}
