@@ -31,7 +31,7 @@ ST_VERSION=4.32.5
 VENV=${ST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/keyward/schemathesis-$ST_VERSION}
 if [ ! -x "$VENV/bin/st" ]; then
   echo "installing schemathesis $ST_VERSION into $VENV" >&2
-  python3 -m venv "$VENV"
+  python3 -m venv "$VENV" || { echo "python3 -m venv failed: install python3-venv" >&2; exit 2; }
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
 fi
 

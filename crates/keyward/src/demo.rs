@@ -205,26 +205,62 @@ const SAMPLES: &[SampleStudy] = &[
 /// `/v1/transcripts` have something to show at once.
 pub async fn seed_sample_data(store: &Store, workspace_id: &str) -> anyhow::Result<()> {
     for s in SAMPLES {
-        let new = NewStudy { name: s.name.to_string(), description: s.description.map(str::to_string) };
-        let study = store.create_study(workspace_id, &new).await?;
+        let study = store.create_study(workspace_id, &s.new_study()).await?;
         for t in s.transcripts {
-            let new = NewTranscript {
-                participant_name: t.participant.to_string(),
-                participant_email: t.email.map(str::to_string),
-                language: t.language.to_string(),
-                segments: t
-                    .segments
-                    .iter()
-                    .map(|(speaker, start, end, text)| Segment {
-                        speaker: speaker.to_string(),
-                        start_ms: start * 1000,
-                        end_ms: end * 1000 - 200,
-                        text: text.to_string(),
-                    })
-                    .collect(),
-            };
-            store.create_transcript(workspace_id, &study.id, &new).await?;
+            store.create_transcript(workspace_id, &study.id, &t.new_transcript()).await?;
         }
     }
     Ok(())
+}
+
+impl SampleStudy {
+    fn new_study(&self) -> NewStudy {
+        NewStudy { name: self.name.to_string(), description: self.description.map(str::to_string) }
+    }
+}
+
+impl SampleTranscript {
+    fn new_transcript(&self) -> NewTranscript {
+        NewTranscript {
+            participant_name: self.participant.to_string(),
+            participant_email: self.email.map(str::to_string),
+            language: self.language.to_string(),
+            segments: self
+                .segments
+                .iter()
+                .map(|(speaker, start, end, text)| Segment {
+                    speaker: speaker.to_string(),
+                    start_ms: start * 1000,
+                    // A short pause before the next speaker.
+                    end_ms: end * 1000 - 200,
+                    text: text.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::v1::input;
+    use serde_json::json;
+
+    /// The samples are what a client could have sent: they pass `/v1`'s own validation.
+    #[test]
+    fn sample_data_passes_the_api_validation() {
+        for s in SAMPLES {
+            let body = json!({ "name": s.name, "description": s.description });
+            assert_eq!(input::new_study(&body).unwrap(), s.new_study());
+            for t in s.transcripts {
+                let new = t.new_transcript();
+                let body = json!({
+                    "participant": { "name": new.participant_name, "email": new.participant_email },
+                    "language": new.language,
+                    "segments": new.segments,
+                });
+                assert_eq!(input::new_transcript(&body).unwrap(), new, "{}", t.participant);
+            }
+        }
+    }
 }

@@ -237,12 +237,11 @@ impl Inner {
         // While down, one request at a time probes, once a second; the
         // others decide locally without waiting.
         let probe = self.down_since.load(Ordering::Acquire) != 0;
-        if probe {
-            if now_ms < self.probe_at.load(Ordering::Acquire)
-                || self.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err()
-            {
-                return None;
-            }
+        if probe
+            && (now_ms < self.probe_at.load(Ordering::Acquire)
+                || self.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err())
+        {
+            return None;
         }
         let mut invocation = self.script.key(key);
         invocation.arg(limit).arg(WINDOW_MS).arg(rand::random::<u64>());

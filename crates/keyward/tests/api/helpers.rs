@@ -525,10 +525,10 @@ impl Drop for TestDb {
 }
 
 /// data dir → (database URL, the database kept alive for the CLI helpers).
-type Registry = Mutex<HashMap<PathBuf, (String, Option<Arc<TestDb>>)>>;
-static DATABASES: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+type Databases = HashMap<PathBuf, (String, Option<Arc<TestDb>>)>;
+static DATABASES: std::sync::OnceLock<Mutex<Databases>> = std::sync::OnceLock::new();
 
-fn registry() -> std::sync::MutexGuard<'static, HashMap<PathBuf, (String, Option<Arc<TestDb>>)>> {
+fn registry() -> std::sync::MutexGuard<'static, Databases> {
     DATABASES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
 }
 

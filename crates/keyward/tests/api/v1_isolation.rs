@@ -55,9 +55,9 @@ async fn a_key_cannot_add_a_transcript_to_another_workspaces_study() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Nothing was written into A's study.
     let (_, list) = app.v1_get(&format!("/v1/studies/{}/transcripts", w.a_study), &w.a.key).await;
-    assert_eq!(ids(&list), [w.a_transcript.clone()]);
+    assert_eq!(ids(&list), [w.a_transcript.as_str()]);
     let (_, all) = app.v1_get("/v1/transcripts", &w.a.key).await;
-    assert_eq!(ids(&all), [w.a_transcript.clone()]);
+    assert_eq!(ids(&all), [w.a_transcript.as_str()]);
 }
 
 #[tokio::test]
@@ -65,13 +65,13 @@ async fn lists_never_show_another_workspaces_data() {
     let app = TestApp::spawn().await;
     let w = two(&app).await;
     let (_, a_studies) = app.v1_get("/v1/studies", &w.a.key).await;
-    assert_eq!(ids(&a_studies), [w.a_study.clone()]);
+    assert_eq!(ids(&a_studies), [w.a_study.as_str()]);
     let (_, b_studies) = app.v1_get("/v1/studies", &w.b.key).await;
-    assert_eq!(ids(&b_studies), [w.b_study.clone()]);
+    assert_eq!(ids(&b_studies), [w.b_study.as_str()]);
     let (_, a_all) = app.v1_get("/v1/transcripts", &w.a.key).await;
-    assert_eq!(ids(&a_all), [w.a_transcript.clone()]);
+    assert_eq!(ids(&a_all), [w.a_transcript.as_str()]);
     let (_, b_all) = app.v1_get("/v1/transcripts?limit=100", &w.b.key).await;
-    assert_eq!(ids(&b_all), [w.b_transcript.clone()]);
+    assert_eq!(ids(&b_all), [w.b_transcript.as_str()]);
     assert!(!b_all.to_string().contains("Alice"));
 }
 

@@ -35,9 +35,8 @@ impl ListParams {
                 "limit" => match value.parse::<u32>() {
                     Ok(n) if (1..=MAX_LIMIT).contains(&n) => limit = Some(n),
                     Ok(_) => errs.push("limit", "out_of_range", format!("must be between 1 and {MAX_LIMIT}")),
-                    Err(_)
-                        if value.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() =>
-                    {
+                    // A whole number, just too large or negative.
+                    Err(_) if is_integer(value) => {
                         errs.push("limit", "out_of_range", format!("must be between 1 and {MAX_LIMIT}"))
                     }
                     Err(_) => errs.push("limit", "invalid_type", "expected an integer"),
@@ -66,6 +65,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
         })?;
         ListParams::parse(&pairs).map_err(ApiError::Validation)
     }
+}
+
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The `{id}` of a resource path. An id that cannot even be decoded is as
@@ -109,7 +113,7 @@ mod tests {
         for bad in ["0", "101", "-1", "99999999999999999999"] {
             assert_eq!(parse(&[("limit", bad)]).unwrap_err(), [("limit".into(), "out_of_range".into())], "{bad}");
         }
-        for bad in ["", "ten", "1.5", "1e2", " 5"] {
+        for bad in ["", "-", "ten", "1.5", "1e2", " 5"] {
             assert_eq!(parse(&[("limit", bad)]).unwrap_err(), [("limit".into(), "invalid_type".into())], "{bad:?}");
         }
     }

@@ -386,8 +386,14 @@ pub fn create_transcript_schema() -> Value {
                     "required": ["speaker", "start_ms", "end_ms", "text"],
                     "properties": {
                         "speaker": name_schema("Who speaks."),
-                        "start_ms": { "type": "integer", "minimum": 0, "maximum": MS_MAX, "description": "Offset from the start of the recording, in milliseconds." },
-                        "end_ms": { "type": "integer", "minimum": 0, "maximum": MS_MAX, "description": "End offset in milliseconds; not less than start_ms." },
+                        "start_ms": {
+                            "type": "integer", "minimum": 0, "maximum": MS_MAX,
+                            "description": "Offset from the start of the recording, in milliseconds.",
+                        },
+                        "end_ms": {
+                            "type": "integer", "minimum": 0, "maximum": MS_MAX,
+                            "description": "End offset in milliseconds; not less than start_ms.",
+                        },
                         "text": {
                             "type": "string", "minLength": 1, "maxLength": TEXT_MAX, "pattern": TEXT_PATTERN,
                             "description": "What was said; tabs and line breaks allowed.",

@@ -69,7 +69,12 @@ static OPENAPI_JSON: LazyLock<Vec<u8>> =
     path = "/openapi.json",
     tag = "meta",
     operation_id = "getOpenApi",
-    responses((status = 200, description = "The OpenAPI 3.1 document of /v1.", body = Object, content_type = "application/json")),
+    responses((
+        status = 200,
+        description = "The OpenAPI 3.1 document of /v1.",
+        body = Object,
+        content_type = "application/json",
+    )),
 )]
 pub async fn openapi_json() -> Response {
     let mut res = OPENAPI_JSON.as_slice().into_response();
@@ -189,9 +194,4 @@ mod tests {
         assert_eq!(schemas["CreateStudy"], input::create_study_schema());
         assert_eq!(schemas["CreateTranscript"], input::create_transcript_schema());
     }
-}
-#[cfg(test)]
-#[test]
-fn zz_dump() {
-    std::fs::write("/tmp/openapi.json", serde_json::to_string_pretty(&openapi()).unwrap()).unwrap();
 }

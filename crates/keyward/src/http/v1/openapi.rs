@@ -279,8 +279,15 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
         "type": "object",
         "required": ["field", "code", "message"],
         "properties": {
-            "field": { "type": "string", "description": "JSON path of the field or the query parameter, e.g. `segments[3].end_ms`." },
-            "code": { "type": "string", "description": "Stable snake_case code: `required`, `unknown_field`, `invalid_type`, `empty`, `too_long`, `out_of_range`, …" },
+            "field": {
+                "type": "string",
+                "description": "JSON path of the field or the query parameter, e.g. `segments[3].end_ms`.",
+            },
+            "code": {
+                "type": "string",
+                "description": "Stable snake_case code: `required`, `unknown_field`, `invalid_type`, `empty`, \
+                                `too_long`, `out_of_range`, `invalid_format`, `before_start`, `unknown_cursor`, …",
+            },
             "message": { "type": "string" },
         },
     });

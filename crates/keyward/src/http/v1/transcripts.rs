@@ -152,7 +152,11 @@ pub async fn create_transcript(
     tag = "transcripts",
     operation_id = "listTranscripts",
     params(super::openapi::TranscriptListParams),
-    responses((status = 200, description = "A page of the workspace's transcripts, newest first.", body = TranscriptList)),
+    responses((
+        status = 200,
+        description = "A page of the workspace's transcripts, newest first.",
+        body = TranscriptList,
+    )),
 )]
 pub async fn list_transcripts(
     State(state): State<AppState>,
