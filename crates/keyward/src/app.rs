@@ -174,17 +174,19 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
 /// Periodic chores: last-used flush, limiter eviction, session cleanup.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
-    let mut n: u64 = 0;
+    // Sessions are swept every 60th tick (5 minutes).
+    let mut ticks_to_sweep: u32 = 60;
     loop {
         tick.tick().await;
-        n += 1;
+        ticks_to_sweep -= 1;
         if let Err(e) = state.last_used.flush(&state.store).await {
             tracing::warn!(error = ?e, "could not write last-used times");
         }
         let now = crate::store::now_ms();
         state.limiter.evict_idle(now as u64);
         state.logins.evict_idle(now as u64);
-        if n % 60 == 0 {
+        if ticks_to_sweep == 0 {
+            ticks_to_sweep = 60;
             if let Err(e) = state.store.delete_expired_sessions(now - SESSION_IDLE_MS, now - SESSION_ABSOLUTE_MS).await
             {
                 tracing::warn!(error = ?e, "could not delete expired sessions");

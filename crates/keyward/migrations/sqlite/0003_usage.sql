@@ -1,6 +1,7 @@
 -- The usage log (SPEC §6): raw records kept --usage-retention-days (90),
--- hourly rollups that answer the API Usage statistics in O(buckets), the
--- per-key per-second counters behind auto-revocation, and notifications.
+-- hourly rollups (per key, and per workspace) that answer the API Usage
+-- statistics in O(buckets), the per-key per-second counters behind
+-- auto-revocation, and notifications.
 -- No foreign keys on the usage tables: they are the hot insert path, and
 -- workspaces and keys are never deleted (retention removes old rows).
 
@@ -36,6 +37,19 @@ CREATE TABLE usage_hourly (
     code TEXT NOT NULL,
     requests BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, hour_start, key_id, method, route, status, code)
+) WITHOUT ROWID;
+
+-- The same without the key: what the unfiltered report reads (at most
+-- endpoints x statuses rows per hour, whatever the number of keys).
+CREATE TABLE usage_hourly_ws (
+    workspace_id TEXT NOT NULL,
+    hour_start BIGINT NOT NULL,
+    method TEXT NOT NULL,
+    route TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    code TEXT NOT NULL,
+    requests BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, hour_start, method, route, status, code)
 ) WITHOUT ROWID;
 
 -- Auto-revocation counters per key and second, shared by every node writing

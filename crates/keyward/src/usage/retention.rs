@@ -64,13 +64,15 @@ pub async fn trim_key_seconds(store: &Store, window_secs: u64, now_ms: i64) -> a
 pub async fn run_loop(store: Store, retention_days: u32, window_secs: u64, metrics: Arc<UsageMetrics>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n: u64 = 0;
+    // A full pass at the first tick, then every 60th (hourly).
+    let mut ticks_to_pass: u32 = 0;
     loop {
         tick.tick().await;
         if let Err(e) = trim_key_seconds(&store, window_secs, now_ms()).await {
             tracing::warn!(error = ?e, "could not trim auto-revocation counters");
         }
-        if n % 60 == 0 {
+        if ticks_to_pass == 0 {
+            ticks_to_pass = 60;
             match run_once(&store, retention_days, now_ms(), Duration::from_millis(20)).await {
                 Ok(d) => {
                     metrics.retention_deleted.fetch_add(d.records + d.rollups, Ordering::Relaxed);
@@ -81,6 +83,6 @@ pub async fn run_loop(store: Store, retention_days: u32, window_secs: u64, metri
                 Err(e) => tracing::warn!(error = ?e, "usage retention pass failed"),
             }
         }
-        n += 1;
+        ticks_to_pass -= 1;
     }
 }

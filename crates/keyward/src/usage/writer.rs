@@ -17,7 +17,7 @@ use super::autorevoke::{self, AutoRevokePolicy};
 use super::metrics::UsageMetrics;
 use super::notify::{Notifier, Retry};
 use super::UsageRecord;
-use crate::store::{now_ms, HourlyCount, KeySecondCount, Store};
+use crate::store::{now_ms, HourlyCount, KeySecondCount, Store, UsageIncrements, WorkspaceHourlyCount};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -110,14 +110,17 @@ impl Writer {
 
 /// The rollup and counter increments of a batch, sorted (so concurrent
 /// writers on PostgreSQL lock rows in the same order and cannot deadlock).
-pub fn aggregate(batch: &[UsageRecord]) -> (Vec<HourlyCount<'_>>, Vec<KeySecondCount<'_>>) {
+pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
     type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
+    type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
     let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
+    let mut hourly_ws: HashMap<WsHourKey<'_>, u64> = HashMap::new();
     let mut seconds: HashMap<(&str, &str, i64), (u64, u64)> = HashMap::new();
     for r in batch {
         let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
         let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
         *hourly.entry(key).or_default() += 1;
+        *hourly_ws.entry((key.0, key.1, key.3, key.4, key.5, key.6)).or_default() += 1;
         let (counts, error) = autorevoke::classify(r.status, r.code);
         if counts {
             let e = seconds.entry((&*r.workspace_id, &*r.key_id, r.at_ms.div_euclid(1000))).or_default();
@@ -149,6 +152,28 @@ pub fn aggregate(batch: &[UsageRecord]) -> (Vec<HourlyCount<'_>>, Vec<KeySecondC
             b.code,
         ))
     });
+    let mut hourly_ws: Vec<_> = hourly_ws
+        .into_iter()
+        .map(|((workspace_id, hour_start, method, route, status, code), requests)| WorkspaceHourlyCount {
+            workspace_id,
+            hour_start,
+            method,
+            route,
+            status,
+            code,
+            requests,
+        })
+        .collect();
+    hourly_ws.sort_by(|a, b| {
+        (a.workspace_id, a.hour_start, a.method, a.route, a.status, a.code).cmp(&(
+            b.workspace_id,
+            b.hour_start,
+            b.method,
+            b.route,
+            b.status,
+            b.code,
+        ))
+    });
     let mut seconds: Vec<_> = seconds
         .into_iter()
         .map(|((workspace_id, key_id, sec), (requests, errors))| KeySecondCount {
@@ -160,7 +185,7 @@ pub fn aggregate(batch: &[UsageRecord]) -> (Vec<HourlyCount<'_>>, Vec<KeySecondC
         })
         .collect();
     seconds.sort_by(|a, b| (a.workspace_id, a.key_id, a.sec).cmp(&(b.workspace_id, b.key_id, b.sec)));
-    (hourly, seconds)
+    UsageIncrements { hourly, hourly_ws, seconds }
 }
 
 /// Write one batch (records, rollups, counters) in one transaction. Public
@@ -169,8 +194,7 @@ pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::
     if batch.is_empty() {
         return Ok(());
     }
-    let (hourly, seconds) = aggregate(batch);
-    store.write_usage_batch(batch, &hourly, &seconds).await
+    store.write_usage_batch(batch, &aggregate(batch)).await
 }
 
 #[cfg(test)]
@@ -204,7 +228,7 @@ mod tests {
             rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
             rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
         ];
-        let (hourly, seconds) = aggregate(&batch);
+        let UsageIncrements { hourly, hourly_ws, seconds } = aggregate(&batch);
         let count = |hour: i64, key: &str, status: u16| {
             hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)
         };
@@ -214,6 +238,11 @@ mod tests {
         assert_eq!(count(h + HOUR_MS, "key_a", 200), Some(1));
         assert_eq!(count(h, "key_b", 404), Some(1));
         assert_eq!(hourly.iter().map(|c| c.requests).sum::<u64>(), 6);
+        let ws_count = |hour: i64, status: u16| {
+            hourly_ws.iter().find(|c| c.hour_start == hour && c.status == status).map(|c| c.requests)
+        };
+        assert_eq!((ws_count(h, 200), ws_count(h, 404), ws_count(h + HOUR_MS, 200)), (Some(2), Some(1), Some(1)));
+        assert_eq!(hourly_ws.iter().map(|c| c.requests).sum::<u64>(), 6);
         let sec =
             |key: &str, s: i64| seconds.iter().find(|c| c.key_id == key && c.sec == s).map(|c| (c.requests, c.errors));
         assert_eq!(sec("key_a", h / 1000), Some((2, 0)));

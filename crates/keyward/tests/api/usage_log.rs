@@ -213,7 +213,7 @@ async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_youn
     assert_eq!(recent, 2);
 
     let d = retention::run_once(&app.store, 90, now, Duration::ZERO).await.unwrap();
-    assert_eq!((d.records, d.rollups), (1, 1), "the -91 d record and its hour of rollups");
+    assert_eq!((d.records, d.rollups), (1, 2), "the -91 d record and its hour of rollups (per key, per workspace)");
     let v = usage(&admin, &ws, "").await;
     let recent = v["recent"].as_array().unwrap();
     assert_eq!(recent.len(), 1);
@@ -222,7 +222,7 @@ async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_youn
     assert_eq!((again.records, again.rollups), (0, 0), "the -89 d record and rollup stay");
     // Two days later they are 91 days old and go too.
     let later = retention::run_once(&app.store, 90, now + 2 * DAY, Duration::ZERO).await.unwrap();
-    assert_eq!((later.records, later.rollups), (1, 1));
+    assert_eq!((later.records, later.rollups), (1, 2));
     assert_eq!(usage(&admin, &ws, "").await["recent"], json!([]));
 }
 
@@ -237,7 +237,7 @@ async fn retention_works_in_bounded_batches() {
     batch.push(record(&ws, &key_id, now));
     writer::write_batch(&app.store, &batch).await.unwrap();
     let d = retention::run_once(&app.store, 90, now, Duration::ZERO).await.unwrap();
-    assert_eq!((d.records, d.rollups), (12_000, 3));
+    assert_eq!((d.records, d.rollups), (12_000, 6), "3 hours of rollups, per key and per workspace");
     let v = usage(&admin, &ws, "").await;
     assert_eq!((v["last_24h"]["total"].as_u64(), v["recent"].as_array().unwrap().len()), (Some(1), 1));
 }
