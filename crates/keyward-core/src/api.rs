@@ -108,7 +108,8 @@ pub struct UsageTotals {
     pub total: u64,
     /// Requests answered with status >= 400.
     pub errors: u64,
-    /// Status code (as a string) → count, for error statuses.
+    /// Status code (as a string) → count, for every status seen, so the
+    /// counts add up to `total`.
     pub by_status: BTreeMap<String, u64>,
     /// Problem `code` → count.
     pub by_code: BTreeMap<String, u64>,

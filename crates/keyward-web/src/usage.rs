@@ -279,8 +279,16 @@ fn f2(v: f64) -> String {
 }
 
 fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
-    let mut statuses: Vec<&String> =
-        d.by_status.keys().chain(w.by_status.keys()).collect::<BTreeSet<_>>().into_iter().collect();
+    // `by_status` counts every status (so it adds up to the total); the
+    // error breakdown shows the error statuses only.
+    let mut statuses: Vec<&String> = d
+        .by_status
+        .keys()
+        .chain(w.by_status.keys())
+        .filter(|s| s.parse::<u16>().is_ok_and(|code| code >= 400))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     statuses.sort_by_key(|s| s.parse::<u32>().unwrap_or(u32::MAX));
     let mut codes: Vec<&String> =
         d.by_code.keys().chain(w.by_code.keys()).collect::<BTreeSet<_>>().into_iter().collect();

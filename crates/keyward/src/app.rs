@@ -53,6 +53,7 @@ impl Background {
         let mut buf = Vec::with_capacity(1024);
         while self.usage_rx.recv_many(&mut buf, 1024).await > 0 {
             buf.clear();
+            tokio::time::sleep(crate::usage::writer::LINGER).await;
         }
     }
 }
@@ -193,27 +194,4 @@ async fn maintenance(state: AppState) {
             }
         }
     }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown signal received: draining requests");
 }

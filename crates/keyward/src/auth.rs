@@ -33,6 +33,9 @@ pub struct VerifiedKey {
     pub allowlist: Option<Allowlist>,
     /// `None` when the plan has no API access.
     pub policy: Option<RateLimitPolicy>,
+    /// The `GET /v1/me` body, serialised once: everything in it is fixed for
+    /// the life of this cache entry (any change reloads the key).
+    pub me_body: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 impl VerifiedKey {
@@ -46,6 +49,7 @@ impl VerifiedKey {
             hash,
             allowlist,
             policy,
+            me_body: std::sync::OnceLock::new(),
         }
     }
 

@@ -136,18 +136,28 @@ pub struct Me {
     operation_id = "getMe",
     responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me)),
 )]
-pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> Json<Me> {
-    let k = &ctx.key.key;
-    Json(Me {
-        workspace: MeWorkspace { id: k.workspace_id.clone(), name: k.workspace_name.clone(), plan: k.plan },
-        key: MeKey {
-            id: k.id.clone(),
-            name: k.name.clone(),
-            masked: key::mask(&k.last4),
-            created_at: Timestamp(k.created_at),
-        },
-        rate_limit: MeRateLimit { requests_per_minute: ctx.policy.requests_per_minute },
-    })
+pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // Zapier polls this; the body is built once per cached key.
+    let body = ctx
+        .key
+        .me_body
+        .get_or_init(|| {
+            let k = &ctx.key.key;
+            let me = Me {
+                workspace: MeWorkspace { id: k.workspace_id.clone(), name: k.workspace_name.clone(), plan: k.plan },
+                key: MeKey {
+                    id: k.id.clone(),
+                    name: k.name.clone(),
+                    masked: key::mask(&k.last4),
+                    created_at: Timestamp(k.created_at),
+                },
+                rate_limit: MeRateLimit { requests_per_minute: ctx.policy.requests_per_minute },
+            };
+            serde_json::to_vec(&me).map(axum::body::Bytes::from).unwrap_or_default()
+        })
+        .clone();
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[cfg(test)]
