@@ -35,12 +35,17 @@ if [ ! -x "$VENV/bin/st" ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
 fi
 
+# The coverage phase is off by default: on this machine's CPython 3.11 it
+# sometimes crashes inside hypothesis' lambda-source introspection
+# ("SystemError: AST constructor recursion depth mismatch", a CPython bug),
+# which fails the run with zero API failures. ST_PHASES=examples,coverage,fuzzing,stateful
+# turns it back on.
 args=(
   run "$BASE/v1/openapi.json"
   --url "$BASE"
   --checks all
   --mode all
-  --phases examples,coverage,fuzzing,stateful
+  --phases "${ST_PHASES:-examples,fuzzing,stateful}"
   --max-examples "${ST_MAX_EXAMPLES:-25}"
   --max-time "${ST_MAX_TIME:-180}"
   --workers "${ST_WORKERS:-2}"

@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use keyward_core::api::{UsageReport, WorkspaceMembership};
+use keyward_core::api::UsageReport;
 use keyward_web::{ApiKeysPage, LoginPage, PageState};
 use serde::Deserialize;
 
@@ -64,18 +64,7 @@ async fn api_keys_page(
 }
 
 async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> ApiResult<Response> {
-    let workspaces: Vec<WorkspaceMembership> = state
-        .store
-        .memberships_of(&session.user_id)
-        .await?
-        .into_iter()
-        .map(|m| WorkspaceMembership {
-            id: m.workspace.id,
-            name: m.workspace.name,
-            role: m.role,
-            plan: m.workspace.plan,
-        })
-        .collect();
+    let workspaces = session::workspaces_of(state, &session.user_id).await?;
     let current = match q.workspace.as_deref() {
         Some(id) => workspaces.iter().find(|w| w.id == id).ok_or(ApiError::NotFound)?,
         None => match workspaces.first() {

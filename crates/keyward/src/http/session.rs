@@ -116,8 +116,9 @@ struct SessionView {
     csrf_token: String,
 }
 
-async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String) -> ApiResult<SessionView> {
-    let workspaces = state
+/// The user's workspaces, as the session answer and the page show them.
+pub async fn workspaces_of(state: &AppState, user_id: &str) -> ApiResult<Vec<WorkspaceMembership>> {
+    Ok(state
         .store
         .memberships_of(user_id)
         .await?
@@ -128,7 +129,11 @@ async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String
             role: m.role,
             plan: m.workspace.plan,
         })
-        .collect();
+        .collect())
+}
+
+async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String) -> ApiResult<SessionView> {
+    let workspaces = workspaces_of(state, user_id).await?;
     Ok(SessionView { user: UserView { id: user_id.into(), email: email.into() }, workspaces, csrf_token: csrf })
 }
 
