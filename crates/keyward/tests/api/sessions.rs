@@ -172,3 +172,22 @@ async fn every_response_has_a_request_id_and_problems_carry_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn html_pages_carry_a_strict_csp_and_security_headers() {
+    let app = TestApp::spawn().await;
+    let res = app.http.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("http"), "no external sources: {csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.contains_key("referrer-policy"));
+    assert!(h.contains_key("x-request-id"));
+    // Without a session the page sends you to the login.
+    let res = app.http.get(app.url("/settings/api-keys")).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/login"));
+}
