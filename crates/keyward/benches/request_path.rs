@@ -69,8 +69,8 @@ fn steps(c: &mut Criterion) {
                 .usage
                 .record(keyward::usage::UsageRecord {
                     at_ms: 0,
-                    workspace_id: vk.key.workspace_id.as_str().into(),
-                    key_id: vk.key_id.clone(),
+                    workspace_id: vk.key.workspace_id.clone(),
+                    key_id: vk.key.id.clone(),
                     method: "GET",
                     route: "/v1/me".into(),
                     path: "/v1/me".into(),

@@ -174,12 +174,21 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
 
 /// Periodic chores: last-used flush, limiter eviction, session cleanup.
 async fn maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    // Sessions are swept every 60th tick (5 minutes).
-    let mut ticks_to_sweep: u32 = 60;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Every second: the WAL checkpoint. Every 5th tick: last-used times and
+    // evictions. Every 300th tick (5 minutes): expired sessions.
+    let mut n: u64 = 0;
+    let mut ticks_to_sweep: u32 = 300;
     loop {
         tick.tick().await;
-        ticks_to_sweep -= 1;
+        if let Err(e) = state.store.checkpoint().await {
+            tracing::warn!(error = ?e, "WAL checkpoint failed");
+        }
+        n += 1;
+        if !n.is_multiple_of(5) {
+            continue;
+        }
+        ticks_to_sweep = ticks_to_sweep.saturating_sub(5);
         if let Err(e) = state.last_used.flush(&state.store).await {
             tracing::warn!(error = ?e, "could not write last-used times");
         }
@@ -187,7 +196,7 @@ async fn maintenance(state: AppState) {
         state.limiter.evict_idle(now as u64);
         state.logins.evict_idle(now as u64);
         if ticks_to_sweep == 0 {
-            ticks_to_sweep = 60;
+            ticks_to_sweep = 300;
             if let Err(e) = state.store.delete_expired_sessions(now - SESSION_IDLE_MS, now - SESSION_ABSOLUTE_MS).await
             {
                 tracing::warn!(error = ?e, "could not delete expired sessions");

@@ -24,33 +24,21 @@ use std::sync::{Arc, Mutex, RwLock};
 pub struct VerifiedKey {
     pub key: AuthKey,
     pub hash: HashedKey,
-    /// The key id, shared cheaply with the usage log and last-used tracker.
-    pub key_id: Arc<str>,
-    /// The workspace id, shared cheaply with the usage log.
-    pub workspace_id: Arc<str>,
     /// `None` when a stored CIDR does not parse (edited by hand): fail
     /// closed, the key then allows no source at all.
     pub allowlist: Option<Allowlist>,
     /// `None` when the plan has no API access.
     pub policy: Option<RateLimitPolicy>,
-    /// The `GET /v1/me` body, serialised once: everything in it is fixed for
-    /// the life of this cache entry (any change reloads the key).
-    pub me_body: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 impl VerifiedKey {
-    fn new(key: AuthKey, hash: HashedKey) -> Self {
+    fn new(mut key: AuthKey, hash: HashedKey) -> Self {
         let allowlist = Allowlist::parse(&key.allowed_cidrs).ok();
+        // The parsed form is what requests use; 100k cached keys should not
+        // also keep the strings.
+        key.allowed_cidrs = Vec::new();
         let policy = RateLimitPolicy::for_workspace(key.plan, key.rpm_override);
-        VerifiedKey {
-            key_id: Arc::from(key.id.as_str()),
-            workspace_id: Arc::from(key.workspace_id.as_str()),
-            key,
-            hash,
-            allowlist,
-            policy,
-            me_body: std::sync::OnceLock::new(),
-        }
+        VerifiedKey { key, hash, allowlist, policy }
     }
 
     /// Step 5: whether `ip` may use this key.

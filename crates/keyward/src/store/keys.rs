@@ -6,6 +6,7 @@ use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
 use keyward_core::{ids, key, HashedKey, Plan};
 use serde_json::json;
 use sqlx::Row;
+use std::sync::Arc;
 
 /// At most this many active keys per workspace.
 pub const MAX_ACTIVE_KEYS: i64 = 100;
@@ -14,11 +15,12 @@ pub const MAX_ACTIVE_KEYS: i64 = 100;
 /// loaded in one indexed read by hash.
 #[derive(Debug, Clone)]
 pub struct AuthKey {
-    pub id: String,
+    /// Shared cheaply with the usage log and the last-used tracker.
+    pub id: Arc<str>,
     pub name: String,
     pub last4: String,
     pub created_at: i64,
-    pub workspace_id: String,
+    pub workspace_id: Arc<str>,
     pub workspace_name: String,
     pub plan: Plan,
     pub rpm_override: Option<u32>,
@@ -275,11 +277,11 @@ impl Store {
             let plan: String = r.try_get("plan")?;
             let cidrs: String = r.try_get("allowed_cidrs")?;
             Ok(AuthKey {
-                id: r.try_get("id")?,
+                id: Arc::from(r.try_get::<String, _>("id")?),
                 name: r.try_get("name")?,
                 last4: r.try_get("last4")?,
                 created_at: r.try_get("created_at")?,
-                workspace_id: r.try_get("workspace_id")?,
+                workspace_id: Arc::from(r.try_get::<String, _>("workspace_id")?),
                 workspace_name: r.try_get("workspace_name")?,
                 plan: plan.parse().map_err(corrupt)?,
                 rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32),

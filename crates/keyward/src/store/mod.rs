@@ -213,6 +213,12 @@ impl Store {
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            // No checkpoint inside a commit: the usage writer would wait
+                            // on its fsync and the request path on the full channel. The
+                            // server checkpoints in the background instead
+                            // ([`Store::checkpoint`]); closing the last connection
+                            // checkpoints too (the CLI).
+                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                             Ok(())
                         })
                     })
@@ -245,6 +251,15 @@ impl Store {
     /// The pool, for submodules (and only them: no SQL outside `store`).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Copy the SQLite WAL back into the database without blocking writers
+    /// (PASSIVE); a no-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// `/readyz`: does the database answer?

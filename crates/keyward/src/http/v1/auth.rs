@@ -40,7 +40,7 @@ pub struct ApiKeyContext {
 impl ApiKeyContext {
     /// The workspace every query of this request is scoped to.
     pub fn workspace_id(&self) -> &str {
-        &self.key.key.workspace_id
+        &self.key.key.workspace_id[..]
     }
 }
 
@@ -107,7 +107,7 @@ pub async fn pipeline(
         Ok(policy) => {
             // Step 6.
             let d = state.limiter.try_acquire(&vk.hash, policy.requests_per_minute, now as u64).await;
-            state.last_used.touch(&vk.key_id, now, ip);
+            state.last_used.touch(&vk.key.id, now, ip);
             let mut res = if d.allowed {
                 req.extensions_mut().insert(ApiKeyContext { key: Arc::clone(&vk), policy });
                 next.run(req).await
@@ -123,8 +123,8 @@ pub async fn pipeline(
         .usage
         .record(UsageRecord {
             at_ms: now,
-            workspace_id: Arc::clone(&vk.workspace_id),
-            key_id: Arc::clone(&vk.key_id),
+            workspace_id: Arc::clone(&vk.key.workspace_id),
+            key_id: Arc::clone(&vk.key.id),
             method,
             route,
             path,

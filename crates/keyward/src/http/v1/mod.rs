@@ -138,26 +138,18 @@ pub struct Me {
 )]
 pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    // Zapier polls this; the body is built once per cached key.
-    let body = ctx
-        .key
-        .me_body
-        .get_or_init(|| {
-            let k = &ctx.key.key;
-            let me = Me {
-                workspace: MeWorkspace { id: k.workspace_id.clone(), name: k.workspace_name.clone(), plan: k.plan },
-                key: MeKey {
-                    id: k.id.clone(),
-                    name: k.name.clone(),
-                    masked: key::mask(&k.last4),
-                    created_at: Timestamp(k.created_at),
-                },
-                rate_limit: MeRateLimit { requests_per_minute: ctx.policy.requests_per_minute },
-            };
-            serde_json::to_vec(&me).map(axum::body::Bytes::from).unwrap_or_default()
-        })
-        .clone();
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    let k = &ctx.key.key;
+    Json(Me {
+        workspace: MeWorkspace { id: k.workspace_id.to_string(), name: k.workspace_name.clone(), plan: k.plan },
+        key: MeKey {
+            id: k.id.to_string(),
+            name: k.name.clone(),
+            masked: key::mask(&k.last4),
+            created_at: Timestamp(k.created_at),
+        },
+        rate_limit: MeRateLimit { requests_per_minute: ctx.policy.requests_per_minute },
+    })
+    .into_response()
 }
 
 #[cfg(test)]
