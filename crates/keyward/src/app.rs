@@ -103,7 +103,7 @@ pub async fn run(
     // clones held by it, and dropping `state` below drops the last one, so
     // the writer drains the channel and returns.
     let last_used_store = state.store.clone();
-    if let Err(e) = state.last_used.flush(&last_used_store).await {
+    if let Err(e) = state.last_used.flush(&last_used_store, crate::store::now_ms(), true).await {
         tracing::error!(error = ?e, "could not write last-used times at shutdown");
     }
     drop(state);
@@ -189,7 +189,7 @@ async fn maintenance(state: AppState) {
             continue;
         }
         ticks_to_sweep = ticks_to_sweep.saturating_sub(5);
-        if let Err(e) = state.last_used.flush(&state.store).await {
+        if let Err(e) = state.last_used.flush(&state.store, crate::store::now_ms(), false).await {
             tracing::warn!(error = ?e, "could not write last-used times");
         }
         let now = crate::store::now_ms();

@@ -101,29 +101,56 @@ impl KeyCache {
 }
 
 /// `last_used_at` / `last_used_ip`, coalesced in memory and written by a
-/// background task (every few seconds and at shutdown), so a request never
-/// waits on a storage write for them.
+/// background task, so a request never waits on a storage write for them.
+/// A key's first use is written at the next flush (seconds); after that at
+/// most once a minute per key (SPEC: may lag up to 60 s), so 100k busy keys
+/// cost at most ~1.7k small updates a second, never one per request.
 #[derive(Default)]
 pub struct LastUsed {
-    pending: Mutex<HashMap<Arc<str>, (i64, IpAddr)>>,
+    keys: Mutex<HashMap<Arc<str>, LastUse>>,
 }
+
+#[derive(Clone, Copy)]
+struct LastUse {
+    at: i64,
+    ip: IpAddr,
+    /// When this key was last written (0: never by this process).
+    written_at: i64,
+    dirty: bool,
+}
+
+/// Minimum time between two writes of one key's last use.
+pub const LAST_USED_WRITE_EVERY_MS: i64 = 60_000;
 
 impl LastUsed {
     pub fn touch(&self, key_id: &Arc<str>, at_ms: i64, ip: IpAddr) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        match p.get_mut(key_id) {
-            Some(v) => *v = (at_ms.max(v.0), ip),
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        match keys.get_mut(key_id) {
+            Some(v) => {
+                v.at = at_ms.max(v.at);
+                v.ip = ip;
+                v.dirty = true;
+            }
             None => {
-                p.insert(Arc::clone(key_id), (at_ms, ip));
+                keys.insert(Arc::clone(key_id), LastUse { at: at_ms, ip, written_at: 0, dirty: true });
             }
         }
     }
 
-    /// Write everything pending.
-    pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+    /// Write what is due (`all`: everything dirty, at shutdown), and forget
+    /// keys idle for longer than the write interval.
+    pub async fn flush(&self, store: &Store, now_ms: i64, all: bool) -> Result<(), StoreError> {
         let batch: Vec<(String, i64, String)> = {
-            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.drain().map(|(k, (at, ip))| (k.to_string(), at, ip.to_string())).collect()
+            let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            keys.retain(|_, v| v.dirty || now_ms - v.written_at < LAST_USED_WRITE_EVERY_MS);
+            keys.iter_mut()
+                .filter(|(_, v)| v.dirty && (all || now_ms - v.written_at >= LAST_USED_WRITE_EVERY_MS))
+                .map(|(k, v)| {
+                    v.dirty = false;
+                    v.written_at = now_ms;
+                    (k.to_string(), v.at, v.ip.to_string())
+                })
+                .collect()
         };
         store.record_last_used(&batch).await
     }

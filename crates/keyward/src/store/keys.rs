@@ -299,19 +299,23 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool().begin().await?;
-        for (key_id, at, ip) in entries {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 \
-                 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
-            )
-            .bind(*at)
-            .bind(ip)
-            .bind(key_id)
-            .execute(&mut *tx)
-            .await?;
+        // Short transactions: the usage writer shares SQLite's single write
+        // lock and must never wait long behind this.
+        for chunk in entries.chunks(200) {
+            let mut tx = self.pool().begin().await?;
+            for (key_id, at, ip) in chunk {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 \
+                     WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+                )
+                .bind(*at)
+                .bind(ip)
+                .bind(key_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }
