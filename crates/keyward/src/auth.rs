@@ -121,6 +121,10 @@ struct LastUse {
 
 /// Minimum time between two writes of one key's last use.
 pub const LAST_USED_WRITE_EVERY_MS: i64 = 60_000;
+/// At most this many keys are written per flush (oldest first), so the
+/// writes of 100k keys that fall due together spread over several flushes
+/// instead of competing with the usage writer in one burst.
+pub const LAST_USED_MAX_PER_FLUSH: usize = 10_000;
 
 impl LastUsed {
     pub fn touch(&self, key_id: &Arc<str>, at_ms: i64, ip: IpAddr) {
@@ -140,18 +144,62 @@ impl LastUsed {
     /// Write what is due (`all`: everything dirty, at shutdown), and forget
     /// keys idle for longer than the write interval.
     pub async fn flush(&self, store: &Store, now_ms: i64, all: bool) -> Result<(), StoreError> {
-        let batch: Vec<(String, i64, String)> = {
+        store.record_last_used(&self.take_due(now_ms, all)).await
+    }
+
+    /// What `flush` writes now: (key id, last use, ip), marked as written.
+    fn take_due(&self, now_ms: i64, all: bool) -> Vec<(String, i64, String)> {
+        {
             let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
             keys.retain(|_, v| v.dirty || now_ms - v.written_at < LAST_USED_WRITE_EVERY_MS);
-            keys.iter_mut()
-                .filter(|(_, v)| v.dirty && (all || now_ms - v.written_at >= LAST_USED_WRITE_EVERY_MS))
+            let mut due: Vec<(&Arc<str>, &mut LastUse)> = keys
+                .iter_mut()
+                .filter(|(_, v)| {
+                    v.dirty && (all || v.written_at == 0 || now_ms - v.written_at >= LAST_USED_WRITE_EVERY_MS)
+                })
+                .collect();
+            if !all && due.len() > LAST_USED_MAX_PER_FLUSH {
+                due.select_nth_unstable_by_key(LAST_USED_MAX_PER_FLUSH, |(_, v)| v.written_at);
+                due.truncate(LAST_USED_MAX_PER_FLUSH);
+            }
+            due.into_iter()
                 .map(|(k, v)| {
                     v.dirty = false;
                     v.written_at = now_ms;
                     (k.to_string(), v.at, v.ip.to_string())
                 })
                 .collect()
-        };
-        store.record_last_used(&batch).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_use_is_written_at_once_then_at_most_once_a_minute() {
+        let lu = LastUsed::default();
+        let key: Arc<str> = Arc::from("key_a");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        lu.touch(&key, 1_000, ip);
+        assert_eq!(lu.take_due(1_000, false), vec![("key_a".to_string(), 1_000, "203.0.113.9".to_string())]);
+        lu.touch(&key, 2_000, ip);
+        assert!(lu.take_due(30_000, false).is_empty(), "written less than a minute ago");
+        assert_eq!(lu.take_due(61_000, false).len(), 1);
+        lu.touch(&key, 62_000, ip);
+        assert_eq!(lu.take_due(62_000, true).len(), 1, "shutdown writes everything dirty");
+        assert!(lu.take_due(62_000, true).is_empty(), "nothing dirty is left");
+    }
+
+    #[test]
+    fn a_flush_writes_a_bounded_number_of_keys_oldest_first() {
+        let lu = LastUsed::default();
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        for i in 0..(LAST_USED_MAX_PER_FLUSH + 5) {
+            lu.touch(&Arc::from(format!("key_{i}")), 1, ip);
+        }
+        assert_eq!(lu.take_due(10, false).len(), LAST_USED_MAX_PER_FLUSH);
+        assert_eq!(lu.take_due(10, false).len(), 5);
     }
 }
