@@ -141,7 +141,7 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
             tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics on /metrics");
-            let router = crate::usage::metrics::router(Arc::clone(&metrics));
+            let router = crate::usage::metrics::router(Arc::clone(&metrics), state.limiter.redis().cloned());
             Some(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router).await {
                     tracing::error!(error = ?e, "metrics listener failed");

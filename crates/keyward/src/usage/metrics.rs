@@ -5,6 +5,7 @@
 //! metrics crate: a handful of series need no dependency, and the values live
 //! in the [`UsageMetrics`] of one running app instead of a process-global
 //! registry, so several apps in one process (the tests) never mix numbers.
+use crate::ratelimit::redis::{RedisLimiter, RedisStats};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -94,17 +95,45 @@ impl UsageMetrics {
 }
 
 /// The metrics listener's router: `GET /metrics` only.
-pub fn router(metrics: Arc<UsageMetrics>) -> Router {
-    Router::new().route("/metrics", get(serve_metrics)).with_state(metrics)
+pub fn router(metrics: Arc<UsageMetrics>, redis: Option<RedisLimiter>) -> Router {
+    Router::new().route("/metrics", get(serve_metrics)).with_state((metrics, redis))
 }
 
-async fn serve_metrics(State(m): State<Arc<UsageMetrics>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m.render())
+async fn serve_metrics(State((m, redis)): State<(Arc<UsageMetrics>, Option<RedisLimiter>)>) -> impl IntoResponse {
+    let mut text = m.render();
+    if let Some(r) = redis {
+        text.push_str(&render_redis(&r.stats()));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+}
+
+/// The shared limiter's health: is Redis answering, and how often did this
+/// node fall back to its local limiter (the "metric" of the Redis fallback).
+pub fn render_redis(s: &RedisStats) -> String {
+    format!(
+        "# HELP keyward_redis_up Whether the last call to Redis succeeded (0: limits are enforced per node).\n\
+         # TYPE keyward_redis_up gauge\nkeyward_redis_up {}\n\
+         # HELP keyward_redis_errors_total Calls to Redis that failed or timed out.\n\
+         # TYPE keyward_redis_errors_total counter\nkeyward_redis_errors_total {}\n\
+         # HELP keyward_ratelimit_fallback_decisions_total Rate-limit decisions made by the local fallback limiter.\n\
+         # TYPE keyward_ratelimit_fallback_decisions_total counter\nkeyward_ratelimit_fallback_decisions_total {}\n",
+        u8::from(s.up),
+        s.errors,
+        s.fallback_decisions
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_the_redis_fallback_metrics() {
+        let text = render_redis(&RedisStats { up: false, errors: 3, fallback_decisions: 7 });
+        assert!(text.contains("keyward_redis_up 0\n"), "{text}");
+        assert!(text.contains("keyward_redis_errors_total 3\n"));
+        assert!(text.contains("keyward_ratelimit_fallback_decisions_total 7\n"));
+    }
 
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
