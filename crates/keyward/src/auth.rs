@@ -89,15 +89,6 @@ impl KeyCache {
         }
         Ok(Some(verified))
     }
-
-    /// Number of cached keys (metrics, tests).
-    pub fn len(&self) -> usize {
-        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// `last_used_at` / `last_used_ip`, coalesced in memory and written by a

@@ -6,9 +6,10 @@
 use super::error::{ApiError, ApiResult, FieldError};
 use super::json::ApiJson;
 use super::session::AdminSession;
+use super::v1::extract::ListParams;
 use crate::app::AppState;
 use crate::store::{MembershipView, Revoker};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
@@ -127,13 +128,6 @@ async fn set_allowed_ips(
     Ok(Json(state.store.set_allowed_cidrs(&ws, &id, &list.to_strings(), &session.email).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuditQuery {
-    limit: Option<u32>,
-    starting_after: Option<String>,
-}
-
 #[derive(Serialize)]
 struct AuditPageView {
     data: Vec<AuditEntry>,
@@ -144,13 +138,9 @@ async fn audit_log(
     State(state): State<AppState>,
     session: AdminSession,
     Path(ws): Path<String>,
-    Query(q): Query<AuditQuery>,
+    q: ListParams,
 ) -> ApiResult<Json<AuditPageView>> {
     require_admin(&state, &session, &ws).await?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be between 1 and 100")]));
-    }
-    let page = state.store.audit_log(&ws, limit, q.starting_after.as_deref()).await?;
+    let page = state.store.audit_log(&ws, q.limit, q.starting_after.as_deref()).await?;
     Ok(Json(AuditPageView { data: page.data, has_more: page.has_more }))
 }

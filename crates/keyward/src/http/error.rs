@@ -85,6 +85,9 @@ pub enum ApiError {
     /// 400: the body is not JSON.
     #[error("{0}")]
     InvalidJson(String),
+    /// 400: a request keyward could not read otherwise (not the body).
+    #[error("{0}")]
+    BadRequest(&'static str),
     /// 413.
     #[error("request body larger than 1 MiB")]
     PayloadTooLarge,
@@ -116,7 +119,7 @@ impl ApiError {
             RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            InvalidJson(_) => StatusCode::BAD_REQUEST,
+            InvalidJson(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -143,6 +146,7 @@ impl ApiError {
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             InvalidJson(_) => "invalid_json",
+            BadRequest(_) => "bad_request",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",

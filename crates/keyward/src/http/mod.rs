@@ -104,7 +104,7 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType("unsupported content type"),
-        StatusCode::BAD_REQUEST => ApiError::InvalidJson("the request could not be read".into()),
+        StatusCode::BAD_REQUEST => ApiError::BadRequest("the request could not be read"),
         StatusCode::UNPROCESSABLE_ENTITY => ApiError::Validation(vec![]),
         _ => return res,
     };

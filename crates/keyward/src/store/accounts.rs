@@ -35,14 +35,6 @@ pub struct MembershipView {
     pub role: Role,
 }
 
-/// A member of a workspace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub user_id: String,
-    pub email: String,
-    pub role: Role,
-}
-
 fn workspace_from_row(r: &sqlx::any::AnyRow) -> Result<Workspace> {
     let plan: String = r.try_get("plan")?;
     let rpm: Option<i64> = r.try_get("rpm_override")?;
@@ -80,17 +72,6 @@ impl Store {
 
     pub async fn count_workspaces(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(self.pool()).await?.try_get("n")?)
-    }
-
-    /// The first workspace with this name (for `serve --demo`).
-    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>> {
-        let row = sqlx::query(
-            "SELECT id, name, plan, rpm_override, created_at FROM workspaces WHERE name = $1 ORDER BY created_at LIMIT 1",
-        )
-        .bind(name)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(workspace_from_row).transpose()
     }
 
     pub async fn set_plan(&self, id: &str, plan: Plan) -> Result<()> {
@@ -210,27 +191,6 @@ impl Store {
             .map(|r| {
                 let role: String = r.try_get("role")?;
                 Ok(MembershipView { workspace: workspace_from_row(r)?, role: role.parse().map_err(corrupt)? })
-            })
-            .collect()
-    }
-
-    /// Members of a workspace with the given roles (e.g. admins to notify).
-    pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT u.id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.workspace_id = $1 ORDER BY u.email",
-        )
-        .bind(workspace_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let role: String = r.try_get("role")?;
-                Ok(Member {
-                    user_id: r.try_get("id")?,
-                    email: r.try_get("email")?,
-                    role: role.parse().map_err(corrupt)?,
-                })
             })
             .collect()
     }

@@ -42,10 +42,6 @@ where
 }
 
 impl Store {
-    pub async fn append_audit(&self, ev: &AuditEvent<'_>) -> Result<()> {
-        insert_audit(self.pool(), ev).await
-    }
-
     /// Newest first; `before` is the id of the last entry of the previous page.
     pub async fn audit_log(&self, workspace_id: &str, limit: u32, before: Option<&str>) -> Result<AuditPage> {
         let rows = sqlx::query(

@@ -280,6 +280,12 @@ async fn the_audit_log_tells_the_story_newest_first_without_secrets() {
     let (_, rest) = admin.get(&format!("/api/workspaces/{ws}/audit-log?limit=2&starting_after={last}")).await;
     assert_eq!(rest["data"][0]["action"], "key.created");
     assert_eq!(rest["has_more"], false);
+    // Bad paging parameters are 422s naming the parameter, never a 400.
+    for bad in ["limit=abc", "limit=0", "limit=101", "lmit=5"] {
+        let (s, v) = admin.get(&format!("/api/workspaces/{ws}/audit-log?{bad}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+        assert!(["limit", "lmit"].contains(&v["errors"][0]["field"].as_str().unwrap()), "{bad}: {v}");
+    }
 }
 
 #[tokio::test]
