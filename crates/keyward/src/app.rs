@@ -163,12 +163,7 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
         retry: notify::Retry { attempts: 5, first_backoff: Duration::from_millis(100) },
     };
     let writer = tokio::spawn(crate::usage::run_writer(writer, background.usage_rx));
-    let retention = tokio::spawn(retention::run_loop(
-        state.store.clone(),
-        state.config.usage_retention_days,
-        state.config.auto_revoke_window_secs,
-        metrics,
-    ));
+    let retention = tokio::spawn(retention::run_loop(state.store.clone(), state.config.usage_retention_days, metrics));
     Ok(UsageTasks { writer, retention, notifier, metrics_server })
 }
 

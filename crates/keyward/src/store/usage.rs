@@ -1,5 +1,5 @@
 //! The usage log's SQL (SPEC §6): batch inserts of raw records with their
-//! hourly rollups and auto-revocation counters in one transaction, the reads
+//! hourly rollups in one transaction, the auto-revocation window count, the reads
 //! behind the API Usage statistics, retention deletes, and notifications.
 //!
 //! Multi-row `INSERT ... VALUES` statements come in a few fixed sizes
@@ -51,20 +51,6 @@ pub struct WorkspaceHourlyCount<'a> {
 pub struct UsageIncrements<'a> {
     pub hourly: Vec<HourlyCount<'a>>,
     pub hourly_ws: Vec<WorkspaceHourlyCount<'a>>,
-    pub seconds: Vec<KeySecondCount<'a>>,
-}
-
-/// One increment of a key's auto-revocation counters for one second.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySecondCount<'a> {
-    pub workspace_id: &'a str,
-    pub key_id: &'a str,
-    /// Unix seconds.
-    pub sec: i64,
-    /// Answers that count towards the denominator (not 429, not 5xx).
-    pub requests: u64,
-    /// Answers that count towards the numerator (401 ip_not_allowed, 422).
-    pub errors: u64,
 }
 
 /// Requests of one hour with one status and code (summed over keys and endpoints).
@@ -149,9 +135,6 @@ const HOURLY_TAIL: &str = "ON CONFLICT (workspace_id, hour_start, key_id, method
 const HOURLY_WS_HEAD: &str = "usage_hourly_ws (workspace_id, hour_start, method, route, status, code, requests)";
 const HOURLY_WS_TAIL: &str = "ON CONFLICT (workspace_id, hour_start, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly_ws.requests + excluded.requests";
-const SECONDS_HEAD: &str = "usage_key_seconds (workspace_id, key_id, sec, requests, errors)";
-const SECONDS_TAIL: &str = "ON CONFLICT (workspace_id, key_id, sec) DO UPDATE SET \
-     requests = usage_key_seconds.requests + excluded.requests, errors = usage_key_seconds.errors + excluded.errors";
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -174,11 +157,11 @@ const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code,
      COALESCE(k.name, '') AS key_name, r.ip";
 
 impl Store {
-    /// Write a batch of records, the rollup increments and the auto-revocation
-    /// counters computed from it, in one transaction: all or nothing, so a
-    /// failed attempt can be retried as a whole.
+    /// Write a batch of records and the rollup increments computed from it,
+    /// in one transaction: all or nothing, so a failed attempt can be retried
+    /// as a whole.
     pub async fn write_usage_batch(&self, records: &[UsageRecord], inc: &UsageIncrements<'_>) -> Result<()> {
-        let (hourly, hourly_ws, seconds) = (&inc.hourly, &inc.hourly_ws, &inc.seconds);
+        let (hourly, hourly_ws) = (&inc.hourly, &inc.hourly_ws);
         let mut tx = self.pool().begin().await?;
         for (a, b) in chunks(records.len()) {
             let sql = values_sql(self.backend(), RECORD_HEAD, 10, b - a, "");
@@ -229,28 +212,25 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for (a, b) in chunks(seconds.len()) {
-            let sql = values_sql(self.backend(), SECONDS_HEAD, 5, b - a, SECONDS_TAIL);
-            let mut q = sqlx::query(&sql);
-            for s in &seconds[a..b] {
-                q = q.bind(s.workspace_id).bind(s.key_id).bind(s.sec).bind(to_i64(s.requests)).bind(to_i64(s.errors));
-            }
-            q.execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// A key's auto-revocation counters summed over the seconds `>= since_sec`:
-    /// `(errors, requests)`. At most one row per second of the window is read.
-    pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_sec: i64) -> Result<(u64, u64)> {
+    /// A key's auto-revocation counts over its records since `since_ms`:
+    /// `(errors, requests)` as `usage::autorevoke::classify` defines them
+    /// (errors: 422 and 401 `ip_not_allowed`; requests: all but 429 and 5xx).
+    /// A range of the `(workspace_id, key_id, at)` index: at most the key's
+    /// requests in the window (≤ its rpm × window minutes) are read, and the
+    /// batch writer needs no counter rows of its own.
+    pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_ms: i64) -> Result<(u64, u64)> {
         let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS n \
-             FROM usage_key_seconds WHERE workspace_id = $1 AND key_id = $2 AND sec >= $3",
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 422 OR (status = 401 AND code = 'ip_not_allowed') \
+             THEN 1 ELSE 0 END), 0) AS BIGINT) AS e, CAST(COUNT(*) AS BIGINT) AS n \
+             FROM usage_records WHERE workspace_id = $1 AND key_id = $2 AND at >= $3 AND status <> 429 AND status < 500",
         )
         .bind(workspace_id)
         .bind(key_id)
-        .bind(since_sec)
+        .bind(since_ms)
         .fetch_one(self.pool())
         .await?;
         Ok((to_u64(row.try_get("e")?), to_u64(row.try_get("n")?)))
@@ -401,16 +381,6 @@ impl Store {
             n += sqlx::query(&sql).bind(workspace_id).bind(last_hour).execute(self.pool()).await?.rows_affected();
         }
         Ok(n)
-    }
-
-    /// Delete auto-revocation counters of seconds before `before_sec` (a few
-    /// minutes' worth at most: the job runs every minute).
-    pub async fn delete_usage_key_seconds_before(&self, before_sec: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM usage_key_seconds WHERE sec < $1")
-            .bind(before_sec)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
     }
 
     /// Delete notifications older than `before_ms`.

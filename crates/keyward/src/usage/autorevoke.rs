@@ -11,13 +11,14 @@
 //! - requests refused before the key was known (invalid or unknown keys)
 //!   never reach the usage log, so nobody can get someone else's key revoked.
 //!
-//! Where it is counted: the batch writer adds per-key, per-second counters
-//! (`usage_key_seconds`) in the same transaction as the records, and after
-//! each commit re-reads the window's sum for every key that had a numerator
-//! answer in the batch. The counters live in the store, not in memory, so
-//! several nodes writing to one PostgreSQL see the same totals, and a restart
-//! loses nothing. The window is the last `window_secs` whole seconds, the
-//! current one included; each check reads at most `window_secs` rows.
+//! Where it is counted: after each committed batch, the writer counts the
+//! window's raw records of every key that had a numerator answer in the
+//! batch (one range of the `(workspace_id, key_id, at)` index). The counts
+//! come from the store, not from memory, so several nodes writing to one
+//! PostgreSQL see the same totals, and a restart loses nothing; and the hot
+//! insert path writes no counter rows of its own (one per key and second
+//! before, a random B-tree insert per request with many keys). The window is
+//! the last `window_secs` whole seconds, the current one included.
 use super::UsageRecord;
 use crate::store::{Revoker, Store};
 use serde_json::json;
@@ -85,7 +86,8 @@ pub async fn check_key(
     key_id: &str,
     now_ms: i64,
 ) -> crate::store::Result<Option<Revoked>> {
-    let (errors, requests) = store.usage_key_window(workspace_id, key_id, policy.window_start_sec(now_ms)).await?;
+    let since_ms = policy.window_start_sec(now_ms) * 1000;
+    let (errors, requests) = store.usage_key_window(workspace_id, key_id, since_ms).await?;
     if !policy.trips(errors, requests) {
         return Ok(None);
     }

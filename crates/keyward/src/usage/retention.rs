@@ -54,35 +54,20 @@ pub async fn run_once(store: &Store, retention_days: u32, now_ms: i64, pause: Du
     Ok(out)
 }
 
-/// Trim the auto-revocation counters to the window (plus a minute).
-pub async fn trim_key_seconds(store: &Store, window_secs: u64, now_ms: i64) -> anyhow::Result<u64> {
-    Ok(store.delete_usage_key_seconds_before(now_ms / 1000 - window_secs as i64 - 60).await?)
-}
-
-/// The background job: trims the counters every minute and runs a full
-/// pass at start and then hourly. Runs until aborted.
-pub async fn run_loop(store: Store, retention_days: u32, window_secs: u64, metrics: Arc<UsageMetrics>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// The background job: a full pass at start and then hourly. Runs until aborted.
+pub async fn run_loop(store: Store, retention_days: u32, metrics: Arc<UsageMetrics>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // A full pass at the first tick, then every 60th (hourly).
-    let mut ticks_to_pass: u32 = 0;
     loop {
         tick.tick().await;
-        if let Err(e) = trim_key_seconds(&store, window_secs, now_ms()).await {
-            tracing::warn!(error = ?e, "could not trim auto-revocation counters");
-        }
-        if ticks_to_pass == 0 {
-            ticks_to_pass = 60;
-            match run_once(&store, retention_days, now_ms(), Duration::from_millis(20)).await {
-                Ok(d) => {
-                    metrics.retention_deleted.fetch_add(d.records + d.rollups, Ordering::Relaxed);
-                    if d != Deleted::default() {
-                        tracing::info!(records = d.records, rollups = d.rollups, "usage retention pass");
-                    }
+        match run_once(&store, retention_days, now_ms(), Duration::from_millis(20)).await {
+            Ok(d) => {
+                metrics.retention_deleted.fetch_add(d.records + d.rollups, Ordering::Relaxed);
+                if d != Deleted::default() {
+                    tracing::info!(records = d.records, rollups = d.rollups, "usage retention pass");
                 }
-                Err(e) => tracing::warn!(error = ?e, "usage retention pass failed"),
             }
+            Err(e) => tracing::warn!(error = ?e, "usage retention pass failed"),
         }
-        ticks_to_pass -= 1;
     }
 }

@@ -1,6 +1,6 @@
 //! The batch writer: drains the bounded channel in batches of up to
-//! [`BATCH_MAX`] records, writes each batch (raw records, hourly rollups,
-//! auto-revocation counters) in one transaction, then checks the keys that
+//! [`BATCH_MAX`] records, writes each batch (raw records and hourly rollups)
+//! in one transaction, then checks the keys that
 //! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation.
 //!
 //! Lossless: the request path waits for room in the channel instead of
@@ -17,7 +17,7 @@ use super::autorevoke::{self, AutoRevokePolicy};
 use super::metrics::UsageMetrics;
 use super::notify::{Notifier, Retry};
 use super::UsageRecord;
-use crate::store::{now_ms, HourlyCount, KeySecondCount, Store, UsageIncrements, WorkspaceHourlyCount};
+use crate::store::{now_ms, HourlyCount, Store, UsageIncrements, WorkspaceHourlyCount};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -117,25 +117,18 @@ impl Writer {
     }
 }
 
-/// The rollup and counter increments of a batch, sorted (so concurrent
+/// The rollup increments of a batch, sorted (so concurrent
 /// writers on PostgreSQL lock rows in the same order and cannot deadlock).
 pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
     type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
     type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
     let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
     let mut hourly_ws: HashMap<WsHourKey<'_>, u64> = HashMap::new();
-    let mut seconds: HashMap<(&str, &str, i64), (u64, u64)> = HashMap::new();
     for r in batch {
         let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
         let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
         *hourly.entry(key).or_default() += 1;
         *hourly_ws.entry((key.0, key.1, key.3, key.4, key.5, key.6)).or_default() += 1;
-        let (counts, error) = autorevoke::classify(r.status, r.code);
-        if counts {
-            let e = seconds.entry((&*r.workspace_id, &*r.key_id, r.at_ms.div_euclid(1000))).or_default();
-            e.0 += 1;
-            e.1 += u64::from(error);
-        }
     }
     let mut hourly: Vec<_> = hourly
         .into_iter()
@@ -183,18 +176,7 @@ pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
             b.code,
         ))
     });
-    let mut seconds: Vec<_> = seconds
-        .into_iter()
-        .map(|((workspace_id, key_id, sec), (requests, errors))| KeySecondCount {
-            workspace_id,
-            key_id,
-            sec,
-            requests,
-            errors,
-        })
-        .collect();
-    seconds.sort_by(|a, b| (a.workspace_id, a.key_id, a.sec).cmp(&(b.workspace_id, b.key_id, b.sec)));
-    UsageIncrements { hourly, hourly_ws, seconds }
+    UsageIncrements { hourly, hourly_ws }
 }
 
 /// Write one batch (records, rollups, counters) in one transaction. Public
@@ -227,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn aggregate_sums_per_hour_endpoint_status_and_per_key_second() {
+    fn aggregate_sums_per_hour_key_endpoint_and_status() {
         let h = 1_700_002_800_000; // a multiple of one hour
         let batch = vec![
             rec(h + 10, "key_a", "/v1/me", 200, None),
@@ -237,7 +219,7 @@ mod tests {
             rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
             rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
         ];
-        let UsageIncrements { hourly, hourly_ws, seconds } = aggregate(&batch);
+        let UsageIncrements { hourly, hourly_ws } = aggregate(&batch);
         let count = |hour: i64, key: &str, status: u16| {
             hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)
         };
@@ -252,10 +234,5 @@ mod tests {
         };
         assert_eq!((ws_count(h, 200), ws_count(h, 404), ws_count(h + HOUR_MS, 200)), (Some(2), Some(1), Some(1)));
         assert_eq!(hourly_ws.iter().map(|c| c.requests).sum::<u64>(), 6);
-        let sec =
-            |key: &str, s: i64| seconds.iter().find(|c| c.key_id == key && c.sec == s).map(|c| (c.requests, c.errors));
-        assert_eq!(sec("key_a", h / 1000), Some((2, 0)));
-        assert_eq!(sec("key_a", h / 1000 + 1), Some((1, 1)), "the 429 does not count");
-        assert_eq!(sec("key_b", h / 1000), Some((1, 0)));
     }
 }
