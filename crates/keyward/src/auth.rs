@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex, RwLock};
 #[derive(Debug)]
 pub struct VerifiedKey {
     pub key: AuthKey,
-    pub hash: HashedKey,
     /// `None` when a stored CIDR does not parse (edited by hand): fail
     /// closed, the key then allows no source at all.
     pub allowlist: Option<Allowlist>,
@@ -32,13 +31,13 @@ pub struct VerifiedKey {
 }
 
 impl VerifiedKey {
-    fn new(mut key: AuthKey, hash: HashedKey) -> Self {
+    fn new(mut key: AuthKey) -> Self {
         let allowlist = Allowlist::parse(&key.allowed_cidrs).ok();
         // The parsed form is what requests use; 100k cached keys should not
         // also keep the strings.
         key.allowed_cidrs = Vec::new();
         let policy = RateLimitPolicy::for_workspace(key.plan, key.rpm_override);
-        VerifiedKey { key, hash, allowlist, policy }
+        VerifiedKey { key, allowlist, policy }
     }
 
     /// Step 5: whether `ip` may use this key.
@@ -52,19 +51,47 @@ pub struct KeyCache {
     store: Store,
     enabled: bool,
     generation: AtomicU64,
-    map: RwLock<HashMap<HashedKey, Arc<VerifiedKey>>>,
+    map: RwLock<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    keys: HashMap<HashedKey, Arc<VerifiedKey>>,
+    /// Workspace id → name, shared by every cached key of the workspace
+    /// (100k keys should not hold 100k copies of a few workspaces' strings).
+    workspaces: HashMap<Arc<str>, Arc<str>>,
+}
+
+impl Cached {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.workspaces.clear();
+    }
+
+    /// Point `key`'s workspace strings at the shared copies.
+    fn intern_workspace(&mut self, key: &mut AuthKey) {
+        match self.workspaces.get_key_value(&*key.workspace_id) {
+            Some((id, name)) if **name == *key.workspace_name => {
+                key.workspace_id = Arc::clone(id);
+                key.workspace_name = Arc::clone(name);
+            }
+            _ => {
+                self.workspaces.insert(Arc::clone(&key.workspace_id), Arc::clone(&key.workspace_name));
+            }
+        }
+    }
 }
 
 impl KeyCache {
     pub fn new(store: Store, enabled: bool) -> Self {
         let generation = AtomicU64::new(store.changes().get());
-        KeyCache { store, enabled, generation, map: RwLock::new(HashMap::new()) }
+        KeyCache { store, enabled, generation, map: RwLock::new(Cached::default()) }
     }
 
     /// The key with this hash, if it exists (active or revoked).
     pub async fn lookup(&self, hash: &HashedKey) -> Result<Option<Arc<VerifiedKey>>, StoreError> {
         if !self.enabled {
-            return Ok(self.store.auth_key(hash).await?.map(|k| Arc::new(VerifiedKey::new(k, *hash))));
+            return Ok(self.store.auth_key(hash).await?.map(|k| Arc::new(VerifiedKey::new(k))));
         }
         let current = self.store.changes().get();
         if self.generation.load(Ordering::Acquire) != current {
@@ -74,20 +101,22 @@ impl KeyCache {
                 self.generation.store(current, Ordering::Release);
             }
         }
-        if let Some(k) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(hash) {
+        if let Some(k) = self.map.read().unwrap_or_else(|e| e.into_inner()).keys.get(hash) {
             return Ok(Some(Arc::clone(k)));
         }
-        let Some(loaded) = self.store.auth_key(hash).await? else {
+        let Some(mut loaded) = self.store.auth_key(hash).await? else {
             return Ok(None);
         };
-        let verified = Arc::new(VerifiedKey::new(loaded, *hash));
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         // Cache only if nothing changed since `current` was read: a change
         // committed during our read would otherwise be masked.
         if self.generation.load(Ordering::Acquire) == current && self.store.changes().get() == current {
-            map.insert(*hash, Arc::clone(&verified));
+            map.intern_workspace(&mut loaded);
+            let verified = Arc::new(VerifiedKey::new(loaded));
+            map.keys.insert(*hash, Arc::clone(&verified));
+            return Ok(Some(verified));
         }
-        Ok(Some(verified))
+        Ok(Some(Arc::new(VerifiedKey::new(loaded))))
     }
 }
 

@@ -196,7 +196,7 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 pool_opts
-                    .max_connections(8)
+                    .max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL: readers never block the writer. busy_timeout: the CLI

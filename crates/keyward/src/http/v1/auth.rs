@@ -19,7 +19,7 @@ use crate::http::session::client_ip;
 use crate::store::now_ms;
 use crate::usage::UsageRecord;
 use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyward_core::api::Timestamp;
@@ -73,18 +73,21 @@ pub async fn pipeline(
         None => Err("send the key as Authorization: Bearer ue_live_…"),
         Some(token) => match key::parse(token) {
             Err(e) => Err(parse_detail(e)),
-            Ok(()) => match state.keys.lookup(&HashedKey::of(token)).await {
-                Err(e) => {
-                    tracing::error!(error = ?e, "key lookup failed");
-                    return ApiError::Unavailable.into_response();
+            Ok(()) => {
+                let hash = HashedKey::of(token);
+                match state.keys.lookup(&hash).await {
+                    Err(e) => {
+                        tracing::error!(error = ?e, "key lookup failed");
+                        return ApiError::Unavailable.into_response();
+                    }
+                    Ok(None) => Err("unknown API key"),
+                    Ok(Some(k)) => Ok((k, hash)),
                 }
-                Ok(None) => Err("unknown API key"),
-                Ok(Some(k)) => Ok(k),
-            },
+            }
         },
     };
-    let vk = match verified {
-        Ok(vk) => vk,
+    let (vk, hash) = match verified {
+        Ok(found) => found,
         Err(detail) => {
             return match state.limiter.failed_auth(ip, now as u64).await {
                 Some(retry) => ApiError::TooManyFailedAuth(retry).into_response(),
@@ -96,17 +99,16 @@ pub async fn pipeline(
     let method = static_method(req.method().as_str());
     // The full path: inside the nested `/v1` router `req.uri()` lacks the prefix.
     let path = req.extensions().get::<OriginalUri>().map_or(req.uri().path(), |u| u.path()).to_owned();
-    let route: Arc<str> = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| Arc::from(m.as_str()))
-        .unwrap_or_else(|| Arc::from(path.as_str()));
+    let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
+        Some(m) => routes::intern(m.as_str()),
+        None => Arc::from(path.as_str()),
+    };
 
     let res = match steps_3_to_5(&vk, ip) {
         Err(e) => e.into_response(),
         Ok(policy) => {
             // Step 6.
-            let d = state.limiter.try_acquire(&vk.hash, policy.requests_per_minute, now as u64).await;
+            let d = state.limiter.try_acquire(&hash, policy.requests_per_minute, now as u64).await;
             state.last_used.touch(&vk.key.id, now, ip);
             let mut res = if d.allowed {
                 req.extensions_mut().insert(ApiKeyContext { key: Arc::clone(&vk), policy });
@@ -168,13 +170,128 @@ fn static_method(m: &str) -> &'static str {
 
 /// `X-RateLimit-*` and the IETF draft `RateLimit-Policy` / `RateLimit` fields.
 pub fn rate_limit_headers(h: &mut HeaderMap, policy: &RateLimitPolicy, d: &Decision) {
-    h.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
-    h.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
-    h.insert("x-ratelimit-reset", HeaderValue::from(d.reset_secs));
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\";q={};w=60", policy.name, d.limit)) {
-        h.insert("ratelimit-policy", v);
+    static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+    static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+    static RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+    static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+    static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+    h.reserve(5);
+    h.insert(LIMIT.clone(), HeaderValue::from(d.limit));
+    h.insert(REMAINING.clone(), HeaderValue::from(d.remaining));
+    h.insert(RESET.clone(), HeaderValue::from(d.reset_secs));
+    // Built by hand: `format!` here was a visible share of the request path.
+    let mut buf = [0u8; 96];
+    let mut w = Writer { buf: &mut buf, len: 0 };
+    w.quoted(policy.name).put(b";q=").num(u64::from(d.limit)).put(b";w=60");
+    if let Some(v) = w.value() {
+        h.insert(POLICY.clone(), v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\";r={};t={}", policy.name, d.remaining, d.reset_secs)) {
-        h.insert("ratelimit", v);
+    let mut w = Writer { buf: &mut buf, len: 0 };
+    w.quoted(policy.name).put(b";r=").num(u64::from(d.remaining)).put(b";t=").num(d.reset_secs);
+    if let Some(v) = w.value() {
+        h.insert(RATELIMIT.clone(), v);
+    }
+}
+
+/// A fixed buffer a header value is assembled in; bytes past its end are
+/// dropped and the value then refused (never the case for these fields).
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) -> &mut Self {
+        let end = self.len + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
+        self
+    }
+
+    fn quoted(&mut self, s: &str) -> &mut Self {
+        self.put(b"\"").put(s.as_bytes()).put(b"\"")
+    }
+
+    fn num(&mut self, mut n: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..])
+    }
+
+    fn value(&self) -> Option<HeaderValue> {
+        HeaderValue::from_bytes(self.buf.get(..self.len)?).ok()
+    }
+}
+
+/// Matched route templates, shared: a usage record names its route with a
+/// clone of one `Arc<str>` per template instead of a new string per request.
+/// Only templates of routes that exist are interned (a bounded set).
+mod routes {
+    use std::collections::HashSet;
+    use std::sync::{Arc, LazyLock, RwLock};
+
+    static ROUTES: LazyLock<RwLock<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+
+    pub fn intern(template: &str) -> Arc<str> {
+        if let Some(r) = ROUTES.read().unwrap_or_else(|e| e.into_inner()).get(template) {
+            return Arc::clone(r);
+        }
+        let mut set = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = set.get(template) {
+            return Arc::clone(r);
+        }
+        let r: Arc<str> = Arc::from(template);
+        set.insert(Arc::clone(&r));
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: &'static str, limit: u32, remaining: u32, reset_secs: u64) -> HeaderMap {
+        let policy = RateLimitPolicy { name, requests_per_minute: limit };
+        let d = Decision { allowed: true, limit, remaining, reset_secs, retry_after_secs: None };
+        let mut h = HeaderMap::new();
+        rate_limit_headers(&mut h, &policy, &d);
+        h
+    }
+
+    #[test]
+    fn rate_limit_headers_carry_the_spec_fields() {
+        let h = headers("pro", 300, 299, 60);
+        assert_eq!(h["x-ratelimit-limit"], "300");
+        assert_eq!(h["x-ratelimit-remaining"], "299");
+        assert_eq!(h["x-ratelimit-reset"], "60");
+        assert_eq!(h["ratelimit-policy"], "\"pro\";q=300;w=60");
+        assert_eq!(h["ratelimit"], "\"pro\";r=299;t=60");
+    }
+
+    #[test]
+    fn rate_limit_headers_write_zero_and_the_largest_numbers() {
+        let h = headers("custom", u32::MAX, 0, 0);
+        assert_eq!(h["ratelimit-policy"], "\"custom\";q=4294967295;w=60");
+        assert_eq!(h["ratelimit"], "\"custom\";r=0;t=0");
+        let h = headers("enterprise", 1, 1, u64::MAX);
+        assert_eq!(h["ratelimit"], "\"enterprise\";r=1;t=18446744073709551615");
+    }
+
+    #[test]
+    fn route_templates_are_shared() {
+        let a = routes::intern("/v1/studies/{id}");
+        let b = routes::intern("/v1/studies/{id}");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&*routes::intern("/v1/me"), "/v1/me");
     }
 }

@@ -140,7 +140,7 @@ pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Res
     use axum::response::IntoResponse;
     let k = &ctx.key.key;
     Json(Me {
-        workspace: MeWorkspace { id: k.workspace_id.to_string(), name: k.workspace_name.clone(), plan: k.plan },
+        workspace: MeWorkspace { id: k.workspace_id.to_string(), name: k.workspace_name.to_string(), plan: k.plan },
         key: MeKey {
             id: k.id.to_string(),
             name: k.name.clone(),
