@@ -12,22 +12,24 @@ use std::sync::Arc;
 pub const MAX_ACTIVE_KEYS: i64 = 100;
 
 /// What `/v1` authentication needs to know about a key and its workspace,
-/// loaded in one indexed read by hash.
+/// loaded in one indexed read by hash. Boxed strings, not `String`s: the
+/// key cache holds one of these per key (100k and more), and the smaller
+/// struct keeps a cache entry in a smaller allocation size class.
 #[derive(Debug, Clone)]
 pub struct AuthKey {
     /// Shared cheaply with the usage log and the last-used tracker.
     pub id: Arc<str>,
-    pub name: String,
-    pub last4: String,
+    pub name: Box<str>,
+    pub last4: Box<str>,
     pub created_at: i64,
     pub workspace_id: Arc<str>,
     pub workspace_name: Arc<str>,
     pub plan: Plan,
     pub rpm_override: Option<u32>,
     pub revoked_at: Option<i64>,
-    pub revoke_reason: Option<String>,
+    pub revoke_reason: Option<Box<str>>,
     /// Canonical CIDR strings; empty = any source.
-    pub allowed_cidrs: Vec<String>,
+    pub allowed_cidrs: Box<[String]>,
 }
 
 /// Who revokes, for `revoked_by` and the audit log.
@@ -278,16 +280,16 @@ impl Store {
             let cidrs: String = r.try_get("allowed_cidrs")?;
             Ok(AuthKey {
                 id: Arc::from(r.try_get::<String, _>("id")?),
-                name: r.try_get("name")?,
-                last4: r.try_get("last4")?,
+                name: r.try_get::<String, _>("name")?.into_boxed_str(),
+                last4: r.try_get::<String, _>("last4")?.into_boxed_str(),
                 created_at: r.try_get("created_at")?,
                 workspace_id: Arc::from(r.try_get::<String, _>("workspace_id")?),
                 workspace_name: Arc::from(r.try_get::<String, _>("workspace_name")?),
                 plan: plan.parse().map_err(corrupt)?,
                 rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32),
                 revoked_at: r.try_get("revoked_at")?,
-                revoke_reason: r.try_get("revoke_reason")?,
-                allowed_cidrs: split_cidrs(&cidrs),
+                revoke_reason: r.try_get::<Option<String>, _>("revoke_reason")?.map(String::into_boxed_str),
+                allowed_cidrs: split_cidrs(&cidrs).into_boxed_slice(),
             })
         })
         .transpose()

@@ -143,7 +143,7 @@ pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Res
         workspace: MeWorkspace { id: k.workspace_id.to_string(), name: k.workspace_name.to_string(), plan: k.plan },
         key: MeKey {
             id: k.id.to_string(),
-            name: k.name.clone(),
+            name: k.name.to_string(),
             masked: key::mask(&k.last4),
             created_at: Timestamp(k.created_at),
         },
