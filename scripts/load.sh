@@ -24,16 +24,23 @@ DIR=$(mktemp -d)
 SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-  rm -rf "$DIR"
+  [ -n "${KEEP_DIR:-}" ] && echo "kept $DIR" >&2 || rm -rf "$DIR"
 }
 trap cleanup EXIT
 
 echo "seeding $KEYS keys..." >&2
 $BIN admin --data-dir "$DIR" bench-seed --keys "$KEYS" --out "$DIR/keys.txt" >&2
 
+if curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+  echo "something already answers on 127.0.0.1:$PORT; stop it or set PORT=" >&2
+  exit 1
+fi
 $BIN serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" >"$DIR/server.out" 2>"$DIR/server.err" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+# Something else answering on the port would be measured instead: make sure
+# the server started here is the one that is up.
+kill -0 "$SERVER_PID" 2>/dev/null || { echo "keyward did not start:" >&2; cat "$DIR/server.err" >&2; exit 1; }
 
 export KEYS_FILE="$DIR/keys.txt"
 sent=0
@@ -86,7 +93,8 @@ sent=$((sent + n))
 echo "half load (~$half req/s target, paced): $q_rps req/s, p50 ${q_p50} ms, p99 ${q_p99} ms"
 
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
-echo "resident memory with $KEYS keys known: $((rss_kb / 1024)) MB"
+hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+echo "resident memory with $KEYS keys known: $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB at peak (full-rate rounds)"
 
 # Graceful stop flushes every record; then count what the usage log holds.
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=

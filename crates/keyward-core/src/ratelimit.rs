@@ -54,14 +54,18 @@ pub struct Decision {
 
 /// The successes of one key inside the window, oldest first.
 ///
-/// Stored as `u32` millisecond offsets from `base`; `base` moves forward
-/// whenever the log empties (and, for a log busy for 49 days without a gap,
-/// when an offset would overflow).
+/// Stored as `u16` millisecond offsets from `base` (2 bytes per success in
+/// the window: 100k busy keys hold millions of them). `base` moves forward
+/// whenever the log empties, and onto the oldest entry when an offset would
+/// not fit: every entry is inside the window, and the window (60 000 ms) is
+/// shorter than `u16::MAX` ms, so after that rebase every offset fits again.
 #[derive(Debug, Default, Clone)]
 pub struct SlidingLog {
     base: u64,
-    log: VecDeque<u32>,
+    log: VecDeque<u16>,
 }
+
+const _: () = assert!(WINDOW_MS < u16::MAX as u64, "offsets within the window must fit in a u16");
 
 /// Buffers at or below this capacity are never shrunk.
 const MIN_SHRINK_CAPACITY: usize = 32;
@@ -72,7 +76,7 @@ impl SlidingLog {
     }
 
     #[inline]
-    fn abs(&self, offset: u32) -> u64 {
+    fn abs(&self, offset: u16) -> u64 {
         self.base.saturating_add(u64::from(offset))
     }
 
@@ -102,7 +106,7 @@ impl SlidingLog {
 
     /// Append a success at `now` (already the effective now from `advance`).
     fn push(&mut self, now: u64) {
-        let offset = match u32::try_from(now - self.base) {
+        let offset = match u16::try_from(now - self.base) {
             Ok(o) => o,
             Err(_) => {
                 // Rebase onto the oldest entry; every entry is within the
@@ -112,7 +116,7 @@ impl SlidingLog {
                     *o -= shift;
                 }
                 self.base += u64::from(shift);
-                u32::try_from(now - self.base).unwrap_or(u32::MAX)
+                u16::try_from(now - self.base).unwrap_or(u16::MAX)
             }
         };
         self.log.push_back(offset);
@@ -568,6 +572,23 @@ mod tests {
     }
 
     #[test]
+    fn a_log_never_empty_for_minutes_rebases_its_u16_offsets() {
+        let mut log = SlidingLog::new();
+        let mut last = None;
+        // One request a second for 200 s: the log never empties, so its
+        // offsets pass u16::MAX after ~65 s and must be rebased (twice+).
+        for i in 0..200u64 {
+            let d = log.try_acquire(100, T0 + i * 1000);
+            assert!(d.allowed);
+            last = Some(d);
+        }
+        let d = last.unwrap();
+        assert_eq!(d.remaining, 40, "exactly the last 60 s are in the window");
+        assert_eq!(d.reset_secs, 1, "the oldest entry leaves the window in a second");
+        assert!(log.base > T0 + 60_000, "the base moved with the window");
+    }
+
+    #[test]
     fn buffer_shrinks_after_burst() {
         let mut log = SlidingLog::new();
         for _ in 0..1000 {
@@ -711,7 +732,8 @@ mod tests {
             4 => 0u64..5_000,
             1 => Just(WINDOW_MS),
             1 => 50_000u64..70_000,
-            1 => 4_000_000_000u64..5_000_000_000, // forces u32 rebasing
+            // Runs of small steps keep entries alive past 65.5 s: u16 rebasing.
+            1 => 4_000_000_000u64..5_000_000_000,
         ]
     }
 

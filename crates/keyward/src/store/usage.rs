@@ -90,6 +90,15 @@ fn values_sql(backend: Backend, head: &str, cols: usize, rows: usize, tail: &str
     sql.push_str("INSERT INTO ");
     sql.push_str(head);
     sql.push_str(" VALUES ");
+    push_rows(&mut sql, backend, cols, rows);
+    sql.push(' ');
+    sql.push_str(tail);
+    sql
+}
+
+/// `(?,?),(?,?)` for `rows` rows of `cols` placeholders (`$1`, `$2`, ...
+/// on PostgreSQL).
+pub(super) fn push_rows(sql: &mut String, backend: Backend, cols: usize, rows: usize) {
     let mut n = 0;
     for r in 0..rows {
         if r > 0 {
@@ -111,13 +120,10 @@ fn values_sql(backend: Backend, head: &str, cols: usize, rows: usize, tail: &str
         }
         sql.push(')');
     }
-    sql.push(' ');
-    sql.push_str(tail);
-    sql
 }
 
 /// Cut `len` items into chunks of the sizes in [`CHUNK_SIZES`], in order.
-fn chunks(len: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn chunks(len: usize) -> impl Iterator<Item = (usize, usize)> {
     let mut start = 0;
     std::iter::from_fn(move || {
         let left = len - start;

@@ -199,3 +199,35 @@ async fn count(app: &TestApp, key: &str, n: usize) -> (usize, usize) {
     }
     (ok, limited)
 }
+
+#[tokio::test]
+async fn last_used_is_written_in_bulk_and_never_moves_backwards() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(admin.create_key(&ws, &format!("k{i}")).await.0);
+    }
+    // 12 rows: chunks of 10, 1 and 1 (three statement sizes).
+    let first: Vec<(String, i64, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), 1_700_000_000_000 + i as i64, format!("10.0.0.{i}")))
+        .collect();
+    app.store.record_last_used(&first).await.unwrap();
+    // A late flush from another node: older for key 0 (ignored), newer for key 1.
+    let late = vec![
+        (ids[0].clone(), 1_600_000_000_000, "192.0.2.1".to_string()),
+        (ids[1].clone(), 1_800_000_000_000, "192.0.2.2".to_string()),
+    ];
+    app.store.record_last_used(&late).await.unwrap();
+    let keys = app.store.list_keys(&ws).await.unwrap();
+    let find = |id: &str| keys.iter().find(|k| k.id == id).unwrap();
+    assert_eq!(find(&ids[0]).last_used_ip.as_deref(), Some("10.0.0.0"), "never backwards");
+    assert_eq!(find(&ids[0]).last_used_at.map(|t| t.0), Some(1_700_000_000_000));
+    assert_eq!(find(&ids[1]).last_used_ip.as_deref(), Some("192.0.2.2"));
+    assert_eq!(find(&ids[1]).last_used_at.map(|t| t.0), Some(1_800_000_000_000));
+    for (i, id) in ids.iter().enumerate().skip(2) {
+        assert_eq!(find(id).last_used_ip.as_deref(), Some(format!("10.0.0.{i}").as_str()));
+    }
+}
