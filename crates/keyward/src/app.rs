@@ -46,12 +46,19 @@ pub struct Background {
     usage_rx: mpsc::Receiver<UsageRecord>,
 }
 
+/// Usage records that may wait for the writer before requests wait for
+/// room (about a second of full load on this machine).
+const USAGE_CHANNEL_CAPACITY: usize = 65_536;
+
 impl Background {
     /// Drain usage records without storing them (benchmarks of the request
     /// path that must not measure the writer).
+    /// Like the writer it lingers after each batch, so senders rarely wake
+    /// it; it takes up to a full channel at a time so that the lingering
+    /// never throttles the sender being measured.
     pub async fn discard_usage(mut self) {
-        let mut buf = Vec::with_capacity(1024);
-        while self.usage_rx.recv_many(&mut buf, 1024).await > 0 {
+        let mut buf = Vec::with_capacity(USAGE_CHANNEL_CAPACITY);
+        while self.usage_rx.recv_many(&mut buf, USAGE_CHANNEL_CAPACITY).await > 0 {
             buf.clear();
             tokio::time::sleep(crate::usage::writer::LINGER).await;
         }
@@ -65,7 +72,7 @@ impl AppState {
             crate::usage::notify::parse_webhook_url(url)?;
         }
         let cache_enabled = store.backend() == Backend::Sqlite;
-        let (usage, usage_rx) = Recorder::new(65_536);
+        let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
             limiter: RateLimiter::from_config(&config).await?,
