@@ -53,6 +53,7 @@ const USAGE_CHANNEL_CAPACITY: usize = 65_536;
 impl Background {
     /// Drain usage records without storing them (benchmarks of the request
     /// path that must not measure the writer).
+    ///
     /// Like the writer it lingers after each batch, so senders rarely wake
     /// it; it takes up to a full channel at a time so that the lingering
     /// never throttles the sender being measured.

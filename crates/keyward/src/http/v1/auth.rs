@@ -181,12 +181,12 @@ pub fn rate_limit_headers(h: &mut HeaderMap, policy: &RateLimitPolicy, d: &Decis
     h.insert(RESET.clone(), HeaderValue::from(d.reset_secs));
     // Built by hand: `format!` here was a visible share of the request path.
     let mut buf = [0u8; 96];
-    let mut w = Writer { buf: &mut buf, len: 0 };
+    let mut w = HeaderBuf { buf: &mut buf, len: 0 };
     w.quoted(policy.name).put(b";q=").num(u64::from(d.limit)).put(b";w=60");
     if let Some(v) = w.value() {
         h.insert(POLICY.clone(), v);
     }
-    let mut w = Writer { buf: &mut buf, len: 0 };
+    let mut w = HeaderBuf { buf: &mut buf, len: 0 };
     w.quoted(policy.name).put(b";r=").num(u64::from(d.remaining)).put(b";t=").num(d.reset_secs);
     if let Some(v) = w.value() {
         h.insert(RATELIMIT.clone(), v);
@@ -195,12 +195,12 @@ pub fn rate_limit_headers(h: &mut HeaderMap, policy: &RateLimitPolicy, d: &Decis
 
 /// A fixed buffer a header value is assembled in; bytes past its end are
 /// dropped and the value then refused (never the case for these fields).
-struct Writer<'a> {
+struct HeaderBuf<'a> {
     buf: &'a mut [u8],
     len: usize,
 }
 
-impl Writer<'_> {
+impl HeaderBuf<'_> {
     fn put(&mut self, bytes: &[u8]) -> &mut Self {
         let end = self.len + bytes.len();
         if let Some(dst) = self.buf.get_mut(self.len..end) {
