@@ -231,3 +231,50 @@ async fn last_used_is_written_in_bulk_and_never_moves_backwards() {
         assert_eq!(find(id).last_used_ip.as_deref(), Some(format!("10.0.0.{i}").as_str()));
     }
 }
+
+#[tokio::test]
+async fn the_auto_revocation_window_counts_what_classify_counts() {
+    use keyward::usage::{autorevoke, writer, UsageRecord};
+    use std::sync::Arc;
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let (key, _) = admin.create_key(&ws, "window").await;
+    let (other, _) = admin.create_key(&ws, "other").await;
+    let since = 1_700_000_000_000;
+    let rec = |key: &str, at_ms: i64, status: u16, code: Option<&'static str>| UsageRecord {
+        at_ms,
+        workspace_id: Arc::from(ws.as_str()),
+        key_id: Arc::from(key),
+        method: "GET",
+        route: Arc::from("/v1/me"),
+        path: "/v1/me".to_string(),
+        status,
+        code,
+        latency_us: 1,
+        ip: "127.0.0.1".parse().unwrap(),
+    };
+    let answers: [(u16, Option<&'static str>); 8] = [
+        (200, None),
+        (422, Some("validation_failed")),
+        (401, Some("ip_not_allowed")),
+        (401, Some("api_key_revoked")),
+        (403, Some("plan_required")),
+        (404, Some("not_found")),
+        (429, Some("rate_limited")),
+        (503, Some("service_unavailable")),
+    ];
+    let mut batch: Vec<UsageRecord> = answers.iter().map(|&(s, c)| rec(&key, since, s, c)).collect();
+    batch.push(rec(&key, since - 1, 422, Some("validation_failed"))); // before the window
+    batch.push(rec(&other, since, 422, Some("validation_failed"))); // another key
+    writer::write_batch(&app.store, &batch).await.unwrap();
+
+    let expected = answers.iter().fold((0, 0), |(e, n), &(s, c)| {
+        let (counts, error) = autorevoke::classify(s, c);
+        (e + u64::from(error), n + u64::from(counts))
+    });
+    assert_eq!(expected, (2, 6));
+    assert_eq!(app.store.usage_key_window(&ws, &key, since).await.unwrap(), expected);
+    assert_eq!(app.store.usage_key_window(&ws, &key, since - 1).await.unwrap(), (3, 7));
+    assert_eq!(app.store.usage_key_window(&ws, &other, since).await.unwrap(), (1, 1));
+    assert_eq!(app.store.usage_key_window("ws_elsewhere", &key, since).await.unwrap(), (0, 0));
+}
