@@ -181,7 +181,6 @@ async fn maintenance(state: AppState) {
     // Every second: the WAL checkpoint. Every 5th tick: last-used times and
     // evictions. Every 300th tick (5 minutes): expired sessions.
     let mut n: u64 = 0;
-    let mut ticks_to_sweep: u32 = 300;
     loop {
         tick.tick().await;
         if let Err(e) = state.store.checkpoint().await {
@@ -191,15 +190,13 @@ async fn maintenance(state: AppState) {
         if !n.is_multiple_of(5) {
             continue;
         }
-        ticks_to_sweep = ticks_to_sweep.saturating_sub(5);
         if let Err(e) = state.last_used.flush(&state.store, crate::store::now_ms(), false).await {
             tracing::warn!(error = ?e, "could not write last-used times");
         }
         let now = crate::store::now_ms();
         state.limiter.evict_idle(now as u64);
         state.logins.evict_idle(now as u64);
-        if ticks_to_sweep == 0 {
-            ticks_to_sweep = 300;
+        if n.is_multiple_of(300) {
             if let Err(e) = state.store.delete_expired_sessions(now - SESSION_IDLE_MS, now - SESSION_ABSOLUTE_MS).await
             {
                 tracing::warn!(error = ?e, "could not delete expired sessions");

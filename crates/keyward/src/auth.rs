@@ -169,27 +169,23 @@ impl LastUsed {
 
     /// What `flush` writes now: (key id, last use, ip), marked as written.
     fn take_due(&self, now_ms: i64, all: bool) -> Vec<(String, i64, String)> {
-        {
-            let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-            keys.retain(|_, v| v.dirty || now_ms - v.written_at < LAST_USED_WRITE_EVERY_MS);
-            let mut due: Vec<(&Arc<str>, &mut LastUse)> = keys
-                .iter_mut()
-                .filter(|(_, v)| {
-                    v.dirty && (all || v.written_at == 0 || now_ms - v.written_at >= LAST_USED_WRITE_EVERY_MS)
-                })
-                .collect();
-            if !all && due.len() > LAST_USED_MAX_PER_FLUSH {
-                due.select_nth_unstable_by_key(LAST_USED_MAX_PER_FLUSH, |(_, v)| v.written_at);
-                due.truncate(LAST_USED_MAX_PER_FLUSH);
-            }
-            due.into_iter()
-                .map(|(k, v)| {
-                    v.dirty = false;
-                    v.written_at = now_ms;
-                    (k.to_string(), v.at, v.ip.to_string())
-                })
-                .collect()
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|_, v| v.dirty || now_ms - v.written_at < LAST_USED_WRITE_EVERY_MS);
+        let mut due: Vec<(&Arc<str>, &mut LastUse)> = keys
+            .iter_mut()
+            .filter(|(_, v)| v.dirty && (all || v.written_at == 0 || now_ms - v.written_at >= LAST_USED_WRITE_EVERY_MS))
+            .collect();
+        if !all && due.len() > LAST_USED_MAX_PER_FLUSH {
+            due.select_nth_unstable_by_key(LAST_USED_MAX_PER_FLUSH, |(_, v)| v.written_at);
+            due.truncate(LAST_USED_MAX_PER_FLUSH);
         }
+        due.into_iter()
+            .map(|(k, v)| {
+                v.dirty = false;
+                v.written_at = now_ms;
+                (k.to_string(), v.at, v.ip.to_string())
+            })
+            .collect()
     }
 }
 
