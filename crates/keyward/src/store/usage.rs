@@ -13,7 +13,7 @@ use super::{Backend, Result, Store};
 use crate::usage::UsageRecord;
 use keyward_core::api::{Notification, RecentRequest, Timestamp};
 use keyward_core::ids;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 /// Rows per multi-row INSERT: a batch is cut greedily into these sizes, so
 /// at most this many distinct statements exist per table.
@@ -159,6 +159,16 @@ fn rollup(key_id: Option<&str>, param: &str) -> (&'static str, String) {
     }
 }
 
+/// The per-key rollup of every record past a watermark (see
+/// [`Store::defers_key_rollups`]), in the buckets `writer::aggregate` uses.
+const ROLLUP_SQL: &str =
+    "INSERT INTO usage_hourly (workspace_id, hour_start, key_id, method, route, status, code, requests) \
+     SELECT workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, ''), COUNT(*) \
+     FROM usage_records WHERE id > $1 \
+     GROUP BY workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, '') \
+     ON CONFLICT (workspace_id, hour_start, key_id, method, route, status, code) \
+     DO UPDATE SET requests = usage_hourly.requests + excluded.requests";
+
 const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code, r.latency_us, r.key_id, \
      COALESCE(k.name, '') AS key_name, r.ip";
 
@@ -167,7 +177,6 @@ impl Store {
     /// in one transaction: all or nothing, so a failed attempt can be retried
     /// as a whole.
     pub async fn write_usage_batch(&self, records: &[UsageRecord], inc: &UsageIncrements<'_>) -> Result<()> {
-        let (hourly, hourly_ws) = (&inc.hourly, &inc.hourly_ws);
         let mut tx = self.pool().begin().await?;
         for (a, b) in chunks(records.len()) {
             let sql = values_sql(self.backend(), RECORD_HEAD, 10, b - a, "");
@@ -187,26 +196,11 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for (a, b) in chunks(hourly.len()) {
-            let sql = values_sql(self.backend(), HOURLY_HEAD, 8, b - a, HOURLY_TAIL);
-            let mut q = sqlx::query(&sql);
-            for h in &hourly[a..b] {
-                q = q
-                    .bind(h.workspace_id)
-                    .bind(h.hour_start)
-                    .bind(h.key_id)
-                    .bind(h.method)
-                    .bind(h.route)
-                    .bind(i64::from(h.status))
-                    .bind(h.code)
-                    .bind(to_i64(h.requests));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for (a, b) in chunks(hourly_ws.len()) {
+        self.upsert_key_hourly(&mut tx, &inc.hourly).await?;
+        for (a, b) in chunks(inc.hourly_ws.len()) {
             let sql = values_sql(self.backend(), HOURLY_WS_HEAD, 7, b - a, HOURLY_WS_TAIL);
             let mut q = sqlx::query(&sql);
-            for h in &hourly_ws[a..b] {
+            for h in &inc.hourly_ws[a..b] {
                 q = q
                     .bind(h.workspace_id)
                     .bind(h.hour_start)
@@ -222,12 +216,85 @@ impl Store {
         Ok(())
     }
 
+    /// Add `hourly` (sorted) to the per-key rollup.
+    async fn upsert_key_hourly(&self, conn: &mut AnyConnection, hourly: &[HourlyCount<'_>]) -> Result<()> {
+        for (a, b) in chunks(hourly.len()) {
+            let sql = values_sql(self.backend(), HOURLY_HEAD, 8, b - a, HOURLY_TAIL);
+            let mut q = sqlx::query(&sql);
+            for h in &hourly[a..b] {
+                q = q
+                    .bind(h.workspace_id)
+                    .bind(h.hour_start)
+                    .bind(h.key_id)
+                    .bind(h.method)
+                    .bind(h.route)
+                    .bind(i64::from(h.status))
+                    .bind(h.code)
+                    .bind(to_i64(h.requests));
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the per-key hourly rollup is written in bulk by
+    /// [`Store::flush_key_rollups`] rather than with each batch.
+    ///
+    /// SQLite: with many keys, upserting the per-key rollup with every batch
+    /// dirtied a different B-tree page for nearly every record. Instead the
+    /// writer every few seconds (and a report filtered by key, and retention,
+    /// before they read) rolls up the records past a watermark. SQLite hands
+    /// out record ids in commit order (one writer at a time, each new id the
+    /// largest plus one), so "every record up to id W is in the rollup" is
+    /// exact whichever process wrote them, and a crash loses nothing: the
+    /// next flush picks up where the last one stopped. PostgreSQL (ids from a
+    /// sequence, committed out of order by several nodes) upserts the per-key
+    /// rollup with each batch.
+    pub fn defers_key_rollups(&self) -> bool {
+        self.backend() == Backend::Sqlite
+    }
+
+    /// Roll up the records past the watermark into the per-key rollup and
+    /// move the watermark, in one transaction (SQLite; a no-op on
+    /// PostgreSQL). Returns how many rollup rows it wrote.
+    pub async fn flush_key_rollups(&self) -> Result<u64> {
+        if !self.defers_key_rollups() {
+            return Ok(0);
+        }
+        let mut tx = self.pool().begin().await?;
+        // Write first: a transaction that read before writing could not take
+        // the write lock once another connection had written (SQLite, WAL).
+        let mark: i64 = sqlx::query_scalar(
+            "UPDATE usage_rollup_state SET rolled_through = rolled_through WHERE id = 1 RETURNING rolled_through",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let max: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM usage_records")
+            .fetch_one(&mut *tx)
+            .await?;
+        if max == mark {
+            return Ok(0);
+        }
+        // Ids restart at 1 only when retention emptied the table; then every
+        // record there came after the last flush.
+        let from = if max < mark { 0 } else { mark };
+        let n = sqlx::query(ROLLUP_SQL).bind(from).execute(&mut *tx).await?.rows_affected();
+        sqlx::query("UPDATE usage_rollup_state SET rolled_through = $1 WHERE id = 1")
+            .bind(max)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// A key's auto-revocation counts over its records since `since_ms`:
     /// `(errors, requests)` as `usage::autorevoke::classify` defines them
     /// (errors: 422 and 401 `ip_not_allowed`; requests: all but 429 and 5xx).
-    /// A range of the `(workspace_id, key_id, at)` index: at most the key's
-    /// requests in the window (≤ its rpm × window minutes) are read, and the
-    /// batch writer needs no counter rows of its own.
+    /// On PostgreSQL a range of the `(workspace_id, key_id, at)` index (at
+    /// most the key's requests in the window); on SQLite, which has no
+    /// per-key index (see [`Store::defers_key_rollups`]), the workspace's
+    /// window along `(workspace_id, at)`. The batch writer needs no counter
+    /// rows of its own, and asks at most once a second per key.
     pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_ms: i64) -> Result<(u64, u64)> {
         let row = sqlx::query(
             "SELECT CAST(COALESCE(SUM(CASE WHEN status = 422 OR (status = 401 AND code = 'ip_not_allowed') \
@@ -310,7 +377,8 @@ impl Store {
     }
 
     /// The newest `limit` raw records (newest first), read backwards along
-    /// the `(workspace_id, at)` or `(workspace_id, key_id, at)` index.
+    /// the `(workspace_id, at)` index (filtered by key on SQLite; PostgreSQL
+    /// also has `(workspace_id, key_id, at)`).
     pub async fn usage_recent(
         &self,
         workspace_id: &str,

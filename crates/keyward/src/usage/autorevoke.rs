@@ -12,16 +12,20 @@
 //!   never reach the usage log, so nobody can get someone else's key revoked.
 //!
 //! Where it is counted: after each committed batch, the writer counts the
-//! window's raw records of every key that had a numerator answer in the
-//! batch (one range of the `(workspace_id, key_id, at)` index). The counts
-//! come from the store, not from memory, so several nodes writing to one
-//! PostgreSQL see the same totals, and a restart loses nothing; and the hot
-//! insert path writes no counter rows of its own (one per key and second
-//! before, a random B-tree insert per request with many keys). The window is
-//! the last `window_secs` whole seconds, the current one included.
+//! window's raw records of keys that had a numerator answer in the batch.
+//! The counts come from the store, not from memory, so several nodes
+//! writing to one PostgreSQL see the same totals, and a restart loses
+//! nothing; and the hot insert path writes no counter rows of its own (one
+//! per key and second before, a random B-tree insert per request with many
+//! keys). A key is counted at most once a second ([`DueChecks`]): on
+//! PostgreSQL a count is one range of the `(workspace_id, key_id, at)`
+//! index, on SQLite (no per-key index) a walk of the workspace's window. The
+//! window is the last `window_secs` whole seconds, the current one included.
 use super::UsageRecord;
 use crate::store::{Revoker, Store};
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Thresholds of auto-revocation (from `--auto-revoke-*`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +67,84 @@ pub fn classify(status: u16, code: Option<&str>) -> (bool, bool) {
 /// Whether a record is a numerator answer (so its key must be checked).
 pub fn is_error(r: &UsageRecord) -> bool {
     classify(r.status, r.code).1
+}
+
+/// Least time between two window counts of one key.
+pub const CHECK_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Which keys are due for a window count in the store.
+///
+/// A key with numerator answers in a committed batch is counted at once
+/// unless it was counted less than [`CHECK_GAP`] ago; then the count is put
+/// off, not skipped (the writer wakes up for it, records or not). So every
+/// numerator answer is followed by a count within about a second, whichever
+/// node recorded the others, and a hammered key costs one count a second,
+/// not one a batch (on SQLite a count walks the workspace's window: there
+/// is no per-key index there).
+#[derive(Debug, Default)]
+pub struct DueChecks {
+    keys: HashMap<(Arc<str>, Arc<str>), KeyCheck>,
+}
+
+#[derive(Debug, Default)]
+struct KeyCheck {
+    /// Numerator answers recorded since the last count.
+    dirty: bool,
+    last_ms: Option<i64>,
+}
+
+impl DueChecks {
+    /// Note the keys with numerator answers in a committed batch.
+    pub fn note(&mut self, batch: &[UsageRecord]) {
+        for r in batch.iter().filter(|r| is_error(r)) {
+            match self.keys.get_mut(&(Arc::clone(&r.workspace_id), Arc::clone(&r.key_id))) {
+                Some(k) => k.dirty = true,
+                None => {
+                    self.keys.insert(
+                        (Arc::clone(&r.workspace_id), Arc::clone(&r.key_id)),
+                        KeyCheck { dirty: true, last_ms: None },
+                    );
+                }
+            }
+        }
+    }
+
+    /// The keys to count now (in key order); they are marked counted.
+    pub fn take_due(&mut self, now_ms: i64) -> Vec<(Arc<str>, Arc<str>)> {
+        let gap = CHECK_GAP.as_millis() as i64;
+        let mut due: Vec<_> = self
+            .keys
+            .iter_mut()
+            .filter(|(_, k)| k.dirty && k.last_ms.is_none_or(|last| now_ms - last >= gap))
+            .map(|(id, k)| {
+                k.dirty = false;
+                k.last_ms = Some(now_ms);
+                id.clone()
+            })
+            .collect();
+        due.sort();
+        due
+    }
+
+    /// Whether a count was put off.
+    pub fn waiting(&self) -> bool {
+        self.keys.values().any(|k| k.dirty)
+    }
+
+    /// Forget keys counted more than a window ago with nothing since.
+    pub fn sweep(&mut self, policy: &AutoRevokePolicy, now_ms: i64) {
+        let start = policy.window_start_sec(now_ms) * 1000;
+        self.keys.retain(|_, k| k.dirty || k.last_ms.is_some_and(|last| last >= start));
+    }
+
+    /// Keys followed.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// A key that was just revoked automatically.
@@ -131,6 +213,50 @@ mod tests {
         assert!(!p.trips(100, 201), "share below the minimum");
         assert!(p.trips(150, 150));
         assert!(!p.trips(0, 0));
+    }
+
+    fn err(at_ms: i64, key: &str) -> UsageRecord {
+        UsageRecord {
+            at_ms,
+            workspace_id: Arc::from("ws_1"),
+            key_id: Arc::from(key),
+            method: "POST",
+            route: Arc::from("/v1/studies"),
+            path: "/v1/studies".into(),
+            status: 422,
+            code: Some("validation_failed"),
+            latency_us: 100,
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+
+    fn due(c: &mut DueChecks, now_ms: i64) -> Vec<String> {
+        c.take_due(now_ms).into_iter().map(|(_, k)| k.to_string()).collect()
+    }
+
+    #[test]
+    fn a_key_is_counted_at_most_once_a_second_and_never_skipped() {
+        let p = AutoRevokePolicy { window_secs: 10, min_errors: 3, min_ratio: 0.5 };
+        let mut c = DueChecks::default();
+        let t = 1_000_000_000;
+        c.note(&[err(t, "key_a")]);
+        assert_eq!(due(&mut c, t), ["key_a"], "counted at once");
+        assert!(!c.waiting());
+        c.note(&[err(t + 10, "key_a"), err(t + 10, "key_b")]);
+        assert_eq!(due(&mut c, t + 10), ["key_b"], "key_a was counted 10 ms ago");
+        assert!(c.waiting(), "key_a is put off");
+        assert!(due(&mut c, t + 500).is_empty());
+        assert_eq!(due(&mut c, t + 1000), ["key_a"], "a second later, without a new record");
+        assert!(!c.waiting());
+        let mut ok = err(t, "key_c");
+        ok.status = 200;
+        ok.code = None;
+        c.note(&[ok]);
+        assert!(due(&mut c, t + 5000).is_empty(), "only numerator answers call for a count");
+        c.sweep(&p, t + 9_500);
+        assert_eq!(c.len(), 2, "key_a and key_b were counted within the window");
+        c.sweep(&p, t + 12_000);
+        assert!(c.is_empty());
     }
 
     #[test]

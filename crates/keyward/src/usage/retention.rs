@@ -2,8 +2,7 @@
 //! than `--usage-retention-days` are deleted by a background job, in small
 //! statements (at most [`DELETE_BATCH`] raw records, or one hour of one
 //! workspace's rollups, each) with short pauses between them, so neither the
-//! batch writer nor readers ever wait long for a lock. The auto-revocation
-//! counters only need the last window and are trimmed every minute.
+//! batch writer nor readers ever wait long for a lock.
 use super::metrics::UsageMetrics;
 use crate::store::{now_ms, Store};
 use std::sync::atomic::Ordering;
@@ -32,6 +31,9 @@ pub async fn run_once(store: &Store, retention_days: u32, now_ms: i64, pause: Du
     // An hour bucket goes once all of it is older than the cutoff.
     let last_hour = cutoff - cutoff.rem_euclid(HOUR_MS) - HOUR_MS;
     let mut out = Deleted::default();
+    // Per-key increments still in memory (SQLite) are written first, so the
+    // hours they belong to go with the rest.
+    store.flush_key_rollups().await?;
     for ws in store.usage_workspace_ids().await? {
         loop {
             let n = store.delete_usage_records_before(&ws, cutoff, DELETE_BATCH).await?;

@@ -1,7 +1,9 @@
 //! The batch writer: drains the bounded channel in batches of up to
 //! [`BATCH_MAX`] records, writes each batch (raw records and hourly rollups)
 //! in one transaction, then checks the keys that
-//! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation.
+//! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation. On
+//! SQLite the per-key hourly rollup is brought up to date every
+//! [`KEY_ROLLUP_EVERY`] instead (see [`Store::defers_key_rollups`]).
 //!
 //! Lossless: the request path waits for room in the channel instead of
 //! dropping; a batch that fails is retried with backoff, and only after
@@ -18,7 +20,7 @@ use super::metrics::UsageMetrics;
 use super::notify::{Notifier, Retry};
 use super::UsageRecord;
 use crate::store::{now_ms, HourlyCount, Store, UsageIncrements, WorkspaceHourlyCount};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,26 +44,64 @@ pub struct Writer {
     pub retry: Retry,
 }
 
+/// How often the per-key rollup is brought up to date on SQLite (see
+/// [`Store::defers_key_rollups`]).
+pub const KEY_ROLLUP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Run until every sender is gone and the channel is empty.
 pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
     let mut buf = Vec::with_capacity(BATCH_MAX);
-    while rx.recv_many(&mut buf, BATCH_MAX).await > 0 {
-        writer.handle(&buf).await;
+    let mut checks = autorevoke::DueChecks::default();
+    let mut last_flush = Instant::now();
+    loop {
+        // With counts put off (see `DueChecks`), wake up for them even
+        // when no record comes.
+        let received = if checks.waiting() {
+            match tokio::time::timeout(autorevoke::CHECK_GAP, rx.recv_many(&mut buf, BATCH_MAX)).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(_) => 0,
+            }
+        } else {
+            match rx.recv_many(&mut buf, BATCH_MAX).await {
+                0 => break,
+                n => n,
+            }
+        };
+        if received > 0 {
+            writer.handle(&buf, &mut checks).await;
+        }
+        writer.check_auto_revocation(&mut checks).await;
         let full = buf.len() == BATCH_MAX;
         buf.clear();
-        if !full {
+        if last_flush.elapsed() >= KEY_ROLLUP_EVERY {
+            writer.flush_key_rollups().await;
+            checks.sweep(&writer.policy, now_ms());
+            last_flush = Instant::now();
+        }
+        if received > 0 && !full {
             // Let records gather instead of waking this task once per
             // request: while it sleeps, senders only push (no wake-up, no
             // context switch on the request path). Costs ≤ LINGER of delay.
             tokio::time::sleep(LINGER).await;
         }
     }
+    writer.check_auto_revocation(&mut checks).await;
+    writer.flush_key_rollups().await;
     tracing::debug!("usage writer drained the channel");
     Ok(())
 }
 
 impl Writer {
-    async fn handle(&self, batch: &[UsageRecord]) {
+    /// Bring the per-key rollup up to date (SQLite); on failure the next
+    /// flush covers the same records.
+    async fn flush_key_rollups(&self) {
+        if let Err(e) = self.store.flush_key_rollups().await {
+            tracing::warn!(error = ?e, "updating the per-key usage rollup failed; will retry");
+        }
+    }
+
+    async fn handle(&self, batch: &[UsageRecord], checks: &mut autorevoke::DueChecks) {
         let started = Instant::now();
         let mut backoff = self.retry.first_backoff;
         let mut attempt = 1;
@@ -89,14 +129,14 @@ impl Writer {
         self.metrics.observe_batch(started.elapsed());
         self.metrics.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-        self.check_auto_revocation(batch).await;
+        checks.note(batch);
     }
 
-    /// After a committed batch: check every key that had a numerator answer in it.
-    async fn check_auto_revocation(&self, batch: &[UsageRecord]) {
-        let suspects: BTreeSet<(&str, &str)> =
-            batch.iter().filter(|r| autorevoke::is_error(r)).map(|r| (&*r.workspace_id, &*r.key_id)).collect();
-        for (ws, key) in suspects {
+    /// Count the window of the keys whose numerator answers are due for it
+    /// (see [`autorevoke::DueChecks`]) and revoke those that trip.
+    async fn check_auto_revocation(&self, checks: &mut autorevoke::DueChecks) {
+        for (ws, key) in checks.take_due(now_ms()) {
+            let (ws, key) = (&*ws, &*key);
             let now = now_ms();
             match autorevoke::check_key(&self.store, &self.policy, ws, key, now).await {
                 Ok(None) => {}
@@ -118,8 +158,9 @@ impl Writer {
 }
 
 /// The rollup increments of a batch, sorted (so concurrent
-/// writers on PostgreSQL lock rows in the same order and cannot deadlock).
-pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
+/// writers on PostgreSQL lock rows in the same order and cannot deadlock);
+/// the per-key ones only `with_keys`.
+pub fn aggregate(batch: &[UsageRecord], with_keys: bool) -> UsageIncrements<'_> {
     type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
     type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
     let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
@@ -127,7 +168,9 @@ pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
     for r in batch {
         let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
         let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
-        *hourly.entry(key).or_default() += 1;
+        if with_keys {
+            *hourly.entry(key).or_default() += 1;
+        }
         *hourly_ws.entry((key.0, key.1, key.3, key.4, key.5, key.6)).or_default() += 1;
     }
     let mut hourly: Vec<_> = hourly
@@ -179,13 +222,14 @@ pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
     UsageIncrements { hourly, hourly_ws }
 }
 
-/// Write one batch (records, rollups, counters) in one transaction. Public
-/// for the benchmarks; the server goes through [`run_writer`].
+/// Write one batch (records and rollups) in one transaction; on SQLite the
+/// per-key rollup is left to [`Store::flush_key_rollups`]. Public for the
+/// benchmarks and tests; the server goes through [`run_writer`].
 pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    store.write_usage_batch(batch, &aggregate(batch)).await
+    store.write_usage_batch(batch, &aggregate(batch, !store.defers_key_rollups())).await
 }
 
 #[cfg(test)]
@@ -219,7 +263,8 @@ mod tests {
             rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
             rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
         ];
-        let UsageIncrements { hourly, hourly_ws } = aggregate(&batch);
+        let UsageIncrements { hourly, hourly_ws } = aggregate(&batch, true);
+        assert!(aggregate(&batch, false).hourly.is_empty());
         let count = |hour: i64, key: &str, status: u16| {
             hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)
         };
