@@ -159,15 +159,22 @@ fn rollup(key_id: Option<&str>, param: &str) -> (&'static str, String) {
     }
 }
 
-/// The per-key rollup of every record past a watermark (see
-/// [`Store::defers_key_rollups`]), in the buckets `writer::aggregate` uses.
-const ROLLUP_SQL: &str =
+/// The rollups of every record past a watermark (see
+/// [`Store::defers_rollups`]), in the buckets `writer::aggregate` uses.
+const ROLLUP_KEY_SQL: &str =
     "INSERT INTO usage_hourly (workspace_id, hour_start, key_id, method, route, status, code, requests) \
      SELECT workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, ''), COUNT(*) \
      FROM usage_records WHERE id > $1 \
      GROUP BY workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, '') \
      ON CONFLICT (workspace_id, hour_start, key_id, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly.requests + excluded.requests";
+const ROLLUP_WS_SQL: &str =
+    "INSERT INTO usage_hourly_ws (workspace_id, hour_start, method, route, status, code, requests) \
+     SELECT workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, ''), COUNT(*) \
+     FROM usage_records WHERE id > $1 \
+     GROUP BY workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, '') \
+     ON CONFLICT (workspace_id, hour_start, method, route, status, code) \
+     DO UPDATE SET requests = usage_hourly_ws.requests + excluded.requests";
 
 const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code, r.latency_us, r.key_id, \
      COALESCE(k.name, '') AS key_name, r.ip";
@@ -237,28 +244,28 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the per-key hourly rollup is written in bulk by
-    /// [`Store::flush_key_rollups`] rather than with each batch.
+    /// Whether the hourly rollups are written in bulk by
+    /// [`Store::flush_rollups`] rather than with each batch.
     ///
-    /// SQLite: with many keys, upserting the per-key rollup with every batch
-    /// dirtied a different B-tree page for nearly every record. Instead the
-    /// writer every few seconds (and a report filtered by key, and retention,
+    /// SQLite: with many keys and workspaces, upserting the rollups with
+    /// every batch dirtied a different B-tree page for nearly every record.
+    /// Instead the writer every few seconds (and a report and retention,
     /// before they read) rolls up the records past a watermark. SQLite hands
     /// out record ids in commit order (one writer at a time, each new id the
-    /// largest plus one), so "every record up to id W is in the rollup" is
+    /// largest plus one), so "every record up to id W is in the rollups" is
     /// exact whichever process wrote them, and a crash loses nothing: the
     /// next flush picks up where the last one stopped. PostgreSQL (ids from a
-    /// sequence, committed out of order by several nodes) upserts the per-key
-    /// rollup with each batch.
-    pub fn defers_key_rollups(&self) -> bool {
+    /// sequence, committed out of order by several nodes) upserts the
+    /// rollups with each batch.
+    pub fn defers_rollups(&self) -> bool {
         self.backend() == Backend::Sqlite
     }
 
-    /// Roll up the records past the watermark into the per-key rollup and
-    /// move the watermark, in one transaction (SQLite; a no-op on
-    /// PostgreSQL). Returns how many rollup rows it wrote.
-    pub async fn flush_key_rollups(&self) -> Result<u64> {
-        if !self.defers_key_rollups() {
+    /// Roll up the records past the watermark into both rollups and move
+    /// the watermark, in one transaction (SQLite; a no-op on PostgreSQL).
+    /// Returns how many rollup rows it wrote.
+    pub async fn flush_rollups(&self) -> Result<u64> {
+        if !self.defers_rollups() {
             return Ok(0);
         }
         let mut tx = self.pool().begin().await?;
@@ -278,7 +285,10 @@ impl Store {
         // Ids restart at 1 only when retention emptied the table; then every
         // record there came after the last flush.
         let from = if max < mark { 0 } else { mark };
-        let n = sqlx::query(ROLLUP_SQL).bind(from).execute(&mut *tx).await?.rows_affected();
+        let mut n = 0;
+        for sql in [ROLLUP_KEY_SQL, ROLLUP_WS_SQL] {
+            n += sqlx::query(sql).bind(from).execute(&mut *tx).await?.rows_affected();
+        }
         sqlx::query("UPDATE usage_rollup_state SET rolled_through = $1 WHERE id = 1")
             .bind(max)
             .execute(&mut *tx)
@@ -292,7 +302,7 @@ impl Store {
     /// (errors: 422 and 401 `ip_not_allowed`; requests: all but 429 and 5xx).
     /// On PostgreSQL a range of the `(workspace_id, key_id, at)` index (at
     /// most the key's requests in the window); on SQLite, which has no
-    /// per-key index (see [`Store::defers_key_rollups`]), the workspace's
+    /// per-key index (see [`Store::defers_rollups`]), the workspace's
     /// window along `(workspace_id, at)`. The batch writer needs no counter
     /// rows of its own, and asks at most once a second per key.
     pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_ms: i64) -> Result<(u64, u64)> {

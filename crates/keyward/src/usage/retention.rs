@@ -31,9 +31,9 @@ pub async fn run_once(store: &Store, retention_days: u32, now_ms: i64, pause: Du
     // An hour bucket goes once all of it is older than the cutoff.
     let last_hour = cutoff - cutoff.rem_euclid(HOUR_MS) - HOUR_MS;
     let mut out = Deleted::default();
-    // Per-key increments still in memory (SQLite) are written first, so the
-    // hours they belong to go with the rest.
-    store.flush_key_rollups().await?;
+    // Rollups lagging the log (SQLite) catch up first, so the hours they
+    // add go with the rest.
+    store.flush_rollups().await?;
     for ws in store.usage_workspace_ids().await? {
         loop {
             let n = store.delete_usage_records_before(&ws, cutoff, DELETE_BATCH).await?;

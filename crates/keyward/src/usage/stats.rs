@@ -34,10 +34,8 @@ pub async fn report(
     key_id: Option<&str>,
     now_ms: i64,
 ) -> crate::store::Result<UsageReport> {
-    if key_id.is_some() {
-        // The per-key rollup may have increments in memory (SQLite): write them first.
-        store.flush_key_rollups().await?;
-    }
+    // On SQLite the rollups lag the log by up to a few seconds: catch up first.
+    store.flush_rollups().await?;
     let current = now_ms - now_ms.rem_euclid(HOUR_MS);
     let first = current - (SERIES_HOURS - 1) * HOUR_MS;
     let (rows, top, recent) = tokio::try_join!(

@@ -2,8 +2,8 @@
 //! [`BATCH_MAX`] records, writes each batch (raw records and hourly rollups)
 //! in one transaction, then checks the keys that
 //! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation. On
-//! SQLite the per-key hourly rollup is brought up to date every
-//! [`KEY_ROLLUP_EVERY`] instead (see [`Store::defers_key_rollups`]).
+//! SQLite the hourly rollups are brought up to date every
+//! [`ROLLUP_EVERY`] instead (see [`Store::defers_rollups`]).
 //!
 //! Lossless: the request path waits for room in the channel instead of
 //! dropping; a batch that fails is retried with backoff, and only after
@@ -44,9 +44,9 @@ pub struct Writer {
     pub retry: Retry,
 }
 
-/// How often the per-key rollup is brought up to date on SQLite (see
-/// [`Store::defers_key_rollups`]).
-pub const KEY_ROLLUP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often the hourly rollups are brought up to date on SQLite (see
+/// [`Store::defers_rollups`]).
+pub const ROLLUP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Run until every sender is gone and the channel is empty.
 pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
@@ -74,8 +74,8 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
         writer.check_auto_revocation(&mut checks).await;
         let full = buf.len() == BATCH_MAX;
         buf.clear();
-        if last_flush.elapsed() >= KEY_ROLLUP_EVERY {
-            writer.flush_key_rollups().await;
+        if last_flush.elapsed() >= ROLLUP_EVERY {
+            writer.flush_rollups().await;
             checks.sweep(&writer.policy, now_ms());
             last_flush = Instant::now();
         }
@@ -87,17 +87,17 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
         }
     }
     writer.check_auto_revocation(&mut checks).await;
-    writer.flush_key_rollups().await;
+    writer.flush_rollups().await;
     tracing::debug!("usage writer drained the channel");
     Ok(())
 }
 
 impl Writer {
-    /// Bring the per-key rollup up to date (SQLite); on failure the next
-    /// flush covers the same records.
-    async fn flush_key_rollups(&self) {
-        if let Err(e) = self.store.flush_key_rollups().await {
-            tracing::warn!(error = ?e, "updating the per-key usage rollup failed; will retry");
+    /// Bring the rollups up to date (SQLite); on failure the next flush
+    /// covers the same records.
+    async fn flush_rollups(&self) {
+        if let Err(e) = self.store.flush_rollups().await {
+            tracing::warn!(error = ?e, "updating the usage rollups failed; will retry");
         }
     }
 
@@ -158,9 +158,8 @@ impl Writer {
 }
 
 /// The rollup increments of a batch, sorted (so concurrent
-/// writers on PostgreSQL lock rows in the same order and cannot deadlock);
-/// the per-key ones only `with_keys`.
-pub fn aggregate(batch: &[UsageRecord], with_keys: bool) -> UsageIncrements<'_> {
+/// writers on PostgreSQL lock rows in the same order and cannot deadlock).
+pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
     type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
     type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
     let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
@@ -168,9 +167,7 @@ pub fn aggregate(batch: &[UsageRecord], with_keys: bool) -> UsageIncrements<'_> 
     for r in batch {
         let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
         let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
-        if with_keys {
-            *hourly.entry(key).or_default() += 1;
-        }
+        *hourly.entry(key).or_default() += 1;
         *hourly_ws.entry((key.0, key.1, key.3, key.4, key.5, key.6)).or_default() += 1;
     }
     let mut hourly: Vec<_> = hourly
@@ -222,14 +219,19 @@ pub fn aggregate(batch: &[UsageRecord], with_keys: bool) -> UsageIncrements<'_> 
     UsageIncrements { hourly, hourly_ws }
 }
 
-/// Write one batch (records and rollups) in one transaction; on SQLite the
-/// per-key rollup is left to [`Store::flush_key_rollups`]. Public for the
-/// benchmarks and tests; the server goes through [`run_writer`].
+/// Write one batch (records and, on PostgreSQL, rollups) in one
+/// transaction; on SQLite the rollups are left to
+/// [`Store::flush_rollups`]. Public for the benchmarks and tests; the
+/// server goes through [`run_writer`].
 pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    store.write_usage_batch(batch, &aggregate(batch, !store.defers_key_rollups())).await
+    if store.defers_rollups() {
+        store.write_usage_batch(batch, &UsageIncrements::default()).await
+    } else {
+        store.write_usage_batch(batch, &aggregate(batch)).await
+    }
 }
 
 #[cfg(test)]
@@ -263,8 +265,7 @@ mod tests {
             rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
             rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
         ];
-        let UsageIncrements { hourly, hourly_ws } = aggregate(&batch, true);
-        assert!(aggregate(&batch, false).hourly.is_empty());
+        let UsageIncrements { hourly, hourly_ws } = aggregate(&batch);
         let count = |hour: i64, key: &str, status: u16| {
             hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)
         };

@@ -227,7 +227,7 @@ async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_youn
 }
 
 #[tokio::test]
-async fn the_per_key_rollup_is_exact_whoever_brings_it_up_to_date() {
+async fn rollups_are_exact_whoever_brings_them_up_to_date() {
     let app = TestApp::spawn().await;
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
@@ -237,18 +237,23 @@ async fn the_per_key_rollup_is_exact_whoever_brings_it_up_to_date() {
     // Another process on the same store (or this one after a crash) rolls up
     // what the writer left, once.
     let other = keyward::store::Store::open(&app.store_location()).await.unwrap();
-    let deferred = other.defers_key_rollups();
-    assert_eq!(other.flush_key_rollups().await.unwrap(), u64::from(deferred), "one rollup row for 5 records");
-    assert_eq!(other.flush_key_rollups().await.unwrap(), 0, "the watermark moved past them");
-    assert_eq!(app.store.flush_key_rollups().await.unwrap(), 0, "nothing is rolled up twice");
+    let deferred = other.defers_rollups();
+    let rows = if deferred { 2 } else { 0 };
+    assert_eq!(other.flush_rollups().await.unwrap(), rows, "one row per key and one per workspace for 5 records");
+    assert_eq!(other.flush_rollups().await.unwrap(), 0, "the watermark moved past them");
+    assert_eq!(app.store.flush_rollups().await.unwrap(), 0, "nothing is rolled up twice");
     let r = keyward::usage::stats::report(&other, &ws, Some(&key_id), now).await.unwrap();
     assert_eq!((r.last_24h.total, r.top_endpoints.len(), r.recent.len()), (5, 1, 5));
+    let r = keyward::usage::stats::report(&app.store, &ws, None, now).await.unwrap();
+    assert_eq!((r.last_24h.total, r.series.iter().map(|b| b.total).sum::<u64>()), (5, 5));
 
-    // A report filtered by key brings the rollup up to date before reading.
+    // A report brings the rollups up to date before reading.
     let batch: Vec<UsageRecord> = (0..3).map(|i| record(&ws, &key_id, now + 10 + i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
     let v = usage(&admin, &ws, &format!("?key_id={key_id}")).await;
     assert_eq!((v["last_24h"]["total"].as_u64(), v["recent"].as_array().unwrap().len()), (Some(8), 8), "{v}");
+    writer::write_batch(&app.store, &batch).await.unwrap();
+    assert_eq!(usage(&admin, &ws, "").await["last_7d"]["total"], 11);
 }
 
 #[tokio::test]
