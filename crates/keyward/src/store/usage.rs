@@ -159,19 +159,22 @@ fn rollup(key_id: Option<&str>, param: &str) -> (&'static str, String) {
     }
 }
 
-/// The rollups of every record past a watermark (see
+/// Records rolled up per transaction by [`Store::flush_rollups_step`].
+pub const ROLLUP_STEP: i64 = 10_000;
+
+/// The rollups of the records in an id range (see
 /// [`Store::defers_rollups`]), in the buckets `writer::aggregate` uses.
 const ROLLUP_KEY_SQL: &str =
     "INSERT INTO usage_hourly (workspace_id, hour_start, key_id, method, route, status, code, requests) \
      SELECT workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, ''), COUNT(*) \
-     FROM usage_records WHERE id > $1 \
+     FROM usage_records WHERE id > $1 AND id <= $2 \
      GROUP BY workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, '') \
      ON CONFLICT (workspace_id, hour_start, key_id, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly.requests + excluded.requests";
 const ROLLUP_WS_SQL: &str =
     "INSERT INTO usage_hourly_ws (workspace_id, hour_start, method, route, status, code, requests) \
      SELECT workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, ''), COUNT(*) \
-     FROM usage_records WHERE id > $1 \
+     FROM usage_records WHERE id > $1 AND id <= $2 \
      GROUP BY workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, '') \
      ON CONFLICT (workspace_id, hour_start, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly_ws.requests + excluded.requests";
@@ -261,12 +264,27 @@ impl Store {
         self.backend() == Backend::Sqlite
     }
 
-    /// Roll up the records past the watermark into both rollups and move
-    /// the watermark, in one transaction (SQLite; a no-op on PostgreSQL).
-    /// Returns how many rollup rows it wrote.
+    /// Bring both rollups up to date with the log (SQLite; a no-op on
+    /// PostgreSQL), in steps of [`ROLLUP_STEP`] records. Returns how many
+    /// rollup rows were written.
     pub async fn flush_rollups(&self) -> Result<u64> {
+        let mut n = 0;
+        loop {
+            let (rows, caught_up) = self.flush_rollups_step().await?;
+            n += rows;
+            if caught_up {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Roll up at most [`ROLLUP_STEP`] records past the watermark and move
+    /// it past them, in one transaction: a short one, so the batch writer
+    /// never waits long for the write lock. Returns the rollup rows written
+    /// and whether the rollups are now up to date.
+    pub async fn flush_rollups_step(&self) -> Result<(u64, bool)> {
         if !self.defers_rollups() {
-            return Ok(0);
+            return Ok((0, true));
         }
         let mut tx = self.pool().begin().await?;
         // Write first: a transaction that read before writing could not take
@@ -280,21 +298,22 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if max == mark {
-            return Ok(0);
+            return Ok((0, true));
         }
         // Ids restart at 1 only when retention emptied the table; then every
         // record there came after the last flush.
         let from = if max < mark { 0 } else { mark };
+        let to = max.min(from.saturating_add(ROLLUP_STEP));
         let mut n = 0;
         for sql in [ROLLUP_KEY_SQL, ROLLUP_WS_SQL] {
-            n += sqlx::query(sql).bind(from).execute(&mut *tx).await?.rows_affected();
+            n += sqlx::query(sql).bind(from).bind(to).execute(&mut *tx).await?.rows_affected();
         }
         sqlx::query("UPDATE usage_rollup_state SET rolled_through = $1 WHERE id = 1")
-            .bind(max)
+            .bind(to)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(n)
+        Ok((n, to == max))
     }
 
     /// A key's auto-revocation counts over its records since `since_ms`:

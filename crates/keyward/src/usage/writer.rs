@@ -53,20 +53,28 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
     let mut buf = Vec::with_capacity(BATCH_MAX);
     let mut checks = autorevoke::DueChecks::default();
     let mut last_flush = Instant::now();
+    let mut catching_up = false;
     loop {
-        // With counts put off (see `DueChecks`), wake up for them even
-        // when no record comes.
-        let received = if checks.waiting() {
-            match tokio::time::timeout(autorevoke::CHECK_GAP, rx.recv_many(&mut buf, BATCH_MAX)).await {
+        // Rollups behind: take what is waiting, if anything, and go on.
+        // Counts put off (see `DueChecks`): wake up for them even when no
+        // record comes.
+        let wait = if catching_up {
+            Some(std::time::Duration::ZERO)
+        } else if checks.waiting() {
+            Some(autorevoke::CHECK_GAP)
+        } else {
+            None
+        };
+        let received = match wait {
+            Some(d) => match tokio::time::timeout(d, rx.recv_many(&mut buf, BATCH_MAX)).await {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(_) => 0,
-            }
-        } else {
-            match rx.recv_many(&mut buf, BATCH_MAX).await {
+            },
+            None => match rx.recv_many(&mut buf, BATCH_MAX).await {
                 0 => break,
                 n => n,
-            }
+            },
         };
         if received > 0 {
             writer.handle(&buf, &mut checks).await;
@@ -74,10 +82,19 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
         writer.check_auto_revocation(&mut checks).await;
         let full = buf.len() == BATCH_MAX;
         buf.clear();
-        if last_flush.elapsed() >= ROLLUP_EVERY {
-            writer.flush_rollups().await;
-            checks.sweep(&writer.policy, now_ms());
-            last_flush = Instant::now();
+        if catching_up || last_flush.elapsed() >= ROLLUP_EVERY {
+            // One short step at a time, between batches.
+            catching_up = match writer.store.flush_rollups_step().await {
+                Ok((_, caught_up)) => !caught_up,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "updating the usage rollups failed; will retry");
+                    false
+                }
+            };
+            if !catching_up {
+                checks.sweep(&writer.policy, now_ms());
+                last_flush = Instant::now();
+            }
         }
         if received > 0 && !full {
             // Let records gather instead of waking this task once per

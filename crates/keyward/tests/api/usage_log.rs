@@ -257,6 +257,29 @@ async fn rollups_are_exact_whoever_brings_them_up_to_date() {
 }
 
 #[tokio::test]
+async fn rollups_catch_up_in_short_steps() {
+    let app = TestApp::spawn().await;
+    if !app.store.defers_rollups() {
+        eprintln!("skipped: PostgreSQL writes the rollups with each batch");
+        return;
+    }
+    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let now = keyward::store::now_ms();
+    let batch: Vec<UsageRecord> = (0..25_000).map(|i| record(&ws, &key_id, now - i)).collect();
+    writer::write_batch(&app.store, &batch).await.unwrap();
+    let mut steps = vec![];
+    loop {
+        let (_, caught_up) = app.store.flush_rollups_step().await.unwrap();
+        steps.push(caught_up);
+        if caught_up {
+            break;
+        }
+    }
+    assert_eq!(steps, [false, false, true], "10 000 records a step");
+    assert_eq!(usage(&admin, &ws, "").await["last_7d"]["total"], 25_000);
+}
+
+#[tokio::test]
 async fn retention_works_in_bounded_batches() {
     let app = TestApp::spawn().await;
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
