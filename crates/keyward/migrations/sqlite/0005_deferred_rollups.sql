@@ -1,10 +1,7 @@
 -- SQLite: the hourly rollups are brought up to date every few seconds from
--- the records past a watermark instead of with each batch, and the
--- (workspace_id, key_id, at) index goes: with many keys they dirtied a
--- different B-tree page for nearly every record. Reads filtered by key walk
--- the (workspace_id, at) index instead. See Store::defers_rollups.
-
-DROP INDEX usage_records_key_at;
+-- the records past a watermark instead of with each batch: with many keys
+-- and workspaces the per-batch upserts dirtied a different B-tree page for
+-- nearly every record. See Store::defers_rollups.
 
 -- Every usage record with an id up to rolled_through is in the rollups.
 CREATE TABLE usage_rollup_state (

@@ -319,11 +319,9 @@ impl Store {
     /// A key's auto-revocation counts over its records since `since_ms`:
     /// `(errors, requests)` as `usage::autorevoke::classify` defines them
     /// (errors: 422 and 401 `ip_not_allowed`; requests: all but 429 and 5xx).
-    /// On PostgreSQL a range of the `(workspace_id, key_id, at)` index (at
-    /// most the key's requests in the window); on SQLite, which has no
-    /// per-key index (see [`Store::defers_rollups`]), the workspace's
-    /// window along `(workspace_id, at)`. The batch writer needs no counter
-    /// rows of its own, and asks at most once a second per key.
+    /// A range of the `(workspace_id, key_id, at)` index: at most the key's
+    /// requests in the window (≤ its rpm × window minutes) are read, and the
+    /// batch writer needs no counter rows of its own.
     pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_ms: i64) -> Result<(u64, u64)> {
         let row = sqlx::query(
             "SELECT CAST(COALESCE(SUM(CASE WHEN status = 422 OR (status = 401 AND code = 'ip_not_allowed') \
@@ -406,8 +404,7 @@ impl Store {
     }
 
     /// The newest `limit` raw records (newest first), read backwards along
-    /// the `(workspace_id, at)` index (filtered by key on SQLite; PostgreSQL
-    /// also has `(workspace_id, key_id, at)`).
+    /// the `(workspace_id, at)` or `(workspace_id, key_id, at)` index.
     pub async fn usage_recent(
         &self,
         workspace_id: &str,

@@ -17,10 +17,9 @@
 //! writing to one PostgreSQL see the same totals, and a restart loses
 //! nothing; and the hot insert path writes no counter rows of its own (one
 //! per key and second before, a random B-tree insert per request with many
-//! keys). A key is counted at most once a second ([`DueChecks`]): on
-//! PostgreSQL a count is one range of the `(workspace_id, key_id, at)`
-//! index, on SQLite (no per-key index) a walk of the workspace's window. The
-//! window is the last `window_secs` whole seconds, the current one included.
+//! keys). A count is one range of the `(workspace_id, key_id, at)` index,
+//! and a key is counted at most once a second ([`DueChecks`]). The window
+//! is the last `window_secs` whole seconds, the current one included.
 use super::UsageRecord;
 use crate::store::{Revoker, Store};
 use serde_json::json;
@@ -79,8 +78,7 @@ pub const CHECK_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 /// off, not skipped (the writer wakes up for it, records or not). So every
 /// numerator answer is followed by a count within about a second, whichever
 /// node recorded the others, and a hammered key costs one count a second,
-/// not one a batch (on SQLite a count walks the workspace's window: there
-/// is no per-key index there).
+/// not one a batch.
 #[derive(Debug, Default)]
 pub struct DueChecks {
     keys: HashMap<(Arc<str>, Arc<str>), KeyCheck>,
