@@ -162,13 +162,22 @@ fn rollup(key_id: Option<&str>, param: &str) -> (&'static str, String) {
 /// Records rolled up per transaction by [`Store::flush_rollups_step`].
 pub const ROLLUP_STEP: i64 = 10_000;
 
-/// The per-key rollup increments of the records in an id range (see
-/// [`Store::defers_rollups`]), in the buckets `writer::aggregate` uses; the
-/// workspace rollup is summed from them (one pass over the records).
-const ROLLUP_SELECT: &str = "SELECT workspace_id, at - (at % 3600000) AS hour_start, key_id, method, route, status, \
-            COALESCE(code, '') AS code, CAST(COUNT(*) AS BIGINT) AS n \
+/// The rollups of the records in an id range (see
+/// [`Store::defers_rollups`]), in the buckets `writer::aggregate` uses.
+const ROLLUP_KEY_SQL: &str =
+    "INSERT INTO usage_hourly (workspace_id, hour_start, key_id, method, route, status, code, requests) \
+     SELECT workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, ''), COUNT(*) \
      FROM usage_records WHERE id > $1 AND id <= $2 \
-     GROUP BY workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, '')";
+     GROUP BY workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, '') \
+     ON CONFLICT (workspace_id, hour_start, key_id, method, route, status, code) \
+     DO UPDATE SET requests = usage_hourly.requests + excluded.requests";
+const ROLLUP_WS_SQL: &str =
+    "INSERT INTO usage_hourly_ws (workspace_id, hour_start, method, route, status, code, requests) \
+     SELECT workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, ''), COUNT(*) \
+     FROM usage_records WHERE id > $1 AND id <= $2 \
+     GROUP BY workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, '') \
+     ON CONFLICT (workspace_id, hour_start, method, route, status, code) \
+     DO UPDATE SET requests = usage_hourly_ws.requests + excluded.requests";
 
 const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code, r.latency_us, r.key_id, \
      COALESCE(k.name, '') AS key_name, r.ip";
@@ -198,17 +207,10 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         self.upsert_key_hourly(&mut tx, &inc.hourly).await?;
-        self.upsert_ws_hourly(&mut tx, &inc.hourly_ws).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Add `hourly_ws` (sorted) to the workspace rollup.
-    async fn upsert_ws_hourly(&self, conn: &mut AnyConnection, hourly_ws: &[WorkspaceHourlyCount<'_>]) -> Result<()> {
-        for (a, b) in chunks(hourly_ws.len()) {
+        for (a, b) in chunks(inc.hourly_ws.len()) {
             let sql = values_sql(self.backend(), HOURLY_WS_HEAD, 7, b - a, HOURLY_WS_TAIL);
             let mut q = sqlx::query(&sql);
-            for h in &hourly_ws[a..b] {
+            for h in &inc.hourly_ws[a..b] {
                 q = q
                     .bind(h.workspace_id)
                     .bind(h.hour_start)
@@ -218,8 +220,9 @@ impl Store {
                     .bind(h.code)
                     .bind(to_i64(h.requests));
             }
-            q.execute(&mut *conn).await?;
+            q.execute(&mut *tx).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -301,24 +304,10 @@ impl Store {
         // record there came after the last flush.
         let from = if max < mark { 0 } else { mark };
         let to = max.min(from.saturating_add(ROLLUP_STEP));
-        let groups = sqlx::query(ROLLUP_SELECT).bind(from).bind(to).fetch_all(&mut *tx).await?;
-        let mut hourly = Vec::with_capacity(groups.len());
-        for r in &groups {
-            hourly.push(HourlyCount {
-                workspace_id: r.try_get::<&str, _>("workspace_id")?,
-                hour_start: r.try_get("hour_start")?,
-                key_id: r.try_get::<&str, _>("key_id")?,
-                method: r.try_get::<&str, _>("method")?,
-                route: r.try_get::<&str, _>("route")?,
-                status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
-                code: r.try_get::<&str, _>("code")?,
-                requests: to_u64(r.try_get("n")?),
-            });
+        let mut n = 0;
+        for sql in [ROLLUP_KEY_SQL, ROLLUP_WS_SQL] {
+            n += sqlx::query(sql).bind(from).bind(to).execute(&mut *tx).await?.rows_affected();
         }
-        let inc = crate::usage::writer::sum_increments(hourly);
-        self.upsert_key_hourly(&mut tx, &inc.hourly).await?;
-        self.upsert_ws_hourly(&mut tx, &inc.hourly_ws).await?;
-        let n = (inc.hourly.len() + inc.hourly_ws.len()) as u64;
         sqlx::query("UPDATE usage_rollup_state SET rolled_through = $1 WHERE id = 1")
             .bind(to)
             .execute(&mut *tx)

@@ -178,38 +178,28 @@ impl Writer {
 /// writers on PostgreSQL lock rows in the same order and cannot deadlock).
 pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
     type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
+    type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
     let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
+    let mut hourly_ws: HashMap<WsHourKey<'_>, u64> = HashMap::new();
     for r in batch {
         let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
         let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
         *hourly.entry(key).or_default() += 1;
+        *hourly_ws.entry((key.0, key.1, key.3, key.4, key.5, key.6)).or_default() += 1;
     }
-    sum_increments(
-        hourly
-            .into_iter()
-            .map(|((workspace_id, hour_start, key_id, method, route, status, code), requests)| HourlyCount {
-                workspace_id,
-                key_id,
-                hour_start,
-                method,
-                route,
-                status,
-                code,
-                requests,
-            })
-            .collect(),
-    )
-}
-
-/// Per-key increments (one per rollup row), sorted, with the workspace
-/// increments summed from them.
-pub fn sum_increments(mut hourly: Vec<HourlyCount<'_>>) -> UsageIncrements<'_> {
-    type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
-    let mut hourly_ws: HashMap<WsHourKey<'_>, u64> = HashMap::new();
-    for h in &hourly {
-        *hourly_ws.entry((h.workspace_id, h.hour_start, h.method, h.route, h.status, h.code)).or_default() +=
-            h.requests;
-    }
+    let mut hourly: Vec<_> = hourly
+        .into_iter()
+        .map(|((workspace_id, hour_start, key_id, method, route, status, code), requests)| HourlyCount {
+            workspace_id,
+            key_id,
+            hour_start,
+            method,
+            route,
+            status,
+            code,
+            requests,
+        })
+        .collect();
     hourly.sort_by(|a, b| {
         (a.workspace_id, a.hour_start, a.key_id, a.method, a.route, a.status, a.code).cmp(&(
             b.workspace_id,
