@@ -124,6 +124,13 @@ impl DueChecks {
         due
     }
 
+    /// Make every count that was put off due now (at shutdown).
+    pub fn hurry(&mut self) {
+        for k in self.keys.values_mut().filter(|k| k.dirty) {
+            k.last_ms = None;
+        }
+    }
+
     /// Whether a count was put off.
     pub fn waiting(&self) -> bool {
         self.keys.values().any(|k| k.dirty)
@@ -245,6 +252,9 @@ mod tests {
         assert!(c.waiting(), "key_a is put off");
         assert!(due(&mut c, t + 500).is_empty());
         assert_eq!(due(&mut c, t + 1000), ["key_a"], "a second later, without a new record");
+        c.note(&[err(t + 1010, "key_a")]);
+        c.hurry();
+        assert_eq!(due(&mut c, t + 1010), ["key_a"], "at shutdown nothing waits");
         assert!(!c.waiting());
         let mut ok = err(t, "key_c");
         ok.status = 200;

@@ -103,6 +103,7 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
             tokio::time::sleep(LINGER).await;
         }
     }
+    checks.hurry();
     writer.check_auto_revocation(&mut checks).await;
     writer.flush_rollups().await;
     tracing::debug!("usage writer drained the channel");
