@@ -95,15 +95,7 @@ impl DueChecks {
     /// Note the keys with numerator answers in a committed batch.
     pub fn note(&mut self, batch: &[UsageRecord]) {
         for r in batch.iter().filter(|r| is_error(r)) {
-            match self.keys.get_mut(&(Arc::clone(&r.workspace_id), Arc::clone(&r.key_id))) {
-                Some(k) => k.dirty = true,
-                None => {
-                    self.keys.insert(
-                        (Arc::clone(&r.workspace_id), Arc::clone(&r.key_id)),
-                        KeyCheck { dirty: true, last_ms: None },
-                    );
-                }
-            }
+            self.keys.entry((Arc::clone(&r.workspace_id), Arc::clone(&r.key_id))).or_default().dirty = true;
         }
     }
 
@@ -221,18 +213,7 @@ mod tests {
     }
 
     fn err(at_ms: i64, key: &str) -> UsageRecord {
-        UsageRecord {
-            at_ms,
-            workspace_id: Arc::from("ws_1"),
-            key_id: Arc::from(key),
-            method: "POST",
-            route: Arc::from("/v1/studies"),
-            path: "/v1/studies".into(),
-            status: 422,
-            code: Some("validation_failed"),
-            latency_us: 100,
-            ip: std::net::IpAddr::from([127, 0, 0, 1]),
-        }
+        crate::usage::test_record(at_ms, key, "/v1/studies", 422, Some("validation_failed"))
     }
 
     fn due(c: &mut DueChecks, now_ms: i64) -> Vec<String> {

@@ -74,3 +74,20 @@ impl Recorder {
         }
     }
 }
+
+/// A `GET` record of workspace `ws_1` from localhost (unit tests).
+#[cfg(test)]
+pub(crate) fn test_record(at_ms: i64, key: &str, route: &str, status: u16, code: Option<&'static str>) -> UsageRecord {
+    UsageRecord {
+        at_ms,
+        workspace_id: Arc::from("ws_1"),
+        key_id: Arc::from(key),
+        method: "GET",
+        route: Arc::from(route),
+        path: route.to_string(),
+        status,
+        code,
+        latency_us: 1500,
+        ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    }
+}

@@ -255,22 +255,7 @@ pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{IpAddr, Ipv4Addr};
-
-    fn rec(at_ms: i64, key: &str, route: &str, status: u16, code: Option<&'static str>) -> UsageRecord {
-        UsageRecord {
-            at_ms,
-            workspace_id: Arc::from("ws_1"),
-            key_id: Arc::from(key),
-            method: "GET",
-            route: Arc::from(route),
-            path: route.to_string(),
-            status,
-            code,
-            latency_us: 1500,
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        }
-    }
+    use crate::usage::test_record as rec;
 
     #[test]
     fn aggregate_sums_per_hour_key_endpoint_and_status() {
