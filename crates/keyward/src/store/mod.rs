@@ -219,6 +219,11 @@ impl Store {
                             // ([`Store::checkpoint`]); closing the last connection
                             // checkpoints too (the CLI).
                             conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            // Statement journals (every multi-row INSERT of the usage
+                            // writer inside its transaction keeps one) and the rollups'
+                            // GROUP BY sorters in memory, not in temporary files:
+                            // a write system call per page was ~9% of the writer's time.
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
                             Ok(())
                         })
                     })

@@ -53,6 +53,17 @@ pub struct UsageIncrements<'a> {
     pub hourly_ws: Vec<WorkspaceHourlyCount<'a>>,
 }
 
+/// Counted answers of one key in one bucket (see [`Store::counts_key_buckets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBucketCount<'a> {
+    /// Unix seconds, a multiple of [`KEY_BUCKET_SECS`].
+    pub bucket: i64,
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    pub requests: u64,
+    pub errors: u64,
+}
+
 /// Requests of one hour with one status and code (summed over keys and endpoints).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HourStatusCount {
@@ -178,6 +189,19 @@ const ROLLUP_WS_SQL: &str =
      GROUP BY workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, '') \
      ON CONFLICT (workspace_id, hour_start, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly_ws.requests + excluded.requests";
+
+const KEY_BUCKETS_HEAD: &str = "usage_key_buckets (bucket, workspace_id, key_id, requests, errors)";
+const KEY_BUCKETS_TAIL: &str = "ON CONFLICT (bucket, workspace_id, key_id) DO UPDATE SET \
+     requests = usage_key_buckets.requests + excluded.requests, errors = usage_key_buckets.errors + excluded.errors";
+
+/// Seconds per auto-revocation bucket on SQLite (see [`Store::counts_key_buckets`]).
+pub const KEY_BUCKET_SECS: i64 = 10;
+
+/// The bucket (unix seconds, a multiple of [`KEY_BUCKET_SECS`]) holding `at_ms`.
+pub fn key_bucket(at_ms: i64) -> i64 {
+    let sec = at_ms.div_euclid(1000);
+    sec - sec.rem_euclid(KEY_BUCKET_SECS)
+}
 
 const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code, r.latency_us, r.key_id, \
      COALESCE(k.name, '') AS key_name, r.ip";
@@ -316,23 +340,92 @@ impl Store {
         Ok((n, to == max))
     }
 
-    /// A key's auto-revocation counts over its records since `since_ms`:
+    /// Whether a key's auto-revocation counts come from per-key buckets
+    /// ([`Store::add_usage_key_buckets`]) rather than from its records.
+    ///
+    /// SQLite keeps no `(workspace_id, key_id, at)` index on the usage log:
+    /// with many keys in use, every record's entry dirtied a different
+    /// B-tree page (a 4 KiB WAL frame per record, the largest cost of the
+    /// `/v1` path). The usage writers add counted answers per key and
+    /// 10-second bucket instead, in time order. PostgreSQL keeps the index.
+    pub fn counts_key_buckets(&self) -> bool {
+        self.backend() == Backend::Sqlite
+    }
+
+    /// Add counted answers to the per-key buckets (SQLite), in one
+    /// transaction; `rows` sorted by (bucket, workspace, key).
+    pub async fn add_usage_key_buckets(&self, rows: &[KeyBucketCount<'_>]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for (a, b) in chunks(rows.len()) {
+            let sql = values_sql(self.backend(), KEY_BUCKETS_HEAD, 5, b - a, KEY_BUCKETS_TAIL);
+            let mut q = sqlx::query(&sql);
+            for r in &rows[a..b] {
+                q = q
+                    .bind(r.bucket)
+                    .bind(r.workspace_id)
+                    .bind(r.key_id)
+                    .bind(to_i64(r.requests))
+                    .bind(to_i64(r.errors));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forget per-key buckets that start before `bucket` (unix seconds).
+    pub async fn delete_usage_key_buckets_before(&self, bucket: i64) -> Result<u64> {
+        if !self.counts_key_buckets() {
+            return Ok(0);
+        }
+        Ok(sqlx::query("DELETE FROM usage_key_buckets WHERE bucket < $1")
+            .bind(bucket)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// A key's auto-revocation counts since `since_ms` (up to `now_ms`):
     /// `(errors, requests)` as `usage::autorevoke::classify` defines them
     /// (errors: 422 and 401 `ip_not_allowed`; requests: all but 429 and 5xx).
-    /// A range of the `(workspace_id, key_id, at)` index: at most the key's
-    /// requests in the window (≤ its rpm × window minutes) are read, and the
-    /// batch writer needs no counter rows of its own.
-    pub async fn usage_key_window(&self, workspace_id: &str, key_id: &str, since_ms: i64) -> Result<(u64, u64)> {
-        let row = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 422 OR (status = 401 AND code = 'ip_not_allowed') \
-             THEN 1 ELSE 0 END), 0) AS BIGINT) AS e, CAST(COUNT(*) AS BIGINT) AS n \
-             FROM usage_records WHERE workspace_id = $1 AND key_id = $2 AND at >= $3 AND status <> 429 AND status < 500",
-        )
-        .bind(workspace_id)
-        .bind(key_id)
-        .bind(since_ms)
-        .fetch_one(self.pool())
-        .await?;
+    ///
+    /// PostgreSQL: a range of the `(workspace_id, key_id, at)` index, at most
+    /// the key's requests in the window. SQLite: the key's buckets from the
+    /// one holding `since_ms` on (up to a minute past `now_ms`, for clocks
+    /// a little ahead), one primary-key lookup each; so the window reaches
+    /// back up to [`KEY_BUCKET_SECS`] - 1 seconds further.
+    pub async fn usage_key_window(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Result<(u64, u64)> {
+        let row = if self.counts_key_buckets() {
+            sqlx::query(
+                "WITH RECURSIVE b(bucket) AS (SELECT $3 UNION ALL SELECT bucket + $5 FROM b WHERE bucket + $5 <= $4) \
+                 SELECT CAST(COALESCE(SUM(k.errors), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(k.requests), 0) AS BIGINT) AS n \
+                 FROM b JOIN usage_key_buckets k ON k.bucket = b.bucket AND k.workspace_id = $1 AND k.key_id = $2",
+            )
+            .bind(workspace_id)
+            .bind(key_id)
+            .bind(key_bucket(since_ms))
+            .bind(key_bucket(now_ms.saturating_add(60_000)))
+            .bind(KEY_BUCKET_SECS)
+            .fetch_one(self.pool())
+            .await?
+        } else {
+            sqlx::query(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN status = 422 OR (status = 401 AND code = 'ip_not_allowed') \
+                 THEN 1 ELSE 0 END), 0) AS BIGINT) AS e, CAST(COUNT(*) AS BIGINT) AS n \
+                 FROM usage_records WHERE workspace_id = $1 AND key_id = $2 AND at >= $3 AND status <> 429 AND status < 500",
+            )
+            .bind(workspace_id)
+            .bind(key_id)
+            .bind(since_ms)
+            .fetch_one(self.pool())
+            .await?
+        };
         Ok((to_u64(row.try_get("e")?), to_u64(row.try_get("n")?)))
     }
 
@@ -404,19 +497,78 @@ impl Store {
     }
 
     /// The newest `limit` raw records (newest first), read backwards along
-    /// the `(workspace_id, at)` or `(workspace_id, key_id, at)` index.
+    /// the `(workspace_id, at)` index, or `(workspace_id, key_id, at)` for
+    /// one key on PostgreSQL; for one key on SQLite (no per-key index, see
+    /// [`Store::counts_key_buckets`]) hour by hour, see
+    /// [`Store::usage_recent_of_key_by_hour`].
     pub async fn usage_recent(
         &self,
         workspace_id: &str,
         key_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RecentRequest>> {
-        let filter = if key_id.is_some() { "AND r.key_id = $3" } else { "" };
+        match key_id {
+            Some(key_id) if self.counts_key_buckets() => {
+                self.usage_recent_of_key_by_hour(workspace_id, key_id, limit).await
+            }
+            _ => self.usage_recent_between(workspace_id, key_id, (i64::MIN, i64::MAX), limit).await,
+        }
+    }
+
+    /// A key's newest records without a per-key index: only the hours its
+    /// per-key rollup names (newest first, and always the current and the
+    /// previous hour, which may hold records not rolled up yet) are read,
+    /// each along `(workspace_id, at)` until enough are found. A key that
+    /// made no request costs two short range reads, not a scan of its
+    /// workspace's log. Callers bring the rollups up to date first
+    /// (`usage::stats::report` does).
+    async fn usage_recent_of_key_by_hour(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentRequest>> {
+        const HOUR: i64 = 3_600_000;
+        let now = super::now_ms();
+        let current = now - now.rem_euclid(HOUR);
+        let hours: Vec<i64> = sqlx::query_scalar(
+            "SELECT hour_start FROM usage_hourly WHERE workspace_id = $1 AND key_id = $2 AND hour_start < $3 \
+             GROUP BY hour_start ORDER BY hour_start DESC LIMIT $4",
+        )
+        .bind(workspace_id)
+        .bind(key_id)
+        .bind(current - HOUR)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        // Disjoint ranges, newest first: the last two hours (and any record
+        // stamped later), then each older hour with requests of the key.
+        let ranges = std::iter::once((current - HOUR, i64::MAX)).chain(hours.into_iter().map(|h| (h, h + HOUR)));
+        let mut out: Vec<RecentRequest> = Vec::new();
+        for range in ranges {
+            let left = limit.saturating_sub(out.len() as u32);
+            if left == 0 {
+                break;
+            }
+            out.extend(self.usage_recent_between(workspace_id, Some(key_id), range, left).await?);
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` records with `from <= at < until`, newest first.
+    async fn usage_recent_between(
+        &self,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        (from, until): (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<RecentRequest>> {
+        let filter = if key_id.is_some() { "AND r.key_id = $5" } else { "" };
         let sql = format!(
             "SELECT {RECENT_COLUMNS} FROM usage_records r LEFT JOIN api_keys k ON k.id = r.key_id \
-             WHERE r.workspace_id = $1 {filter} ORDER BY r.at DESC, r.id DESC LIMIT $2"
+             WHERE r.workspace_id = $1 AND r.at >= $2 AND r.at < $3 {filter} ORDER BY r.at DESC, r.id DESC LIMIT $4"
         );
-        let mut q = sqlx::query(&sql).bind(workspace_id).bind(i64::from(limit));
+        let mut q = sqlx::query(&sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
         if let Some(k) = key_id {
             q = q.bind(k);
         }

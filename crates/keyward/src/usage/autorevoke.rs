@@ -12,16 +12,23 @@
 //!   never reach the usage log, so nobody can get someone else's key revoked.
 //!
 //! Where it is counted: after each committed batch, the writer counts the
-//! window's raw records of keys that had a numerator answer in the batch.
-//! The counts come from the store, not from memory, so several nodes
-//! writing to one PostgreSQL see the same totals, and a restart loses
-//! nothing; and the hot insert path writes no counter rows of its own (one
-//! per key and second before, a random B-tree insert per request with many
-//! keys). A count is one range of the `(workspace_id, key_id, at)` index,
-//! and a key is counted at most once a second ([`DueChecks`]). The window
-//! is the last `window_secs` whole seconds, the current one included.
+//! window of keys that had a numerator answer in the batch, at most once a
+//! second per key ([`DueChecks`]). The counts come from the store, not from
+//! memory, so several nodes writing to one store see the same totals, and
+//! a restart loses nothing:
+//! - PostgreSQL: one range of the `(workspace_id, key_id, at)` index of the
+//!   raw records;
+//! - SQLite: per-key, 10-second buckets (`usage_key_buckets`), which each
+//!   node's writer gathers in memory ([`KeyBuckets`]) and adds to the store
+//!   every few seconds and before it counts; the log itself has no per-key
+//!   index there (see `Store::counts_key_buckets`). The window then starts
+//!   at the beginning of the bucket holding its first second, and another
+//!   node's answers of the last few seconds may not be added yet.
+//!
+//! The window is the last `window_secs` whole seconds, the current one
+//! included.
 use super::UsageRecord;
-use crate::store::{Revoker, Store};
+use crate::store::{key_bucket, KeyBucketCount, Revoker, Store};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -144,6 +151,78 @@ impl DueChecks {
     }
 }
 
+/// Counted answers per key and bucket, gathered from committed batches
+/// until the writer adds them to the store (SQLite, see
+/// `Store::counts_key_buckets`). Keyed by key id (a key belongs to one
+/// workspace), so a lookup borrows the record's id instead of building a
+/// key; a key rarely has more than two buckets waiting.
+#[derive(Debug, Default)]
+pub struct KeyBuckets {
+    keys: HashMap<Arc<str>, PendingKey>,
+}
+
+#[derive(Debug)]
+struct PendingKey {
+    workspace_id: Arc<str>,
+    /// (bucket, requests, errors), in the order first seen.
+    buckets: Vec<(i64, u64, u64)>,
+}
+
+impl KeyBuckets {
+    /// Count a committed batch's answers (429s and 5xx never count).
+    pub fn add(&mut self, batch: &[UsageRecord]) {
+        for r in batch {
+            let (counted, error) = classify(r.status, r.code);
+            if !counted {
+                continue;
+            }
+            let bucket = key_bucket(r.at_ms);
+            let pending = match self.keys.get_mut(&*r.key_id) {
+                Some(p) => p,
+                None => self
+                    .keys
+                    .entry(Arc::clone(&r.key_id))
+                    .or_insert_with(|| PendingKey { workspace_id: Arc::clone(&r.workspace_id), buckets: Vec::new() }),
+            };
+            match pending.buckets.iter_mut().rev().find(|b| b.0 == bucket) {
+                Some(b) => {
+                    b.1 += 1;
+                    b.2 += u64::from(error);
+                }
+                None => pending.buckets.push((bucket, 1, u64::from(error))),
+            }
+        }
+    }
+
+    /// The rows to add, sorted by (bucket, workspace, key): in the order of
+    /// the table's primary key, so new buckets are written page after page.
+    pub fn rows(&self) -> Vec<KeyBucketCount<'_>> {
+        let mut rows: Vec<_> = self
+            .keys
+            .iter()
+            .flat_map(|(key_id, p)| {
+                p.buckets.iter().map(|&(bucket, requests, errors)| KeyBucketCount {
+                    bucket,
+                    workspace_id: &p.workspace_id,
+                    key_id,
+                    requests,
+                    errors,
+                })
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.bucket, a.workspace_id, a.key_id).cmp(&(b.bucket, b.workspace_id, b.key_id)));
+        rows
+    }
+
+    pub fn clear(&mut self) {
+        self.keys.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
 /// A key that was just revoked automatically.
 #[derive(Debug, Clone)]
 pub struct Revoked {
@@ -166,7 +245,7 @@ pub async fn check_key(
     now_ms: i64,
 ) -> crate::store::Result<Option<Revoked>> {
     let since_ms = policy.window_start_sec(now_ms) * 1000;
-    let (errors, requests) = store.usage_key_window(workspace_id, key_id, since_ms).await?;
+    let (errors, requests) = store.usage_key_window(workspace_id, key_id, since_ms, now_ms).await?;
     if !policy.trips(errors, requests) {
         return Ok(None);
     }
@@ -214,6 +293,27 @@ mod tests {
 
     fn err(at_ms: i64, key: &str) -> UsageRecord {
         crate::usage::test_record(at_ms, key, "/v1/studies", 422, Some("validation_failed"))
+    }
+
+    #[test]
+    fn key_buckets_count_what_classify_counts_per_key_and_10_seconds_in_key_order() {
+        let t = 1_700_000_000_000; // a multiple of 10 s
+        let mut ok = crate::usage::test_record(t + 9_999, "key_b", "/v1/me", 200, None);
+        let limited = crate::usage::test_record(t, "key_b", "/v1/me", 429, Some("rate_limited"));
+        let mut b = KeyBuckets::default();
+        b.add(&[err(t, "key_b"), ok.clone(), limited, err(t + 10_000, "key_b"), err(t + 5, "key_a")]);
+        ok.at_ms = t + 1;
+        b.add(&[ok]);
+        let rows: Vec<_> = b.rows().iter().map(|r| (r.bucket, r.key_id.to_string(), r.requests, r.errors)).collect();
+        let s = t / 1000;
+        assert_eq!(
+            rows,
+            [(s, "key_a".to_string(), 1, 1), (s, "key_b".to_string(), 3, 1), (s + 10, "key_b".to_string(), 1, 1),],
+            "the 429 is left out; t + 9.999 s is still the first bucket"
+        );
+        assert!(b.rows().iter().all(|r| r.workspace_id == "ws_1"));
+        b.clear();
+        assert!(b.is_empty() && b.rows().is_empty());
     }
 
     fn due(c: &mut DueChecks, now_ms: i64) -> Vec<String> {

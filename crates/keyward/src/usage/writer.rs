@@ -3,7 +3,10 @@
 //! in one transaction, then checks the keys that
 //! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation. On
 //! SQLite the hourly rollups are brought up to date every
-//! [`ROLLUP_EVERY`] instead (see [`Store::defers_rollups`]).
+//! [`ROLLUP_EVERY`] instead (see [`Store::defers_rollups`]), and the
+//! answers counted for auto-revocation are gathered per key and 10-second
+//! bucket and added to the store at the same pace and before every count
+//! (see [`Store::counts_key_buckets`]).
 //!
 //! Lossless: the request path waits for room in the channel instead of
 //! dropping; a batch that fails is retried with backoff, and only after
@@ -52,6 +55,7 @@ pub const ROLLUP_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
     let mut buf = Vec::with_capacity(BATCH_MAX);
     let mut checks = autorevoke::DueChecks::default();
+    let mut buckets = autorevoke::KeyBuckets::default();
     let mut last_flush = Instant::now();
     let mut catching_up = false;
     loop {
@@ -77,9 +81,9 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
             },
         };
         if received > 0 {
-            writer.handle(&buf, &mut checks).await;
+            writer.handle(&buf, &mut checks, &mut buckets).await;
         }
-        writer.check_auto_revocation(&mut checks).await;
+        writer.check_auto_revocation(&mut checks, &mut buckets).await;
         let full = buf.len() == BATCH_MAX;
         buf.clear();
         if catching_up || last_flush.elapsed() >= ROLLUP_EVERY {
@@ -92,7 +96,10 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
                 }
             };
             if !catching_up {
-                checks.sweep(&writer.policy, now_ms());
+                let now = now_ms();
+                writer.add_key_buckets(&mut buckets).await;
+                writer.forget_old_key_buckets(now).await;
+                checks.sweep(&writer.policy, now);
                 last_flush = Instant::now();
             }
         }
@@ -104,7 +111,8 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
         }
     }
     checks.hurry();
-    writer.check_auto_revocation(&mut checks).await;
+    writer.check_auto_revocation(&mut checks, &mut buckets).await;
+    writer.add_key_buckets(&mut buckets).await;
     writer.flush_rollups().await;
     tracing::debug!("usage writer drained the channel");
     Ok(())
@@ -119,7 +127,33 @@ impl Writer {
         }
     }
 
-    async fn handle(&self, batch: &[UsageRecord], checks: &mut autorevoke::DueChecks) {
+    /// Add the answers counted since the last call to the store's per-key
+    /// buckets (SQLite); on failure they wait for the next call.
+    async fn add_key_buckets(&self, buckets: &mut autorevoke::KeyBuckets) {
+        if buckets.is_empty() {
+            return;
+        }
+        match self.store.add_usage_key_buckets(&buckets.rows()).await {
+            Ok(()) => buckets.clear(),
+            Err(e) => tracing::warn!(error = ?e, "adding auto-revocation counts failed; will retry"),
+        }
+    }
+
+    /// Drop per-key buckets that no window reaches any more (a minute kept
+    /// for clocks that differ between nodes).
+    async fn forget_old_key_buckets(&self, now_ms: i64) {
+        let before = crate::store::key_bucket((self.policy.window_start_sec(now_ms) - 60) * 1000);
+        if let Err(e) = self.store.delete_usage_key_buckets_before(before).await {
+            tracing::warn!(error = ?e, "deleting old auto-revocation counts failed; will retry");
+        }
+    }
+
+    async fn handle(
+        &self,
+        batch: &[UsageRecord],
+        checks: &mut autorevoke::DueChecks,
+        buckets: &mut autorevoke::KeyBuckets,
+    ) {
         let started = Instant::now();
         let mut backoff = self.retry.first_backoff;
         let mut attempt = 1;
@@ -148,12 +182,21 @@ impl Writer {
         self.metrics.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         checks.note(batch);
+        if self.store.counts_key_buckets() {
+            buckets.add(batch);
+        }
     }
 
     /// Count the window of the keys whose numerator answers are due for it
     /// (see [`autorevoke::DueChecks`]) and revoke those that trip.
-    async fn check_auto_revocation(&self, checks: &mut autorevoke::DueChecks) {
-        for (ws, key) in checks.take_due(now_ms()) {
+    async fn check_auto_revocation(&self, checks: &mut autorevoke::DueChecks, buckets: &mut autorevoke::KeyBuckets) {
+        let due = checks.take_due(now_ms());
+        if due.is_empty() {
+            return;
+        }
+        // This node's answers first, so the counts see them.
+        self.add_key_buckets(buckets).await;
+        for (ws, key) in due {
             let (ws, key) = (&*ws, &*key);
             let now = now_ms();
             match autorevoke::check_key(&self.store, &self.policy, ws, key, now).await {
@@ -250,6 +293,19 @@ pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::
     } else {
         store.write_usage_batch(batch, &aggregate(batch)).await
     }
+}
+
+/// What the writer stores for one batch, at once: [`write_batch`], then on
+/// SQLite the batch's per-key auto-revocation buckets (which the writer
+/// gathers over a few seconds instead). For tests and benchmarks.
+pub async fn write_batch_with_counts(store: &Store, batch: &[UsageRecord]) -> crate::store::Result<()> {
+    write_batch(store, batch).await?;
+    if store.counts_key_buckets() {
+        let mut buckets = autorevoke::KeyBuckets::default();
+        buckets.add(batch);
+        store.add_usage_key_buckets(&buckets.rows()).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -266,15 +266,15 @@ async fn the_auto_revocation_window_counts_what_classify_counts() {
     let mut batch: Vec<UsageRecord> = answers.iter().map(|&(s, c)| rec(&key, since, s, c)).collect();
     batch.push(rec(&key, since - 1, 422, Some("validation_failed"))); // before the window
     batch.push(rec(&other, since, 422, Some("validation_failed"))); // another key
-    writer::write_batch(&app.store, &batch).await.unwrap();
+    writer::write_batch_with_counts(&app.store, &batch).await.unwrap();
 
     let expected = answers.iter().fold((0, 0), |(e, n), &(s, c)| {
         let (counts, error) = autorevoke::classify(s, c);
         (e + u64::from(error), n + u64::from(counts))
     });
     assert_eq!(expected, (2, 6));
-    assert_eq!(app.store.usage_key_window(&ws, &key, since).await.unwrap(), expected);
-    assert_eq!(app.store.usage_key_window(&ws, &key, since - 1).await.unwrap(), (3, 7));
-    assert_eq!(app.store.usage_key_window(&ws, &other, since).await.unwrap(), (1, 1));
-    assert_eq!(app.store.usage_key_window("ws_elsewhere", &key, since).await.unwrap(), (0, 0));
+    assert_eq!(app.store.usage_key_window(&ws, &key, since, since).await.unwrap(), expected);
+    assert_eq!(app.store.usage_key_window(&ws, &key, since - 1, since).await.unwrap(), (3, 7));
+    assert_eq!(app.store.usage_key_window(&ws, &other, since, since).await.unwrap(), (1, 1));
+    assert_eq!(app.store.usage_key_window("ws_elsewhere", &key, since, since).await.unwrap(), (0, 0));
 }

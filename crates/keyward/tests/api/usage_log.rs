@@ -280,6 +280,39 @@ async fn rollups_catch_up_in_short_steps() {
 }
 
 #[tokio::test]
+async fn a_keys_newest_requests_are_found_however_old_and_sparse() {
+    // SQLite keeps no per-key index on the log: a key's newest requests are
+    // read hour by hour where its rollup says it made requests.
+    const HOUR: i64 = 3_600_000;
+    let app = TestApp::spawn().await;
+    let (ws, admin, a, _) = app.with_key(Plan::Pro).await;
+    let (busy, _) = admin.create_key(&ws, "busy").await;
+    let (idle, _) = admin.create_key(&ws, "idle").await;
+    let now = keyward::store::now_ms();
+    // Key a: 12 requests three days ago, 6 five hours ago, 4 in the last minute.
+    let mut times: Vec<i64> = (0..12)
+        .map(|i| now - 72 * HOUR + i * 1000)
+        .chain((0..6).map(|i| now - 5 * HOUR + i * 1000))
+        .chain((0..4).map(|i| now - 60_000 + i * 1000))
+        .collect();
+    let mut batch: Vec<UsageRecord> = times.iter().map(|&t| record(&ws, &a, t)).collect();
+    // Another key busy every half hour of those three days.
+    batch.extend((0..150).map(|i| record(&ws, &busy, now - i * HOUR / 2 - 500)));
+    writer::write_batch(&app.store, &batch).await.unwrap();
+
+    times.sort_unstable_by(|x, y| y.cmp(x));
+    let v = usage(&admin, &ws, &format!("?key_id={a}")).await;
+    let recent = v["recent"].as_array().unwrap();
+    let got: Vec<(&Value, &Value)> = recent.iter().map(|r| (&r["key_id"], &r["at"])).collect();
+    let want: Vec<(Value, Value)> =
+        times[..20].iter().map(|&t| (json!(a), json!(keyward_core::api::Timestamp(t)))).collect();
+    assert_eq!(got, want.iter().map(|(k, t)| (k, t)).collect::<Vec<_>>(), "the 20 newest, newest first");
+    assert_eq!(usage(&admin, &ws, &format!("?key_id={idle}")).await["recent"], json!([]));
+    let all = usage(&admin, &ws, "").await;
+    assert_eq!(all["recent"][0]["key_id"], json!(busy), "unfiltered: the newest of any key");
+}
+
+#[tokio::test]
 async fn retention_works_in_bounded_batches() {
     let app = TestApp::spawn().await;
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
