@@ -499,8 +499,8 @@ impl Store {
     /// The newest `limit` raw records (newest first), read backwards along
     /// the `(workspace_id, at)` index, or `(workspace_id, key_id, at)` for
     /// one key on PostgreSQL; for one key on SQLite (no per-key index, see
-    /// [`Store::counts_key_buckets`]) hour by hour, see
-    /// [`Store::usage_recent_of_key_by_hour`].
+    /// [`Store::counts_key_buckets`]) hour by hour, in the hours its per-key
+    /// rollup names.
     pub async fn usage_recent(
         &self,
         workspace_id: &str,
