@@ -153,19 +153,23 @@ impl DueChecks {
 
 /// Counted answers per key and bucket, gathered from committed batches
 /// until the writer adds them to the store (SQLite, see
-/// `Store::counts_key_buckets`). Keyed by key id (a key belongs to one
-/// workspace), so a lookup borrows the record's id instead of building a
-/// key; a key rarely has more than two buckets waiting.
+/// `Store::counts_key_buckets`). One entry per key and bucket; the map
+/// points at each key's newest entry (a key belongs to one workspace), so
+/// a record costs one lookup that borrows its key id. Compact on purpose:
+/// with 100k keys in use it holds one entry for nearly every key.
 #[derive(Debug, Default)]
 pub struct KeyBuckets {
-    keys: HashMap<Arc<str>, PendingKey>,
+    newest: HashMap<Arc<str>, usize>,
+    entries: Vec<BucketEntry>,
 }
 
 #[derive(Debug)]
-struct PendingKey {
+struct BucketEntry {
+    bucket: i64,
     workspace_id: Arc<str>,
-    /// (bucket, requests, errors), in the order first seen.
-    buckets: Vec<(i64, u64, u64)>,
+    key_id: Arc<str>,
+    requests: u32,
+    errors: u32,
 }
 
 impl KeyBuckets {
@@ -177,49 +181,62 @@ impl KeyBuckets {
                 continue;
             }
             let bucket = key_bucket(r.at_ms);
-            let pending = match self.keys.get_mut(&*r.key_id) {
-                Some(p) => p,
-                None => self
-                    .keys
-                    .entry(Arc::clone(&r.key_id))
-                    .or_insert_with(|| PendingKey { workspace_id: Arc::clone(&r.workspace_id), buckets: Vec::new() }),
-            };
-            match pending.buckets.iter_mut().rev().find(|b| b.0 == bucket) {
-                Some(b) => {
-                    b.1 += 1;
-                    b.2 += u64::from(error);
+            let entry = match self.newest.get(&*r.key_id) {
+                Some(&i) if self.entries[i].bucket == bucket => &mut self.entries[i],
+                _ => {
+                    // A new key or bucket (an older bucket, from a record
+                    // that came late, gets an entry of its own; `rows` adds
+                    // such entries up).
+                    self.newest.insert(Arc::clone(&r.key_id), self.entries.len());
+                    self.entries.push(BucketEntry {
+                        bucket,
+                        workspace_id: Arc::clone(&r.workspace_id),
+                        key_id: Arc::clone(&r.key_id),
+                        requests: 0,
+                        errors: 0,
+                    });
+                    self.entries.last_mut().expect("just pushed")
                 }
-                None => pending.buckets.push((bucket, 1, u64::from(error))),
-            }
+            };
+            entry.requests = entry.requests.saturating_add(1);
+            entry.errors = entry.errors.saturating_add(u32::from(error));
         }
     }
 
-    /// The rows to add, sorted by (bucket, workspace, key): in the order of
-    /// the table's primary key, so new buckets are written page after page.
+    /// The rows to add, one per key and bucket, sorted by (bucket,
+    /// workspace, key): the order of the table's primary key, so new
+    /// buckets are written page after page.
     pub fn rows(&self) -> Vec<KeyBucketCount<'_>> {
-        let mut rows: Vec<_> = self
-            .keys
+        let mut rows: Vec<KeyBucketCount<'_>> = self
+            .entries
             .iter()
-            .flat_map(|(key_id, p)| {
-                p.buckets.iter().map(|&(bucket, requests, errors)| KeyBucketCount {
-                    bucket,
-                    workspace_id: &p.workspace_id,
-                    key_id,
-                    requests,
-                    errors,
-                })
+            .map(|e| KeyBucketCount {
+                bucket: e.bucket,
+                workspace_id: &e.workspace_id,
+                key_id: &e.key_id,
+                requests: u64::from(e.requests),
+                errors: u64::from(e.errors),
             })
             .collect();
         rows.sort_unstable_by(|a, b| (a.bucket, a.workspace_id, a.key_id).cmp(&(b.bucket, b.workspace_id, b.key_id)));
+        rows.dedup_by(|later, kept| {
+            let same = (later.bucket, later.key_id) == (kept.bucket, kept.key_id);
+            if same {
+                kept.requests += later.requests;
+                kept.errors += later.errors;
+            }
+            same
+        });
         rows
     }
 
+    /// Forget what was added, and the memory it took.
     pub fn clear(&mut self) {
-        self.keys.clear();
+        *self = KeyBuckets::default();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -303,13 +320,14 @@ mod tests {
         let mut b = KeyBuckets::default();
         b.add(&[err(t, "key_b"), ok.clone(), limited, err(t + 10_000, "key_b"), err(t + 5, "key_a")]);
         ok.at_ms = t + 1;
-        b.add(&[ok]);
+        b.add(&[ok]); // late: key_b's newest bucket is already the second one
+
         let rows: Vec<_> = b.rows().iter().map(|r| (r.bucket, r.key_id.to_string(), r.requests, r.errors)).collect();
         let s = t / 1000;
         assert_eq!(
             rows,
             [(s, "key_a".to_string(), 1, 1), (s, "key_b".to_string(), 3, 1), (s + 10, "key_b".to_string(), 1, 1),],
-            "the 429 is left out; t + 9.999 s is still the first bucket"
+            "the 429 is left out; t + 9.999 s is still the first bucket; the late record is added up"
         );
         assert!(b.rows().iter().all(|r| r.workspace_id == "ws_1"));
         b.clear();
