@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(admin::router())
         .merge(pages::router())
-        .nest("/v1", v1::router(state.clone()))
+        .merge(v1::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, ErrorCode};
 use crate::http::session::client_ip;
 use crate::store::now_ms;
 use crate::usage::UsageRecord;
-use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -97,8 +97,7 @@ pub async fn pipeline(
     };
 
     let method = static_method(req.method().as_str());
-    // The full path: inside the nested `/v1` router `req.uri()` lacks the prefix.
-    let path = req.extensions().get::<OriginalUri>().map_or(req.uri().path(), |u| u.path()).to_owned();
+    let path = req.uri().path().to_owned();
     let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
         Some(m) => routes::intern(m.as_str()),
         None => Arc::from(path.as_str()),

@@ -44,7 +44,9 @@ fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
-/// The `/v1` router (to be nested at `/v1`).
+/// The `/v1` routes, with their full paths: merged into the application
+/// rather than nested, which would strip and restore the prefix on every
+/// request.
 pub fn router(state: AppState) -> Router<AppState> {
     let (authenticated, _) = authenticated_routes().split_for_parts();
     let (public, _) = public_routes().split_for_parts();
@@ -66,7 +68,7 @@ static OPENAPI_JSON: LazyLock<Vec<u8>> =
 /// This document.
 #[utoipa::path(
     get,
-    path = "/openapi.json",
+    path = "/v1/openapi.json",
     tag = "meta",
     operation_id = "getOpenApi",
     responses((
@@ -133,7 +135,7 @@ pub struct Me<'a> {
 /// connection test and label).
 #[utoipa::path(
     get,
-    path = "/me",
+    path = "/v1/me",
     tag = "account",
     operation_id = "getMe",
     responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me)),

@@ -213,7 +213,7 @@ fn error_responses(op: &Map<String, Value>) -> Vec<(&'static str, Value)> {
     out
 }
 
-/// Add security, error responses, headers and shared components; prefix paths with `/v1`.
+/// Add security, error responses, headers and shared components.
 pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
     let mut doc = serde_json::to_value(doc).expect("the document serialises");
     let paths = doc["paths"].as_object().cloned().unwrap_or_default();
@@ -261,7 +261,7 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 }
             }
         }
-        out.insert(format!("/v1{path}"), item);
+        out.insert(path, item);
     }
     doc["paths"] = Value::Object(out);
 

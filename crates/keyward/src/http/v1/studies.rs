@@ -44,7 +44,7 @@ pub struct StudyList {
 /// The workspace's studies, newest first.
 #[utoipa::path(
     get,
-    path = "/studies",
+    path = "/v1/studies",
     tag = "studies",
     operation_id = "listStudies",
     params(super::openapi::StudyListParams),
@@ -66,7 +66,7 @@ pub async fn list_studies(
 /// Create a study.
 #[utoipa::path(
     post,
-    path = "/studies",
+    path = "/v1/studies",
     tag = "studies",
     operation_id = "createStudy",
     request_body(content = super::openapi::CreateStudy, content_type = "application/json"),
@@ -90,7 +90,7 @@ pub async fn create_study(
 /// One study.
 #[utoipa::path(
     get,
-    path = "/studies/{id}",
+    path = "/v1/studies/{id}",
     tag = "studies",
     operation_id = "getStudy",
     params(super::openapi::StudyIdParam),

@@ -101,7 +101,7 @@ async fn list(
 /// The transcripts of one study, newest first.
 #[utoipa::path(
     get,
-    path = "/studies/{id}/transcripts",
+    path = "/v1/studies/{id}/transcripts",
     tag = "transcripts",
     operation_id = "listStudyTranscripts",
     params(super::openapi::StudyIdParam, super::openapi::TranscriptListParams),
@@ -119,7 +119,7 @@ pub async fn list_study_transcripts(
 /// Add a transcript to a study.
 #[utoipa::path(
     post,
-    path = "/studies/{id}/transcripts",
+    path = "/v1/studies/{id}/transcripts",
     tag = "transcripts",
     operation_id = "createTranscript",
     params(super::openapi::StudyIdParam),
@@ -148,7 +148,7 @@ pub async fn create_transcript(
 /// Every transcript of the workspace, newest first (Zapier's polling trigger).
 #[utoipa::path(
     get,
-    path = "/transcripts",
+    path = "/v1/transcripts",
     tag = "transcripts",
     operation_id = "listTranscripts",
     params(super::openapi::TranscriptListParams),
@@ -169,7 +169,7 @@ pub async fn list_transcripts(
 /// One transcript.
 #[utoipa::path(
     get,
-    path = "/transcripts/{id}",
+    path = "/v1/transcripts/{id}",
     tag = "transcripts",
     operation_id = "getTranscript",
     params(super::openapi::TranscriptIdParam),
