@@ -44,6 +44,21 @@ kill -0 "$SERVER_PID" 2>/dev/null || { echo "keyward did not start:" >&2; cat "$
 
 export KEYS_FILE="$DIR/keys.txt"
 sent=0
+# Wait (up to 60 s) until the server has used less than 3% of a core over
+# a second: work left over from the previous round (the usage writer
+# draining its channel, rollups catching up, last-used times) would
+# otherwise run during the next round and be charged to the other endpoint.
+settle() {
+  local ticks=$(getconf CLK_TCK) prev now
+  prev=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+  for _ in $(seq 1 60); do
+    sleep 1
+    now=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    [ $(( (now - prev) * 100 )) -lt $(( ticks * 3 )) ] && return 0
+    prev=$now
+  done
+  echo "note: the server was still busy after 60 s" >&2
+}
 # wrk output → "rps p50_ms p99_ms requests"
 measure() {
   local out
@@ -66,28 +81,44 @@ echo "warming: every key once" >&2
 read -r _ _ _ n bad < <(DURATION=$(( KEYS / 20000 + 3 )) measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/v1/me")
 sent=$((sent + n))
 
-printf "%-8s %-12s %10s %9s %9s\n" round endpoint "req/s" "p50 ms" "p99 ms"
-h_all=(); m_all=()
+printf "%-8s %-12s %10s %9s %9s %16s\n" round endpoint "req/s" "p50 ms" "p99 ms" "server CPU/req"
+h_all=(); m_all=(); hc_all=(); mc_all=()
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# Server CPU per request in µs: from the start of a round until the server
+# is quiet again, so work a round leaves behind is charged to it.
+per_req() { python3 -c "print(f'{($2 - $1) * 1e6 / $(getconf CLK_TCK) / max($3, 1):.1f}')"; }
+settle
 for r in $(seq 1 "$ROUNDS"); do
   # The same requests (Authorization header included) to both endpoints:
   # the client's cost per request is the same on both sides of the ratio.
-  read -r h_rps h_p50 h_p99 _ _ < <(measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/healthz")
+  c0=$(cpu_ticks)
+  read -r h_rps h_p50 h_p99 h_n _ < <(measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/healthz")
+  settle
+  c1=$(cpu_ticks)
   read -r m_rps m_p50 m_p99 n bad < <(measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/v1/me")
+  settle
+  c2=$(cpu_ticks)
   sent=$((sent + n))
   [ "$bad" = 0 ] || { echo "FAIL: $bad non-2xx/errors on /v1/me" >&2; exit 1; }
-  printf "%-8s %-12s %10s %9s %9s\n" "$r" /healthz "$h_rps" "$h_p50" "$h_p99"
-  printf "%-8s %-12s %10s %9s %9s\n" "$r" /v1/me "$m_rps" "$m_p50" "$m_p99"
-  h_all+=("$h_rps"); m_all+=("$m_rps")
+  h_cpu=$(per_req "$c0" "$c1" "$h_n"); m_cpu=$(per_req "$c1" "$c2" "$n")
+  printf "%-8s %-12s %10s %9s %9s %13s us\n" "$r" /healthz "$h_rps" "$h_p50" "$h_p99" "$h_cpu"
+  printf "%-8s %-12s %10s %9s %9s %13s us\n" "$r" /v1/me "$m_rps" "$m_p50" "$m_p99" "$m_cpu"
+  h_all+=("$h_rps"); m_all+=("$m_rps"); hc_all+=("$h_cpu"); mc_all+=("$m_cpu")
 done
 ratio=$(python3 -c "
 import statistics,sys
 h=statistics.median([float(x) for x in '${h_all[*]}'.split()]); m=statistics.median([float(x) for x in '${m_all[*]}'.split()])
 print(f'{m/h:.3f} (median /v1/me {m:.0f} req/s vs median /healthz {h:.0f} req/s)')")
 echo "ratio /v1/me : /healthz = $ratio"
+python3 -c "
+import statistics
+h=statistics.median([float(x) for x in '${hc_all[*]}'.split()]); m=statistics.median([float(x) for x in '${mc_all[*]}'.split()])
+print(f'server CPU per request (medians, deferred work included): /v1/me {m:.1f} us, /healthz {h:.1f} us, ratio {h/m:.3f}')"
 
 # Half of the maximum rate, paced per connection, for latency.
 half=$(python3 -c "import statistics; print(int(statistics.median([float(x) for x in '${m_all[*]}'.split()])/2))")
 delay=$(python3 -c "print(max(1, round($CONNECTIONS * 1000 / max($half,1))))")
+settle
 read -r q_rps q_p50 q_p99 n _ < <(DELAY_MS=$delay measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/v1/me")
 sent=$((sent + n))
 echo "half load (~$half req/s target, paced): $q_rps req/s, p50 ${q_p50} ms, p99 ${q_p99} ms"
