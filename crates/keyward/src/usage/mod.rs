@@ -65,6 +65,14 @@ impl Recorder {
 
     /// Queue a record, waiting while the channel is full.
     pub async fn record(&self, r: UsageRecord) {
+        // Room in the channel (the usual case): no permit to wait for.
+        let r = match self.tx.try_send(r) {
+            Ok(()) => {
+                self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) => r,
+        };
         if self.tx.send(r).await.is_ok() {
             self.metrics.enqueued.fetch_add(1, Ordering::Relaxed);
         } else {
