@@ -518,10 +518,11 @@ impl Store {
     /// A key's newest records without a per-key index: only the hours its
     /// per-key rollup names (newest first, and always the current and the
     /// previous hour, which may hold records not rolled up yet) are read,
-    /// each along `(workspace_id, at)` until enough are found. A key that
-    /// made no request costs two short range reads, not a scan of its
-    /// workspace's log. Callers bring the rollups up to date first
-    /// (`usage::stats::report` does).
+    /// each along `(workspace_id, at)` until enough are found. The cost is
+    /// bounded by the workspace's traffic in those hours, not by its whole
+    /// log: an idle key costs the rollup lookup and a read of the
+    /// workspace's last two hours. Callers bring the rollups up to date
+    /// first (`usage::stats::report` does).
     async fn usage_recent_of_key_by_hour(
         &self,
         workspace_id: &str,

@@ -15,7 +15,8 @@
 //! window of keys that had a numerator answer in the batch, at most once a
 //! second per key ([`DueChecks`]). The counts come from the store, not from
 //! memory, so several nodes writing to one store see the same totals, and
-//! a restart loses nothing:
+//! a graceful restart loses nothing (a crash, on SQLite, the buckets of the
+//! last few seconds):
 //! - PostgreSQL: one range of the `(workspace_id, key_id, at)` index of the
 //!   raw records;
 //! - SQLite: per-key, 10-second buckets (`usage_key_buckets`), which each

@@ -57,6 +57,7 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
     let mut checks = autorevoke::DueChecks::default();
     let mut buckets = autorevoke::KeyBuckets::default();
     let mut last_flush = Instant::now();
+    let mut last_buckets = Instant::now();
     let mut catching_up = false;
     loop {
         // Rollups behind: take what is waiting, if anything, and go on.
@@ -96,12 +97,16 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
                 }
             };
             if !catching_up {
-                let now = now_ms();
-                writer.add_key_buckets(&mut buckets).await;
-                writer.forget_old_key_buckets(now).await;
-                checks.sweep(&writer.policy, now);
+                checks.sweep(&writer.policy, now_ms());
                 last_flush = Instant::now();
             }
+        }
+        // On a clock of their own: rollups that never catch up (a writer
+        // saturated for long) must not hold the buckets back.
+        if last_buckets.elapsed() >= ROLLUP_EVERY {
+            writer.add_key_buckets(&mut buckets).await;
+            writer.forget_old_key_buckets(now_ms()).await;
+            last_buckets = Instant::now();
         }
         if received > 0 && !full {
             // Let records gather instead of waking this task once per
