@@ -8,7 +8,7 @@
 -- - a key's newest requests: the hours its per-key rollup names, each read
 --   along (workspace_id, at).
 -- PostgreSQL keeps its index and counts from the records.
-DROP INDEX usage_records_key_at;
+DROP INDEX IF EXISTS usage_records_key_at;
 
 -- Counted answers per key and 10-second bucket (see usage::autorevoke):
 -- `requests` = all but 429 and 5xx, `errors` = 401 ip_not_allowed + 422.

@@ -15,6 +15,8 @@ use keyward_core::api::{Notification, RecentRequest, Timestamp};
 use keyward_core::ids;
 use sqlx::{AnyConnection, Row};
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// Rows per multi-row INSERT: a batch is cut greedily into these sizes, so
 /// at most this many distinct statements exist per table.
 const CHUNK_SIZES: [usize; 6] = [1000, 250, 50, 10, 3, 1];
@@ -212,60 +214,59 @@ impl Store {
     /// as a whole.
     pub async fn write_usage_batch(&self, records: &[UsageRecord], inc: &UsageIncrements<'_>) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        for (a, b) in chunks(records.len()) {
-            let sql = values_sql(self.backend(), RECORD_HEAD, 10, b - a, "");
-            let mut q = sqlx::query(&sql);
-            for r in &records[a..b] {
-                q = q
-                    .bind(&*r.workspace_id)
-                    .bind(&*r.key_id)
-                    .bind(r.at_ms)
-                    .bind(r.method)
-                    .bind(&*r.route)
-                    .bind(r.path.as_str())
-                    .bind(i64::from(r.status))
-                    .bind(r.code)
-                    .bind(to_i64(r.latency_us))
-                    .bind(r.ip.to_string());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        self.upsert_key_hourly(&mut tx, &inc.hourly).await?;
-        for (a, b) in chunks(inc.hourly_ws.len()) {
-            let sql = values_sql(self.backend(), HOURLY_WS_HEAD, 7, b - a, HOURLY_WS_TAIL);
-            let mut q = sqlx::query(&sql);
-            for h in &inc.hourly_ws[a..b] {
-                q = q
-                    .bind(h.workspace_id)
-                    .bind(h.hour_start)
-                    .bind(h.method)
-                    .bind(h.route)
-                    .bind(i64::from(h.status))
-                    .bind(h.code)
-                    .bind(to_i64(h.requests));
-            }
-            q.execute(&mut *tx).await?;
-        }
+        self.insert_rows(&mut tx, RECORD_HEAD, 10, "", records, |q, r| {
+            q.bind(&*r.workspace_id)
+                .bind(&*r.key_id)
+                .bind(r.at_ms)
+                .bind(r.method)
+                .bind(&*r.route)
+                .bind(r.path.as_str())
+                .bind(i64::from(r.status))
+                .bind(r.code)
+                .bind(to_i64(r.latency_us))
+                .bind(r.ip.to_string())
+        })
+        .await?;
+        self.insert_rows(&mut tx, HOURLY_HEAD, 8, HOURLY_TAIL, &inc.hourly, |q, h| {
+            q.bind(h.workspace_id)
+                .bind(h.hour_start)
+                .bind(h.key_id)
+                .bind(h.method)
+                .bind(h.route)
+                .bind(i64::from(h.status))
+                .bind(h.code)
+                .bind(to_i64(h.requests))
+        })
+        .await?;
+        self.insert_rows(&mut tx, HOURLY_WS_HEAD, 7, HOURLY_WS_TAIL, &inc.hourly_ws, |q, h| {
+            q.bind(h.workspace_id)
+                .bind(h.hour_start)
+                .bind(h.method)
+                .bind(h.route)
+                .bind(i64::from(h.status))
+                .bind(h.code)
+                .bind(to_i64(h.requests))
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Add `hourly` (sorted) to the per-key rollup.
-    async fn upsert_key_hourly(&self, conn: &mut AnyConnection, hourly: &[HourlyCount<'_>]) -> Result<()> {
-        for (a, b) in chunks(hourly.len()) {
-            let sql = values_sql(self.backend(), HOURLY_HEAD, 8, b - a, HOURLY_TAIL);
-            let mut q = sqlx::query(&sql);
-            for h in &hourly[a..b] {
-                q = q
-                    .bind(h.workspace_id)
-                    .bind(h.hour_start)
-                    .bind(h.key_id)
-                    .bind(h.method)
-                    .bind(h.route)
-                    .bind(i64::from(h.status))
-                    .bind(h.code)
-                    .bind(to_i64(h.requests));
-            }
+    /// `rows` as multi-row `INSERT INTO {head} VALUES ... {tail}`
+    /// statements in the sizes of [`CHUNK_SIZES`], `bind` binding the `cols`
+    /// values of one row.
+    async fn insert_rows<T: Sync>(
+        &self,
+        conn: &mut AnyConnection,
+        head: &str,
+        cols: usize,
+        tail: &str,
+        rows: &[T],
+        bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    ) -> Result<()> {
+        for (a, b) in chunks(rows.len()) {
+            let sql = values_sql(self.backend(), head, cols, b - a, tail);
+            let q = rows[a..b].iter().fold(sqlx::query(&sql), &bind);
             q.execute(&mut *conn).await?;
         }
         Ok(())
@@ -356,19 +357,10 @@ impl Store {
     /// transaction; `rows` sorted by (bucket, workspace, key).
     pub async fn add_usage_key_buckets(&self, rows: &[KeyBucketCount<'_>]) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        for (a, b) in chunks(rows.len()) {
-            let sql = values_sql(self.backend(), KEY_BUCKETS_HEAD, 5, b - a, KEY_BUCKETS_TAIL);
-            let mut q = sqlx::query(&sql);
-            for r in &rows[a..b] {
-                q = q
-                    .bind(r.bucket)
-                    .bind(r.workspace_id)
-                    .bind(r.key_id)
-                    .bind(to_i64(r.requests))
-                    .bind(to_i64(r.errors));
-            }
-            q.execute(&mut *tx).await?;
-        }
+        self.insert_rows(&mut tx, KEY_BUCKETS_HEAD, 5, KEY_BUCKETS_TAIL, rows, |q, r| {
+            q.bind(r.bucket).bind(r.workspace_id).bind(r.key_id).bind(to_i64(r.requests)).bind(to_i64(r.errors))
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }
