@@ -278,3 +278,35 @@ async fn the_auto_revocation_window_counts_what_classify_counts() {
     assert_eq!(app.store.usage_key_window(&ws, &other, since, since).await.unwrap(), (1, 1));
     assert_eq!(app.store.usage_key_window("ws_elsewhere", &key, since, since).await.unwrap(), (0, 0));
 }
+
+#[tokio::test]
+async fn old_auto_revocation_buckets_are_forgotten_and_recent_ones_kept() {
+    use keyward::usage::{writer, UsageRecord};
+    use std::sync::Arc;
+    let app = TestApp::spawn().await;
+    if !app.store.counts_key_buckets() {
+        eprintln!("skipped: PostgreSQL counts from the records, it keeps no buckets");
+        return;
+    }
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let (key, _) = admin.create_key(&ws, "buckets").await;
+    let t = 1_700_000_000_000; // a multiple of 10 s
+    let rec = |at_ms: i64| UsageRecord {
+        at_ms,
+        workspace_id: Arc::from(ws.as_str()),
+        key_id: Arc::from(key.as_str()),
+        method: "GET",
+        route: Arc::from("/v1/me"),
+        path: "/v1/me".to_string(),
+        status: 422,
+        code: Some("validation_failed"),
+        latency_us: 1,
+        ip: "127.0.0.1".parse().unwrap(),
+    };
+    writer::write_batch_with_counts(&app.store, &[rec(t - 10_001), rec(t - 1), rec(t), rec(t + 5_000)]).await.unwrap();
+    let window = |since: i64| app.store.usage_key_window(&ws, &key, since, t + 5_000);
+    assert_eq!(window(t - 20_000).await.unwrap(), (4, 4));
+    assert_eq!(app.store.delete_usage_key_buckets_before((t - 10_000) / 1000).await.unwrap(), 1);
+    assert_eq!(window(t - 20_000).await.unwrap(), (3, 3), "the bucket before t - 10 s went");
+    assert_eq!(window(t).await.unwrap(), (2, 2), "t and t + 5 s share a bucket");
+}
