@@ -191,7 +191,17 @@ fn start_binary(
     dir: &std::path::Path,
     extra: &[&str],
 ) -> (std::process::Child, String, String, BufReader<std::process::ChildStderr>) {
+    start_binary_with_env(dir, extra, &[])
+}
+
+/// [`start_binary`] with extra environment variables.
+fn start_binary_with_env(
+    dir: &std::path::Path,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> (std::process::Child, String, String, BufReader<std::process::ChildStderr>) {
     let mut child = keyward_cmd()
+        .envs(envs.iter().copied())
         .arg("serve")
         .arg("--data-dir")
         .arg(dir)
@@ -244,6 +254,31 @@ async fn demo_prints_credentials_that_sign_in_and_says_so_when_it_exists() {
     assert!(printed.contains("already exists"), "{printed}");
     assert!(printed.contains(&format!("email: {email}")));
     assert!(!printed.contains("password:"), "{printed}");
+    terminate(&mut child);
+    assert!(child.wait().unwrap().success());
+}
+
+/// `THP_enabled` of a process, from `/proc/<pid>/status`.
+#[cfg(target_os = "linux")]
+fn thp_enabled(pid: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find_map(|l| l.strip_prefix("THP_enabled:"));
+    line.expect("the kernel reports THP_enabled").trim().to_string()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_without_transparent_huge_pages_unless_mimalloc_is_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, ..) = start_binary(dir.path(), &[]);
+    assert_eq!(thp_enabled(&child.id().to_string()), "0");
+    terminate(&mut child);
+    assert!(child.wait().unwrap().success());
+
+    // MIMALLOC_ALLOW_THP set: the process keeps what it inherited.
+    let own = thp_enabled("self");
+    let (mut child, ..) = start_binary_with_env(dir.path(), &[], &[("MIMALLOC_ALLOW_THP", "1")]);
+    assert_eq!(thp_enabled(&child.id().to_string()), own);
     terminate(&mut child);
     assert!(child.wait().unwrap().success());
 }
