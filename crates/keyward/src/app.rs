@@ -7,6 +7,7 @@ use crate::config::ServeArgs;
 use crate::ratelimit::RateLimiter;
 use crate::store::{Backend, Store};
 use crate::usage::{Recorder, UsageRecord};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -99,6 +100,14 @@ pub async fn run(
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
 
+    // Responses go out as soon as they are written: an answer is one
+    // small write, and Nagle's algorithm would hold it back whenever an
+    // earlier segment on the connection is not acknowledged yet.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
