@@ -115,13 +115,23 @@ import statistics
 h=statistics.median([float(x) for x in '${hc_all[*]}'.split()]); m=statistics.median([float(x) for x in '${mc_all[*]}'.split()])
 print(f'server CPU per request (medians, deferred work included): /v1/me {m:.1f} us, /healthz {h:.1f} us, ratio {h/m:.3f}')"
 
-# Half of the maximum rate, paced per connection, for latency.
+# Half of the maximum rate, for latency. wrk is closed-loop: each
+# connection waits DELAY_MS, sends, waits for the answer. A connection's
+# cycle is then DELAY_MS plus the answer's latency and the client's own
+# time, so a short calibration run measures that overhead and the delay is
+# set to leave exactly the cycle that half the rate needs.
 half=$(python3 -c "import statistics; print(int(statistics.median([float(x) for x in '${m_all[*]}'.split()])/2))")
-delay=$(python3 -c "print(max(1, round($CONNECTIONS * 1000 / max($half,1))))")
+cycle_ms=$(python3 -c "print($CONNECTIONS * 1000 / max($half, 1))")
+settle
+read -r c_rps _ _ n _ < <(DURATION=3 DELAY_MS=$cycle_ms measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/v1/me")
+sent=$((sent + n))
+delay=$(python3 -c "
+overhead = $CONNECTIONS * 1000 / max($c_rps, 1) - $cycle_ms
+print(f'{max(0.0, $cycle_ms - max(overhead, 0.0)):.3f}')")
 settle
 read -r q_rps q_p50 q_p99 n _ < <(DELAY_MS=$delay measure -s scripts/load/rotate.lua "http://127.0.0.1:$PORT/v1/me")
 sent=$((sent + n))
-echo "half load (~$half req/s target, paced): $q_rps req/s, p50 ${q_p50} ms, p99 ${q_p99} ms"
+echo "half load ($half req/s wanted; $CONNECTIONS connections, ${delay} ms between answer and next request): $q_rps req/s, p50 ${q_p50} ms, p99 ${q_p99} ms"
 
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")

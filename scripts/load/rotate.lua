@@ -7,7 +7,10 @@
 -- requests (same headers, same bytes) to /healthz, which ignores the header,
 -- so both sides of the ratio cost the client the same.
 --
--- Optional pacing: DELAY_MS per request per connection (half-load runs).
+-- Optional pacing: DELAY_MS before each request of a connection (half-load
+-- runs). wrk waits whole milliseconds, so a fractional DELAY_MS is met on
+-- average: each wait is the integer just below or just above it, at random
+-- in the right proportion.
 local reqs = {}
 local i = 0
 local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
@@ -25,8 +28,13 @@ request = function()
 end
 
 if delay_ms > 0 then
+  local whole = math.floor(delay_ms)
+  local frac = delay_ms - whole
   delay = function()
-    return delay_ms
+    if math.random() < frac then
+      return whole + 1
+    end
+    return whole
   end
 end
 
