@@ -194,13 +194,15 @@ fn start_binary(
     start_binary_with_env(dir, extra, &[])
 }
 
-/// [`start_binary`] with extra environment variables.
+/// [`start_binary`] with extra environment variables (and without a
+/// `MIMALLOC_ALLOW_THP` of the caller's, unless given here).
 fn start_binary_with_env(
     dir: &std::path::Path,
     extra: &[&str],
     envs: &[(&str, &str)],
 ) -> (std::process::Child, String, String, BufReader<std::process::ChildStderr>) {
     let mut child = keyward_cmd()
+        .env_remove("MIMALLOC_ALLOW_THP")
         .envs(envs.iter().copied())
         .arg("serve")
         .arg("--data-dir")
