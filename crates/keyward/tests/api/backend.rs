@@ -235,23 +235,15 @@ async fn last_used_is_written_in_bulk_and_never_moves_backwards() {
 #[tokio::test]
 async fn the_auto_revocation_window_counts_what_classify_counts() {
     use keyward::usage::{autorevoke, writer, UsageRecord};
-    use std::sync::Arc;
     let app = TestApp::spawn().await;
     let (ws, admin) = app.admin(Plan::Pro).await;
     let (key, _) = admin.create_key(&ws, "window").await;
     let (other, _) = admin.create_key(&ws, "other").await;
     let since = 1_700_000_000_000;
     let rec = |key: &str, at_ms: i64, status: u16, code: Option<&'static str>| UsageRecord {
-        at_ms,
-        workspace_id: Arc::from(ws.as_str()),
-        key_id: Arc::from(key),
-        method: "GET",
-        route: Arc::from("/v1/me"),
-        path: "/v1/me".to_string(),
         status,
         code,
-        latency_us: 1,
-        ip: "127.0.0.1".parse().unwrap(),
+        ..usage_record(&ws, key, at_ms)
     };
     let answers: [(u16, Option<&'static str>); 8] = [
         (200, None),
@@ -282,7 +274,6 @@ async fn the_auto_revocation_window_counts_what_classify_counts() {
 #[tokio::test]
 async fn old_auto_revocation_buckets_are_forgotten_and_recent_ones_kept() {
     use keyward::usage::{writer, UsageRecord};
-    use std::sync::Arc;
     let app = TestApp::spawn().await;
     if !app.store.counts_key_buckets() {
         eprintln!("skipped: PostgreSQL counts from the records, it keeps no buckets");
@@ -291,18 +282,8 @@ async fn old_auto_revocation_buckets_are_forgotten_and_recent_ones_kept() {
     let (ws, admin) = app.admin(Plan::Pro).await;
     let (key, _) = admin.create_key(&ws, "buckets").await;
     let t = 1_700_000_000_000; // a multiple of 10 s
-    let rec = |at_ms: i64| UsageRecord {
-        at_ms,
-        workspace_id: Arc::from(ws.as_str()),
-        key_id: Arc::from(key.as_str()),
-        method: "GET",
-        route: Arc::from("/v1/me"),
-        path: "/v1/me".to_string(),
-        status: 422,
-        code: Some("validation_failed"),
-        latency_us: 1,
-        ip: "127.0.0.1".parse().unwrap(),
-    };
+    let rec =
+        |at_ms: i64| UsageRecord { status: 422, code: Some("validation_failed"), ..usage_record(&ws, &key, at_ms) };
     writer::write_batch_with_counts(&app.store, &[rec(t - 10_001), rec(t - 1), rec(t), rec(t + 5_000)]).await.unwrap();
     let window = |since: i64| app.store.usage_key_window(&ws, &key, since, t + 5_000);
     assert_eq!(window(t - 20_000).await.unwrap(), (4, 4));

@@ -655,3 +655,19 @@ impl Drop for TcpProxy {
         self.accept.abort();
     }
 }
+
+/// A `GET /v1/me` usage record answered 200, for writing batches directly.
+pub fn usage_record(ws: &str, key: &str, at_ms: i64) -> keyward::usage::UsageRecord {
+    keyward::usage::UsageRecord {
+        at_ms,
+        workspace_id: Arc::from(ws),
+        key_id: Arc::from(key),
+        method: "GET",
+        route: Arc::from("/v1/me"),
+        path: "/v1/me".into(),
+        status: 200,
+        code: None,
+        latency_us: 800,
+        ip: "127.0.0.1".parse().unwrap(),
+    }
+}

@@ -6,7 +6,6 @@ use keyward::usage::{retention, writer, UsageRecord};
 use keyward_core::{Plan, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 const UNKNOWN_STUDY: &str = "/v1/studies/std_01ARZ3NDEKTSV4RRFFQ69G5FAV";
@@ -186,28 +185,13 @@ async fn every_answered_request_is_recorded_across_a_graceful_restart() {
     );
 }
 
-fn record(ws: &str, key: &str, at_ms: i64) -> UsageRecord {
-    UsageRecord {
-        at_ms,
-        workspace_id: Arc::from(ws),
-        key_id: Arc::from(key),
-        method: "GET",
-        route: Arc::from("/v1/me"),
-        path: "/v1/me".into(),
-        status: 200,
-        code: None,
-        latency_us: 800,
-        ip: "127.0.0.1".parse().unwrap(),
-    }
-}
-
 #[tokio::test]
 async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_younger_ones() {
     let app = TestApp::spawn().await;
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
     const DAY: i64 = 86_400_000;
     let now = keyward::store::now_ms();
-    let batch = vec![record(&ws, &key_id, now - 91 * DAY), record(&ws, &key_id, now - 89 * DAY)];
+    let batch = vec![usage_record(&ws, &key_id, now - 91 * DAY), usage_record(&ws, &key_id, now - 89 * DAY)];
     writer::write_batch(&app.store, &batch).await.unwrap();
     let recent = usage(&admin, &ws, "").await["recent"].as_array().unwrap().len();
     assert_eq!(recent, 2);
@@ -231,7 +215,7 @@ async fn rollups_are_exact_whoever_brings_them_up_to_date() {
     let app = TestApp::spawn().await;
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
-    let batch: Vec<UsageRecord> = (0..5).map(|i| record(&ws, &key_id, now + i)).collect();
+    let batch: Vec<UsageRecord> = (0..5).map(|i| usage_record(&ws, &key_id, now + i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
 
     // Another process on the same store (or this one after a crash) rolls up
@@ -248,7 +232,7 @@ async fn rollups_are_exact_whoever_brings_them_up_to_date() {
     assert_eq!((r.last_24h.total, r.series.iter().map(|b| b.total).sum::<u64>()), (5, 5));
 
     // A report brings the rollups up to date before reading.
-    let batch: Vec<UsageRecord> = (0..3).map(|i| record(&ws, &key_id, now + 10 + i)).collect();
+    let batch: Vec<UsageRecord> = (0..3).map(|i| usage_record(&ws, &key_id, now + 10 + i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
     let v = usage(&admin, &ws, &format!("?key_id={key_id}")).await;
     assert_eq!((v["last_24h"]["total"].as_u64(), v["recent"].as_array().unwrap().len()), (Some(8), 8), "{v}");
@@ -265,7 +249,7 @@ async fn rollups_catch_up_in_short_steps() {
     }
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
-    let batch: Vec<UsageRecord> = (0..25_000).map(|i| record(&ws, &key_id, now - i)).collect();
+    let batch: Vec<UsageRecord> = (0..25_000).map(|i| usage_record(&ws, &key_id, now - i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
     let mut steps = vec![];
     loop {
@@ -295,9 +279,9 @@ async fn a_keys_newest_requests_are_found_however_old_and_sparse() {
         .chain((0..6).map(|i| now - 5 * HOUR + i * 1000))
         .chain((0..4).map(|i| now - 60_000 + i * 1000))
         .collect();
-    let mut batch: Vec<UsageRecord> = times.iter().map(|&t| record(&ws, &a, t)).collect();
+    let mut batch: Vec<UsageRecord> = times.iter().map(|&t| usage_record(&ws, &a, t)).collect();
     // Another key busy every half hour of those three days.
-    batch.extend((0..150).map(|i| record(&ws, &busy, now - i * HOUR / 2 - 500)));
+    batch.extend((0..150).map(|i| usage_record(&ws, &busy, now - i * HOUR / 2 - 500)));
     writer::write_batch(&app.store, &batch).await.unwrap();
 
     times.sort_unstable_by(|x, y| y.cmp(x));
@@ -319,8 +303,9 @@ async fn retention_works_in_bounded_batches() {
     let now = keyward::store::now_ms();
     let old = (now - 100 * 86_400_000) / 3_600_000 * 3_600_000;
     // 12 000 old records over 3 hours (more than two delete batches), one fresh.
-    let mut batch: Vec<UsageRecord> = (0..12_000).map(|i| record(&ws, &key_id, old + i64::from(i) * 900)).collect();
-    batch.push(record(&ws, &key_id, now));
+    let mut batch: Vec<UsageRecord> =
+        (0..12_000).map(|i| usage_record(&ws, &key_id, old + i64::from(i) * 900)).collect();
+    batch.push(usage_record(&ws, &key_id, now));
     writer::write_batch(&app.store, &batch).await.unwrap();
     let d = retention::run_once(&app.store, 90, now, Duration::ZERO).await.unwrap();
     assert_eq!((d.records, d.rollups), (12_000, 6), "3 hours of rollups, per key and per workspace");
