@@ -18,11 +18,7 @@ impl Timestamp {
     }
 
     pub fn to_rfc3339(self) -> String {
-        let mut buf = [0u8; 24];
-        match self.write_rfc3339(&mut buf) {
-            Some(s) => s.to_string(),
-            None => self.format_with_time(),
-        }
+        self.to_string()
     }
 
     /// The RFC 3339 form written into `buf` without allocating, for years
@@ -77,11 +73,7 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 24];
-        match self.write_rfc3339(&mut buf) {
-            Some(v) => s.serialize_str(v),
-            None => s.serialize_str(&self.format_with_time()),
-        }
+        s.collect_str(self)
     }
 }
 
@@ -254,5 +246,8 @@ mod tests {
         let t = Timestamp(1_764_195_595_123);
         assert_eq!(t.to_rfc3339(), "2025-11-26T22:19:55.123Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2025-11-26T22:19:55.123Z\"");
+        let far = Timestamp(253_402_300_800_000);
+        assert_eq!(serde_json::to_string(&far).unwrap(), format!("\"{}\"", far.format_with_time()));
     }
 }
