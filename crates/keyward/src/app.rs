@@ -187,8 +187,9 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
 /// Periodic chores: last-used flush, limiter eviction, session cleanup.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    // Every second: the WAL checkpoint. Every 5th tick: last-used times and
-    // evictions. Every 300th tick (5 minutes): expired sessions.
+    // Every second: the WAL checkpoint. Every LAST_USED_FLUSH_EVERY_S
+    // ticks: last-used times and evictions. Every 300th tick (5 minutes):
+    // expired sessions.
     let mut n: u64 = 0;
     loop {
         tick.tick().await;
@@ -196,7 +197,7 @@ async fn maintenance(state: AppState) {
             tracing::warn!(error = ?e, "WAL checkpoint failed");
         }
         n += 1;
-        if !n.is_multiple_of(5) {
+        if !n.is_multiple_of(crate::auth::LAST_USED_FLUSH_EVERY_S) {
             continue;
         }
         if let Err(e) = state.last_used.flush(&state.store, crate::store::now_ms(), false).await {
