@@ -11,6 +11,7 @@ pub mod demo;
 pub mod http;
 pub mod password;
 pub mod ratelimit;
+pub mod server;
 pub mod store;
 pub mod usage;
 

@@ -100,6 +100,9 @@ pub enum ApiError {
     /// 422: a limit such as 100 active keys per workspace.
     #[error("{0}")]
     LimitReached(&'static str),
+    /// 503: too many password checks in progress; retry after the seconds.
+    #[error("too many sign-ins in progress; retry after {0} s")]
+    Overloaded(u64),
     /// 503: the store does not answer; nothing was authenticated.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -123,7 +126,7 @@ impl ApiError {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -151,7 +154,7 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
             LimitReached(_) => "limit_reached",
-            Unavailable => "service_unavailable",
+            Unavailable | Overloaded(_) => "service_unavailable",
             Internal(_) => "internal_error",
         }
     }
@@ -166,7 +169,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
-            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) => Some(*s),
+            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) | ApiError::Overloaded(s) => Some(*s),
             _ => None,
         }
     }

@@ -83,6 +83,43 @@ end
 return {allowed and 1 or 0, remaining, reset, retry}
 "#;
 
+/// The login throttle's reservation: KEYS are the logs, ARGV their limits,
+/// then the window (ms) and the member. Adds the member to every log only if
+/// each is under its limit; returns 0 (reserved) or the retry-after seconds.
+const LOGIN_RESERVE: &str = r#"
+local n = #KEYS
+local window = tonumber(ARGV[n + 1])
+local member = ARGV[n + 2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local retry = 0
+for i = 1, n do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local limit = tonumber(ARGV[i])
+  local count = redis.call('ZCARD', KEYS[i])
+  if count >= limit then
+    local e = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
+    local r = math.ceil((tonumber(e[2]) + window - now) / 1000)
+    if r < 1 then r = 1 end
+    if r > retry then retry = r end
+  end
+end
+if retry > 0 then return retry end
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('PEXPIRE', KEYS[i], window)
+end
+return 0
+"#;
+
+/// Give a login reservation back: ZREM the member (ARGV[1]) from every log.
+const LOGIN_RELEASE: &str = r#"
+for i = 1, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+end
+return 0
+"#;
+
 /// The longest a request waits on Redis before deciding on this node alone.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(500);
 /// While Redis is down, probe it at most this often.
@@ -114,6 +151,8 @@ struct Inner {
     /// reconnects by itself.
     conn: RwLock<Option<ConnectionManager>>,
     script: redis::Script,
+    login_reserve: redis::Script,
+    login_release: redis::Script,
     prefix: String,
     share: f64,
     fallback_keys: KeyedLimiter<HashedKey>,
@@ -139,6 +178,8 @@ impl RedisLimiter {
             client,
             conn: RwLock::new(None),
             script: redis::Script::new(SLIDING_LOG),
+            login_reserve: redis::Script::new(LOGIN_RESERVE),
+            login_release: redis::Script::new(LOGIN_RELEASE),
             prefix: prefix.to_string(),
             share: fallback_share.clamp(f64::MIN_POSITIVE, 1.0),
             fallback_keys: KeyedLimiter::new(),
@@ -176,6 +217,39 @@ impl RedisLimiter {
             Some(d) => d.retry_after_secs,
             None => self.0.fallback_failed.check_and_record(ip, now_ms),
         }
+    }
+
+    /// The login throttle's reservation (see [`super::login`]): one attempt
+    /// in each of `keys` if every one is under its limit, atomically.
+    /// `Some(Ok)` reserved, `Some(Err(retry_after_secs))` refused, `None`
+    /// when Redis did not answer (decide locally).
+    pub async fn login_reserve(
+        &self,
+        keys: &[String; 3],
+        limits: &[u32; 3],
+        member: &str,
+        now_ms: u64,
+    ) -> Option<Result<(), u64>> {
+        let mut invocation = self.0.login_reserve.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        for l in limits {
+            invocation.arg(*l);
+        }
+        invocation.arg(WINDOW_MS).arg(member);
+        let retry: i64 = self.0.run_script(&invocation, now_ms).await?;
+        Some(if retry > 0 { Err(retry as u64) } else { Ok(()) })
+    }
+
+    /// Give a login reservation back (best effort: it expires in a minute).
+    pub async fn login_release(&self, keys: &[String; 3], member: &str) {
+        let mut invocation = self.0.login_release.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        invocation.arg(member);
+        let _: Option<i64> = self.0.run_script(&invocation, now_ms()).await;
     }
 
     /// Sweep the fallback limiters (Redis expires its own keys).
@@ -233,6 +307,25 @@ impl Inner {
     }
 
     async fn eval_redis(&self, key: String, limit: u32, now_ms: u64) -> Option<Decision> {
+        let mut invocation = self.script.key(key);
+        invocation.arg(limit).arg(WINDOW_MS).arg(rand::random::<u64>());
+        let (allowed, remaining, reset, retry): (i64, i64, i64, i64) = self.run_script(&invocation, now_ms).await?;
+        Some(Decision {
+            allowed: allowed == 1,
+            limit,
+            remaining: u32::try_from(remaining).unwrap_or(0),
+            reset_secs: u64::try_from(reset).unwrap_or(0),
+            retry_after_secs: u64::try_from(retry).ok(),
+        })
+    }
+
+    /// Run one script; `None` means "decide locally" (Redis down, or not
+    /// yet due for a probe).
+    async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        now_ms: u64,
+    ) -> Option<T> {
         let mut conn = self.conn.read().unwrap_or_else(|e| e.into_inner()).clone()?;
         // While down, one request at a time probes, once a second; the
         // others decide locally without waiting.
@@ -243,10 +336,8 @@ impl Inner {
         {
             return None;
         }
-        let mut invocation = self.script.key(key);
-        invocation.arg(limit).arg(WINDOW_MS).arg(rand::random::<u64>());
         let call = invocation.invoke_async(&mut conn);
-        let result: Result<(i64, i64, i64, i64), String> = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        let result: Result<T, String> = match tokio::time::timeout(CALL_TIMEOUT, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("no answer within the call timeout".into()),
@@ -255,15 +346,9 @@ impl Inner {
             self.probing.store(false, Ordering::Release);
         }
         match result {
-            Ok((allowed, remaining, reset, retry)) => {
+            Ok(v) => {
                 self.recovered();
-                Some(Decision {
-                    allowed: allowed == 1,
-                    limit,
-                    remaining: u32::try_from(remaining).unwrap_or(0),
-                    reset_secs: u64::try_from(reset).unwrap_or(0),
-                    retry_after_secs: u64::try_from(retry).ok(),
-                })
+                Some(v)
             }
             Err(e) => {
                 self.failed(now_ms, &e);
