@@ -275,3 +275,94 @@ async fn the_global_connection_cap_refuses_the_newest_and_keeps_accepting() {
     eventually(10, || async { (app.open_connections() == 0).then_some(()) }).await;
     assert!(healthz_from("127.0.2.1", app.addr).await.starts_with("HTTP/1.1 200"));
 }
+
+// ---------------------------------------------------------------------------
+// Input details.
+
+#[tokio::test]
+async fn an_unknown_field_is_named_once_and_a_duplicate_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let (s, v) = admin.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": "a", "zz": 1 })).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["field"], "zz", "{v}");
+    assert_eq!(v["errors"][0]["code"], "unknown_field");
+    let res = admin
+        .request(reqwest::Method::POST, &format!("/api/workspaces/{ws}/api-keys"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"harmless","name":"other"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = body(res).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        (v["errors"][0]["field"].as_str(), v["errors"][0]["code"].as_str()),
+        (Some("name"), Some("duplicate_key"))
+    );
+    let (_, keys) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
+    assert!(!keys.to_string().contains("harmless"), "nothing was created: {keys}");
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let res = app
+        .http
+        .get(app.url("/v1/me"))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("authorization", "Bearer ue_live_somebodyelse")
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = body(res).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["code"], "invalid_api_key");
+    assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK, "one header still works");
+}
+
+#[tokio::test]
+async fn key_names_with_bidi_overrides_or_zero_width_characters_are_refused() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    for name in ["prod\u{202E}yek", "prod\u{200B}", "\u{FEFF}prod", "a\u{2066}b"] {
+        let (s, v) = admin.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": name })).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {v}");
+        assert_eq!(v["errors"][0]["field"], "name");
+        assert_eq!(v["errors"][0]["code"], "invalid_characters");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_an_unknown_cursor() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    admin.create_key(&ws, "one").await;
+    let (s, page) = admin.get(&format!("/api/workspaces/{ws}/audit-log?limit=1")).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = page["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, _) = admin.get(&format!("/api/workspaces/{ws}/audit-log?starting_after={id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = admin.get(&format!("/api/workspaces/{ws}/audit-log?starting_after=nope")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["code"], "unknown_cursor");
+    // Another workspace's entry is unknown here too.
+    let (ws2, admin2) = app.admin(Plan::Pro).await;
+    let (s, _) = admin2.get(&format!("/api/workspaces/{ws2}/audit-log?starting_after={id}")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_database_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("new").join("data");
+    let loc = keyward::store::StoreLocation::resolve(&dir, None).unwrap();
+    let store = keyward::store::Store::open(&loc).await.unwrap();
+    store.close().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("keyward.db")), 0o600);
+}
