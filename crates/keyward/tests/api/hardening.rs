@@ -366,3 +366,72 @@ async fn the_data_dir_and_database_are_private_to_their_owner() {
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("keyward.db")), 0o600);
 }
+
+// ---------------------------------------------------------------------------
+// Redis blips.
+
+/// 200s among `n` sequential `GET /v1/me`.
+async fn successes(app: &TestApp, key: &str, n: usize) -> usize {
+    let mut ok = 0;
+    for _ in 0..n {
+        let (s, _) = app.v1_get("/v1/me", key).await;
+        assert!(s == StatusCode::OK || s == StatusCode::TOO_MANY_REQUESTS, "{s}");
+        ok += usize::from(s == StatusCode::OK);
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
+async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
+    let url = redis_test_url().expect("KEYWARD_TEST_REDIS_URL must name the test Redis");
+    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = Some(redis_url_via(&url, proxy.addr));
+        c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+    })
+    .await;
+    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    assert_eq!(successes(&app, &key, 1).await, 1);
+    assert!(app.redis_stats().unwrap().up);
+
+    // The interruption itself lasts a second (nothing is waited for here).
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.restore();
+    // Redis answers again: the node is (or goes at once) back on the shared log.
+    eventually(10, || async { app.redis_stats().unwrap().up.then_some(()) }).await;
+    let before = app.redis_stats().unwrap();
+    let got = successes(&app, &key, 399).await;
+    let after = app.redis_stats().unwrap();
+    assert_eq!(got, 299, "exactly 300 in the minute ({before:?} → {after:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
+async fn a_known_dead_redis_costs_requests_nothing_and_is_left_as_soon_as_it_answers() {
+    let url = redis_test_url().expect("KEYWARD_TEST_REDIS_URL must name the test Redis");
+    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis_url = Some(redis_url_via(&url, proxy.addr));
+        c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+    })
+    .await;
+    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    proxy.cut();
+    // Noticed without any request (the watcher PINGs).
+    eventually(10, || async { (!app.redis_stats().unwrap().up).then_some(()) }).await;
+    let before = app.redis_stats().unwrap();
+    let started = Instant::now();
+    assert_eq!(successes(&app, &key, 50).await, 50);
+    let after = app.redis_stats().unwrap();
+    assert!(after.fallback_decisions >= before.fallback_decisions + 50, "{after:?}");
+    let pings = (started.elapsed().as_millis() / 200 + 2) as u64 * 2;
+    assert!(after.errors - before.errors <= pings, "requests did not call Redis: {before:?} → {after:?}");
+    proxy.restore();
+    eventually(10, || async { app.redis_stats().unwrap().up.then_some(()) }).await;
+    let res = app.v1(reqwest::Method::GET, "/v1/me", &key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let stats = app.redis_stats().unwrap();
+    assert_eq!(stats.fallback_decisions, after.fallback_decisions, "decided on Redis again");
+}
