@@ -334,3 +334,13 @@ async fn metrics_are_served_on_their_own_listener() {
     // Not on the public listener.
     assert_eq!(app.http.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_unknown_usage_query_parameter_is_a_422_with_the_same_code_as_on_v1() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let (s, v) = admin.get(&format!("/api/workspaces/{ws}/api-usage?kye_id=x")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["field"], "kye_id");
+    assert_eq!(v["errors"][0]["code"], "unknown_parameter", "as /v1 names an unknown query parameter");
+}
