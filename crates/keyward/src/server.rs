@@ -181,11 +181,18 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
-    tokio::pin!(shutdown);
+    // The signal is awaited in a task of its own, as axum::serve does: if
+    // it panics (e.g. its log line cannot be written to a closed stderr),
+    // the sender goes and that is a shutdown too, not a crash of the loop.
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(());
+    });
     loop {
         let accepted = tokio::select! {
             biased;
-            () = &mut shutdown => break,
+            _ = &mut stop_rx => break,
             a = listener.accept() => a,
         };
         let (tcp, peer) = match accepted {
