@@ -82,7 +82,7 @@ pub struct ServeArgs {
     pub max_connections: u64,
     /// Open connections at most per client IP (IPv6 per /64; trusted
     /// proxies are exempt, the global cap still applies).
-    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS_PER_IP", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections_per_ip: u64,
     /// On an empty store, create a demo workspace, admin and sample data.
     #[arg(long, env = "KEYWARD_DEMO")]
