@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admin_usage;
 pub mod error;
 pub mod json;
+pub mod notices;
 pub mod pages;
 pub mod session;
 pub mod v1;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(session::router())
         .merge(admin::router())
+        .merge(notices::router())
         .merge(pages::router())
         .merge(v1::router(state.clone()))
         .fallback(not_found)
@@ -57,12 +59,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    v1::unmatched::answer(&state, req, ApiError::NotFound).await
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed(State(state): State<AppState>, req: Request) -> Response {
+    v1::unmatched::answer(&state, req, ApiError::MethodNotAllowed).await
 }
 
 /// Give every request an id: in `X-Request-Id` on the response, in the

@@ -103,6 +103,7 @@ async fn a_flood_of_ip_violations_revokes_the_key_audits_and_notifies() {
     assert_eq!((d["errors"].as_u64(), d["requests"].as_u64()), (Some(5), Some(5)), "{d}");
     assert_eq!((d["window_secs"].as_u64(), d["ratio"].as_f64()), (Some(300), Some(1.0)));
     assert_eq!(d["reason"], "auto_error_rate");
+    assert_eq!(d["by_code"], json!({ "ip_not_allowed": 5 }), "counts by code");
 
     let (s, n) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
     assert_eq!(s, StatusCode::OK);
@@ -139,6 +140,12 @@ async fn a_flood_of_422s_revokes_the_key() {
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")));
     let d = &auto_revocations(&admin, &ws).await[0]["details"];
     assert_eq!((d["errors"].as_u64(), d["requests"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(d["by_code"], json!({ "validation_failed": 5 }), "counts by code");
+    // The notice says what happened (422s, not IPs or a leak) and what to do.
+    let (_, n) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
+    let m = n["data"][0]["message"].as_str().unwrap();
+    assert!(m.contains("5 \u{00d7} 422 validation_failed") && m.contains("Fix the requests"), "{m}");
+    assert!(!m.contains("allowlist") && !m.contains("leak"), "{m}");
 }
 
 #[tokio::test]
