@@ -31,6 +31,7 @@ fn main() {
         current,
         now_ms: common::NOW,
         state,
+        audit: None,
     };
     let empty = UsageReport {
         series: usage
