@@ -391,12 +391,16 @@ async fn admin_commands_never_create_a_store() {
     }
     assert!(!missing.exists(), "no data dir was created");
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nothing was created in an empty dir");
+}
 
-    // PostgreSQL: a database without keyward's tables is no store either,
-    // and the CLI does not run the migrations that would make one.
-    if let Some(admin_url) = pg_admin_url() {
+/// PostgreSQL: a database without keyward's tables is no store either, and
+/// the CLI does not run the migrations that would make one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_DATABASE_URL)"]
+async fn admin_commands_never_create_a_store_on_postgres() {
+    {
         use sqlx::{Connection, Row};
-        let db = TestDb::create(&admin_url).await;
+        let db = TestDb::create(&require_pg()).await;
         let out = keyward_cmd()
             .args(["admin", "--database-url", &db.url, "workspace", "list", "--json"])
             .env_remove("KEYWARD_DATABASE_URL")
