@@ -518,6 +518,7 @@ async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners
     assert_eq!(inside("#usage-recent tbody td:nth-child(2)", "#usage-recent").await, json!(true), "status");
     assert_eq!(inside("#usage-recent tbody td:nth-child(3)", "#usage-recent").await, json!(true), "code");
     assert_eq!(inside("#usage-top-endpoints td:nth-child(4)", "#usage-top-endpoints").await, json!(true), "errors");
-    b.cdp("Emulation.clearDeviceMetricsOverride", json!({})).await;
+    assert_eq!(inside("#audit-log tbody td", "#audit-log").await, json!(true), "audit entries");
+    full_page_screenshot(&b, 375, &screenshot_dir().join("api-keys-audit-375.png")).await;
     b.close().await;
 }
