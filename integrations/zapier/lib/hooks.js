@@ -1,6 +1,7 @@
 'use strict';
 
 const { url, seg } = require('./api');
+const { throwFor } = require('./middleware');
 
 // REST-hook subscriptions (`/v1/hooks`, SPEC §9): Zapier calls subscribe when
 // a Zap is turned on and keeps the answer as `bundle.subscribeData`.
@@ -18,7 +19,12 @@ const unsubscribe = async (z, bundle) => {
   if (!id) {
     throw new z.errors.Error('This Zap holds no hook subscription to remove.', 'no_subscription', 400);
   }
-  await z.request({ url: url(`/v1/hooks/${seg(id)}`), method: 'DELETE' });
+  const response = await z.request({ url: url(`/v1/hooks/${seg(id)}`), method: 'DELETE', skipThrowForStatus: true });
+  // 404: the hook is gone already (deleted by an admin, or after a 410):
+  // turning the Zap off succeeds.
+  if (response.status >= 400 && response.status !== 404) {
+    throwFor(response, z);
+  }
   return {};
 };
 

@@ -70,11 +70,19 @@ const withRef = (message, problem, response) => {
 const SERVER_ERROR_RETRY_SECONDS = 60;
 
 // afterResponse: runs before core's throwForStatus.
+// A request made with `skipThrowForStatus` handles its own statuses (and
+// may call this itself for the ones it does not expect).
 const handleErrors = (response, z) => {
   const status = response.status;
-  if (status < 400) {
+  if (status < 400 || response.skipThrowForStatus) {
     return response;
   }
+  return throwFor(response, z);
+};
+
+// keyward's problem+json as the error Zapier should show or act on.
+const throwFor = (response, z) => {
+  const status = response.status;
   const problem = problemOf(response);
   const detail = problem.detail || problem.title || `HTTP ${status}`;
   const code = problem.code || `http_${status}`;
@@ -107,4 +115,4 @@ const handleErrors = (response, z) => {
   throw new z.errors.Error(withRef(`${detail} [${code}]`, problem, response), code, status);
 };
 
-module.exports = { includeApiKey, handleErrors, retryAfterSeconds, zapField, fieldsMessage };
+module.exports = { includeApiKey, handleErrors, throwFor, retryAfterSeconds, zapField, fieldsMessage };
