@@ -63,8 +63,19 @@ module.exports = {
         label: 'Segments',
         required: true,
         children: [
-          { key: 'speaker', label: 'Speaker', required: true, helpText: 'One line per utterance: who spoke, from when to when, and what was said.' },
-          { key: 'start_ms', label: 'Start (ms)', type: 'integer', required: true, helpText: 'Milliseconds from the start of the recording.' },
+          {
+            key: 'speaker',
+            label: 'Speaker',
+            required: true,
+            helpText: 'One line per utterance: who spoke, from when to when, and what was said.',
+          },
+          {
+            key: 'start_ms',
+            label: 'Start (ms)',
+            type: 'integer',
+            required: true,
+            helpText: 'Milliseconds from the start of the recording.',
+          },
           { key: 'end_ms', label: 'End (ms)', type: 'integer', required: true },
           { key: 'text', label: 'Text', type: 'text', required: true },
         ],

@@ -22,7 +22,10 @@ describe('authentication against a real keyward', () => {
     assert.equal(me.workspace.id, kw.workspaceId);
     assert.equal(me.workspace.name, 'Demo');
     assert.equal(me.key.id, key.id);
-    const label = await appTester(App.authentication.connectionLabel, { authData: { api_key: key.key }, inputData: me });
+    const label = await appTester(App.authentication.connectionLabel, {
+      authData: { api_key: key.key },
+      inputData: me,
+    });
     assert.equal(label, 'Demo');
   });
 

@@ -58,7 +58,10 @@ describe('REST hooks against a real keyward', () => {
     assert.equal(sub.event, 'transcript.created');
     assert.equal(sub.target_url, targetUrl);
     assert.match(sub.secret, /^whsec_/);
-    assert.ok((await hooks()).some((h) => h.id === sub.id), 'listed under /v1/hooks');
+    assert.ok(
+      (await hooks()).some((h) => h.id === sub.id),
+      'listed under /v1/hooks',
+    );
 
     const [study] = await appTester(App.triggers.study_list.operation.perform, bundle());
     const created = await appTester(
@@ -104,13 +107,19 @@ describe('REST hooks against a real keyward', () => {
     const sub = await appTester(App.triggers.study.operation.performSubscribe, bundle({ targetUrl }));
     assert.equal(sub.event, 'study.created');
 
-    const created = await appTester(App.creates.study.operation.perform, bundle({ inputData: { name: 'Hooked study' } }));
+    const created = await appTester(
+      App.creates.study.operation.perform,
+      bundle({ inputData: { name: 'Hooked study' } }),
+    );
     const delivery = await deliveryOf('/hooks/study', created.id);
     assert.ok(signatureValid(sub.secret, delivery));
     const event = JSON.parse(delivery.body);
     assert.equal(event.type, 'study.created');
 
-    const items = await appTester(App.triggers.study.operation.perform, bundle({ cleanedRequest: event, subscribeData: sub }));
+    const items = await appTester(
+      App.triggers.study.operation.perform,
+      bundle({ cleanedRequest: event, subscribeData: sub }),
+    );
     assert.deepEqual(items, [created]);
     const wrongType = await appTester(
       App.triggers.transcript.operation.perform,

@@ -32,7 +32,12 @@ describe('server errors', () => {
     next = {
       status: 503,
       headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '7', 'X-Request-Id': 'req_stub1' },
-      body: JSON.stringify({ status: 503, code: 'store_unavailable', detail: 'the store does not answer', request_id: 'req_stub1' }),
+      body: JSON.stringify({
+        status: 503,
+        code: 'store_unavailable',
+        detail: 'the store does not answer',
+        request_id: 'req_stub1',
+      }),
     };
     const err = await rejection(App.creates.study.operation.perform, bundle);
     assert.equal(err.name, 'ThrottledError');

@@ -39,7 +39,10 @@ describe('triggers and actions against a real keyward', () => {
   after(async () => kw && kw.stop());
 
   it('Create Study returns the created study, as GET returns it', async () => {
-    const study = await appTester(App.creates.study.operation.perform, bundle({ name: 'Onboarding interviews', description: 'Round 1' }));
+    const study = await appTester(
+      App.creates.study.operation.perform,
+      bundle({ name: 'Onboarding interviews', description: 'Round 1' }),
+    );
     assert.match(study.id, /^std_/);
     assert.equal(study.name, 'Onboarding interviews');
     assert.equal(study.description, 'Round 1');
@@ -49,7 +52,10 @@ describe('triggers and actions against a real keyward', () => {
   });
 
   it('Create Study without a description leaves it out', async () => {
-    const study = await appTester(App.creates.study.operation.perform, bundle({ name: 'No description', description: '' }));
+    const study = await appTester(
+      App.creates.study.operation.perform,
+      bundle({ name: 'No description', description: '' }),
+    );
     assert.equal(study.description, null);
   });
 
@@ -57,7 +63,13 @@ describe('triggers and actions against a real keyward', () => {
     const study = await appTester(App.creates.study.operation.perform, bundle({ name: 'Transcripts here' }));
     const t = await appTester(
       App.creates.transcript.operation.perform,
-      bundle({ study_id: study.id, participant_name: 'Ada', participant_email: 'ada@example.com', language: 'de-CH', segments }),
+      bundle({
+        study_id: study.id,
+        participant_name: 'Ada',
+        participant_email: 'ada@example.com',
+        language: 'de-CH',
+        segments,
+      }),
     );
     assert.match(t.id, /^trn_/);
     assert.equal(t.study_id, study.id);
@@ -76,7 +88,13 @@ describe('triggers and actions against a real keyward', () => {
     const [study] = await appTester(App.triggers.study_list.operation.perform, bundle());
     const t = await appTester(
       App.creates.transcript.operation.perform,
-      bundle({ study_id: study.id, participant_name: 'Bo', participant_email: '', language: '', segments: segments.slice(0, 1) }),
+      bundle({
+        study_id: study.id,
+        participant_name: 'Bo',
+        participant_email: '',
+        language: '',
+        segments: segments.slice(0, 1),
+      }),
     );
     assert.equal(t.language, 'en');
     assert.equal(t.participant.name, 'Bo');
@@ -99,7 +117,10 @@ describe('triggers and actions against a real keyward', () => {
     const a = await appTester(App.creates.study.operation.perform, bundle({ name: 'List A' }));
     const b = await appTester(App.creates.study.operation.perform, bundle({ name: 'List B' }));
     const list = await appTester(App.triggers.study.operation.performList, bundle());
-    assert.deepEqual(list.slice(0, 2).map((s) => s.id), [b.id, a.id]);
+    assert.deepEqual(
+      list.slice(0, 2).map((s) => s.id),
+      [b.id, a.id],
+    );
     descending(list);
     sameKeys(App.triggers.study.operation.sample, list[0], 'New Study');
   });
@@ -117,10 +138,18 @@ describe('triggers and actions against a real keyward', () => {
     descending(all);
     sameKeys(App.triggers.transcript.operation.sample, all[0], 'New Transcript');
 
-    const [other] = (await appTester(App.triggers.study_list.operation.perform, bundle())).filter((s) => s.id !== study.id);
-    await appTester(App.creates.transcript.operation.perform, bundle({ study_id: other.id, participant_name: 'Elsewhere', segments }));
+    const [other] = (await appTester(App.triggers.study_list.operation.perform, bundle())).filter(
+      (s) => s.id !== study.id,
+    );
+    await appTester(
+      App.creates.transcript.operation.perform,
+      bundle({ study_id: other.id, participant_name: 'Elsewhere', segments }),
+    );
     const one = await appTester(App.triggers.transcript.operation.performList, bundle({ study_id: study.id }));
-    assert.deepEqual(one.map((t) => t.id), [second.id, first.id]);
+    assert.deepEqual(
+      one.map((t) => t.id),
+      [second.id, first.id],
+    );
   });
 
   it('a 422 names each bad field by the action’s input fields', async () => {
