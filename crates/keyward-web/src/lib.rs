@@ -13,6 +13,7 @@
 //! is never part of any server-rendered document.
 
 mod assets;
+pub mod docs;
 mod fmt;
 mod keys;
 mod layout;
