@@ -12,6 +12,9 @@ use std::sync::Arc;
 tokio::task_local! {
     /// The id of the request being served (set by the request-id middleware).
     pub static REQUEST_ID: Arc<str>;
+    /// Where this server's docs live: `--public-url` without a trailing `/`,
+    /// or empty for relative problem `type` URLs (set by the router).
+    pub static DOCS_BASE: Arc<str>;
 }
 
 /// The id of the request being served, or `-` outside a request.
@@ -41,7 +44,11 @@ impl FieldError {
 pub struct ErrorCode(pub &'static str);
 
 /// Every error keyward answers with.
-#[derive(Debug, thiserror::Error)]
+///
+/// A new variant also needs its line in [`super::error_docs::doc`] (the
+/// compiler says so): `/docs/errors` lists every [`ApiErrorKind`].
+#[derive(Debug, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(ApiErrorKind), derive(strum::EnumIter))]
 pub enum ApiError {
     /// 401: missing, malformed, bad-checksum or unknown API key.
     #[error("{0}")]
@@ -156,10 +163,18 @@ impl ApiError {
         }
     }
 
-    fn problem_type(&self) -> String {
+    /// The problem `type`: this server's `/docs/errors#<code>` (absolute
+    /// under `--public-url`, else relative), except the 429 of a key's own
+    /// limit, which has IANA's registered type (SPEC §4).
+    pub fn problem_type(&self) -> String {
         match self {
             ApiError::RateLimited { .. } => "https://iana.org/assignments/http-problem-types#quota-exceeded".into(),
-            other => format!("https://docs.userevaluation.com/api/errors#{}", other.code()),
+            other => {
+                let code = other.code();
+                DOCS_BASE
+                    .try_with(|base| format!("{base}/docs/errors#{code}"))
+                    .unwrap_or_else(|_| format!("/docs/errors#{code}"))
+            }
         }
     }
 
