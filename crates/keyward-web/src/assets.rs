@@ -39,8 +39,8 @@ fn version(path: &str) -> String {
 /// `/assets/<path>?v=<hash>` (hashes computed once per process).
 pub(crate) fn url(path: &str) -> String {
     static VERSIONS: OnceLock<[(&'static str, String); 5]> = OnceLock::new();
-    let versions = VERSIONS
-        .get_or_init(|| ["app.js", "app.css", "favicon.svg", "docs.js", "docs.css"].map(|p| (p, version(p))));
+    let versions =
+        VERSIONS.get_or_init(|| ["app.js", "app.css", "favicon.svg", "docs.js", "docs.css"].map(|p| (p, version(p))));
     match versions.iter().find(|(p, _)| *p == path) {
         Some((_, v)) => format!("/assets/{path}?v={v}"),
         None => format!("/assets/{path}?v={}", version(path)),

@@ -14,7 +14,7 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         workspaces: ws,
         current,
         now_ms: common::NOW,
-        api_base_url: "https://api.userevaluation.com/v1",
+        api_base_url: "/v1",
         state,
     })
 }

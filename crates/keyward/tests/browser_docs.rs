@@ -59,9 +59,8 @@ async fn the_quickstart_link_of_the_settings_page_leads_to_samples_that_copy() {
         (t.text().await.ok()? == "Copied").then_some(())
     })
     .await;
-    let copied = b
-        .c
-        .execute_async(
+    let copied =
+        b.c.execute_async(
             "var done = arguments[arguments.length - 1];
              navigator.clipboard.readText().then(done, function (e) { done('error: ' + e); });",
             vec![],

@@ -200,6 +200,30 @@ struct Problem<'a> {
     errors: Option<&'a [FieldError]>,
 }
 
+impl ApiError {
+    fn problem<'a>(&'a self, request_id: &'a str) -> Problem<'a> {
+        let status = self.status();
+        Problem {
+            kind: self.problem_type(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+            request_id,
+            errors: match self {
+                ApiError::Validation(errs) => Some(errs),
+                _ => None,
+            },
+        }
+    }
+
+    /// The problem body this error is answered with, pretty-printed (the
+    /// examples of `/docs/errors`).
+    pub fn problem_json_pretty(&self, request_id: &str) -> String {
+        serde_json::to_string_pretty(&self.problem(request_id)).unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -209,18 +233,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let request_id = current_request_id();
-        let body = Problem {
-            kind: self.problem_type(),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.to_string(),
-            code: self.code(),
-            request_id: &request_id,
-            errors: match &self {
-                ApiError::Validation(errs) => Some(errs),
-                _ => None,
-            },
-        };
+        let body = self.problem(&request_id);
         let mut res = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

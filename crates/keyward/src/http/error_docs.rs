@@ -206,18 +206,7 @@ fn section(code: &str, status: u16, surface: Surface, cause: &str, fix: &str, ex
         if example.is_none() { " · specified in SPEC §9–12, being built" } else { "" },
     );
     if let Some(e) = example {
-        let mut body = serde_json::json!({
-            "type": e.problem_type(),
-            "title": e.status().canonical_reason().unwrap_or("Error"),
-            "status": e.status().as_u16(),
-            "detail": e.to_string(),
-            "code": e.code(),
-            "request_id": "01JDA9V7QK3M2X8Y6Z5W4T3R2P",
-        });
-        if let ApiError::Validation(errs) = e {
-            body["errors"] = serde_json::to_value(errs).unwrap_or_default();
-        }
-        let json = serde_json::to_string_pretty(&body).unwrap_or_default();
+        let json = e.problem_json_pretty("01JDA9V7QK3M2X8Y6Z5W4T3R2P");
         s.push_str(&format!("```json\n{json}\n```\n\n"));
     }
     s

@@ -94,7 +94,10 @@ fn type_of(doc: &Value, s: &Value) -> String {
     if let Some(e) = s["enum"].as_array() {
         limits.push(format!(
             "one of {}",
-            e.iter().map(|v| format!("`{}`", v.as_str().map(str::to_string).unwrap_or(v.to_string()))).collect::<Vec<_>>().join(", ")
+            e.iter()
+                .map(|v| format!("`{}`", v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if let Some(d) = s.get("default") {
@@ -105,6 +108,15 @@ fn type_of(doc: &Value, s: &Value) -> String {
         t.push_str(&limits.join(", "));
     }
     t
+}
+
+/// ` Pattern `…`.` for patterns a reader can take in (ids, language tags);
+/// the long character-class patterns of text fields are in openapi.json.
+fn short_pattern(s: &Value) -> String {
+    match s["pattern"].as_str() {
+        Some(p) if p.chars().count() <= 48 => format!(" Pattern `{p}`."),
+        _ => String::new(),
+    }
 }
 
 /// One row per field, nested objects and arrays flattened
@@ -120,7 +132,7 @@ fn fields(doc: &Value, s: &Value, prefix: &str, depth: usize, out: &mut Vec<[Str
         let path = format!("{prefix}{name}");
         let rp = resolve(doc, p);
         let desc = p["description"].as_str().or(rp["description"].as_str()).unwrap_or("");
-        let pattern = rp["pattern"].as_str().map(|x| format!(" Pattern `{x}`.")).unwrap_or_default();
+        let pattern = short_pattern(rp);
         out.push([
             format!("`{path}`"),
             type_of(doc, p),
@@ -233,7 +245,10 @@ fn security_line(op: &Value) -> String {
             if scopes.is_empty() {
                 "**Authentication:** API key (`Authorization: Bearer ue_live_…`); any key of the workspace.".into()
             } else {
-                format!("**Authentication:** API key (`Authorization: Bearer ue_live_…`) with scope {}.", scopes.join(", "))
+                format!(
+                    "**Authentication:** API key (`Authorization: Bearer ue_live_…`) with scope {}.",
+                    scopes.join(", ")
+                )
             }
         }
         None => "**Authentication:** API key (`Authorization: Bearer ue_live_…`).".into(),
@@ -258,7 +273,7 @@ fn operation(doc: &Value, path: &str, method: &str, op: &Value, codes: &[&str]) 
         md.push_str("#### Parameters\n\n| name | in | type | required | description |\n|---|---|---|---|---|\n");
         for p in params {
             let p = resolve(doc, p);
-            let pattern = p["schema"]["pattern"].as_str().map(|x| format!(" Pattern `{x}`.")).unwrap_or_default();
+            let pattern = short_pattern(&p["schema"]);
             let _ = writeln!(
                 md,
                 "| `{}` | {} | {} | {} | {}{} |",
@@ -310,7 +325,10 @@ fn operation(doc: &Value, path: &str, method: &str, op: &Value, codes: &[&str]) 
                     continue;
                 }
                 let _ = writeln!(md, "`{ct}`:\n");
-                if media["schema"]["type"] != "object" || media["schema"].get("properties").is_some() || media["schema"].get("$ref").is_some() {
+                if media["schema"]["type"] != "object"
+                    || media["schema"].get("properties").is_some()
+                    || media["schema"].get("$ref").is_some()
+                {
                     md.push_str(&fields_table(doc, &media["schema"]));
                 }
                 if ref_name(&media["schema"]).is_some() || media["schema"].get("properties").is_some() {
