@@ -70,6 +70,38 @@ async fn every_docs_heading_has_an_id_and_a_link_to_itself() {
 }
 
 #[tokio::test]
+async fn every_link_between_docs_pages_reaches_an_existing_page_and_section() {
+    let app = TestApp::spawn().await;
+    let mut pages = std::collections::HashMap::new();
+    for (path, _) in DOC_PAGES {
+        pages.insert(path.to_string(), page(&app, path).await);
+    }
+    for (path, html) in &pages {
+        for u in urls(html) {
+            let (target, fragment) = match u.split_once('#') {
+                Some((t, f)) => (if t.is_empty() { path.as_str() } else { t }, Some(f)),
+                None => (u.as_str(), None),
+            };
+            if !target.starts_with("/docs") {
+                if !target.starts_with("/assets/") {
+                    let res = app.http.get(app.url(target)).send().await.unwrap();
+                    assert!(
+                        res.status().is_success() || res.status().is_redirection(),
+                        "{path} links {u}: {}",
+                        res.status()
+                    );
+                }
+                continue;
+            }
+            let Some(target_html) = pages.get(target) else { panic!("{path} links {u}, not a docs page") };
+            if let Some(f) = fragment {
+                assert!(target_html.contains(&format!("id=\"{f}\"")), "{path} links {u}: no such section");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn docs_pages_that_do_not_exist_are_404_problems() {
     let app = TestApp::spawn().await;
     let res = app.http.get(app.url("/docs/nope")).send().await.unwrap();
