@@ -2,30 +2,18 @@
 //! settings page's "Quickstart" link to the quickstart, whose "Copy" button
 //! copies a sample, and the page at 375 px.
 //!
-//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
-//! `chromium` and `chromium-driver`, which `.ci/run` installs): ignored by
-//! default, run with `cargo test -p keyward --test browser_docs -- --ignored`,
-//! and it fails when they are missing.
+//! Ignored like every browser test (`needs chromium and chromedriver`);
+//! `cargo test -p keyward --test browser -- --include-ignored` runs it.
 
-#[path = "browser/app.rs"]
-#[allow(dead_code)]
-mod app;
-#[path = "browser/driver.rs"]
-#[allow(dead_code)]
-mod driver;
-
-use app::{TestApp, PASSWORD};
-use driver::{Browser, CHROMEDRIVER, CHROMIUM};
+use super::app::{TestApp, PASSWORD};
+use super::driver::{require_installed, Browser};
 use keyward_core::Plan;
 use serde_json::json;
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver"]
 async fn the_quickstart_link_of_the_settings_page_leads_to_samples_that_copy() {
-    assert!(
-        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
-        "this test needs {CHROMIUM} and {CHROMEDRIVER}"
-    );
+    require_installed();
     let app = TestApp::spawn().await;
     let (_ws, email) = app.admin(Plan::Pro).await;
     let b = Browser::start(1280, 1200).await;
