@@ -14,6 +14,7 @@
 
 mod assets;
 mod audit;
+pub mod docs;
 mod fmt;
 mod keys;
 mod layout;
@@ -47,6 +48,8 @@ pub struct ApiKeysPage<'a> {
     pub current: &'a WorkspaceMembership,
     /// "Now" as unix milliseconds, for relative times ("3 minutes ago").
     pub now_ms: i64,
+    /// The `/v1` base URL to show integrators (`{--public-url}/v1`).
+    pub api_base_url: &'a str,
     pub state: PageState<'a>,
     /// The first page of the audit log (admins only; `None` hides the card).
     pub audit: Option<AuditView<'a>>,
