@@ -319,7 +319,7 @@ fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> Stri
         workspaces: &ws,
         current: &ws[0],
         now_ms: common::NOW,
-        api_base_url: "http://127.0.0.1:8080/v1",
+        api_base_url: "/v1",
         state: PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
         audit: Some(keyward_web::AuditView { entries, has_more }),
     })
