@@ -30,7 +30,9 @@ fn main() {
         workspaces: &ws,
         current,
         now_ms: common::NOW,
+        api_base_url: "https://api.userevaluation.com/v1",
         state,
+        audit: None,
     };
     let empty = UsageReport {
         series: usage

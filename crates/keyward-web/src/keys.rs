@@ -39,7 +39,25 @@ pub fn render(p: &ApiKeysPage) -> String {
     layout::document(&format!("API Keys · {} · {PRODUCT}", p.current.name), "page-api-keys", p.now_ms, meta, body)
 }
 
-fn page_head(generate: bool) -> Markup {
+/// The API's base URL and the help page's links to the developer docs.
+fn api_docs(p: &ApiKeysPage) -> Markup {
+    html! {
+        div #api-docs .api-docs {
+            p {
+                "API base URL: " code #api-base-url { (p.api_base_url) }
+            }
+            p {
+                "Building an integration? Start at the "
+                a #docs-overview href="/docs" { "API Overview" } " and the "
+                a #docs-quickstart href="/docs/quickstart" { "Quickstart" }
+                ". Keys are rate-limited per key (60–1000 rpm depending on plan): see the "
+                a #docs-rate-limits href="/docs/rate-limits" { "rate limits doc" } "."
+            }
+        }
+    }
+}
+
+fn page_head(p: &ApiKeysPage, generate: bool) -> Markup {
     html! {
         div.page-head {
             div.page-title {
@@ -56,6 +74,7 @@ fn page_head(generate: bool) -> Markup {
                 }
             }
         }
+        (api_docs(p))
     }
 }
 
@@ -99,7 +118,7 @@ fn not_admin(p: &ApiKeysPage) -> Markup {
     let admin_elsewhere: Vec<&WorkspaceMembership> =
         p.workspaces.iter().filter(|w| w.id != p.current.id && w.role.can_manage_keys()).collect();
     html! {
-        (page_head(false))
+        (page_head(p, false))
         section.card.state-card #not-admin aria-labelledby="not-admin-title" {
             span.state-icon { (icon("lock")) }
             h2 #not-admin-title { "Only admins can manage API keys" }
@@ -141,7 +160,7 @@ fn manage(
 ) -> Markup {
     html! {
         (banners(notifications, keys, p.now_ms))
-        (page_head(mode == Mode::Ready))
+        (page_head(p, mode == Mode::Ready))
         @if mode == Mode::PlanRequired {
             div #plan-required .alert.alert-warning.plan-notice role="note" {
                 span.alert-icon { (icon("lock")) }
@@ -192,6 +211,7 @@ fn manage(
             }
         }
         (usage::section(p, keys, usage_report, key_filter))
+        @if let Some(a) = &p.audit { (crate::audit::section(a, keys, p.now_ms)) }
         @if mode == Mode::Ready { (generate_dialog()) }
         (revoke_dialog())
         (ips_dialog())
@@ -230,7 +250,7 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
             td.cell-created data-label="Created" {
                 (time_date(k.created_at))
                 span.sub {
-                    "by " span.email { (k.created_by.email) }
+                    "by " span.email { (breakable_email(&k.created_by.email)) }
                     @if !k.created_by.is_member {
                         " " span.badge.badge-warning title="This person has left the workspace. Consider revoking the keys they generated." {
                             "No longer a member"
@@ -279,9 +299,12 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
 
 fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
     match k.status {
+        KeyStatus::Active if mode == Mode::PlanRequired => html! {
+            span.badge.badge-warning { "Suspended" }
+            span.sub { "on the Free plan: the API answers 403 until the workspace upgrades" }
+        },
         KeyStatus::Active => html! {
             span.badge.badge-success { "Active" }
-            @if mode == Mode::PlanRequired { span.sub { "Suspended on the Free plan" } }
         },
         KeyStatus::Revoked => {
             let auto = k.revoke_reason.as_deref() == Some("auto_error_rate");
@@ -326,11 +349,14 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
                         p.banner-meta {
                             (time_ago(n.at, now_ms))
                             @if auto {
-                                " · Reason: sustained high error rate (many 401/422 answers in a short window), "
-                                "a sign the key leaked or is misused. Find the leak, then generate a new key."
+                                " · Automatic revocation (reason auto_error_rate): the counts are this key's "
+                                "answers in the window that tripped it."
                             }
                         }
                     }
+                    // Hides the banner for this admin only (POST …/notifications/{id}/dismissal).
+                    button.icon-btn.dismiss-notification type="button" data-notification-id=(n.id)
+                        aria-label="Dismiss this notification" title="Dismiss (for you only)" { (icon("close")) }
                 }
             }
         }
@@ -353,6 +379,8 @@ fn generate_dialog() -> Markup {
                             aria-describedby="key-name-hint key-name-error";
                         p #key-name-hint .hint { "For example “Zapier — onboarding study”. Up to 100 characters." }
                         p #key-name-error .field-error hidden {}
+                        // app.js: a name another key already has is allowed, with this warning.
+                        p #key-name-duplicate .hint.hint-warning aria-live="polite" hidden {}
                     }
                     div #create-key-error .alert.alert-danger role="alert" hidden {}
                 }
@@ -370,8 +398,9 @@ fn generate_dialog() -> Markup {
                     div.field {
                         label for="new-key-secret" { "Your new key " span #created-key-name .muted {} }
                         div.secret-row {
-                            input #new-key-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
-                                aria-describedby="new-key-warning";
+                            // A textarea, so all 46 characters show at any width.
+                            textarea #new-key-secret .mono.secret-value readonly rows="2" autocomplete="off"
+                                spellcheck="false" aria-describedby="new-key-warning" {}
                             button #copy-key .btn.btn-secondary type="button" { (icon("copy")) span { "Copy" } }
                         }
                         p #copy-status .hint aria-live="polite" {}
@@ -441,6 +470,25 @@ fn ips_dialog() -> Markup {
                     button #ips-save .btn.btn-primary type="submit" { "Save" }
                 }
             }
+        }
+    }
+}
+
+/// An email that wraps only before its `@` and dots (never mid-word).
+pub(crate) fn breakable_email(email: &str) -> Markup {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in email.char_indices() {
+        if (c == '@' || c == '.') && i > start {
+            parts.push(&email[start..i]);
+            start = i;
+        }
+    }
+    parts.push(&email[start..]);
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if i > 0 { wbr; }
+            (part)
         }
     }
 }

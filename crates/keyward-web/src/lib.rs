@@ -13,6 +13,8 @@
 //! is never part of any server-rendered document.
 
 mod assets;
+mod audit;
+pub mod docs;
 mod fmt;
 mod keys;
 mod layout;
@@ -20,6 +22,7 @@ mod login;
 mod usage;
 
 pub use assets::asset;
+pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use login::{render_login, LoginPage};
 
 use keyward_core::api::{KeyObject, Notification, UsageReport, WorkspaceMembership};
@@ -45,7 +48,11 @@ pub struct ApiKeysPage<'a> {
     pub current: &'a WorkspaceMembership,
     /// "Now" as unix milliseconds, for relative times ("3 minutes ago").
     pub now_ms: i64,
+    /// The `/v1` base URL to show integrators (`{--public-url}/v1`).
+    pub api_base_url: &'a str,
     pub state: PageState<'a>,
+    /// The first page of the audit log (admins only; `None` hides the card).
+    pub audit: Option<AuditView<'a>>,
 }
 
 /// What the user may see in the current workspace.

@@ -3,12 +3,16 @@
 //! - `/v1/...`: the public API, authenticated by API key ([`v1`]);
 //! - `/api/...`: the admin API, authenticated by session + CSRF ([`admin`], [`session`]);
 //! - `/login`, `/settings/api-keys`, `/assets/...`: the web page ([`pages`]);
+//! - `/docs/...`: the developer docs ([`docs`]);
 //! - `/healthz`, `/readyz`.
 
 pub mod admin;
 pub mod admin_usage;
+pub mod docs;
 pub mod error;
+pub mod error_docs;
 pub mod json;
+pub mod notices;
 pub mod pages;
 pub mod session;
 pub mod v1;
@@ -30,18 +34,25 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    let docs_base: Arc<str> = Arc::from(docs::base_url(&state.config));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(session::router())
         .merge(admin::router())
+        .merge(notices::router())
         .merge(pages::router())
+        .merge(docs::router())
         .merge(v1::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let base = Arc::clone(&docs_base);
+            error::DOCS_BASE.scope(base, next.run(req))
+        }))
         .with_state(state)
 }
 
@@ -57,12 +68,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    v1::unmatched::answer(&state, req, ApiError::NotFound).await
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed(State(state): State<AppState>, req: Request) -> Response {
+    v1::unmatched::answer(&state, req, ApiError::MethodNotAllowed).await
 }
 
 /// Give every request an id: in `X-Request-Id` on the response, in the

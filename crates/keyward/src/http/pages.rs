@@ -60,10 +60,23 @@ async fn api_keys_page(
     let Some(session) = session::load(&state, &headers).await? else {
         return Ok(Redirect::to("/login?next=/settings/api-keys").into_response());
     };
-    render_page(&state, &session, q).await
+    // `--public-url`, else the address the browser used.
+    let base = match super::docs::base_url(&state.config) {
+        b if !b.is_empty() => b,
+        _ => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => format!("http://{host}"),
+            None => String::new(),
+        },
+    };
+    render_page(&state, &session, q, &format!("{base}/v1")).await
 }
 
-async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> ApiResult<Response> {
+async fn render_page(
+    state: &AppState,
+    session: &AdminSession,
+    q: PageQuery,
+    api_base_url: &str,
+) -> ApiResult<Response> {
     let workspaces = session::workspaces_of(state, &session.user_id).await?;
     let current = match q.workspace.as_deref() {
         Some(id) => workspaces.iter().find(|w| w.id == id).ok_or(ApiError::NotFound)?,
@@ -89,12 +102,18 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
         keys = state.store.list_keys(&current.id).await?;
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
         usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
-        notifications = super::admin_usage::notifications_for(state, &current.id).await?;
+        notifications = super::admin_usage::notifications_for(state, &current.id, &session.user_id).await?;
         if current.plan.has_api_access() {
             PageState::Ready { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
         } else {
             PageState::PlanRequired { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
         }
+    };
+    // The audit log's first page, for admins (the card pages on with app.js).
+    let audit = if current.role.can_manage_keys() {
+        Some(state.store.audit_log(&current.id, keyward_web::AUDIT_PAGE_SIZE, None).await?)
+    } else {
+        None
     };
     Ok(html(keyward_web::render_api_keys(&ApiKeysPage {
         user_email: &session.email,
@@ -102,7 +121,9 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
         workspaces: &workspaces,
         current,
         now_ms: now,
+        api_base_url,
         state: page_state,
+        audit: audit.as_ref().map(|a| keyward_web::AuditView { entries: &a.data, has_more: a.has_more }),
     })))
 }
 

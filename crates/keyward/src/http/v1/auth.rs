@@ -47,7 +47,7 @@ impl ApiKeyContext {
 /// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
 /// Two `Authorization` headers count as none (401 `invalid_api_key`): a
 /// proxy that keeps the last one would see another caller than keyward.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let mut all = headers.get_all(header::AUTHORIZATION).iter();
     let v = all.next()?.to_str().ok()?;
     if all.next().is_some() {
@@ -128,6 +128,9 @@ pub async fn pipeline(
         }
     };
 
+    // A method the route does not take: the request matched no operation.
+    let route =
+        if res.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED { super::unmatched::route() } else { route };
     state
         .usage
         .record(UsageRecord {
@@ -162,7 +165,7 @@ fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr) -> Result<RateLimitPolic
     Ok(policy)
 }
 
-fn static_method(m: &str) -> &'static str {
+pub(crate) fn static_method(m: &str) -> &'static str {
     match m {
         "GET" => "GET",
         "POST" => "POST",
