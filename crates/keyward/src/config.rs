@@ -163,7 +163,9 @@ impl ServeArgs {
     }
 }
 
-fn parse_cidr(s: &str) -> Result<IpNet, String> {
+/// A `--trusted-proxies` entry: a CIDR or a single address (trimmed). A pure
+/// function, public for the fuzz targets in `fuzz/`.
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
