@@ -33,6 +33,8 @@ pub struct Inner {
     pub logins: crate::http::session::LoginThrottle,
     pub last_used: LastUsed,
     pub usage: Recorder,
+    /// Webhooks: the outbound client, the secrets' master key, the schedule.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl Deref for AppState {
@@ -75,12 +77,14 @@ impl AppState {
         }
         let cache_enabled = store.backend() == Backend::Sqlite;
         let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
+        let webhooks = Arc::new(crate::webhooks::Webhooks::from_config(&config)?);
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
             limiter: RateLimiter::from_config(&config).await?,
             logins: Default::default(),
             last_used: LastUsed::default(),
             usage,
+            webhooks,
             store,
             config,
         }));
@@ -99,6 +103,11 @@ pub async fn run(
     let app = crate::http::router(state.clone());
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
+    let hooks_worker = tokio::spawn(crate::webhooks::worker::run(
+        state.store.clone(),
+        Arc::clone(&state.webhooks),
+        Arc::clone(&usage.notifier),
+    ));
 
     // Responses go out as soon as they are written: an answer is one
     // small write, and Nagle's algorithm would hold it back whenever an
@@ -114,6 +123,10 @@ pub async fn run(
 
     ticker.abort();
     let _ = ticker.await;
+    // Attempts in flight are abandoned: their leases expire and they are
+    // attempted again (by this node after a restart, or another).
+    hooks_worker.abort();
+    let _ = hooks_worker.await;
     usage.retention.abort();
     let _ = usage.retention.await;
     // Every request has finished; dropping the router dropped the senders'
@@ -158,7 +171,11 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
             tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics on /metrics");
-            let router = crate::usage::metrics::router(Arc::clone(&metrics), state.limiter.redis().cloned());
+            let router = crate::usage::metrics::router(
+                Arc::clone(&metrics),
+                state.limiter.redis().cloned(),
+                Arc::clone(&state.webhooks.metrics),
+            );
             Some(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router).await {
                     tracing::error!(error = ?e, "metrics listener failed");

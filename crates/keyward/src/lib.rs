@@ -9,10 +9,12 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod outbound;
 pub mod password;
 pub mod ratelimit;
 pub mod store;
 pub mod usage;
+pub mod webhooks;
 
 use config::ServeArgs;
 use std::io::Write;

@@ -100,6 +100,15 @@ pub enum ApiError {
     /// 422: a limit such as 100 active keys per workspace.
     #[error("{0}")]
     LimitReached(&'static str),
+    /// 422: the workspace already has 100 hooks.
+    #[error("this workspace already has 100 webhooks; delete one before subscribing another")]
+    HookLimitReached,
+    /// 422: a webhook target URL names an address keyward does not send to.
+    #[error("target_url points to an address that is not allowed (loopback, private, link-local, …)")]
+    TargetNotAllowed(Vec<FieldError>),
+    /// 503: webhooks need a master key that is not configured.
+    #[error("webhooks are not configured on this server: the operator must set --webhooks-secret-key")]
+    WebhooksUnavailable,
     /// 503: the store does not answer; nothing was authenticated.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -122,8 +131,10 @@ impl ApiError {
             InvalidJson(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Validation(_) | LimitReached(_) | HookLimitReached | TargetNotAllowed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Unavailable | WebhooksUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -151,6 +162,9 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
             LimitReached(_) => "limit_reached",
+            HookLimitReached => "hook_limit_reached",
+            TargetNotAllowed(_) => "target_not_allowed",
+            WebhooksUnavailable => "webhooks_unavailable",
             Unavailable => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -202,7 +216,7 @@ impl IntoResponse for ApiError {
             code: self.code(),
             request_id: &request_id,
             errors: match &self {
-                ApiError::Validation(errs) => Some(errs),
+                ApiError::Validation(errs) | ApiError::TargetNotAllowed(errs) => Some(errs),
                 _ => None,
             },
         };
@@ -226,6 +240,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::LimitReached("hooks") => ApiError::HookLimitReached,
             StoreError::LimitReached(_) => ApiError::LimitReached(
                 "this workspace already has 100 active keys; revoke one before generating another",
             ),
