@@ -31,6 +31,7 @@ fn main() {
         current,
         now_ms: common::NOW,
         state,
+        hooks: &[],
     };
     let empty = UsageReport {
         series: usage

@@ -14,12 +14,14 @@
 
 mod assets;
 mod fmt;
+mod hooks;
 mod keys;
 mod layout;
 mod login;
 mod usage;
 
 pub use assets::asset;
+pub use hooks::HookRow;
 pub use login::{render_login, LoginPage};
 
 use keyward_core::api::{KeyObject, Notification, UsageReport, WorkspaceMembership};
@@ -46,6 +48,8 @@ pub struct ApiKeysPage<'a> {
     /// "Now" as unix milliseconds, for relative times ("3 minutes ago").
     pub now_ms: i64,
     pub state: PageState<'a>,
+    /// The workspace's webhooks (shown to admins under the keys).
+    pub hooks: &'a [HookRow],
 }
 
 /// What the user may see in the current workspace.

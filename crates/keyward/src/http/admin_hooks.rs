@@ -97,3 +97,32 @@ pub async fn delete_hook(
     state.store.delete_hook(&ws, &id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The page's rows: target host only (a URL may carry a token in its path).
+pub async fn hook_rows(state: &AppState, ws: &str) -> ApiResult<Vec<keyward_web::HookRow>> {
+    Ok(state
+        .store
+        .list_hooks(ws)
+        .await?
+        .into_iter()
+        .map(|h| keyward_web::HookRow {
+            target_host: url::Url::parse(&h.target_url)
+                .ok()
+                .and_then(|u| u.host_str().map(|host| match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_string(),
+                }))
+                .unwrap_or_default(),
+            id: h.id,
+            event: h.event,
+            status: h.status,
+            created_at: Timestamp(h.created_at),
+            key_name: h.key_name,
+            created_by_email: h.created_by.map(|(_, email)| email),
+            last_attempt_at: h.last_attempt_at.map(Timestamp),
+            last_status_code: h.last_status_code,
+            last_error: h.last_error,
+            failing_since: h.failing_since.map(Timestamp),
+        })
+        .collect())
+}

@@ -406,6 +406,21 @@ async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
     assert_eq!(l.len(), 2);
     assert!(l.iter().all(|h| h["key"].is_null() && h["created_by"]["email"] == admin.email.as_str()));
     assert!(l.iter().all(|h| h["status"] == "active"), "revoking a key does not disable admin hooks");
+
+    // The page lists them under the keys: host, event, who, last attempt; no secret, no path.
+    let html = admin
+        .request(Method::GET, &format!("/settings/api-keys?workspace={ws}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let section = &html[html.find("id=\"hooks-section\"").expect("a Webhooks section")..];
+    assert!(section.contains(&rx.addr.to_string()) && section.contains("key.revoked") && section.contains("HTTP 200"));
+    assert!(section.contains(&admin.email) && section.contains("delete-hook"));
+    assert!(!html.contains("whsec_") && !html.contains("/revoked\""));
+    assert!(html.contains("id=\"create-hook-form\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,4 +538,51 @@ async fn two_postgres_nodes_deliver_each_event_exactly_once() {
     ids.dedup();
     assert_eq!(ids.len(), n, "distinct events");
     assert_eq!(got.len(), n, "each event exactly once");
+}
+
+fn assert_secret_absent(haystack: &[u8], secret: &str) {
+    let raw = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let text = String::from_utf8_lossy(haystack);
+    assert!(!text.contains(secret) && !text.contains(&secret[6..]), "the secret is in the dump");
+    assert!(!text.contains(&hex::encode(&raw)), "the secret's bytes are in the dump (hex)");
+    assert!(!haystack.windows(raw.len()).any(|w| w == raw.as_slice()), "the secret's bytes are in the dump");
+}
+
+#[tokio::test]
+async fn a_database_dump_reveals_no_hook_secret_and_postgres_needs_the_master_key() {
+    let app = TestApp::spawn().await; // no --webhooks-secret-key
+    let (_ws, _admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let input = json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" });
+    let (s, v) = body(app.v1(Method::POST, "/v1/hooks", &key).json(&input).send().await.unwrap()).await;
+    match app.backend() {
+        keyward::store::Backend::Postgres => {
+            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+            assert_eq!(v["code"], "webhooks_unavailable");
+            let (_, list) = app.v1_get("/v1/hooks", &key).await;
+            assert_eq!(list["data"], json!([]));
+            let keyed = TestApp::spawn_node_with(&app, |c| c.webhooks_secret_key = Some(MASTER_KEY.into())).await;
+            let created = subscribe(&keyed, &key, "https://hooks.example.com/x", "study.created").await;
+            let dump = app.db.as_ref().unwrap().dump_text().await;
+            assert!(dump.contains(created["id"].as_str().unwrap()));
+            assert_secret_absent(dump.as_bytes(), created["secret"].as_str().unwrap());
+        }
+        keyward::store::Backend::Sqlite => {
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            let key_file = app.data_dir().join("webhooks.key");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+            }
+            let mut dump = Vec::new();
+            for entry in std::fs::read_dir(app.data_dir()).unwrap() {
+                let path = entry.unwrap().path();
+                if path != key_file {
+                    dump.extend(std::fs::read(&path).unwrap_or_default());
+                }
+            }
+            assert!(String::from_utf8_lossy(&dump).contains(v["id"].as_str().unwrap()));
+            assert_secret_absent(&dump, v["secret"].as_str().unwrap());
+        }
+    }
 }
