@@ -127,6 +127,7 @@ pub async fn run(
     // attempted again (by this node after a restart, or another).
     hooks_worker.abort();
     let _ = hooks_worker.await;
+    crate::webhooks::worker::release_claims(&state.store, &state.webhooks).await;
     usage.retention.abort();
     let _ = usage.retention.await;
     // Every request has finished; dropping the router dropped the senders'

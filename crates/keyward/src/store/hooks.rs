@@ -279,8 +279,13 @@ impl Store {
     }
 
     /// Claim up to `limit` due deliveries for `lease_ms`.
-    pub async fn claim_deliveries(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<ClaimedDelivery>> {
-        let owner = ids::new_id("lease");
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>> {
         let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let due = "state = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
         let n = sqlx::query(&format!(
@@ -289,7 +294,7 @@ impl Store {
                (SELECT hook_id, event_id FROM webhook_deliveries WHERE {due} \
                 ORDER BY next_attempt_at LIMIT $4{lock})"
         ))
-        .bind(&owner)
+        .bind(owner)
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
@@ -310,7 +315,7 @@ impl Store {
              LEFT JOIN api_keys k ON k.id = h.key_id \
              WHERE d.lease_owner = $1 AND d.state = 'pending' ORDER BY d.next_attempt_at",
         )
-        .bind(&owner)
+        .bind(owner)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -322,7 +327,7 @@ impl Store {
                     event_id: r.try_get("event_id")?,
                     workspace_id: r.try_get("workspace_id")?,
                     attempts: r.try_get("attempts")?,
-                    lease_owner: owner.clone(),
+                    lease_owner: owner.to_string(),
                     target_url: r.try_get("target_url")?,
                     secret_sealed: r.try_get("secret")?,
                     hook_active: status == "active",
@@ -466,6 +471,24 @@ impl Store {
         }
         tx.commit().await?;
         Ok(disabled)
+    }
+
+    /// Give up the claims `owners` still hold (a clean shutdown abandoned
+    /// their attempts): the deliveries are due again at once, here after a
+    /// restart or on another node, instead of after the lease expires.
+    pub async fn release_deliveries(&self, owners: &[String]) -> Result<u64> {
+        let mut n = 0;
+        for owner in owners {
+            n += sqlx::query(
+                "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL \
+                 WHERE lease_owner = $1 AND state = 'pending'",
+            )
+            .bind(owner)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
     }
 
     /// Deliveries waiting to be attempted, and disabled hooks (metrics).

@@ -200,6 +200,7 @@ impl Webhooks {
             master,
             schedule: config.webhooks_retry_schedule.clone(),
             metrics: Default::default(),
+            claims: Default::default(),
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct Webhooks {
     pub master: Option<MasterKey>,
     pub schedule: RetrySchedule,
     pub metrics: Arc<WebhookMetrics>,
+    /// Claims this process holds now (released at a clean shutdown).
+    pub claims: std::sync::Mutex<Vec<String>>,
 }
 
 /// The signed request of one delivery: body and headers.
@@ -75,7 +77,9 @@ pub async fn run(store: Store, hooks: Arc<Webhooks>, notifier: Arc<Notifier>) {
                 tracing::warn!(error = ?e, "could not delete old webhook deliveries");
             }
         }
-        let claimed = match store.claim_deliveries(now, LEASE_MS, BATCH).await {
+        let owner = keyward_core::ids::new_id("lease");
+        hooks.claims.lock().unwrap_or_else(|e| e.into_inner()).push(owner.clone());
+        let claimed = match store.claim_deliveries(&owner, now, LEASE_MS, BATCH).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = ?e, "could not claim webhook deliveries");
@@ -83,6 +87,7 @@ pub async fn run(store: Store, hooks: Arc<Webhooks>, notifier: Arc<Notifier>) {
             }
         };
         if claimed.is_empty() {
+            hooks.claims.lock().unwrap_or_else(|e| e.into_inner()).retain(|o| *o != owner);
             tokio::select! {
                 _ = store.webhooks_wake().notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
@@ -94,6 +99,20 @@ pub async fn run(store: Store, hooks: Arc<Webhooks>, notifier: Arc<Notifier>) {
             set.spawn(attempt(store.clone(), Arc::clone(&hooks), Arc::clone(&notifier), d));
         }
         while set.join_next().await.is_some() {}
+        hooks.claims.lock().unwrap_or_else(|e| e.into_inner()).retain(|o| *o != owner);
+    }
+}
+
+/// After the worker was stopped: release the claims it still held.
+pub async fn release_claims(store: &Store, hooks: &Webhooks) {
+    let owners = std::mem::take(&mut *hooks.claims.lock().unwrap_or_else(|e| e.into_inner()));
+    if owners.is_empty() {
+        return;
+    }
+    match store.release_deliveries(&owners).await {
+        Ok(n) if n > 0 => tracing::info!(deliveries = n, "webhook attempts in flight at shutdown will be retried"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "could not release webhook claims; they expire in a minute"),
     }
 }
 
