@@ -109,6 +109,10 @@ pub enum ApiError {
     /// 503: webhooks need a master key that is not configured.
     #[error("webhooks are not configured on this server: the operator must set --webhooks-secret-key")]
     WebhooksUnavailable,
+    /// 409: the request conflicts with the resource's current state (e.g. a
+    /// unique value already taken).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// 503: the store does not answer; nothing was authenticated.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -134,6 +138,7 @@ impl ApiError {
             Validation(_) | LimitReached(_) | HookLimitReached | TargetNotAllowed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            Conflict(_) => StatusCode::CONFLICT,
             Unavailable | WebhooksUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -165,6 +170,7 @@ impl ApiError {
             HookLimitReached => "hook_limit_reached",
             TargetNotAllowed(_) => "target_not_allowed",
             WebhooksUnavailable => "webhooks_unavailable",
+            Conflict(_) => "conflict",
             Unavailable => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -204,7 +210,6 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Internal(e) => tracing::error!(request_id = %current_request_id(), error = ?e, "internal error"),
-            ApiError::Unavailable => tracing::warn!(request_id = %current_request_id(), "store unavailable"),
             _ => {}
         }
         let request_id = current_request_id();
@@ -240,11 +245,14 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::LimitReached("hooks") => ApiError::HookLimitReached,
-            StoreError::LimitReached(_) => ApiError::LimitReached(
-                "this workspace already has 100 active keys; revoke one before generating another",
-            ),
-            e if e.is_unavailable() => ApiError::Unavailable,
+            StoreError::LimitReached(what) if what == crate::store::HOOK_LIMIT_MESSAGE => ApiError::HookLimitReached,
+            StoreError::LimitReached(what) => ApiError::LimitReached(what),
+            StoreError::Conflict(_) => ApiError::Conflict("this conflicts with an existing resource"),
+            e if e.is_unavailable() => {
+                // The 503 carries no detail; the cause is logged here, once.
+                tracing::warn!(request_id = %current_request_id(), error = ?e, "store unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }

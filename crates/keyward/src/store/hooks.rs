@@ -17,6 +17,10 @@ use crate::webhooks::{EventType, DISABLE_AFTER_GIVEN_UP, MAX_HOOKS_PER_WORKSPACE
 use keyward_core::ids;
 use sqlx::Row;
 
+/// The `LimitReached` sentence of the 101st hook (the API answers it as
+/// `hook_limit_reached`).
+pub const HOOK_LIMIT_MESSAGE: &str = "this workspace already has 100 webhooks; delete one before subscribing another";
+
 /// A hook as the APIs show it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookRecord {
@@ -175,7 +179,7 @@ impl Store {
         &self.webhooks_wake
     }
 
-    /// Create a hook; `LimitReached("hooks")` past [`MAX_HOOKS_PER_WORKSPACE`].
+    /// Create a hook; `LimitReached(HOOK_LIMIT_MESSAGE)` past [`MAX_HOOKS_PER_WORKSPACE`].
     pub async fn create_hook(&self, workspace_id: &str, new: &NewHook<'_>) -> Result<HookRecord> {
         let mut tx = self.pool().begin().await?;
         // Lock the workspace row (PostgreSQL) / take the write lock (SQLite)
@@ -199,7 +203,7 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::LimitReached("hooks"));
+            return Err(StoreError::LimitReached(HOOK_LIMIT_MESSAGE));
         }
         tx.commit().await?;
         self.hook(workspace_id, new.id).await

@@ -514,10 +514,9 @@ async fn an_event_pending_when_the_process_is_killed_is_delivered_after_restart(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn two_postgres_nodes_deliver_each_event_exactly_once() {
-    if !crate::helpers::multinode_backends_or_skip("two_postgres_nodes_deliver_each_event_exactly_once") {
-        return;
-    }
+    crate::helpers::require_multinode_backends();
     let a = hooks_app().await;
     let b = TestApp::spawn_node(&a).await;
     let rx = Receiver::start().await;
