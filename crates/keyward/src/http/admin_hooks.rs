@@ -39,9 +39,9 @@ impl From<HookRecord> for AdminHook {
         AdminHook {
             key: h.key_id.as_ref().map(|id| json!({ "id": id, "name": h.key_name })),
             created_by: h.created_by.as_ref().map(|(id, email)| json!({ "id": id, "email": email })),
-            last_attempt: h.last_attempt_at.map(|at| {
-                json!({ "at": Timestamp(at), "status_code": h.last_status_code, "error": h.last_error })
-            }),
+            last_attempt: h
+                .last_attempt_at
+                .map(|at| json!({ "at": Timestamp(at), "status_code": h.last_status_code, "error": h.last_error })),
             failing_since: h.failing_since.map(Timestamp),
             id: h.id,
             target_url: h.target_url,
@@ -108,10 +108,12 @@ pub async fn hook_rows(state: &AppState, ws: &str) -> ApiResult<Vec<keyward_web:
         .map(|h| keyward_web::HookRow {
             target_host: url::Url::parse(&h.target_url)
                 .ok()
-                .and_then(|u| u.host_str().map(|host| match u.port() {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host.to_string(),
-                }))
+                .and_then(|u| {
+                    u.host_str().map(|host| match u.port() {
+                        Some(p) => format!("{host}:{p}"),
+                        None => host.to_string(),
+                    })
+                })
                 .unwrap_or_default(),
             id: h.id,
             event: h.event,

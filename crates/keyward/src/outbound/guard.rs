@@ -259,8 +259,7 @@ mod tests {
         ] {
             assert!(blocked(ip), "{ip} must be refused");
         }
-        for ip in ["2606:4700::1111", "2a00:1450:4001::200e", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
-        {
+        for ip in ["2606:4700::1111", "2a00:1450:4001::200e", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"] {
             assert!(!blocked(ip), "{ip} is public");
         }
     }
@@ -319,7 +318,10 @@ mod tests {
     async fn a_resolver_answering_a_private_address_is_refused() {
         for answer in [vec!["10.0.0.7"], vec!["93.184.216.34", "127.0.0.1"], vec!["::ffff:169.254.169.254"], vec![]] {
             let ips: Vec<IpAddr> = answer.iter().map(|s| s.parse().unwrap()).collect();
-            let r = GuardedResolver { policy: STRICT, lookup: Arc::new(move |_| Box::pin(std::future::ready(Ok(ips.clone())))) };
+            let r = GuardedResolver {
+                policy: STRICT,
+                lookup: Arc::new(move |_| Box::pin(std::future::ready(Ok(ips.clone())))),
+            };
             let name: Name = "rebind.example.com".parse().unwrap();
             assert!(r.resolve(name).await.is_err(), "{answer:?} must be refused");
         }

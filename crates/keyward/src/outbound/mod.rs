@@ -168,8 +168,7 @@ mod tests {
         // A local listener that must see no connection.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let lookup: guard::Lookup =
-            Arc::new(|_| Box::pin(std::future::ready(Ok(vec!["127.0.0.1".parse().unwrap()]))));
+        let lookup: guard::Lookup = Arc::new(|_| Box::pin(std::future::ready(Ok(vec!["127.0.0.1".parse().unwrap()]))));
         let strict = OutboundClient::with_lookup(Policy { allow_private: false, allow_http: true }, lookup).unwrap();
         let r = strict.post_json(&format!("http://rebind.example.com:{port}/"), &[], "{}").await;
         assert!(matches!(r, Err(OutboundError::AddressNotAllowed)), "{r:?}");

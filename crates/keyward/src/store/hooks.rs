@@ -91,8 +91,7 @@ pub enum DeliveryOutcome {
 const HOOK_COLUMNS: &str = "h.id, h.workspace_id, h.key_id, k.name AS key_name, h.created_by, \
      u.email AS created_by_email, h.target_url, h.event, h.status, h.created_at, h.last_attempt_at, \
      h.last_status_code, h.last_error, h.failing_since";
-const HOOK_FROM: &str =
-    "FROM hooks h LEFT JOIN api_keys k ON k.id = h.key_id LEFT JOIN users u ON u.id = h.created_by";
+const HOOK_FROM: &str = "FROM hooks h LEFT JOIN api_keys k ON k.id = h.key_id LEFT JOIN users u ON u.id = h.created_by";
 
 fn hook_from_row(r: &sqlx::any::AnyRow) -> Result<HookRecord> {
     let created_by: Option<String> = r.try_get("created_by")?;
@@ -222,10 +221,11 @@ impl Store {
 
     /// Every hook of a workspace (both kinds), newest first (at most 100 exist).
     pub async fn list_hooks(&self, workspace_id: &str) -> Result<Vec<HookRecord>> {
-        let rows = sqlx::query(&format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 ORDER BY h.id DESC"))
-            .bind(workspace_id)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 ORDER BY h.id DESC"))
+                .bind(workspace_id)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(hook_from_row).collect()
     }
 
@@ -364,7 +364,10 @@ impl Store {
             .await?
             .rows_affected();
             if held == 1 {
-                sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1")
+                    .bind(&d.hook_id)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM webhook_deliveries WHERE hook_id = $1")
                     .bind(&d.hook_id)
                     .execute(&mut *tx)
@@ -377,7 +380,9 @@ impl Store {
         let attempted = !matches!(outcome, DeliveryOutcome::Skipped { .. });
         let (state, next, status, error, duration): (&str, Option<i64>, Option<u16>, Option<String>, i64) =
             match outcome {
-                DeliveryOutcome::Delivered { status, duration_ms } => ("delivered", None, Some(*status), None, *duration_ms),
+                DeliveryOutcome::Delivered { status, duration_ms } => {
+                    ("delivered", None, Some(*status), None, *duration_ms)
+                }
                 DeliveryOutcome::Failed { status, error, duration_ms, retry_at: Some(at) } => {
                     ("pending", Some(*at), *status, error.clone(), *duration_ms)
                 }

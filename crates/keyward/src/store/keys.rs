@@ -2,11 +2,11 @@
 //! by-hash lookup that authenticates `/v1`.
 use super::audit::{insert_audit, AuditEvent};
 use super::{corrupt, now_ms, Result, Store, StoreError};
+use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
 use keyward_core::{ids, key, HashedKey, Plan};
 use serde_json::json;
 use sqlx::Row;
-use crate::webhooks::EventType;
 use std::sync::Arc;
 
 /// At most this many active keys per workspace.
@@ -350,7 +350,11 @@ async fn key_on(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
          WHERE k.workspace_id = $1 AND k.id = $2"
     );
-    let row =
-        sqlx::query(&sql).bind(workspace_id).bind(key_id).fetch_optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&sql)
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     key_from_row(&row)
 }

@@ -134,7 +134,12 @@ async fn hooks_app() -> TestApp {
 }
 
 async fn subscribe(app: &TestApp, key: &str, target: &str, event: &str) -> Value {
-    let res = app.v1(Method::POST, "/v1/hooks", key).json(&json!({ "target_url": target, "event": event })).send().await.unwrap();
+    let res = app
+        .v1(Method::POST, "/v1/hooks", key)
+        .json(&json!({ "target_url": target, "event": event }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
     let (s, v) = body(res).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -163,7 +168,9 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
     assert!(study_hook["created_at"].is_string());
 
     let started = std::time::Instant::now();
-    let (s, study) = body(app.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Checkout" })).send().await.unwrap()).await;
+    let (s, study) =
+        body(app.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Checkout" })).send().await.unwrap())
+            .await;
     assert_eq!(s, StatusCode::CREATED);
     let got = rx.wait_for("/studies", 1, 5).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
@@ -178,7 +185,9 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
 
     let sid = study["id"].as_str().unwrap();
     let t = json!({ "participant": { "name": "Zoë" }, "segments": [{ "speaker": "A", "start_ms": 0, "end_ms": 5, "text": "hi" }] });
-    let (s, trn) = body(app.v1(Method::POST, &format!("/v1/studies/{sid}/transcripts"), &key).json(&t).send().await.unwrap()).await;
+    let (s, trn) =
+        body(app.v1(Method::POST, &format!("/v1/studies/{sid}/transcripts"), &key).json(&t).send().await.unwrap())
+            .await;
     assert_eq!(s, StatusCode::CREATED, "{trn}");
     let got = rx.wait_for("/transcripts", 1, 5).await;
     verify(trn_hook["secret"].as_str().unwrap(), &got[0]);
@@ -299,7 +308,10 @@ async fn another_workspaces_hooks_answer_404_everywhere() {
     let (ws2, admin2, _kid2, key2) = app.with_key(Plan::Pro).await;
     let hook = subscribe(&app, &key, "http://127.0.0.1:9/x", "study.created").await;
     let id = hook["id"].as_str().unwrap();
-    assert_eq!(app.v1(Method::DELETE, &format!("/v1/hooks/{id}"), &key2).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.v1(Method::DELETE, &format!("/v1/hooks/{id}"), &key2).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(admin2.delete(&format!("/api/workspaces/{ws2}/hooks/{id}")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(admin2.get(&format!("/api/workspaces/{ws}/hooks")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(admin2.delete(&format!("/api/workspaces/{ws}/hooks/{id}")).await.0, StatusCode::NOT_FOUND);
@@ -317,9 +329,19 @@ async fn the_101st_hook_is_refused_with_hook_limit_reached() {
     for i in 0..99 {
         subscribe(&app, &key, &format!("https://hooks.example.com/{i}"), "study.created").await;
     }
-    let (s, _) = admin.post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": "https://hooks.example.com/admin", "event": "key.created" })).await;
+    let (s, _) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/hooks"),
+            json!({ "target_url": "https://hooks.example.com/admin", "event": "key.created" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let res = app.v1(Method::POST, "/v1/hooks", &key).json(&json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" })).send().await.unwrap();
+    let res = app
+        .v1(Method::POST, "/v1/hooks", &key)
+        .json(&json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" }))
+        .send()
+        .await
+        .unwrap();
     let (s, v) = body(res).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["code"], "hook_limit_reached");
@@ -333,25 +355,100 @@ async fn bad_target_urls_and_events_are_each_refused_per_field_and_nothing_is_st
     let (ws, admin, _kid, key) = app.with_key(Plan::Pro).await;
     let long = format!("https://hooks.example.com/{}", "a".repeat(2048));
     let cases: Vec<(Value, &str, &str, &str)> = vec![
-        (json!({ "target_url": "http://hooks.example.com/x", "event": "study.created" }), "target_url", "https_required", "validation_failed"),
-        (json!({ "target_url": "not a url", "event": "study.created" }), "target_url", "invalid_url", "validation_failed"),
-        (json!({ "target_url": "/relative", "event": "study.created" }), "target_url", "invalid_url", "validation_failed"),
-        (json!({ "target_url": "https://u:p@hooks.example.com/", "event": "study.created" }), "target_url", "user_info_not_allowed", "validation_failed"),
+        (
+            json!({ "target_url": "http://hooks.example.com/x", "event": "study.created" }),
+            "target_url",
+            "https_required",
+            "validation_failed",
+        ),
+        (
+            json!({ "target_url": "not a url", "event": "study.created" }),
+            "target_url",
+            "invalid_url",
+            "validation_failed",
+        ),
+        (
+            json!({ "target_url": "/relative", "event": "study.created" }),
+            "target_url",
+            "invalid_url",
+            "validation_failed",
+        ),
+        (
+            json!({ "target_url": "https://u:p@hooks.example.com/", "event": "study.created" }),
+            "target_url",
+            "user_info_not_allowed",
+            "validation_failed",
+        ),
         (json!({ "target_url": long, "event": "study.created" }), "target_url", "too_long", "validation_failed"),
-        (json!({ "target_url": "https://127.0.0.1/x", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://2130706433/x", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://0x7f.1/x", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://[::1]/x", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://[::ffff:10.0.0.1]/x", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://169.254.169.254/latest", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://100.64.0.1/", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
-        (json!({ "target_url": "https://192.168.0.10/", "event": "study.created" }), "target_url", "target_not_allowed", "target_not_allowed"),
+        (
+            json!({ "target_url": "https://127.0.0.1/x", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://2130706433/x", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://0x7f.1/x", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://[::1]/x", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://[::ffff:10.0.0.1]/x", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://169.254.169.254/latest", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://100.64.0.1/", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
+        (
+            json!({ "target_url": "https://192.168.0.10/", "event": "study.created" }),
+            "target_url",
+            "target_not_allowed",
+            "target_not_allowed",
+        ),
         (json!({ "target_url": 5, "event": "study.created" }), "target_url", "invalid_type", "validation_failed"),
         (json!({ "event": "study.created" }), "target_url", "required", "validation_failed"),
-        (json!({ "target_url": "https://hooks.example.com/x", "event": "study.deleted" }), "event", "invalid_event", "validation_failed"),
-        (json!({ "target_url": "https://hooks.example.com/x", "event": "key.created" }), "event", "invalid_event", "validation_failed"),
+        (
+            json!({ "target_url": "https://hooks.example.com/x", "event": "study.deleted" }),
+            "event",
+            "invalid_event",
+            "validation_failed",
+        ),
+        (
+            json!({ "target_url": "https://hooks.example.com/x", "event": "key.created" }),
+            "event",
+            "invalid_event",
+            "validation_failed",
+        ),
         (json!({ "target_url": "https://hooks.example.com/x" }), "event", "required", "validation_failed"),
-        (json!({ "target_url": "https://hooks.example.com/x", "event": "study.created", "extra": 1 }), "extra", "unknown_field", "validation_failed"),
+        (
+            json!({ "target_url": "https://hooks.example.com/x", "event": "study.created", "extra": 1 }),
+            "extra",
+            "unknown_field",
+            "validation_failed",
+        ),
     ];
     for (input, field, code, top) in cases {
         let (s, v) = body(app.v1(Method::POST, "/v1/hooks", &key).json(&input).send().await.unwrap()).await;
@@ -361,17 +458,42 @@ async fn bad_target_urls_and_events_are_each_refused_per_field_and_nothing_is_st
         assert!(errs.iter().any(|e| e["field"] == field && e["code"] == code), "{input}: {v}");
     }
     // Admins' key-event hooks: the same checks, and no /v1 events.
-    let (s, v) = admin.post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": "https://10.1.2.3/", "event": "key.created" })).await;
+    let (s, v) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/hooks"),
+            json!({ "target_url": "https://10.1.2.3/", "event": "key.created" }),
+        )
+        .await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("target_not_allowed")));
-    let (s, v) = admin.post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": "https://hooks.example.com/", "event": "study.created" })).await;
+    let (s, v) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/hooks"),
+            json!({ "target_url": "https://hooks.example.com/", "event": "study.created" }),
+        )
+        .await;
     assert_eq!((s, v["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_event")));
-    let (s, _) = body(app.v1(Method::POST, "/v1/hooks", &key).body("{").header("content-type", "application/json").send().await.unwrap()).await;
+    let (s, _) = body(
+        app.v1(Method::POST, "/v1/hooks", &key)
+            .body("{")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (_, list) = app.v1_get("/v1/hooks", &key).await;
     assert_eq!(list["data"], json!([]));
     assert!(admin_hooks(&admin, &ws).await.is_empty());
     // CSRF is required.
-    let res = admin.http.post(app.url(&format!("/api/workspaces/{ws}/hooks"))).header("cookie", &admin.cookie).json(&json!({ "target_url": "https://hooks.example.com/", "event": "key.created" })).send().await.unwrap();
+    let res = admin
+        .http
+        .post(app.url(&format!("/api/workspaces/{ws}/hooks")))
+        .header("cookie", &admin.cookie)
+        .json(&json!({ "target_url": "https://hooks.example.com/", "event": "key.created" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
@@ -380,10 +502,17 @@ async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
     let (ws, admin) = app.admin(Plan::Pro).await;
-    let (s, created) = admin.post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/keys"), "event": "key.created" })).await;
+    let (s, created) = admin
+        .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/keys"), "event": "key.created" }))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
-    let (s, revoked_hook) = admin.post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/revoked"), "event": "key.revoked" })).await;
+    let (s, revoked_hook) = admin
+        .post(
+            &format!("/api/workspaces/{ws}/hooks"),
+            json!({ "target_url": rx.url("/revoked"), "event": "key.revoked" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     let (kid, secret) = admin.create_key(&ws, "zapier").await;
     let got = rx.wait_for("/keys", 1, 5).await;
@@ -428,7 +557,9 @@ async fn on_the_free_plan_nothing_is_delivered() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
     let (ws, admin, kid, _key) = app.with_key(Plan::Pro).await;
-    let (s, _) = admin.post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/free"), "event": "key.revoked" })).await;
+    let (s, _) = admin
+        .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/free"), "event": "key.revoked" }))
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     app.store.set_plan(&ws, Plan::Free).await.unwrap();
     assert_eq!(admin.delete(&format!("/api/workspaces/{ws}/api-keys/{kid}")).await.0, StatusCode::NO_CONTENT);
@@ -481,7 +612,13 @@ async fn an_event_pending_when_the_process_is_killed_is_delivered_after_restart(
 
     let (mut child, base) = start_binary(&config);
     let http = reqwest::Client::new();
-    let res = http.post(format!("{base}/v1/studies")).bearer_auth(&key).json(&json!({ "name": "survivor" })).send().await.unwrap();
+    let res = http
+        .post(format!("{base}/v1/studies"))
+        .bearer_auth(&key)
+        .json(&json!({ "name": "survivor" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let study: Value = res.json().await.unwrap();
     // Wait until an attempt failed (the event is in the store), then SIGKILL.
@@ -525,7 +662,8 @@ async fn two_postgres_nodes_deliver_each_event_exactly_once() {
     let n = 40;
     for i in 0..n {
         let node = if i % 2 == 0 { &a } else { &b };
-        let res = node.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": format!("S{i}") })).send().await.unwrap();
+        let res =
+            node.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": format!("S{i}") })).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     rx.wait_for("/once", n, 15).await;
@@ -584,4 +722,24 @@ async fn a_database_dump_reveals_no_hook_secret_and_postgres_needs_the_master_ke
             assert_secret_absent(&dump, v["secret"].as_str().unwrap());
         }
     }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_hook_operations() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let create = &schemas["CreateHook"];
+    assert_eq!(create["properties"]["event"]["enum"], json!(["study.created", "transcript.created"]), "{create}");
+    assert_eq!(create["properties"]["target_url"]["maxLength"], 2048);
+    let mut required: Vec<_> = create["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    required.sort();
+    assert_eq!(required, ["event", "target_url"]);
+    assert!(
+        schemas["CreatedHook"]["properties"].get("secret").is_some()
+            || schemas["CreatedHook"].to_string().contains("secret")
+    );
+    assert!(schemas["Hook"]["properties"].get("secret").is_none());
+    assert!(doc["paths"]["/v1/hooks"]["post"]["responses"]["201"].is_object());
+    assert!(doc["paths"]["/v1/hooks/{id}"]["delete"]["responses"]["204"].is_object());
 }

@@ -142,7 +142,8 @@ pub(crate) fn parse_hook_input(
             None
         }
     };
-    let names = || EventType::ALL.into_iter().filter(|e| allowed(*e)).map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
+    let names =
+        || EventType::ALL.into_iter().filter(|e| allowed(*e)).map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
     let event = match obj.get("event") {
         None | Some(Value::Null) => {
             errs.push(FieldError::new("event", "required", "is required"));
