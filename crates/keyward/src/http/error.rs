@@ -208,9 +208,8 @@ struct Problem<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        match &self {
-            ApiError::Internal(e) => tracing::error!(request_id = %current_request_id(), error = ?e, "internal error"),
-            _ => {}
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(request_id = %current_request_id(), error = ?e, "internal error");
         }
         let request_id = current_request_id();
         let body = Problem {

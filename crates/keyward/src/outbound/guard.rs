@@ -77,7 +77,7 @@ pub fn check_url(raw: &str, policy: Policy) -> Result<Url, UrlError> {
     }
     let ip = match url.host() {
         None => return Err(UrlError::NoHost),
-        Some(Host::Domain(d)) if d.is_empty() => return Err(UrlError::NoHost),
+        Some(Host::Domain("")) => return Err(UrlError::NoHost),
         Some(Host::Domain(_)) => None,
         Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
         Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),

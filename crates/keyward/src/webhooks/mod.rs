@@ -139,37 +139,6 @@ pub fn parse_retry_schedule(s: &str) -> Result<RetrySchedule, String> {
     s.parse()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_types_round_trip() {
-        for e in EventType::ALL {
-            assert_eq!(e.as_str().parse::<EventType>(), Ok(e));
-        }
-        assert!("study.deleted".parse::<EventType>().is_err());
-        assert!(EventType::StudyCreated.is_resource_event());
-        assert!(!EventType::KeyLeaked.is_resource_event());
-    }
-
-    #[test]
-    fn parses_the_default_retry_schedule() {
-        let s: RetrySchedule = DEFAULT_RETRY_SCHEDULE.parse().unwrap();
-        assert_eq!(s.0.len(), 7);
-        assert_eq!(s.delay_after(1), Some(Duration::from_secs(5)));
-        assert_eq!(s.delay_after(2), Some(Duration::from_secs(300)));
-        assert_eq!(s.delay_after(7), Some(Duration::from_secs(36_000)));
-        assert_eq!(s.delay_after(8), None);
-        assert_eq!(s.delay_after(0), None);
-        assert_eq!("1s, 1s".parse::<RetrySchedule>().unwrap().0, vec![Duration::from_secs(1); 2]);
-        assert!("".parse::<RetrySchedule>().unwrap().0.is_empty());
-        assert!("5x".parse::<RetrySchedule>().is_err());
-        assert!("s".parse::<RetrySchedule>().is_err());
-        assert!("8d".parse::<RetrySchedule>().is_err());
-    }
-}
-
 impl Webhooks {
     /// From the serve flags. The master key: `--webhooks-secret-key`, or on
     /// SQLite a generated `webhooks.key` beside the database; on PostgreSQL
@@ -202,5 +171,36 @@ impl Webhooks {
             metrics: Default::default(),
             claims: Default::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_round_trip() {
+        for e in EventType::ALL {
+            assert_eq!(e.as_str().parse::<EventType>(), Ok(e));
+        }
+        assert!("study.deleted".parse::<EventType>().is_err());
+        assert!(EventType::StudyCreated.is_resource_event());
+        assert!(!EventType::KeyLeaked.is_resource_event());
+    }
+
+    #[test]
+    fn parses_the_default_retry_schedule() {
+        let s: RetrySchedule = DEFAULT_RETRY_SCHEDULE.parse().unwrap();
+        assert_eq!(s.0.len(), 7);
+        assert_eq!(s.delay_after(1), Some(Duration::from_secs(5)));
+        assert_eq!(s.delay_after(2), Some(Duration::from_secs(300)));
+        assert_eq!(s.delay_after(7), Some(Duration::from_secs(36_000)));
+        assert_eq!(s.delay_after(8), None);
+        assert_eq!(s.delay_after(0), None);
+        assert_eq!("1s, 1s".parse::<RetrySchedule>().unwrap().0, vec![Duration::from_secs(1); 2]);
+        assert!("".parse::<RetrySchedule>().unwrap().0.is_empty());
+        assert!("5x".parse::<RetrySchedule>().is_err());
+        assert!("s".parse::<RetrySchedule>().is_err());
+        assert!("8d".parse::<RetrySchedule>().is_err());
     }
 }
