@@ -278,8 +278,13 @@ async fn a_hook_whose_last_five_events_were_given_up_is_disabled_and_admins_are_
     })
     .await;
     assert_eq!(l[0]["last_attempt"]["status_code"], 500);
-    let (_, notes) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
-    assert!(notes.to_string().contains("hook.disabled"), "{notes}");
+    // The banner follows the commit that disabled the hook.
+    let notes = eventually(5, || async {
+        let (_, notes) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
+        notes.to_string().contains("hook.disabled").then_some(notes)
+    })
+    .await;
+    assert!(notes.to_string().contains("could not be delivered"), "{notes}");
     let (_, list) = app.v1_get("/v1/hooks", &key).await;
     assert_eq!(list["data"][0]["status"], "disabled");
 }
