@@ -143,8 +143,8 @@ pub(crate) fn dialog() -> Markup {
                     div.field {
                         label for="hook-url" { "Target URL" }
                         input #hook-url type="url" name="target_url" maxlength="2048" required autocomplete="off"
-                            placeholder="https://" aria-describedby="hook-url-hint hook-url-error";
-                        p #hook-url-hint .hint { "An https:// URL that answers 2xx within 15 seconds." }
+                            aria-describedby="hook-url-hint hook-url-error";
+                        p #hook-url-hint .hint { "An HTTPS URL of yours that answers 2xx within 15 seconds." }
                         p #hook-url-error .field-error hidden {}
                     }
                     div.field {
