@@ -181,3 +181,38 @@ pub(crate) fn dialog() -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(status: &str) -> HookRow {
+        HookRow {
+            id: "hook_01".into(),
+            target_host: "hooks.example.com<script>".into(),
+            event: "transcript.created".into(),
+            status: status.into(),
+            created_at: Timestamp(1_700_000_000_000),
+            key_name: Some("Zapier <prod>".into()),
+            created_by_email: None,
+            last_attempt_at: Some(Timestamp(1_700_000_060_000)),
+            last_status_code: Some(500),
+            last_error: None,
+            failing_since: Some(Timestamp(1_700_000_060_000)),
+        }
+    }
+
+    #[test]
+    fn lists_each_hook_with_its_creator_status_and_last_attempt_escaped() {
+        let html = section(&[hook("disabled")], 1_700_000_120_000, true).into_string();
+        assert!(html.contains("hooks.example.com&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("Zapier &lt;prod&gt;"));
+        assert!(html.contains("HTTP 500") && html.contains("Failing since") && html.contains("Disabled"));
+        assert!(html.contains("aria-label=\"Delete webhook transcript.created to hooks.example.com&lt;script&gt;\""));
+        assert!(html.contains("id=\"add-hook\""));
+        let empty = section(&[], 0, false).into_string();
+        assert!(empty.contains("No webhooks yet") && !empty.contains("id=\"add-hook\""));
+        assert!(dialog().into_string().contains("key.leaked"));
+    }
+}
