@@ -13,6 +13,7 @@
 //! is never part of any server-rendered document.
 
 mod assets;
+mod audit;
 pub mod docs;
 mod fmt;
 mod hooks;
@@ -22,6 +23,7 @@ mod login;
 mod usage;
 
 pub use assets::asset;
+pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use hooks::HookRow;
 pub use login::{render_login, LoginPage};
 
@@ -53,6 +55,8 @@ pub struct ApiKeysPage<'a> {
     pub state: PageState<'a>,
     /// The workspace's webhooks (shown to admins under the keys).
     pub hooks: &'a [HookRow],
+    /// The first page of the audit log (admins only; `None` hides the card).
+    pub audit: Option<AuditView<'a>>,
 }
 
 /// What the user may see in the current workspace.
