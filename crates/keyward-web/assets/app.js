@@ -393,6 +393,7 @@
         return res.text().then(function (html) {
           var doc = new DOMParser().parseFromString(html, 'text/html');
           swapKeys(doc);
+          swapHooks(doc);
           swapUsage(doc);
           var filter = $('#usage-key-filter'), fresh = $('#usage-key-filter', doc);
           if (filter && fresh) {
@@ -681,6 +682,85 @@
     });
   }
 
+  /* -------------------------------------------------------- webhooks */
+
+  function hooksUrl(id) {
+    return '/api/workspaces/' + encodeURIComponent(meta('workspace-id')) + '/hooks' + (id ? '/' + encodeURIComponent(id) : '');
+  }
+
+  function swapHooks(doc) {
+    var tbody = $('#hooks-tbody'), fresh = $('#hooks-tbody', doc);
+    if (!tbody || !fresh) return;
+    var focused = document.activeElement && tbody.contains(document.activeElement);
+    tbody.replaceWith(document.importNode(fresh, true));
+    var count = $('#hooks-heading .count'), freshCount = $('#hooks-heading .count', doc);
+    if (count && freshCount) count.textContent = freshCount.textContent;
+    if (focused) { var h = $('#hooks-heading'); if (h) { h.tabIndex = -1; h.focus(); } }
+  }
+
+  function initHooks() {
+    document.addEventListener('click', function (e) {
+      var b = e.target && e.target.closest ? e.target.closest('.delete-hook') : null;
+      if (!b || b.disabled) return;
+      if (!window.confirm('Delete this webhook? Its pending deliveries are dropped.')) return;
+      b.disabled = true;
+      api('DELETE', hooksUrl(b.getAttribute('data-hook-id'))).then(function () {
+        toast('Webhook deleted.');
+        refresh();
+      }, function (p) {
+        b.disabled = false;
+        toast(problemMessage(p), true);
+      });
+    });
+
+    var btn = $('#add-hook'), dlg = $('#hook-dialog');
+    if (!btn || !dlg) return;
+    var form = $('#create-hook-form'), step2 = $('#created-hook-step');
+    var url = $('#hook-url'), urlErr = $('#hook-url-error'), formErr = $('#create-hook-error');
+    var event = $('#hook-event'), submit = $('#create-hook-submit'), secret = $('#new-hook-secret');
+    function fieldError(msg) {
+      showError(urlErr, msg);
+      if (msg) url.setAttribute('aria-invalid', 'true'); else url.removeAttribute('aria-invalid');
+    }
+    function reset() {
+      secret.value = '';
+      step2.hidden = true;
+      form.hidden = false;
+      form.reset();
+      fieldError('');
+      showError(formErr, '');
+    }
+    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
+    btn.addEventListener('click', function () { reset(); openDialog(dlg, btn, url); });
+    window.addEventListener('pagehide', function () { reset(); if (dlg.open) { dlg.opener = null; dlg.close(); } });
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (dlg.busy) return;
+      var value = url.value.trim();
+      showError(formErr, '');
+      if (!value) { fieldError('Enter the URL to send events to.'); url.focus(); return; }
+      fieldError('');
+      setBusy(dlg, true, submit, 'Adding…');
+      api('POST', hooksUrl(), { target_url: value, event: event.value }).then(function (created) {
+        setBusy(dlg, false, submit);
+        form.hidden = true;
+        step2.hidden = false;
+        secret.value = created.secret;
+        secret.focus();
+        secret.select();
+        refresh();
+      }, function (p) {
+        setBusy(dlg, false, submit);
+        if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
+          fieldError(p.errors.map(function (x) { return x.message; }).join(' '));
+          url.focus();
+        } else {
+          showError(formErr, problemMessage(p));
+        }
+      });
+    });
+  }
+
   /* ----------------------------------------------------------- usage */
 
   function initUsage() {
@@ -885,6 +965,7 @@
   initGenerate();
   initRevoke();
   initAllowedIps();
+  initHooks();
   initNotifications();
   initAudit();
   initUsage();

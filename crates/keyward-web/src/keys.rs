@@ -210,9 +210,10 @@ fn manage(
                 }
             }
         }
+        (crate::hooks::section(p.hooks, p.now_ms, mode == Mode::Ready))
         (usage::section(p, keys, usage_report, key_filter))
         @if let Some(a) = &p.audit { (crate::audit::section(a, keys, p.now_ms)) }
-        @if mode == Mode::Ready { (generate_dialog()) }
+        @if mode == Mode::Ready { (generate_dialog()) (crate::hooks::dialog()) }
         (revoke_dialog())
         (ips_dialog())
     }

@@ -16,6 +16,7 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         now_ms: common::NOW,
         api_base_url: "/v1",
         state,
+        hooks: &[],
         audit: None,
     })
 }
@@ -321,6 +322,7 @@ fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> Stri
         now_ms: common::NOW,
         api_base_url: "/v1",
         state: PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
+        hooks: &[],
         audit: Some(keyward_web::AuditView { entries, has_more }),
     })
 }

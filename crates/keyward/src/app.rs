@@ -33,6 +33,8 @@ pub struct Inner {
     pub hash_gate: crate::password::HashGate,
     pub last_used: LastUsed,
     pub usage: Recorder,
+    /// Webhooks: the outbound client, the secrets' master key, the schedule.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl Deref for AppState {
@@ -77,6 +79,7 @@ impl AppState {
         let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
         let limiter = RateLimiter::from_config(&config).await?;
         let logins = crate::http::session::LoginThrottle::new(limiter.redis().cloned(), &config.redis_prefix);
+        let webhooks = Arc::new(crate::webhooks::Webhooks::from_config(&config)?);
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
             limiter,
@@ -84,6 +87,7 @@ impl AppState {
             hash_gate: crate::password::HashGate::for_this_machine(),
             last_used: LastUsed::default(),
             usage,
+            webhooks,
             store,
             config,
         }));
@@ -102,6 +106,11 @@ pub async fn run(
     let app = crate::http::router(state.clone());
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
+    let hooks_worker = tokio::spawn(crate::webhooks::worker::run(
+        state.store.clone(),
+        Arc::clone(&state.webhooks),
+        Arc::clone(&usage.notifier),
+    ));
 
     // TCP_NODELAY, timeouts, connection caps: see crate::server.
     let limits = crate::server::Limits::from_config(&state.config);
@@ -109,6 +118,11 @@ pub async fn run(
 
     ticker.abort();
     let _ = ticker.await;
+    // Attempts in flight are abandoned: their leases expire and they are
+    // attempted again (by this node after a restart, or another).
+    hooks_worker.abort();
+    let _ = hooks_worker.await;
+    crate::webhooks::worker::release_claims(&state.store, &state.webhooks).await;
     usage.retention.abort();
     let _ = usage.retention.await;
     // Every request has finished; dropping the router dropped the senders'
@@ -153,7 +167,11 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
             tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics on /metrics");
-            let router = crate::usage::metrics::router(Arc::clone(&metrics), state.limiter.redis().cloned());
+            let router = crate::usage::metrics::router(
+                Arc::clone(&metrics),
+                state.limiter.redis().cloned(),
+                Arc::clone(&state.webhooks.metrics),
+            );
             Some(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router).await {
                     tracing::error!(error = ?e, "metrics listener failed");

@@ -108,6 +108,21 @@ pub struct ServeArgs {
     /// Auto-revocation: minimum share of 401/422 among the key's requests.
     #[arg(long, env = "KEYWARD_AUTO_REVOKE_MIN_RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
     pub auto_revoke_min_ratio: f64,
+    /// Webhooks may target loopback, private, link-local… addresses (tests, on-premises).
+    #[arg(long, env = "KEYWARD_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
+    /// Webhooks may target `http://` URLs besides `https://`.
+    #[arg(long, env = "KEYWARD_WEBHOOKS_ALLOW_HTTP")]
+    pub webhooks_allow_http: bool,
+    /// Delays before each retry of a failed webhook delivery; then it is given up.
+    #[arg(long, env = "KEYWARD_WEBHOOKS_RETRY_SCHEDULE", default_value = crate::webhooks::DEFAULT_RETRY_SCHEDULE,
+          value_parser = crate::webhooks::parse_retry_schedule)]
+    pub webhooks_retry_schedule: crate::webhooks::RetrySchedule,
+    /// 32 bytes (64 hex digits or base64) that encrypt webhook secrets at
+    /// rest. Required on PostgreSQL; SQLite generates `webhooks.key` beside
+    /// the database when unset.
+    #[arg(long, env = "KEYWARD_WEBHOOKS_SECRET_KEY", hide_env_values = true)]
+    pub webhooks_secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -130,6 +145,10 @@ impl std::fmt::Debug for ServeArgs {
             .field("auto_revoke_window_secs", &self.auto_revoke_window_secs)
             .field("auto_revoke_min_errors", &self.auto_revoke_min_errors)
             .field("auto_revoke_min_ratio", &self.auto_revoke_min_ratio)
+            .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("webhooks_allow_http", &self.webhooks_allow_http)
+            .field("webhooks_retry_schedule", &self.webhooks_retry_schedule)
+            .field("webhooks_secret_key", &self.webhooks_secret_key.is_some())
             .finish()
     }
 }

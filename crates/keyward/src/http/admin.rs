@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/workspaces/{ws}/audit-log", get(audit_log))
         .route("/api/workspaces/{ws}/api-usage", get(super::admin_usage::api_usage))
         .route("/api/workspaces/{ws}/notifications", get(super::admin_usage::notifications))
+        .route("/api/workspaces/{ws}/hooks", get(super::admin_hooks::list_hooks).post(super::admin_hooks::create_hook))
+        .route("/api/workspaces/{ws}/hooks/{id}", delete(super::admin_hooks::delete_hook))
 }
 
 /// The caller's membership, if they may manage this workspace's keys:

@@ -107,6 +107,15 @@ pub enum ApiError {
     /// 422: a limit such as 100 active keys per workspace.
     #[error("{0}")]
     LimitReached(&'static str),
+    /// 422: the workspace already has 100 hooks.
+    #[error("this workspace already has 100 webhooks; delete one before subscribing another")]
+    HookLimitReached,
+    /// 422: a webhook target URL names an address keyward does not send to.
+    #[error("target_url points to an address that is not allowed (loopback, private, link-local, …)")]
+    TargetNotAllowed(Vec<FieldError>),
+    /// 503: webhooks need a master key that is not configured.
+    #[error("webhooks are not configured on this server: the operator must set --webhooks-secret-key")]
+    WebhooksUnavailable,
     /// 409: the request conflicts with the resource's current state (e.g. a
     /// unique value already taken).
     #[error("{0}")]
@@ -136,9 +145,11 @@ impl ApiError {
             InvalidJson(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Validation(_) | LimitReached(_) | HookLimitReached | TargetNotAllowed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Conflict(_) => StatusCode::CONFLICT,
-            Unavailable | Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | Overloaded(_) | WebhooksUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -166,6 +177,9 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
             LimitReached(_) => "limit_reached",
+            HookLimitReached => "hook_limit_reached",
+            TargetNotAllowed(_) => "target_not_allowed",
+            WebhooksUnavailable => "webhooks_unavailable",
             Conflict(_) => "conflict",
             Overloaded(_) => "login_busy",
             Unavailable => "service_unavailable",
@@ -221,7 +235,7 @@ impl ApiError {
             code: self.code(),
             request_id,
             errors: match self {
-                ApiError::Validation(errs) => Some(errs),
+                ApiError::Validation(errs) | ApiError::TargetNotAllowed(errs) => Some(errs),
                 _ => None,
             },
         }
@@ -262,6 +276,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::LimitReached(what) if what == crate::store::HOOK_LIMIT_MESSAGE => ApiError::HookLimitReached,
             StoreError::LimitReached(what) => ApiError::LimitReached(what),
             StoreError::Conflict(_) => ApiError::Conflict("this conflicts with an existing resource"),
             e if e.is_unavailable() => {

@@ -2,6 +2,7 @@
 //! by-hash lookup that authenticates `/v1`.
 use super::audit::{insert_audit, AuditEvent};
 use super::{corrupt, now_ms, Result, Store, StoreError};
+use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
 use keyward_core::{ids, key, HashedKey, Plan};
 use serde_json::json;
@@ -146,9 +147,15 @@ impl Store {
             },
         )
         .await?;
+        let object = key_on(&mut tx, workspace_id, &id).await?;
+        let data = serde_json::to_value(&object).map_err(corrupt)?;
+        let wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyCreated, &data).await?;
         tx.commit().await?;
         self.changes.bump();
-        self.key(workspace_id, &id).await
+        if wake {
+            self.wake_webhooks();
+        }
+        Ok(object)
     }
 
     /// All keys of a workspace, newest first.
@@ -226,8 +233,19 @@ impl Store {
         }
         insert_audit(&mut *tx, &AuditEvent { workspace_id, action, actor: by.actor(), key_id: Some(key_id), details })
             .await?;
+        // Its REST hooks stop (whatever the reason), and the key events go
+        // out, all in this transaction.
+        super::hooks::disable_key_hooks(&mut tx, workspace_id, key_id).await?;
+        let data = serde_json::to_value(key_on(&mut tx, workspace_id, key_id).await?).map_err(corrupt)?;
+        let mut wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyRevoked, &data).await?;
+        if reason == "leaked" {
+            wake |= super::enqueue_event(&mut tx, workspace_id, EventType::KeyLeaked, &data).await?;
+        }
         tx.commit().await?;
         self.changes.bump();
+        if wake {
+            self.wake_webhooks();
+        }
         Ok(true)
     }
 
@@ -324,4 +342,19 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// One key of a workspace, read on `conn` (inside a transaction).
+async fn key_on(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
+         WHERE k.workspace_id = $1 AND k.id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    key_from_row(&row)
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod audit;
+mod hooks;
 mod keys;
 mod notices;
 mod sessions;
@@ -20,6 +21,7 @@ mod usage;
 
 pub use accounts::*;
 pub use audit::*;
+pub use hooks::*;
 pub use keys::*;
 pub use sessions::*;
 pub use studies::*;
@@ -98,6 +100,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     changes: Arc<ChangeCounter>,
+    /// Wakes this process's webhook worker after a commit that enqueued events.
+    webhooks_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -304,7 +308,7 @@ impl Store {
             Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
             None => ChangeCounter::in_process(),
         };
-        Ok(Store { pool, backend, changes: Arc::new(changes) })
+        Ok(Store { pool, backend, changes: Arc::new(changes), webhooks_wake: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {

@@ -14,6 +14,8 @@ use tokio::task::JoinSet;
 
 /// The notification kind of an automatic revocation.
 pub const KIND_AUTO_REVOKED: &str = "key.auto_revoked";
+/// The notification kind of a webhook disabled for failing.
+pub const KIND_HOOK_DISABLED: &str = "hook.disabled";
 
 /// Webhook delivery: attempts and the first backoff (doubling each time).
 #[derive(Debug, Clone, Copy)]
@@ -29,21 +31,18 @@ impl Default for Retry {
     }
 }
 
-/// Parse `--notify-webhook-url`. keyward is built with an HTTP-only client
-/// (no TLS stack), so the URL must be `http://`: point it at a local relay
-/// or an internal endpoint. Failing here, at start-up, beats a notice that
-/// can never be delivered.
+/// Parse `--notify-webhook-url`: an `https://` or `http://` URL without
+/// user-info. The operator chose it, so it may be an internal relay (the
+/// SSRF guard of customer webhooks does not apply). Failing here, at
+/// start-up, beats a notice that can never be delivered.
 pub fn parse_webhook_url(url: &str) -> anyhow::Result<reqwest::Url> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("--notify-webhook-url is not a URL: {e}"))?;
-    if parsed.scheme() != "http" {
-        anyhow::bail!("--notify-webhook-url must be an http:// URL (this build has no TLS client)");
-    }
-    Ok(parsed)
+    crate::outbound::check_url(url, crate::outbound::Policy::operator())
+        .map_err(|e| anyhow::anyhow!("--notify-webhook-url {e}"))
 }
 
 struct Webhook {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    client: crate::outbound::OutboundClient,
+    url: String,
     retry: Retry,
 }
 
@@ -66,8 +65,8 @@ impl Notifier {
         let webhook = match webhook_url {
             None => None,
             Some(u) => Some(Arc::new(Webhook {
-                url: parse_webhook_url(u)?,
-                client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+                url: parse_webhook_url(u)?.to_string(),
+                client: crate::outbound::OutboundClient::new(crate::outbound::Policy::operator())?,
                 retry,
             })),
         };
@@ -121,6 +120,41 @@ impl Notifier {
         set.spawn(deliver(hook, body, metrics));
     }
 
+    /// Tell the admins that a webhook was disabled because its last events
+    /// were all given up (banner + notify webhook). Names the hook and the
+    /// target's host only: a target URL may carry a token in its path.
+    pub async fn hook_disabled(&self, workspace_id: &str, hook_id: &str, target_url: &str, now_ms: i64) {
+        let host = url::Url::parse(target_url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let message = format!(
+            "The webhook to {host} ({hook_id}) was disabled: its last {} events could not be delivered after every \
+             retry. Fix the receiver, then delete the hook and subscribe again.",
+            crate::webhooks::DISABLE_AFTER_GIVEN_UP
+        );
+        let note =
+            NewNotification { workspace_id, at_ms: now_ms, kind: KIND_HOOK_DISABLED, key_id: None, message: &message };
+        let id = match self.store.insert_notification(&note).await {
+            Ok(n) => Some(n.id),
+            Err(e) => {
+                tracing::error!(error = ?e, hook_id, "could not store the hook-disabled notification");
+                None
+            }
+        };
+        let Some(hook) = self.webhook.clone() else { return };
+        let body = json!({
+            "type": KIND_HOOK_DISABLED,
+            "notification_id": id,
+            "at": Timestamp(now_ms),
+            "workspace_id": workspace_id,
+            "hook_id": hook_id,
+            "target_host": host,
+            "message": message,
+        });
+        let metrics = Arc::clone(&self.metrics);
+        let mut set = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        while set.try_join_next().is_some() {}
+        set.spawn(deliver(hook, body, metrics));
+    }
+
     /// At shutdown: give deliveries in flight up to `max` to finish.
     pub async fn drain(&self, max: Duration) {
         let mut set = std::mem::take(&mut *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()));
@@ -134,16 +168,14 @@ impl Notifier {
 async fn deliver(hook: Arc<Webhook>, body: serde_json::Value, metrics: Arc<UsageMetrics>) {
     let mut backoff = hook.retry.first_backoff;
     for attempt in 1..=hook.retry.attempts {
-        match hook.client.post(hook.url.clone()).json(&body).send().await {
-            Ok(res) if res.status().is_success() => {
+        match hook.client.post_json(&hook.url, &[], body.to_string()).await {
+            Ok(d) if (200..300).contains(&d.status) => {
                 metrics.webhook_delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return;
             }
             // Only the status or the error kind: the URL may carry a token.
-            Ok(res) => tracing::warn!(attempt, status = res.status().as_u16(), "notify webhook refused the notice"),
-            Err(e) => {
-                tracing::warn!(attempt, timeout = e.is_timeout(), connect = e.is_connect(), "notify webhook failed")
-            }
+            Ok(d) => tracing::warn!(attempt, status = d.status, "notify webhook refused the notice"),
+            Err(e) => tracing::warn!(attempt, error = %e, "notify webhook failed"),
         }
         if attempt < hook.retry.attempts {
             tokio::time::sleep(backoff).await;
@@ -159,9 +191,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webhook_urls_must_be_plain_http() {
+    fn webhook_urls_may_be_http_or_https() {
         assert!(parse_webhook_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(parse_webhook_url("https://hooks.example.com/x").is_err());
+        assert!(parse_webhook_url("https://hooks.example.com/x").is_ok());
+        assert!(parse_webhook_url("https://u:p@hooks.example.com/x").is_err());
+        assert!(parse_webhook_url("ftp://hooks.example.com/x").is_err());
         assert!(parse_webhook_url("not a url").is_err());
     }
 }

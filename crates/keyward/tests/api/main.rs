@@ -6,6 +6,7 @@ mod backend;
 mod cli;
 mod docs;
 mod hardening;
+mod hooks;
 mod limits;
 mod multinode;
 mod notices;

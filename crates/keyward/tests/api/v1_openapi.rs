@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The `/v1` surface of SPEC §4 (hooks are planned, not part of this issue).
-const SPEC_OPERATIONS: [(&str, &str); 9] = [
+/// The `/v1` surface of SPEC §4 and §9.
+const SPEC_OPERATIONS: [(&str, &str); 12] = [
     ("GET", "/v1/me"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/studies"),
@@ -18,6 +18,9 @@ const SPEC_OPERATIONS: [(&str, &str); 9] = [
     ("POST", "/v1/studies/{id}/transcripts"),
     ("GET", "/v1/transcripts"),
     ("GET", "/v1/transcripts/{id}"),
+    ("GET", "/v1/hooks"),
+    ("POST", "/v1/hooks"),
+    ("DELETE", "/v1/hooks/{id}"),
 ];
 
 async fn fetch_doc(app: &TestApp) -> Value {
@@ -94,7 +97,7 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
         }
     }
     // Paths that are not documented are not routed either.
-    for path in ["/v1/hooks", "/v1/studies/x/y", "/v1/workspaces", "/v1/keys"] {
+    for path in ["/v1/hooks/x/y", "/v1/studies/x/y", "/v1/workspaces", "/v1/keys"] {
         assert_eq!(app.v1_get(path, &t.key).await.0, StatusCode::NOT_FOUND, "{path}");
     }
 }

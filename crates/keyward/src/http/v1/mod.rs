@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod hooks;
 pub mod input;
 pub mod openapi;
 pub mod studies;
@@ -38,6 +39,8 @@ fn authenticated_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transcripts::list_study_transcripts, transcripts::create_transcript))
         .routes(routes!(transcripts::list_transcripts))
         .routes(routes!(transcripts::get_transcript))
+        .routes(routes!(hooks::list_hooks, hooks::create_hook))
+        .routes(routes!(hooks::delete_hook))
 }
 
 /// Routes anyone may call.
@@ -170,6 +173,8 @@ mod tests {
         assert_eq!(
             ops,
             [
+                "DELETE /v1/hooks/{id}",
+                "GET /v1/hooks",
                 "GET /v1/me",
                 "GET /v1/openapi.json",
                 "GET /v1/studies",
@@ -177,6 +182,7 @@ mod tests {
                 "GET /v1/studies/{id}/transcripts",
                 "GET /v1/transcripts",
                 "GET /v1/transcripts/{id}",
+                "POST /v1/hooks",
                 "POST /v1/studies",
                 "POST /v1/studies/{id}/transcripts",
             ]

@@ -103,6 +103,22 @@ impl IntoParams for TranscriptIdParam {
     }
 }
 
+/// `limit` and `starting_after` of `GET /v1/hooks`.
+pub struct HookListParams;
+impl IntoParams for HookListParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_params(crate::webhooks::HOOK_PREFIX, "hooks", "hook")
+    }
+}
+
+/// The `{id}` of `/v1/hooks/{id}`.
+pub struct HookIdParam;
+impl IntoParams for HookIdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![id_param(crate::webhooks::HOOK_PREFIX, "hook")]
+    }
+}
+
 /// The body of `POST /v1/studies`, described from [`input`]'s constants.
 pub struct CreateStudy;
 impl PartialSchema for CreateStudy {
