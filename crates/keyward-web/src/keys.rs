@@ -283,6 +283,10 @@ fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
             span.badge.badge-success { "Active" }
             @if mode == Mode::PlanRequired { span.sub { "Suspended on the Free plan" } }
         },
+        KeyStatus::Expired => html! {
+            span.badge.badge-neutral { "Expired" }
+            @if let Some(t) = k.expires_at { span.sub { (time_ago(t, now_ms)) } }
+        },
         KeyStatus::Revoked => {
             let auto = k.revoke_reason.as_deref() == Some("auto_error_rate");
             html! {

@@ -6,6 +6,7 @@
 //! - `/healthz`, `/readyz`.
 
 pub mod admin;
+pub mod admin_lifecycle;
 pub mod admin_usage;
 pub mod error;
 pub mod json;

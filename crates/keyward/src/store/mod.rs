@@ -12,6 +12,7 @@
 mod accounts;
 mod audit;
 mod keys;
+mod lifecycle;
 mod sessions;
 mod studies;
 mod usage;
@@ -19,6 +20,7 @@ mod usage;
 pub use accounts::*;
 pub use audit::*;
 pub use keys::*;
+pub use lifecycle::*;
 pub use sessions::*;
 pub use studies::*;
 pub use usage::*;
@@ -47,6 +49,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("limit reached: {0}")]
     LimitReached(&'static str),
+    /// The key is revoked, expired or already rolled (the detail says which).
+    #[error("key not active: {0}")]
+    KeyNotActive(String),
     #[error("database error")]
     Db(#[source] sqlx::Error),
     #[error("corrupt row: {0}")]
