@@ -16,8 +16,13 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in the order they are listed everywhere.
-    pub const ALL: [Scope; 5] =
-        [Scope::StudiesRead, Scope::StudiesWrite, Scope::TranscriptsRead, Scope::TranscriptsWrite, Scope::WebhooksWrite];
+    pub const ALL: [Scope; 5] = [
+        Scope::StudiesRead,
+        Scope::StudiesWrite,
+        Scope::TranscriptsRead,
+        Scope::TranscriptsWrite,
+        Scope::WebhooksWrite,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -54,7 +59,9 @@ pub struct Scopes(u8);
 pub enum ScopesError {
     #[error("must name at least one scope")]
     Empty,
-    #[error("{0:?} is not a scope (use studies:read, studies:write, transcripts:read, transcripts:write, webhooks:write)")]
+    #[error(
+        "{0:?} is not a scope (use studies:read, studies:write, transcripts:read, transcripts:write, webhooks:write)"
+    )]
     Unknown(String),
     #[error("{0} is listed twice")]
     Duplicate(Scope),
@@ -195,6 +202,9 @@ mod tests {
             assert_eq!(serde_json::from_str::<Scopes>(&json).unwrap(), s);
         }
         assert_eq!(Scopes::from_stored("studies:read,root"), None);
-        assert_eq!(serde_json::to_value(Scopes::READ_ONLY).unwrap(), serde_json::json!(["studies:read", "transcripts:read"]));
+        assert_eq!(
+            serde_json::to_value(Scopes::READ_ONLY).unwrap(),
+            serde_json::json!(["studies:read", "transcripts:read"])
+        );
     }
 }

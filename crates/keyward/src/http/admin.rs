@@ -89,14 +89,7 @@ async fn create_key(
     let secret = ApiKeySecret::generate();
     let object = state
         .store
-        .create_key_with(
-            &ws,
-            name.as_str(),
-            &secret.hash(),
-            secret.last4(),
-            (&session.user_id, &session.email),
-            terms,
-        )
+        .create_key_with(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email), terms)
         .await?;
     let body = keyward_core::api::CreatedKey { object, key: secret.expose().to_string() };
     let mut res = (StatusCode::CREATED, Json(body)).into_response();

@@ -183,19 +183,19 @@ impl Store {
             counts_as_active("$6")
         );
         let n = sqlx::query(&sql)
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(name)
-        .bind(last4)
-        .bind(hash.as_bytes().to_vec())
-        .bind(now)
-        .bind(created_by.0)
-        .bind(MAX_ACTIVE_KEYS)
-        .bind(terms.expires_at)
-        .bind(terms.scopes.map(Scopes::to_stored))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(name)
+            .bind(last4)
+            .bind(hash.as_bytes().to_vec())
+            .bind(now)
+            .bind(created_by.0)
+            .bind(MAX_ACTIVE_KEYS)
+            .bind(terms.expires_at)
+            .bind(terms.scopes.map(Scopes::to_stored))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(StoreError::LimitReached("active keys"));
         }

@@ -119,8 +119,7 @@ pub async fn pipeline(
             let mut res = if let (true, Some(scope)) = (d.allowed, missing) {
                 ApiError::InsufficientScope(format!(
                     "this API key lacks the {scope} scope, which {} {} needs",
-                    method,
-                    route
+                    method, route
                 ))
                 .into_response()
             } else if d.allowed {

@@ -97,9 +97,8 @@ fn authenticated_routes() -> OpenApiRouter<AppState> {
     operations().into_iter().fold(OpenApiRouter::new(), |router, (scope, (schemas, mut paths, method_router))| {
         let scopes: Vec<&str> = scope.map(Scope::as_str).into_iter().collect();
         for item in paths.paths.values_mut() {
-            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch]
-                .into_iter()
-                .flatten()
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
                 op.security = Some(vec![SecurityRequirement::new("bearerAuth", scopes.clone())]);
             }
