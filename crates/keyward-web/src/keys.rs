@@ -267,7 +267,7 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
                 @match k.expires_at {
                     Some(t) => {
                         (time_date(t))
-                        @if k.expires_within(now_ms, EXPIRING_SOON_MS) {
+                        @if k.rolled_to.is_none() && k.expires_within(now_ms, EXPIRING_SOON_MS) {
                             " " span.badge.badge-warning { "Expires soon" }
                         }
                     }
@@ -333,7 +333,10 @@ fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
                 span.badge.badge-warning { "Rolled" }
                 span.sub {
                     "to " span.mono { (to) }
-                    @if let Some(t) = k.expires_at { "; works until " (time_date(t)) }
+                    @if let Some(t) = k.expires_at {
+                        "; works until "
+                        time datetime=(t.to_rfc3339()) { (crate::fmt::datetime_utc(t)) }
+                    }
                 }
             } @else {
                 span.badge.badge-success { "Active" }
