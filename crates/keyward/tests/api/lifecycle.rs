@@ -434,3 +434,35 @@ async fn support_rolls_a_key_from_the_cli_and_lists_the_lifecycle_fields() {
     let (ok, _, err) = app.cli(&["key", "roll", v["id"].as_str().unwrap(), "--grace-secs", "604801"]);
     assert!(!ok && err.contains("grace"), "{err}");
 }
+
+#[tokio::test]
+async fn a_rolled_key_is_refused_on_every_node_from_the_same_instant() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_node(&a).await;
+    let (ws, admin, id, secret) = a.with_key(Plan::Pro).await;
+    // Both nodes have served (on SQLite: cached) the key before the roll.
+    for node in [&a, &b] {
+        assert_eq!(node.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
+    }
+    let (s, _) = roll(&admin, &ws, &id, json!({ "grace_period_secs": 1 })).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let grace_end = ts(&key_object(&admin, &ws, &id).await["expires_at"]);
+    for node in [&a, &b] {
+        eventually(10, || async {
+            let sent = now_ms();
+            let (s, v) = node.v1_get("/v1/me", &secret).await;
+            match s {
+                StatusCode::OK => {
+                    assert!(sent < grace_end, "200 for a request sent {} ms after the grace", sent - grace_end);
+                    None
+                }
+                _ => {
+                    assert_eq!(v["code"], "api_key_expired", "{v}");
+                    assert!(now_ms() >= grace_end);
+                    Some(())
+                }
+            }
+        })
+        .await;
+    }
+}
