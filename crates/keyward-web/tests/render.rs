@@ -319,7 +319,7 @@ fn the_keys_table_shows_expiry_access_traffic_rotation_and_calls_out_keys_needin
     left.created_by.email = "former@acme.example".into();
     let mut rolled = common::key("key_01JDA1ROLLED000000000000", "Zapier", "r0ll");
     rolled.rolled_to = Some("key_01JDA1NEW000000000000000".into());
-    rolled.expires_at = Some(Timestamp(common::NOW + 3600_000));
+    rolled.expires_at = Some(Timestamp(common::NOW + 3_600_000));
     rolled.scopes = Scopes::parse_list(&["studies:write"]).unwrap();
     let mut expired = common::key("key_01JDA1EXPIRED00000000000", "Trial", "3xp1");
     expired.status = KeyStatus::Expired;

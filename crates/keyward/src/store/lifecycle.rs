@@ -180,7 +180,9 @@ impl Store {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::LimitReached("active keys"));
+            return Err(StoreError::LimitReached(
+                "this workspace already has 100 active keys; revoke one before rolling another",
+            ));
         }
         insert_audit(
             &mut *tx,
