@@ -53,7 +53,7 @@ struct RollKey {
 /// `POST /api/workspaces/{ws}/api-keys/{id}/roll {grace_period_secs?}` →
 /// 201 with the successor and its secret (once, `Cache-Control: no-store`).
 /// An empty body takes the defaults. A revoked, expired or already rolled
-/// key is a 409 `key_not_active`.
+/// key is a 409 `key_not_active`; the free plan, 403 `plan_required`.
 pub async fn roll_key(
     State(state): State<AppState>,
     session: AdminSession,
@@ -61,7 +61,11 @@ pub async fn roll_key(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    require_admin(&state, &session, &ws).await?;
+    let m = require_admin(&state, &session, &ws).await?;
+    // A roll generates a key: like generating one, it needs a paid plan.
+    if !m.workspace.plan.has_api_access() {
+        return Err(ApiError::PlanRequired);
+    }
     let body: RollKey = if body.iter().all(u8::is_ascii_whitespace) {
         RollKey::default()
     } else if !is_json(&headers) {

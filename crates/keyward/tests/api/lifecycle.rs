@@ -265,6 +265,12 @@ async fn revoked_expired_rolled_or_foreign_keys_cannot_be_rolled() {
     assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
     let (_, list) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 5, "a, b, c and the two successors");
+
+    // On the free plan keys are suspended, and none can be rolled into existence.
+    let d = create(&admin, &ws, json!({ "name": "d" })).await;
+    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    let (s, v) = roll(&admin, &ws, d["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("plan_required")), "{v}");
 }
 
 /// A path of the operation table with its `{id}` filled in.
