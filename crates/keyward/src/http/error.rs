@@ -12,6 +12,9 @@ use std::sync::Arc;
 tokio::task_local! {
     /// The id of the request being served (set by the request-id middleware).
     pub static REQUEST_ID: Arc<str>;
+    /// Where this server's docs live: `--public-url` without a trailing `/`,
+    /// or empty for relative problem `type` URLs (set by the router).
+    pub static DOCS_BASE: Arc<str>;
 }
 
 /// The id of the request being served, or `-` outside a request.
@@ -41,7 +44,11 @@ impl FieldError {
 pub struct ErrorCode(pub &'static str);
 
 /// Every error keyward answers with.
-#[derive(Debug, thiserror::Error)]
+///
+/// A new variant also needs its line in [`super::error_docs::doc`] (the
+/// compiler says so): `/docs/errors` lists every [`ApiErrorKind`].
+#[derive(Debug, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(ApiErrorKind), derive(strum::EnumIter))]
 pub enum ApiError {
     /// 401: missing, malformed, bad-checksum or unknown API key.
     #[error("{0}")]
@@ -174,10 +181,18 @@ impl ApiError {
         }
     }
 
-    fn problem_type(&self) -> String {
+    /// The problem `type`: this server's `/docs/errors#<code>` (absolute
+    /// under `--public-url`, else relative), except the 429 of a key's own
+    /// limit, which has IANA's registered type (SPEC §4).
+    pub fn problem_type(&self) -> String {
         match self {
             ApiError::RateLimited { .. } => "https://iana.org/assignments/http-problem-types#quota-exceeded".into(),
-            other => format!("https://docs.userevaluation.com/api/errors#{}", other.code()),
+            other => {
+                let code = other.code();
+                DOCS_BASE
+                    .try_with(|base| format!("{base}/docs/errors#{code}"))
+                    .unwrap_or_else(|_| format!("/docs/errors#{code}"))
+            }
         }
     }
 
@@ -203,6 +218,30 @@ struct Problem<'a> {
     errors: Option<&'a [FieldError]>,
 }
 
+impl ApiError {
+    fn problem<'a>(&'a self, request_id: &'a str) -> Problem<'a> {
+        let status = self.status();
+        Problem {
+            kind: self.problem_type(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+            request_id,
+            errors: match self {
+                ApiError::Validation(errs) => Some(errs),
+                _ => None,
+            },
+        }
+    }
+
+    /// The problem body this error is answered with, pretty-printed (the
+    /// examples of `/docs/errors`).
+    pub fn problem_json_pretty(&self, request_id: &str) -> String {
+        serde_json::to_string_pretty(&self.problem(request_id)).unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -210,18 +249,7 @@ impl IntoResponse for ApiError {
             tracing::error!(request_id = %current_request_id(), error = ?e, "internal error");
         }
         let request_id = current_request_id();
-        let body = Problem {
-            kind: self.problem_type(),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.to_string(),
-            code: self.code(),
-            request_id: &request_id,
-            errors: match &self {
-                ApiError::Validation(errs) => Some(errs),
-                _ => None,
-            },
-        };
+        let body = self.problem(&request_id);
         let mut res = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
