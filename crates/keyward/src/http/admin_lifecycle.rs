@@ -5,7 +5,7 @@ use super::error::{ApiError, ApiResult, FieldError};
 use super::json::{is_json, parse_json};
 use super::session::AdminSession;
 use crate::app::AppState;
-use crate::store::{now_ms, KeyTerms, Revoker, MAX_GRACE_SECS};
+use crate::store::{KeyTerms, Revoker, MAX_GRACE_SECS};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -26,7 +26,7 @@ const DAY_MS: i64 = 86_400_000;
 pub fn key_terms(expires_in_days: Option<i64>, scopes: Option<&[String]>, errors: &mut Vec<FieldError>) -> KeyTerms {
     let mut terms = KeyTerms::default();
     match expires_in_days {
-        Some(d @ 1..=MAX_EXPIRES_IN_DAYS) => terms.expires_at = Some(now_ms() + d * DAY_MS),
+        Some(d @ 1..=MAX_EXPIRES_IN_DAYS) => terms.expires_in_ms = Some(d * DAY_MS),
         Some(_) => errors.push(FieldError::new(
             "expires_in_days",
             "out_of_range",

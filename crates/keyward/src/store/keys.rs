@@ -48,8 +48,8 @@ impl AuthKey {
 /// Lifecycle terms of a new key (SPEC §12).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeyTerms {
-    /// Unix ms; `None`: never expires.
-    pub expires_at: Option<i64>,
+    /// How long after its creation the key expires (ms); `None`: never.
+    pub expires_in_ms: Option<i64>,
     /// `None`: full access (every scope, including any added later).
     pub scopes: Option<Scopes>,
 }
@@ -169,6 +169,7 @@ impl Store {
     ) -> Result<KeyObject> {
         let id = ids::new_id("key");
         let now = now_ms();
+        let expires_at = terms.expires_in_ms.map(|ms| now.saturating_add(ms));
         let mut tx = self.pool().begin().await?;
         // Write first (SQLite takes the write lock at once; PostgreSQL locks
         // the workspace row, which READ COMMITTED needs so that two nodes
@@ -191,7 +192,7 @@ impl Store {
             .bind(now)
             .bind(created_by.0)
             .bind(MAX_ACTIVE_KEYS)
-            .bind(terms.expires_at)
+            .bind(expires_at)
             .bind(terms.scopes.map(Scopes::to_stored))
             .execute(&mut *tx)
             .await?
@@ -211,7 +212,7 @@ impl Store {
                 details: json!({
                     "name": name,
                     "last4": last4,
-                    "expires_at": terms.expires_at.map(Timestamp),
+                    "expires_at": expires_at.map(Timestamp),
                     "scopes": terms.scopes.unwrap_or(Scopes::ALL),
                 }),
             },
