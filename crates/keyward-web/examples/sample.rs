@@ -32,6 +32,7 @@ fn main() {
         now_ms: common::NOW,
         api_base_url: "https://api.userevaluation.com/v1",
         state,
+        audit: None,
     };
     let empty = UsageReport {
         series: usage

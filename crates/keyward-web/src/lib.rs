@@ -13,6 +13,7 @@
 //! is never part of any server-rendered document.
 
 mod assets;
+mod audit;
 pub mod docs;
 mod fmt;
 mod keys;
@@ -21,6 +22,7 @@ mod login;
 mod usage;
 
 pub use assets::asset;
+pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use login::{render_login, LoginPage};
 
 use keyward_core::api::{KeyObject, Notification, UsageReport, WorkspaceMembership};
@@ -49,6 +51,8 @@ pub struct ApiKeysPage<'a> {
     /// The `/v1` base URL to show integrators (`{--public-url}/v1`).
     pub api_base_url: &'a str,
     pub state: PageState<'a>,
+    /// The first page of the audit log (admins only; `None` hides the card).
+    pub audit: Option<AuditView<'a>>,
 }
 
 /// What the user may see in the current workspace.

@@ -426,8 +426,10 @@ async fn support_rolls_a_key_from_the_cli_and_lists_the_lifecycle_fields() {
 
     let (ok, text, _) = app.cli(&["key", "list", "--workspace", &ws]);
     assert!(ok);
-    assert!(text.contains(&format!("rolled_to={}", v["id"].as_str().unwrap())), "{text}");
-    assert!(text.contains("scopes=transcripts:read") && text.contains("requests_24h="), "{text}");
+    assert!(text.contains("ROLLED TO") && text.contains("REQ 24H") && text.contains("EXPIRES"), "{text}");
+    let old_line = text.lines().find(|l| l.starts_with(old_id)).unwrap();
+    assert!(old_line.contains(v["id"].as_str().unwrap()) && old_line.contains("expired"), "{text}");
+    assert!(old_line.contains("transcripts:read"), "{text}");
     assert!(!text.contains(secret), "the list never shows a secret");
     let (ok, json_out, _) = app.cli(&["key", "list", "--workspace", &ws, "--json"]);
     assert!(ok);

@@ -16,6 +16,7 @@ pub mod input;
 pub mod openapi;
 pub mod studies;
 pub mod transcripts;
+pub mod unmatched;
 
 use crate::app::AppState;
 pub use auth::ApiKeyContext;
