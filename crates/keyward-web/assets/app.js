@@ -649,16 +649,16 @@
       if (dlg.open) { dlg.opener = null; dlg.close(); }
     });
 
-    wireCopy(copy, secret, copyStatus);
+    wireCopy(copy, secret, copyStatus, function () { copied = true; });
   }
 
   /* A copy-once dialog's Copy button: the clipboard, else select + Ctrl+C. */
-  function wireCopy(copy, secret, copyStatus) {
+  function wireCopy(copy, secret, copyStatus, onCopied) {
     copy.addEventListener('click', function () {
       var value = secret.value;
       function done(ok) {
         copyStatus.classList.toggle('ok', ok);
-        if (ok) copied = true;
+        if (ok) onCopied();
         copyStatus.textContent = ok ? 'Copied to the clipboard.' : 'Press Ctrl+C (⌘C on a Mac) to copy the selected key.';
         if (!ok) { secret.focus(); secret.select(); }
       }
@@ -688,9 +688,22 @@
     var form = $('#rotate-form'), step2 = $('#rotated-key-step'), err = $('#rotate-error');
     var nameEl = $('#rotate-key-name'), submit = $('#rotate-submit'), secret = $('#rotated-key-secret');
     var newName = $('#rotated-key-name'), until = $('#rotated-key-until'), copyStatus = $('#rotated-copy-status');
-    var target = null;
+    var target = null, copied = false, warned = false;
+    /* As in the generate dialog: closing before the key was copied asks first. */
+    dlg.mayClose = function () {
+      if (step2.hidden || !secret.value || copied || warned) return true;
+      warned = true;
+      copyStatus.classList.remove('ok');
+      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
+        'Copy it now, or press Escape (or Done) again to close without it.';
+      $('#copy-rotated-key').focus();
+      return false;
+    };
+    secret.addEventListener('copy', function () { copied = true; });
     function reset() {
       target = null;
+      copied = false;
+      warned = false;
       secret.value = '';
       secret.removeAttribute('value');
       newName.textContent = '';
@@ -703,7 +716,7 @@
       showError(err, '');
     }
     setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
-    wireCopy($('#copy-rotated-key'), secret, copyStatus);
+    wireCopy($('#copy-rotated-key'), secret, copyStatus, function () { copied = true; });
     window.addEventListener('pagehide', function () {
       reset();
       if (dlg.open) { dlg.opener = null; dlg.close(); }

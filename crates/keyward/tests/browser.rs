@@ -477,6 +477,13 @@ async fn rotate_a_key_and_generate_a_read_only_key_with_the_keyboard_only() {
         })
         .await;
     assert_ne!(new_secret, old_secret);
+    // The key was not copied: the first Escape asks, the second closes.
+    b.press(&escape).await;
+    b.until("a warning that the key was not copied", || async {
+        let text = b.c.find(fantoccini::Locator::Css("#rotated-copy-status")).await.ok()?.text().await.ok()?;
+        (dialog_open(&b, "rotate-dialog").await && text.contains("not copied")).then_some(())
+    })
+    .await;
     b.press(&escape).await;
     b.until("Escape closes the dialog and wipes the secret", || async {
         let html = b.c.source().await.ok()?;
@@ -524,6 +531,8 @@ async fn rotate_a_key_and_generate_a_read_only_key_with_the_keyboard_only() {
         })
         .await;
     b.press(&escape).await;
+    b.press(&escape).await;
+    b.until("the generate dialog closed", || async { (!dialog_open(&b, "generate-dialog").await).then_some(()) }).await;
     let keys = api_keys(&app, &email, &ws).await;
     let ro = keys.iter().find(|k| k["name"] == "Reporting (read only)").expect("the new key");
     assert_eq!(ro["scopes"], json!(["studies:read", "transcripts:read"]));
