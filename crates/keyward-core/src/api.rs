@@ -2,7 +2,7 @@
 //! produces them) and the web page (which renders them), so the page and the
 //! API can never disagree about a field.
 
-use crate::{Plan, Role};
+use crate::{Plan, Role, Scopes};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -84,12 +84,13 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// `active` or `revoked`.
+/// `active`, `revoked` or `expired` (past its `expires_at`, not revoked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,
     Revoked,
+    Expired,
 }
 
 /// Who generated a key; `is_member` turns false once they left the workspace.
@@ -116,6 +117,23 @@ pub struct KeyObject {
     /// `manual` or `auto_error_rate`.
     pub revoke_reason: Option<String>,
     pub allowed_cidrs: Vec<String>,
+    /// When the key stops working (`None`: never). A rolled key's is the
+    /// end of its grace period.
+    pub expires_at: Option<Timestamp>,
+    /// The scopes in force: all five for a full-access key.
+    pub scopes: Scopes,
+    /// The successor's id once the key was rolled.
+    pub rolled_to: Option<String>,
+    /// Requests in the last 24 hourly buckets (the current partial hour and
+    /// the 23 before it), as `api-usage?key_id=` counts `last_24h`.
+    pub requests_24h: u64,
+}
+
+impl KeyObject {
+    /// Whether the key expires (and is still active) within `within_ms` of `now_ms`.
+    pub fn expires_within(&self, now_ms: i64, within_ms: i64) -> bool {
+        self.status == KeyStatus::Active && self.expires_at.is_some_and(|e| e.0 > now_ms && e.0 - now_ms <= within_ms)
+    }
 }
 
 /// The 201 answer to key creation: the key object plus the secret, once.
@@ -199,7 +217,7 @@ pub struct UsageReport {
 pub struct AuditEntry {
     pub id: String,
     pub at: Timestamp,
-    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`.
+    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`, `key.rolled`.
     pub action: String,
     /// The user's email, `support` (CLI) or `system` (automatic).
     pub actor: String,

@@ -10,8 +10,10 @@ pub mod key;
 pub mod plan;
 pub mod ratelimit;
 pub mod role;
+pub mod scope;
 pub mod validate;
 
 pub use key::{ApiKeySecret, HashedKey, KeyParseError};
 pub use plan::{Plan, RateLimitPolicy};
 pub use role::Role;
+pub use scope::{Scope, Scopes};

@@ -210,6 +210,9 @@ async fn maintenance(state: AppState) {
             tracing::warn!(error = ?e, "WAL checkpoint failed");
         }
         n += 1;
+        if n == 1 || n.is_multiple_of(crate::lifecycle::CHECK_EVERY_S) {
+            crate::lifecycle::check_expiring(&state.store, crate::store::now_ms()).await;
+        }
         if !n.is_multiple_of(crate::auth::LAST_USED_FLUSH_EVERY_S) {
             continue;
         }

@@ -144,6 +144,13 @@ pub enum KeyCmd {
     },
     /// Restrict a key to source IPs/CIDRs; no CIDR clears the list.
     AllowIps { key_id: String, cidrs: Vec<String> },
+    /// Roll a key: print its successor's secret once; the old key keeps
+    /// working for the grace period (default 86400 s, at most 604800).
+    Roll {
+        key_id: String,
+        #[arg(long, default_value_t = 86_400)]
+        grace_secs: i64,
+    },
 }
 
 /// A CLI failure: one line for stderr, and a stable `code` for `--json`.
@@ -377,6 +384,34 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
                 format!("{key_id}: allowed from {}", k.allowed_cidrs.join(", "))
             };
             Ok((text, json!({ "id": key_id, "allowed_cidrs": k.allowed_cidrs })))
+        }
+        AdminCommand::Key(KeyCmd::Roll { key_id, grace_secs }) => {
+            if !(0..=crate::store::MAX_GRACE_SECS).contains(&grace_secs) {
+                return fail(format!("--grace-secs must be between 0 and {}", crate::store::MAX_GRACE_SECS));
+            }
+            let ws = key_workspace(store, &key_id).await?;
+            let secret = keyward_core::ApiKeySecret::generate();
+            let rolled = match store
+                .roll_key(&ws, &key_id, grace_secs, &secret.hash(), secret.last4(), Revoker::Support)
+                .await
+            {
+                Ok(r) => r,
+                Err(StoreError::KeyNotActive(m)) => return Err(CliError::new("conflict", m)),
+                Err(e) => return Err(db(e)),
+            };
+            // Webhooks: the `key.rolled` event is emitted here too (a CLI roll).
+            let old_until = rolled.old.expires_at.map_or_else(String::new, |t| t.to_string());
+            let text = format!(
+                "rolled {key_id} to {} ({}); {key_id} works until {old_until}\n\
+                 new key (shown once, store it now): {}",
+                rolled.new.id,
+                rolled.new.name,
+                secret.expose()
+            );
+            let mut v = serde_json::to_value(&rolled.new).map_err(|e| CliError(e.to_string()))?;
+            v["key"] = json!(secret.expose());
+            v["rolled_from"] = json!({ "id": key_id, "expires_at": rolled.old.expires_at });
+            Ok((text, v))
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod outbound;
+pub mod lifecycle;
 pub mod password;
 pub mod ratelimit;
 pub mod server;

@@ -55,6 +55,10 @@ pub fn key(id: &str, name: &str, last4: &str) -> KeyObject {
         revoked_at: None,
         revoke_reason: None,
         allowed_cidrs: vec![],
+        expires_at: None,
+        scopes: keyward_core::Scopes::ALL,
+        rolled_to: None,
+        requests_24h: 0,
     }
 }
 

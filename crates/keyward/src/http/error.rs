@@ -56,6 +56,15 @@ pub enum ApiError {
     /// 401: the key was revoked; the detail says when and how.
     #[error("{0}")]
     ApiKeyRevoked(String),
+    /// 401: the key is past its `expires_at`; the detail says when.
+    #[error("{0}")]
+    ApiKeyExpired(String),
+    /// 403: the key lacks the scope this operation needs; the detail names it.
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// 409: the key cannot be rolled (revoked, expired or already rolled).
+    #[error("{0}")]
+    KeyNotActive(String),
     /// 401: the client IP is outside the key's allowlist.
     #[error("this key is restricted to specific source IPs and {0} is not one of them")]
     IpNotAllowed(String),
@@ -135,10 +144,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidApiKey(_) | ApiKeyRevoked(_) | IpNotAllowed(_) | Unauthenticated | InvalidCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
-            PlanRequired | CsrfFailed | Forbidden(_) => StatusCode::FORBIDDEN,
+            InvalidApiKey(_) | ApiKeyRevoked(_) | ApiKeyExpired(_) | IpNotAllowed(_) | Unauthenticated
+            | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            PlanRequired | CsrfFailed | Forbidden(_) | InsufficientScope(_) => StatusCode::FORBIDDEN,
+            KeyNotActive(_) => StatusCode::CONFLICT,
             RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -160,6 +169,9 @@ impl ApiError {
         match self {
             InvalidApiKey(_) => "invalid_api_key",
             ApiKeyRevoked(_) => "api_key_revoked",
+            ApiKeyExpired(_) => "api_key_expired",
+            InsufficientScope(_) => "insufficient_scope",
+            KeyNotActive(_) => "key_not_active",
             IpNotAllowed(_) => "ip_not_allowed",
             PlanRequired => "plan_required",
             RateLimited { .. } => "rate_limited",
@@ -263,7 +275,13 @@ impl IntoResponse for ApiError {
             h.insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         if status == StatusCode::UNAUTHORIZED
-            && matches!(self, ApiError::InvalidApiKey(_) | ApiError::ApiKeyRevoked(_) | ApiError::IpNotAllowed(_))
+            && matches!(
+                self,
+                ApiError::InvalidApiKey(_)
+                    | ApiError::ApiKeyRevoked(_)
+                    | ApiError::ApiKeyExpired(_)
+                    | ApiError::IpNotAllowed(_)
+            )
         {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyward\""));
         }
@@ -277,6 +295,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::LimitReached(what) if what == crate::store::HOOK_LIMIT_MESSAGE => ApiError::HookLimitReached,
+            StoreError::KeyNotActive(detail) => ApiError::KeyNotActive(detail),
             StoreError::LimitReached(what) => ApiError::LimitReached(what),
             StoreError::Conflict(_) => ApiError::Conflict("this conflicts with an existing resource"),
             e if e.is_unavailable() => {

@@ -60,6 +60,15 @@ pub fn doc(kind: ApiErrorKind) -> ErrorDoc {
         K::ApiKeyRevoked => d(ApiError::ApiKeyRevoked("this API key was revoked at 2025-11-26T22:19:55.123Z (manually by a workspace admin)".into()), V1,
             "The key was revoked: by an admin (trash icon), by support, or automatically (sustained 401/422 errors, or found leaked). Revocation is immediate; `detail` says when and how.",
             "Generate a new key under Settings → Other → API Keys and update the client. If it was revoked automatically, find out why (the page's banner says) before you deploy the new one."),
+        K::ApiKeyExpired => d(ApiError::ApiKeyExpired("this API key expired at 2025-11-26T22:19:55.123Z; an admin can generate a new one (or roll a key before it expires)".into()), V1,
+            "The key had an expiry (`expires_at`) and it has passed, or it was rotated and its grace period ended; `detail` says when. From that instant on, on every node.",
+            "Use the key that replaced it (`rolled_to` in the admin API) or generate a new one. Rotate keys before they expire: the page calls out keys that expire within 7 days."),
+        K::InsufficientScope => d(ApiError::InsufficientScope("this API key lacks the studies:write scope, which POST /v1/studies needs".into()), V1,
+            "The key's `scopes` do not include the one this operation needs; `detail` names it, and the reference lists each operation's scope. The answer carries the rate-limit headers.",
+            "Use a key with that scope, or generate one with it (`GET /v1/me` shows a key's scopes and needs none)."),
+        K::KeyNotActive => d(ApiError::KeyNotActive("this key was revoked at 2025-11-26T22:19:55.123Z; a revoked key cannot be rolled: generate a new one".into()), Admin,
+            "A roll (`POST …/api-keys/{id}/roll`) of a key that is revoked, expired or already rolled; `detail` says which.",
+            "Generate a new key instead, or roll the key it was already rolled to."),
         K::IpNotAllowed => d(ApiError::IpNotAllowed("203.0.113.7".into()), V1,
             "The key has an IP allowlist and the request came from another address (as keyward sees it: the TCP peer, or `X-Forwarded-For` behind a trusted proxy).",
             "Call from an allowed address, or ask an admin to add this one to the key's allowed IPs. These 401s count toward automatic revocation."),
@@ -151,18 +160,9 @@ pub struct PlannedCode {
 
 /// SPEC §9–12 codes, shown on `/docs/errors` until a variant has the code.
 pub const PLANNED: &[PlannedCode] = &[
-    PlannedCode { code: "api_key_expired", status: 401, surface: Surface::V1,
-        cause: "The key had an expiry (`expires_at`) and it has passed, or it was rotated and its grace period ended; `detail` says when.",
-        fix: "Use the key that replaced it (`rolled_to`) or generate a new one." },
-    PlannedCode { code: "insufficient_scope", status: 403, surface: Surface::V1,
-        cause: "The key's `scopes` do not include the one this operation needs (`detail` names it; the reference lists each operation's scope).",
-        fix: "Use a key with that scope, or generate one with it. `GET /v1/me` needs none." },
     PlannedCode { code: "invalid_signature", status: 401, surface: Surface::V1,
         cause: "A secret-scanning report (`POST /v1/secret-scanning/github`) with a missing or bad `Github-Public-Key-Signature`, or an unknown `Github-Public-Key-Identifier`. Nothing was changed.",
         fix: "Only GitHub calls this endpoint; sign the raw body with the current key." },
-    PlannedCode { code: "key_not_active", status: 409, surface: Surface::Admin,
-        cause: "The key is revoked or expired, so it cannot be rotated.",
-        fix: "Generate a new key instead." },
 ];
 
 /// Every kind of error keyward can answer with, each once.

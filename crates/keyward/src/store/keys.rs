@@ -4,7 +4,7 @@ use super::audit::{insert_audit, AuditEvent};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
-use keyward_core::{ids, key, HashedKey, Plan};
+use keyward_core::{ids, key, HashedKey, Plan, Scopes};
 use serde_json::json;
 use sqlx::Row;
 use std::sync::Arc;
@@ -31,6 +31,28 @@ pub struct AuthKey {
     pub revoke_reason: Option<Box<str>>,
     /// Canonical CIDR strings; empty = any source.
     pub allowed_cidrs: Box<[String]>,
+    /// Unix ms from which the key answers 401 `api_key_expired`;
+    /// `i64::MAX` when it never expires (a plain `i64` keeps the cache entry
+    /// in its allocation size class, and the check is one comparison).
+    pub expires_at: i64,
+    /// What the key may do (a stored list that does not parse: nothing).
+    pub scopes: Scopes,
+}
+
+impl AuthKey {
+    /// When the key expires, if it does.
+    pub fn expiry(&self) -> Option<i64> {
+        (self.expires_at != i64::MAX).then_some(self.expires_at)
+    }
+}
+
+/// Lifecycle terms of a new key (SPEC §12).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyTerms {
+    /// How long after its creation the key expires (ms); `None`: never.
+    pub expires_in_ms: Option<i64>,
+    /// `None`: full access (every scope, including any added later).
+    pub scopes: Option<Scopes>,
 }
 
 /// Who revokes, for `revoked_by` and the audit log.
@@ -45,7 +67,7 @@ pub enum Revoker<'a> {
 }
 
 impl Revoker<'_> {
-    fn id(&self) -> &str {
+    pub(super) fn id(&self) -> &str {
         match self {
             Revoker::User { id, .. } => id,
             Revoker::Support => "support",
@@ -53,7 +75,7 @@ impl Revoker<'_> {
         }
     }
 
-    fn actor(&self) -> &str {
+    pub(super) fn actor(&self) -> &str {
         match self {
             Revoker::User { email, .. } => email,
             Revoker::Support => "support",
@@ -65,15 +87,33 @@ impl Revoker<'_> {
 const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.last4, k.created_at, k.created_by, \
      u.email AS created_by_email, \
      (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = k.workspace_id AND m.user_id = k.created_by) AS is_member, \
-     k.last_used_at, k.last_used_ip, k.revoked_at, k.revoke_reason, k.allowed_cidrs";
+     k.last_used_at, k.last_used_ip, k.revoked_at, k.revoke_reason, k.allowed_cidrs, \
+     k.expires_at, k.scopes, k.rolled_to";
+
+/// Which keys count against [`MAX_ACTIVE_KEYS`] (`$now` is the given
+/// placeholder): not revoked, not expired, not on their way out after a roll.
+pub(super) fn counts_as_active(now: &str) -> String {
+    format!("revoked_at IS NULL AND rolled_to IS NULL AND (expires_at IS NULL OR expires_at > {now})")
+}
+
+/// A stored scope list: NULL is full access; one that does not parse
+/// (edited by hand) grants nothing.
+pub(super) fn stored_scopes(s: Option<&str>) -> Scopes {
+    match s {
+        None => Scopes::ALL,
+        Some(s) => Scopes::from_stored(s).unwrap_or(Scopes::NONE),
+    }
+}
 
 fn split_cidrs(s: &str) -> Vec<String> {
     s.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
-fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
+pub(super) fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
     let last4: String = r.try_get("last4")?;
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+    let expires_at: Option<i64> = r.try_get("expires_at")?;
+    let scopes: Option<String> = r.try_get("scopes")?;
     let is_member: i64 = r.try_get("is_member")?;
     let cidrs: String = r.try_get("allowed_cidrs")?;
     Ok(KeyObject {
@@ -81,7 +121,11 @@ fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
         name: r.try_get("name")?,
         masked: key::mask(&last4),
         last4,
-        status: if revoked_at.is_some() { KeyStatus::Revoked } else { KeyStatus::Active },
+        status: match (revoked_at, expires_at) {
+            (Some(_), _) => KeyStatus::Revoked,
+            (None, Some(e)) if e <= now_ms() => KeyStatus::Expired,
+            _ => KeyStatus::Active,
+        },
         created_at: Timestamp(r.try_get("created_at")?),
         created_by: CreatedBy {
             id: r.try_get("created_by")?,
@@ -93,12 +137,15 @@ fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
         revoked_at: revoked_at.map(Timestamp),
         revoke_reason: r.try_get("revoke_reason")?,
         allowed_cidrs: split_cidrs(&cidrs),
+        expires_at: expires_at.map(Timestamp),
+        scopes: stored_scopes(scopes.as_deref()),
+        rolled_to: r.try_get("rolled_to")?,
+        requests_24h: 0,
     })
 }
 
 impl Store {
-    /// Store a new key (its hash only) and its `key.created` audit event in
-    /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
+    /// Store a new full-access key that never expires (see [`Store::create_key_with`]).
     pub async fn create_key(
         &self,
         workspace_id: &str,
@@ -107,30 +154,50 @@ impl Store {
         last4: &str,
         created_by: (&str, &str),
     ) -> Result<KeyObject> {
+        self.create_key_with(workspace_id, name, hash, last4, created_by, KeyTerms::default()).await
+    }
+
+    /// Store a new key (its hash only) and its `key.created` audit event in
+    /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
+    pub async fn create_key_with(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        hash: &HashedKey,
+        last4: &str,
+        created_by: (&str, &str),
+        terms: KeyTerms,
+    ) -> Result<KeyObject> {
         let id = ids::new_id("key");
         let now = now_ms();
+        let expires_at = terms.expires_in_ms.map(|ms| now.saturating_add(ms));
         let mut tx = self.pool().begin().await?;
         // Write first (SQLite takes the write lock at once; PostgreSQL locks
         // the workspace row, which READ COMMITTED needs so that two nodes
         // creating keys at once cannot both count 99) and check the limit in
         // the same statement, so two concurrent creations cannot both slip under it.
         sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
-        let n = sqlx::query(
-            "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, '' \
-             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND revoked_at IS NULL) < $8",
-        )
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(name)
-        .bind(last4)
-        .bind(hash.as_bytes().to_vec())
-        .bind(now)
-        .bind(created_by.0)
-        .bind(MAX_ACTIVE_KEYS)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let sql = format!(
+            "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs, \
+                                   expires_at, scopes) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, '', $9, $10 \
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND {}) < $8",
+            counts_as_active("$6")
+        );
+        let n = sqlx::query(&sql)
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(name)
+            .bind(last4)
+            .bind(hash.as_bytes().to_vec())
+            .bind(now)
+            .bind(created_by.0)
+            .bind(MAX_ACTIVE_KEYS)
+            .bind(expires_at)
+            .bind(terms.scopes.map(Scopes::to_stored))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(StoreError::LimitReached(
                 "this workspace already has 100 active keys; revoke one before generating another",
@@ -143,7 +210,12 @@ impl Store {
                 action: "key.created",
                 actor: created_by.1,
                 key_id: Some(&id),
-                details: json!({ "name": name, "last4": last4 }),
+                details: json!({
+                    "name": name,
+                    "last4": last4,
+                    "expires_at": expires_at.map(Timestamp),
+                    "scopes": terms.scopes.unwrap_or(Scopes::ALL),
+                }),
             },
         )
         .await?;
@@ -165,7 +237,9 @@ impl Store {
              WHERE k.workspace_id = $1 ORDER BY k.id DESC"
         );
         let rows = sqlx::query(&sql).bind(workspace_id).fetch_all(self.pool()).await?;
-        rows.iter().map(key_from_row).collect()
+        let mut keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+        self.fill_requests_24h(workspace_id, None, &mut keys).await?;
+        Ok(keys)
     }
 
     /// One key of a workspace; another workspace's key is `NotFound`.
@@ -180,7 +254,10 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotFound)?;
-        key_from_row(&row)
+        let mut keys = [key_from_row(&row)?];
+        self.fill_requests_24h(workspace_id, Some(key_id), &mut keys).await?;
+        let [key] = keys;
+        Ok(key)
     }
 
     /// The workspace a key belongs to (for the operator CLI, which works
@@ -289,7 +366,7 @@ impl Store {
     pub async fn auth_key(&self, hash: &HashedKey) -> Result<Option<AuthKey>> {
         let row = sqlx::query(
             "SELECT k.id, k.name, k.last4, k.created_at, k.revoked_at, k.revoke_reason, k.allowed_cidrs, \
-                    w.id AS workspace_id, w.name AS workspace_name, w.plan, w.rpm_override \
+                    k.expires_at, k.scopes, w.id AS workspace_id, w.name AS workspace_name, w.plan, w.rpm_override \
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
         )
         .bind(hash.as_bytes().to_vec())
@@ -310,6 +387,8 @@ impl Store {
                 revoked_at: r.try_get("revoked_at")?,
                 revoke_reason: r.try_get::<Option<String>, _>("revoke_reason")?.map(String::into_boxed_str),
                 allowed_cidrs: split_cidrs(&cidrs).into_boxed_slice(),
+                expires_at: r.try_get::<Option<i64>, _>("expires_at")?.unwrap_or(i64::MAX),
+                scopes: stored_scopes(r.try_get::<Option<String>, _>("scopes")?.as_deref()),
             })
         })
         .transpose()

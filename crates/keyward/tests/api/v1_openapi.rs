@@ -114,7 +114,15 @@ async fn every_operation_documents_its_security_errors_and_headers() {
             assert_eq!(op["security"], json!([]));
             continue;
         }
-        assert_eq!(op["security"], json!([{ "bearerAuth": [] }]), "{method} {path}");
+        // The operation's scope (SPEC §12), from the operation table.
+        let scopes: Vec<&str> = keyward::http::v1::operation_scopes()
+            .iter()
+            .find(|o| o.path == path && o.method.as_str() == method)
+            .and_then(|o| o.scope)
+            .map(|s| s.as_str())
+            .into_iter()
+            .collect();
+        assert_eq!(op["security"], json!([{ "bearerAuth": scopes }]), "{method} {path}");
         let mut want = vec!["401", "403", "429"];
         if path.contains("{id}") {
             want.push("404");
@@ -134,11 +142,15 @@ async fn every_operation_documents_its_security_errors_and_headers() {
         }
         for (status, r) in responses {
             assert_eq!(r["headers"]["X-Request-Id"]["required"], true, "{method} {path} {status}");
-            let limited = !matches!(status.as_str(), "401" | "403" | "503");
+            // A 403 `insufficient_scope` carries the limit, `plan_required` not.
+            let limited = !matches!(status.as_str(), "401" | "503");
             for h in
                 ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"]
             {
                 assert_eq!(r["headers"].get(h).is_some(), limited, "{method} {path} {status} {h}");
+                if status == "403" {
+                    assert_ne!(r["headers"][h]["required"], true, "{method} {path} {status} {h}");
+                }
             }
         }
         assert_eq!(responses["429"]["headers"]["Retry-After"]["required"], true);

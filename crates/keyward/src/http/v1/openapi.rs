@@ -190,12 +190,19 @@ fn error_responses(op: &Map<String, Value>) -> Vec<(&'static str, Value)> {
         (
             "401",
             problem_response(
-                "The key is missing, malformed, unknown (`invalid_api_key`), revoked (`api_key_revoked`) or used \
-                 from an address outside its allowlist (`ip_not_allowed`).",
+                "The key is missing, malformed, unknown (`invalid_api_key`), revoked (`api_key_revoked`), past its \
+                 expiry (`api_key_expired`) or used from an address outside its allowlist (`ip_not_allowed`).",
                 "Problem",
             ),
         ),
-        ("403", problem_response("The workspace's plan has no API access (`plan_required`).", "Problem")),
+        (
+            "403",
+            problem_response(
+                "The workspace's plan has no API access (`plan_required`), or the key lacks the scope this \
+                 operation's security requirement names (`insufficient_scope`).",
+                "Problem",
+            ),
+        ),
         (
             "429",
             problem_response(
@@ -241,7 +248,8 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
             if public {
                 op.insert("security".into(), json!([]));
             } else {
-                op.insert("security".into(), json!([{ "bearerAuth": [] }]));
+                // The scope from the operation table (see `super::operations`).
+                op.entry("security").or_insert_with(|| json!([{ "bearerAuth": [] }]));
                 let errors = error_responses(op);
                 let responses = op.entry("responses").or_insert_with(|| json!({}));
                 for (status, resp) in errors {
@@ -259,7 +267,14 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 // is the key's own limit (not the failed-auth throttle).
                 match status.as_str() {
                     "401" => hs["WWW-Authenticate"] = header("WWW-Authenticate", true),
-                    "403" | "503" => {}
+                    "503" => {}
+                    // `insufficient_scope` passed steps 1–6 and carries the
+                    // limit; `plan_required` does not.
+                    "403" => {
+                        for h in RATE_LIMIT_HEADERS {
+                            hs[h] = header(h, false);
+                        }
+                    }
                     "429" => {
                         hs["Retry-After"] = header("Retry-After", true);
                         for h in RATE_LIMIT_HEADERS {
