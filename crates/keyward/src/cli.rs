@@ -399,7 +399,6 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
                 Err(StoreError::KeyNotActive(m)) => return Err(CliError::new("conflict", m)),
                 Err(e) => return Err(db(e)),
             };
-            // Webhooks: the `key.rolled` event is emitted here too (a CLI roll).
             let old_until = rolled.old.expires_at.map_or_else(String::new, |t| t.to_string());
             let text = format!(
                 "rolled {key_id} to {} ({}); {key_id} works until {old_until}\n\

@@ -15,7 +15,6 @@ pub async fn check_expiring(store: &Store, now_ms: i64) -> Vec<ExpiringKey> {
             for k in &keys {
                 tracing::info!(workspace_id = %k.workspace_id, key_id = %k.key_id, "key expires within 7 days");
             }
-            // Webhooks: emit one `key.expiring` event per key in `keys` here.
             keys
         }
         Err(e) => {

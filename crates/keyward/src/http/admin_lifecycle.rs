@@ -84,7 +84,6 @@ pub async fn roll_key(
     let secret = ApiKeySecret::generate();
     let by = Revoker::User { id: &session.user_id, email: &session.email };
     let rolled = state.store.roll_key(&ws, &id, grace, &secret.hash(), secret.last4(), by).await?;
-    // Webhooks: the `key.rolled` event (old → new) is emitted here, after the commit.
     let body = CreatedKey { object: rolled.new, key: secret.expose().to_string() };
     let mut res = (StatusCode::CREATED, Json(body)).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

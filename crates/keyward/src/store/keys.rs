@@ -424,7 +424,7 @@ impl Store {
 }
 
 /// One key of a workspace, read on `conn` (inside a transaction).
-async fn key_on(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
+pub(super) async fn key_on(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
          WHERE k.workspace_id = $1 AND k.id = $2"

@@ -2,8 +2,9 @@
 //! requests of the last 24 hours, and the once-per-key announcement of keys
 //! about to expire.
 use super::audit::{insert_audit, AuditEvent};
-use super::keys::{counts_as_active, Revoker, MAX_ACTIVE_KEYS};
-use super::{now_ms, Result, Store, StoreError};
+use super::keys::{counts_as_active, key_on, Revoker, MAX_ACTIVE_KEYS};
+use super::{corrupt, now_ms, Result, Store, StoreError};
+use crate::webhooks::EventType;
 use keyward_core::api::{KeyObject, Timestamp};
 use keyward_core::validate::KeyName;
 use keyward_core::{ids, key, HashedKey};
@@ -211,11 +212,21 @@ impl Store {
             },
         )
         .await?;
-        // Webhooks (SPEC §9/§12): the old key's REST hooks move to the
-        // successor here, inside this transaction (`key_id` → `new_id`).
+        // The old key's REST hooks move to the successor, so Zaps keep
+        // receiving after the grace period; the events go out with the roll.
+        super::hooks::move_key_hooks(&mut tx, workspace_id, key_id, &new_id).await?;
+        let old_object = key_on(&mut tx, workspace_id, key_id).await?;
+        let new_object = key_on(&mut tx, workspace_id, &new_id).await?;
+        let new_data = serde_json::to_value(&new_object).map_err(corrupt)?;
+        let old_data = serde_json::to_value(&old_object).map_err(corrupt)?;
+        let mut wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyCreated, &new_data).await?;
+        wake |= super::enqueue_event(&mut tx, workspace_id, EventType::KeyRolled, &old_data).await?;
         tx.commit().await?;
         self.changes.bump();
-        Ok(RolledKey { old: self.key(workspace_id, key_id).await?, new: self.key(workspace_id, &new_id).await? })
+        if wake {
+            self.wake_webhooks();
+        }
+        Ok(RolledKey { old: old_object, new: new_object })
     }
 
     /// Claim every key, in every workspace, that expires within
@@ -237,6 +248,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
+        let mut wake = false;
         for r in rows {
             let k = ExpiringKey {
                 workspace_id: r.try_get("workspace_id")?,
@@ -262,9 +274,14 @@ impl Store {
             .bind(&message)
             .execute(&mut *tx)
             .await?;
+            let data = serde_json::to_value(key_on(&mut tx, &k.workspace_id, &k.key_id).await?).map_err(corrupt)?;
+            wake |= super::enqueue_event(&mut tx, &k.workspace_id, EventType::KeyExpiring, &data).await?;
             out.push(k);
         }
         tx.commit().await?;
+        if wake {
+            self.wake_webhooks();
+        }
         Ok(out)
     }
 }
