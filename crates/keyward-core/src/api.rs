@@ -113,8 +113,8 @@ pub struct KeyObject {
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<Timestamp>,
-    /// `manual` or `auto_error_rate`.
-    pub revoke_reason: Option<String>,
+    /// `manual`, `auto_error_rate` or `leaked`.
+    pub revoke_reason: Option<crate::RevokeReason>,
     pub allowed_cidrs: Vec<String>,
 }
 
@@ -217,6 +217,20 @@ pub struct Notification {
     pub kind: String,
     pub key_id: Option<String>,
     pub message: String,
+}
+
+/// Where a key revoked as leaked was found, from its `key.leaked` audit
+/// event: for the workspace's admins (the page), never for the reporter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeakReport {
+    pub key_id: String,
+    pub at: Timestamp,
+    /// `github` (secret scanning) or `public` (`POST /v1/leaked-keys`).
+    pub reporter: String,
+    /// GitHub's `source`: `commit`, `issue_comment`, `gist`, …
+    pub source: Option<String>,
+    /// GitHub's `url`: where the key was found.
+    pub url: Option<String>,
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ fn main() {
         current,
         now_ms: common::NOW,
         state,
+        leaks: &[],
     };
     let empty = UsageReport {
         series: usage

@@ -2,7 +2,8 @@
 
 use crate::layout::{self, icon, time_ago, time_date, PRODUCT};
 use crate::{usage, ApiKeysPage, PageState, API_KEYS_PATH};
-use keyward_core::api::{KeyObject, KeyStatus, Notification, WorkspaceMembership};
+use keyward_core::api::{KeyObject, KeyStatus, LeakReport, Notification, WorkspaceMembership};
+use keyward_core::RevokeReason;
 use maud::{html, Markup};
 
 /// Whether generating keys is possible (Ready) or only managing them (PlanRequired).
@@ -185,7 +186,7 @@ fn manage(
                         }
                     }
                     tbody #keys-tbody {
-                        @for k in keys { (key_row(k, mode, p.now_ms)) }
+                        @for k in keys { (key_row(k, mode, p.now_ms, leak_of(p.leaks, k))) }
                         @if keys.is_empty() { (empty_row(mode)) }
                     }
                 }
@@ -216,9 +217,17 @@ fn empty_row(mode: Mode) -> Markup {
     }
 }
 
+/// Where a key revoked as leaked was found (admins only: the keys table is).
+fn leak_of<'a>(leaks: &'a [LeakReport], k: &KeyObject) -> Option<&'a LeakReport> {
+    if k.revoke_reason != Some(RevokeReason::Leaked) {
+        return None;
+    }
+    leaks.iter().find(|l| l.key_id == k.id)
+}
+
 /// One row of the keys table. `app.js` builds the same markup for a key it
 /// has just created (`buildRow`); keep the two in step.
-pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     let active = k.status == KeyStatus::Active;
     html! {
         tr.key-row data-key-id=(k.id) data-key-name=(k.name) data-status=(if active { "active" } else { "revoked" }) {
@@ -247,7 +256,7 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
                     None => span.muted { "Never" },
                 }
             }
-            td.key-status data-label="Status" { (status(k, mode, now_ms)) }
+            td.key-status data-label="Status" { (status(k, mode, now_ms, leak)) }
             td.key-ips data-label="Allowed IPs" {
                 div.ips {
                     @if k.allowed_cidrs.is_empty() {
@@ -277,25 +286,42 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
     }
 }
 
-fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+fn status(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     match k.status {
         KeyStatus::Active => html! {
             span.badge.badge-success { "Active" }
             @if mode == Mode::PlanRequired { span.sub { "Suspended on the Free plan" } }
         },
         KeyStatus::Revoked => {
-            let auto = k.revoke_reason.as_deref() == Some("auto_error_rate");
             html! {
-                @if auto {
-                    span.badge.badge-danger { "Revoked automatically (error rate)" }
-                } @else {
-                    span.badge.badge-neutral { "Revoked" }
+                @match k.revoke_reason {
+                    Some(RevokeReason::AutoErrorRate) => span.badge.badge-danger { "Revoked automatically (error rate)" },
+                    Some(RevokeReason::Leaked) => span.badge.badge-danger.badge-leaked { "Leaked" },
+                    _ => span.badge.badge-neutral { "Revoked" },
                 }
                 @if let Some(t) = k.revoked_at { span.sub { (time_ago(t, now_ms)) } }
-                @if let Some(r) = k.revoke_reason.as_deref().filter(|r| *r != "manual" && *r != "auto_error_rate") {
-                    span.sub { "Reason: " (r) }
-                }
+                @if k.revoke_reason == Some(RevokeReason::Leaked) { (leak_location(leak)) }
             }
+        }
+    }
+}
+
+/// "Found by GitHub secret scanning (commit) at: <url>" (the URL as text,
+/// not a link: it comes from the report).
+fn leak_location(leak: Option<&LeakReport>) -> Markup {
+    let Some(l) = leak else {
+        return html! { span.sub.leak-location { "Reported as leaked" } };
+    };
+    html! {
+        @if l.reporter == "github" {
+            span.sub.leak-location {
+                "Found by GitHub secret scanning"
+                @if let Some(src) = l.source.as_deref().filter(|s| !s.is_empty()) { " (" (src) ")" }
+                @if l.url.is_some() { " at:" }
+            }
+            @if let Some(url) = &l.url { span.sub.mono.leak-url title="Where GitHub found the key" { (url) } }
+        } @else {
+            span.sub.leak-location { "Reported through the public leak report endpoint" }
         }
     }
 }
@@ -308,12 +334,18 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
         section.banners aria-label="Notifications" {
             @for n in notifications {
                 @let key = n.key_id.as_deref().and_then(|id| keys.iter().find(|k| k.id == id));
-                @let auto = n.kind == "key.auto_revoked";
-                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) {
+                @let leaked = n.kind == "key.leaked";
+                @let auto = n.kind == "key.auto_revoked" || leaked;
+                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) data-kind=(n.kind) {
                     span.alert-icon { (icon("alert")) }
                     div.banner-body {
                         p.banner-title {
-                            @if auto {
+                            @if leaked {
+                                @match key {
+                                    Some(k) => { "Key “" (k.name) "” was found leaked and revoked" }
+                                    None => { "A leaked API key was revoked" }
+                                }
+                            } @else if auto {
                                 @match key {
                                     Some(k) => { "Key “" (k.name) "” was revoked automatically" }
                                     None => { "An API key was revoked automatically" }
@@ -325,7 +357,10 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
                         p { (n.message) }
                         p.banner-meta {
                             (time_ago(n.at, now_ms))
-                            @if auto {
+                            @if leaked {
+                                " · Reason: the key was found where others can read it. Anyone who saw it could "
+                                "have used it: review the workspace's recent API usage below."
+                            } @else if auto {
                                 " · Reason: sustained high error rate (many 401/422 answers in a short window), "
                                 "a sign the key leaked or is misused. Find the leak, then generate a new key."
                             }

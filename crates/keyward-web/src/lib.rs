@@ -22,7 +22,7 @@ mod usage;
 pub use assets::asset;
 pub use login::{render_login, LoginPage};
 
-use keyward_core::api::{KeyObject, Notification, UsageReport, WorkspaceMembership};
+use keyward_core::api::{KeyObject, LeakReport, Notification, UsageReport, WorkspaceMembership};
 
 /// The Content-Security-Policy the pages need: no external sources, no inline
 /// script or style (all JS/CSS lives in the embedded assets).
@@ -46,6 +46,9 @@ pub struct ApiKeysPage<'a> {
     /// "Now" as unix milliseconds, for relative times ("3 minutes ago").
     pub now_ms: i64,
     pub state: PageState<'a>,
+    /// Where the workspace's leaked keys were found (shown in the keys
+    /// table, which only admins see; empty for others).
+    pub leaks: &'a [LeakReport],
 }
 
 /// What the user may see in the current workspace.

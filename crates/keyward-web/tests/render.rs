@@ -15,6 +15,7 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         current,
         now_ms: common::NOW,
         state,
+        leaks: &[],
     })
 }
 

@@ -33,6 +33,10 @@ pub struct Inner {
     pub logins: crate::http::session::LoginThrottle,
     pub last_used: LastUsed,
     pub usage: Recorder,
+    /// Banner notifications and the notify webhook (automatic revocations).
+    pub notifier: Arc<crate::usage::notify::Notifier>,
+    /// GitHub's secret scanning keys and the public leak report throttle.
+    pub leaks: crate::leaked::Leaks,
 }
 
 impl Deref for AppState {
@@ -75,12 +79,24 @@ impl AppState {
         }
         let cache_enabled = store.backend() == Backend::Sqlite;
         let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
+        let notifier = Arc::new(crate::usage::notify::Notifier::new(
+            store.clone(),
+            config.notify_webhook_url.as_deref(),
+            crate::usage::notify::Retry::default(),
+            Arc::clone(usage.metrics()),
+        )?);
+        let leaks = crate::leaked::Leaks::new(
+            config.github_secret_scanning_keys_url.clone(),
+            crate::leaked::github::default_source()?,
+        );
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
             limiter: RateLimiter::from_config(&config).await?,
             logins: Default::default(),
             last_used: LastUsed::default(),
             usage,
+            notifier,
+            leaks,
             store,
             config,
         }));
@@ -166,12 +182,7 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
             }))
         }
     };
-    let notifier = Arc::new(notify::Notifier::new(
-        state.store.clone(),
-        state.config.notify_webhook_url.as_deref(),
-        notify::Retry::default(),
-        Arc::clone(&metrics),
-    )?);
+    let notifier = Arc::clone(&state.notifier);
     let writer = Writer {
         store: state.store.clone(),
         metrics: Arc::clone(&metrics),

@@ -258,9 +258,9 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             let keys = store.list_keys(&workspace).await.map_err(db)?;
             let mut text = String::new();
             for k in &keys {
-                let status = match (&k.revoked_at, k.revoke_reason.as_deref()) {
+                let status = match (&k.revoked_at, k.revoke_reason) {
                     (None, _) => "active".to_string(),
-                    (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or("manual")),
+                    (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or(keyward_core::RevokeReason::Manual)),
                 };
                 let ips = if k.allowed_cidrs.is_empty() { "any".to_string() } else { k.allowed_cidrs.join(",") };
                 text.push_str(&format!("{}  {}  {}  {}  ips={}\n", k.id, k.masked, k.name, status, ips));
@@ -272,7 +272,7 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
         }
         AdminCommand::Key(KeyCmd::Revoke { key_id }) => {
             let ws = key_workspace(store, &key_id).await?;
-            let newly = store.revoke_key(&ws, &key_id, Revoker::Support, "manual", json!({})).await.map_err(db)?;
+            let newly = store.revoke_key(&ws, &key_id, Revoker::Support, keyward_core::RevokeReason::Manual, json!({})).await.map_err(db)?;
             let text = if newly { format!("revoked {key_id}") } else { format!("{key_id} was already revoked") };
             Ok((text, json!({ "id": key_id, "status": "revoked" })))
         }

@@ -67,6 +67,17 @@ pub enum ApiError {
     /// 401: no valid session (admin API).
     #[error("sign in first")]
     Unauthenticated,
+    /// 401: a secret scanning report whose signature is missing, wrong or
+    /// made with a key keyward does not know.
+    #[error("{0}")]
+    InvalidSignature(&'static str),
+    /// 429: too many public leak reports from this address.
+    #[error("at most 60 leak reports an hour per address; retry after {0} s")]
+    TooManyLeakReports(u64),
+    /// 503: GitHub's public keys could not be obtained; the report can
+    /// be sent again later.
+    #[error("the public keys that verify GitHub's reports could not be fetched; retry later")]
+    SigningKeysUnavailable,
     /// 401: wrong email or password (one answer for both).
     #[error("incorrect email or password")]
     InvalidCredentials,
@@ -112,18 +123,25 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidApiKey(_) | ApiKeyRevoked(_) | IpNotAllowed(_) | Unauthenticated | InvalidCredentials => {
+            InvalidApiKey(_)
+            | ApiKeyRevoked(_)
+            | IpNotAllowed(_)
+            | Unauthenticated
+            | InvalidCredentials
+            | InvalidSignature(_) => {
                 StatusCode::UNAUTHORIZED
             }
             PlanRequired | CsrfFailed | Forbidden(_) => StatusCode::FORBIDDEN,
-            RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) | TooManyLeakReports(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | SigningKeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +159,9 @@ impl ApiError {
             TooManyLoginAttempts(_) => "too_many_login_attempts",
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
+            InvalidSignature(_) => "invalid_signature",
+            TooManyLeakReports(_) => "rate_limited",
+            SigningKeysUnavailable => "service_unavailable",
             CsrfFailed => "csrf_failed",
             Forbidden(_) => "forbidden",
             NotFound => "not_found",
@@ -158,7 +179,9 @@ impl ApiError {
 
     fn problem_type(&self) -> String {
         match self {
-            ApiError::RateLimited { .. } => "https://iana.org/assignments/http-problem-types#quota-exceeded".into(),
+            ApiError::RateLimited { .. } | ApiError::TooManyLeakReports(_) => {
+                "https://iana.org/assignments/http-problem-types#quota-exceeded".into()
+            }
             other => format!("https://docs.userevaluation.com/api/errors#{}", other.code()),
         }
     }
@@ -166,7 +189,10 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
-            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) => Some(*s),
+            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) | ApiError::TooManyLeakReports(s) => {
+                Some(*s)
+            }
+            ApiError::SigningKeysUnavailable => Some(60),
             _ => None,
         }
     }

@@ -82,6 +82,7 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
     let keys;
     let usage: UsageReport;
     let notifications;
+    let mut leaks = Vec::new();
     let key_filter = q.key_id.as_deref().filter(|k| !k.is_empty());
     let page_state = if !current.role.can_manage_keys() {
         PageState::NotAdmin
@@ -90,6 +91,9 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
         usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
         notifications = super::admin_usage::notifications_for(state, &current.id).await?;
+        if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {
+            leaks = state.store.leak_reports(&current.id).await?;
+        }
         if current.plan.has_api_access() {
             PageState::Ready { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
         } else {
@@ -103,6 +107,7 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
         current,
         now_ms: now,
         state: page_state,
+        leaks: &leaks,
     })))
 }
 

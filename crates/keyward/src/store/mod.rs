@@ -12,6 +12,7 @@
 mod accounts;
 mod audit;
 mod keys;
+mod leaked;
 mod sessions;
 mod studies;
 mod usage;
@@ -19,6 +20,7 @@ mod usage;
 pub use accounts::*;
 pub use audit::*;
 pub use keys::*;
+pub use leaked::*;
 pub use sessions::*;
 pub use studies::*;
 pub use usage::*;

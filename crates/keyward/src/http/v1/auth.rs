@@ -143,10 +143,7 @@ pub async fn pipeline(
 /// Steps 3–5; the rate-limit policy in force when they pass.
 fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr) -> Result<RateLimitPolicy, ApiError> {
     if let Some(at) = vk.key.revoked_at {
-        let how = match vk.key.revoke_reason.as_deref() {
-            Some("auto_error_rate") => "automatically, after a sustained high rate of 401/422 errors",
-            _ => "manually by a workspace admin",
-        };
+        let how = vk.key.revoke_reason.unwrap_or(keyward_core::RevokeReason::Manual).explanation();
         return Err(ApiError::ApiKeyRevoked(format!("this API key was revoked at {} ({how})", Timestamp(at))));
     }
     let policy = vk.policy.ok_or(ApiError::PlanRequired)?;
