@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The `/v1` surface of SPEC §4 (hooks are planned, not part of this issue).
-const SPEC_OPERATIONS: [(&str, &str); 9] = [
+/// The `/v1` surface of SPEC §4 and §11 (hooks are planned, not part of this issue).
+const SPEC_OPERATIONS: [(&str, &str); 11] = [
     ("GET", "/v1/me"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/studies"),
@@ -18,7 +18,12 @@ const SPEC_OPERATIONS: [(&str, &str); 9] = [
     ("POST", "/v1/studies/{id}/transcripts"),
     ("GET", "/v1/transcripts"),
     ("GET", "/v1/transcripts/{id}"),
+    ("POST", "/v1/secret-scanning/github"),
+    ("POST", "/v1/leaked-keys"),
 ];
+
+/// Operations that need no API key (SPEC §4, §11).
+const PUBLIC_PATHS: [&str; 3] = ["/v1/openapi.json", "/v1/secret-scanning/github", "/v1/leaked-keys"];
 
 async fn fetch_doc(app: &TestApp) -> Value {
     let res = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap();
@@ -107,8 +112,11 @@ async fn every_operation_documents_its_security_errors_and_headers() {
         let op = &doc["paths"][&path][method.to_lowercase()];
         let responses = op["responses"].as_object().unwrap();
         assert!(op["operationId"].is_string());
-        if path == "/v1/openapi.json" {
-            assert_eq!(op["security"], json!([]));
+        if PUBLIC_PATHS.contains(&path.as_str()) {
+            assert_eq!(op["security"], json!([]), "{method} {path}");
+            for (status, r) in responses {
+                assert_eq!(r["headers"]["X-Request-Id"]["required"], true, "{method} {path} {status}");
+            }
             continue;
         }
         assert_eq!(op["security"], json!([{ "bearerAuth": [] }]), "{method} {path}");
