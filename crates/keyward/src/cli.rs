@@ -38,6 +38,9 @@ pub enum AdminCommand {
     /// API keys (support's view across workspaces).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// GitHub secret scanning: what to register with GitHub's partner program.
+    #[command(subcommand)]
+    SecretScanning(SecretScanningCmd),
     /// Load-test fixtures (hidden): workspaces with a very high rpm override
     /// and many keys, whose secrets are written to a file for the load tool.
     #[command(hide = true)]
@@ -120,6 +123,25 @@ pub enum KeyCmd {
     AllowIps { key_id: String, cidrs: Vec<String> },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SecretScanningCmd {
+    /// Print the token type, the regex and the endpoint path to register
+    /// with GitHub (needs no store).
+    Pattern,
+}
+
+/// What `admin secret-scanning pattern` prints: (text, JSON).
+pub fn secret_scanning_pattern() -> (String, Value) {
+    use keyward_core::secret_scanning::{GITHUB_ENDPOINT_PATH, TOKEN_REGEX, TOKEN_TYPE};
+    (
+        format!(
+            "token type: {TOKEN_TYPE}\nregex: {TOKEN_REGEX}\nendpoint: {GITHUB_ENDPOINT_PATH} \
+             (POST, under the server's public URL, e.g. https://api.example.com{GITHUB_ENDPOINT_PATH})"
+        ),
+        json!({ "token_type": TOKEN_TYPE, "regex": TOKEN_REGEX, "endpoint_path": GITHUB_ENDPOINT_PATH }),
+    )
+}
+
 /// A CLI failure: one line for stderr.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -158,6 +180,10 @@ fn parse_plan(s: &str) -> Result<Plan, CliError> {
 
 /// Run an admin command; returns what to print (text or JSON).
 pub async fn run(args: AdminArgs) -> Result<String, CliError> {
+    if let AdminCommand::SecretScanning(SecretScanningCmd::Pattern) = args.command {
+        let (text, v) = secret_scanning_pattern();
+        return Ok(if args.json { v.to_string() } else { text });
+    }
     let loc = args.store.location().map_err(|e| CliError(e.to_string()))?;
     let store = Store::open(&loc).await.map_err(|e| CliError(format!("cannot open the store: {e:#}")))?;
     let out = execute(&store, args.command).await;
@@ -253,6 +279,7 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             ))
         }
         AdminCommand::BenchSeed { keys, out } => bench_seed(store, keys, &out).await,
+        AdminCommand::SecretScanning(SecretScanningCmd::Pattern) => Ok(secret_scanning_pattern()),
         AdminCommand::Key(KeyCmd::List { workspace }) => {
             workspace_exists(store, &workspace).await?;
             let keys = store.list_keys(&workspace).await.map_err(db)?;

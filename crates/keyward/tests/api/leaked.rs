@@ -560,3 +560,30 @@ async fn webhook_target() -> (String, mpsc::UnboundedReceiver<Value>) {
     });
     (url, rx)
 }
+
+#[test]
+fn the_cli_prints_what_to_register_with_github() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = admin_cli(dir.path(), &["secret-scanning", "pattern"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("user_evaluation_api_key"), "{out}");
+    assert!(out.contains("ue_live_[0-9A-Za-z]{38}"), "{out}");
+    assert!(out.contains("/v1/secret-scanning/github"), "{out}");
+    let (ok, out, err) = admin_cli(dir.path(), &["secret-scanning", "pattern", "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "token_type": "user_evaluation_api_key",
+            "regex": "ue_live_[0-9A-Za-z]{38}",
+            "endpoint_path": "/v1/secret-scanning/github",
+        })
+    );
+    // The pattern matches every key keyward generates, and nothing is created.
+    let re = regex::Regex::new(&format!("^{}$", v["regex"].as_str().unwrap())).unwrap();
+    for _ in 0..100 {
+        assert!(re.is_match(ApiKeySecret::generate().expose()));
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "printing the pattern created a store");
+}
