@@ -48,8 +48,8 @@ impl RevokeReason {
             RevokeReason::Manual => "manually by a workspace admin",
             RevokeReason::AutoErrorRate => "automatically, after a sustained high rate of 401/422 errors",
             RevokeReason::Leaked => {
-                "automatically, because it was found leaked (reported by a secret scanner or by someone who \
-                 found it); generate a new key and keep it out of code and chat"
+                "automatically, because it was found leaked and reported to us; generate a new key and keep it \
+                 out of code and chat"
             }
         }
     }
