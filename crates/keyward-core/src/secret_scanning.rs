@@ -102,8 +102,8 @@ fn cut(s: &str) -> String {
 /// `url` and `source` optional strings (cut to [`MAX_LOCATION_CHARS`]).
 /// Other fields are ignored (GitHub may add some).
 pub fn parse_github_report(body: &[u8]) -> Result<Vec<GithubMatch>, ReportError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ReportError::Json { line: e.line(), column: e.column() })?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ReportError::Json { line: e.line(), column: e.column() })?;
     let Value::Array(items) = value else {
         return Err(shape("", "invalid_type", "expected an array of matches"));
     };
@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(shape_of(r#"{"token":"x"}"#), ("".into(), "invalid_type"));
         assert_eq!(shape_of(r#"[1]"#), ("[0]".into(), "invalid_type"));
         assert_eq!(shape_of(r#"[{"type":"x"}]"#), ("[0].token".into(), "required"));
-        assert_eq!(shape_of(r#"[{"token":"t","type":"x"},{"token":1,"type":"x"}]"#), ("[1].token".into(), "invalid_type"));
+        assert_eq!(
+            shape_of(r#"[{"token":"t","type":"x"},{"token":1,"type":"x"}]"#),
+            ("[1].token".into(), "invalid_type")
+        );
         assert_eq!(shape_of(r#"[{"token":"t","type":"x","url":5}]"#), ("[0].url".into(), "invalid_type"));
         let many = format!("[{}]", vec![r#"{"token":"t","type":"x"}"#; MAX_MATCHES + 1].join(","));
         assert_eq!(shape_of(&many), ("".into(), "too_many"));

@@ -299,7 +299,10 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
         }
         AdminCommand::Key(KeyCmd::Revoke { key_id }) => {
             let ws = key_workspace(store, &key_id).await?;
-            let newly = store.revoke_key(&ws, &key_id, Revoker::Support, keyward_core::RevokeReason::Manual, json!({})).await.map_err(db)?;
+            let newly = store
+                .revoke_key(&ws, &key_id, Revoker::Support, keyward_core::RevokeReason::Manual, json!({}))
+                .await
+                .map_err(db)?;
             let text = if newly { format!("revoked {key_id}") } else { format!("{key_id} was already revoked") };
             Ok((text, json!({ "id": key_id, "status": "revoked" })))
         }

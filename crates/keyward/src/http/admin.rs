@@ -92,7 +92,13 @@ async fn revoke_key(
     require_admin(&state, &session, &ws).await?;
     state
         .store
-        .revoke_key(&ws, &id, Revoker::User { id: &session.user_id, email: &session.email }, RevokeReason::Manual, json!({}))
+        .revoke_key(
+            &ws,
+            &id,
+            Revoker::User { id: &session.user_id, email: &session.email },
+            RevokeReason::Manual,
+            json!({}),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -123,14 +123,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidApiKey(_)
-            | ApiKeyRevoked(_)
-            | IpNotAllowed(_)
-            | Unauthenticated
-            | InvalidCredentials
-            | InvalidSignature(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            InvalidApiKey(_) | ApiKeyRevoked(_) | IpNotAllowed(_) | Unauthenticated | InvalidCredentials
+            | InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             PlanRequired | CsrfFailed | Forbidden(_) => StatusCode::FORBIDDEN,
             RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) | TooManyLeakReports(_) => {
                 StatusCode::TOO_MANY_REQUESTS

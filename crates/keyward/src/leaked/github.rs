@@ -235,10 +235,8 @@ mod tests {
     fn set(ids: &[&str]) -> (Vec<u8>, VerifyingKey) {
         let key = *SigningKey::random(&mut rand::rngs::OsRng).verifying_key();
         let pem = key.to_public_key_pem(p256::pkcs8::LineEnding::LF).unwrap();
-        let keys: Vec<_> = ids
-            .iter()
-            .map(|id| serde_json::json!({ "key_identifier": id, "key": pem, "is_current": true }))
-            .collect();
+        let keys: Vec<_> =
+            ids.iter().map(|id| serde_json::json!({ "key_identifier": id, "key": pem, "is_current": true })).collect();
         (serde_json::to_vec(&serde_json::json!({ "public_keys": keys })).unwrap(), key)
     }
 
@@ -313,8 +311,9 @@ mod tests {
     fn key_sets_without_usable_keys_are_refused() {
         assert!(parse_key_set(b"nope").is_err());
         assert!(parse_key_set(br#"{"public_keys": []}"#).is_err());
-        assert!(parse_key_set(br#"{"public_keys": [{"key_identifier": "x", "key": "junk", "is_current": true}]}"#)
-            .is_err());
+        assert!(
+            parse_key_set(br#"{"public_keys": [{"key_identifier": "x", "key": "junk", "is_current": true}]}"#).is_err()
+        );
         let (body, _) = set(&["a", "b"]);
         assert_eq!(parse_key_set(&body).unwrap().len(), 2);
     }

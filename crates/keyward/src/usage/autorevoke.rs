@@ -269,7 +269,10 @@ pub async fn check_key(
     }
     let ratio = (errors as f64 / requests as f64 * 1000.0).round() / 1000.0;
     let details = json!({ "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio });
-    if !store.revoke_key(workspace_id, key_id, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details).await? {
+    if !store
+        .revoke_key(workspace_id, key_id, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details)
+        .await?
+    {
         return Ok(None);
     }
     Ok(Some(Revoked {

@@ -181,7 +181,10 @@ async fn a_key_github_found_is_revoked_and_refused_on_the_next_request() {
     assert_eq!(events[0]["actor"], "system");
     assert_eq!(events[0]["key_id"], id);
     let d = &events[0]["details"];
-    assert_eq!((d["reporter"].as_str(), d["source"].as_str(), d["url"].as_str()), (Some("github"), Some("commit"), Some(LEAK_URL)));
+    assert_eq!(
+        (d["reporter"].as_str(), d["source"].as_str(), d["url"].as_str()),
+        (Some("github"), Some("commit"), Some(LEAK_URL))
+    );
     assert_eq!(d["reason"], "leaked");
     let everything = format!("{events:?} {:?}", notifications(&admin, &ws).await);
     assert!(!everything.contains(&secret[8..]), "a secret reached the audit log or a notification");
@@ -230,7 +233,11 @@ async fn feedback_labels_every_match_in_order() {
         .unwrap()
         .iter()
         .map(|f| {
-            (f["token_hash"].as_str().unwrap().into(), f["token_type"].as_str().unwrap().into(), f["label"].as_str().unwrap().into())
+            (
+                f["token_hash"].as_str().unwrap().into(),
+                f["token_type"].as_str().unwrap().into(),
+                f["label"].as_str().unwrap().into(),
+            )
         })
         .collect();
     let want: Vec<(String, String, String)> = tokens
@@ -278,7 +285,9 @@ async fn bad_signatures_and_unknown_identifiers_are_401_and_change_nothing() {
     let last = changed.len() - 2;
     changed[last] = b' ';
     let impostor = SigningKey::random(&mut rand::rngs::OsRng);
-    let cases: Vec<(&str, Vec<u8>, Option<&str>, Option<String>)> = vec![
+    // (what, body, identifier, signature)
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, Option<String>);
+    let cases: Vec<Case> = vec![
         ("no headers", body.clone(), None, None),
         ("no signature", body.clone(), Some("k1"), None),
         ("no identifier", body.clone(), None, Some(good.clone())),
@@ -416,7 +425,8 @@ async fn a_report_of_1000_matches_is_answered_well_inside_githubs_timeout() {
     for i in 0..9 {
         ours.push(admin.create_key(&ws, &format!("key {i}")).await.1);
     }
-    let mut matches: Vec<Value> = (0..990).map(|i| found(&if i % 2 == 0 { stranger() } else { format!("tok_{i}") })).collect();
+    let mut matches: Vec<Value> =
+        (0..990).map(|i| found(&if i % 2 == 0 { stranger() } else { format!("tok_{i}") })).collect();
     for (i, k) in ours.iter().enumerate() {
         matches.insert(i * 97, found(k));
     }

@@ -98,7 +98,9 @@ fn body_error(e: BytesRejection) -> ApiError {
 fn report_error(e: ReportError) -> ApiError {
     match e {
         ReportError::Json { .. } => ApiError::InvalidJson(e.to_string()),
-        ReportError::Shape { field, code, message } => ApiError::Validation(vec![FieldError::new(field, code, message)]),
+        ReportError::Shape { field, code, message } => {
+            ApiError::Validation(vec![FieldError::new(field, code, message)])
+        }
     }
 }
 

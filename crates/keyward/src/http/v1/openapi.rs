@@ -68,10 +68,7 @@ fn public_error_responses(operation: &str) -> Vec<(&'static str, Value)> {
                     "ValidationProblem",
                 ),
             ),
-            (
-                "429",
-                problem_response("More than 60 reports in an hour from this address (`rate_limited`).", "Problem"),
-            ),
+            ("429", problem_response("More than 60 reports in an hour from this address (`rate_limited`).", "Problem")),
         ]);
     }
     out
