@@ -20,7 +20,7 @@
 //! 60 000 ms old, so it has just left the window and the request passes.
 //!
 //! Memory is what exactness costs: one entry per success in the last minute
-//! (4 bytes: offsets from a per-log base, so `u32` suffices), pruned on every
+//! (2 bytes: `u16` millisecond offsets from a per-log base; the 60 s window fits), pruned on every
 //! call, and the buffer shrinks again after a burst. A plan change applies at
 //! once because the limit is an argument, not state; if the limit shrinks the
 //! log simply holds more than N entries until they expire.

@@ -167,9 +167,14 @@ pub fn parse_public_key_pem(pem: &str) -> Result<VerifyingKey, SignatureError> {
 /// exactly these body bytes by `key`.
 pub fn verify_signature(key: &VerifyingKey, body: &[u8], signature_b64: &str) -> bool {
     match decode_signature(signature_b64) {
-        Ok(sig) => key.verify(body, &sig).is_ok(),
+        Ok(sig) => verify_decoded(key, body, &sig),
         Err(_) => false,
     }
+}
+
+/// [`verify_signature`] for a signature already decoded.
+pub fn verify_decoded(key: &VerifyingKey, body: &[u8], signature: &Signature) -> bool {
+    key.verify(body, signature).is_ok()
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! (SQLite), chromedriver and browser.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
-//! `chromium` and `chromium-driver`); without them every test prints
-//! `skipped: chromium/chromedriver not installed` and passes. Screenshots go
-//! to `target/screenshots/` on every run.
+//! `chromium` and `chromium-driver`). Every test is `#[ignore = "needs
+//! chromium and chromedriver"]`: `cargo test` lists them as ignored, and
+//! `cargo test -p keyward --test browser -- --include-ignored` runs them (and
+//! fails without a browser). Screenshots go to `target/screenshots/` on
+//! every run.
 
 #[path = "browser/app.rs"]
 mod app;
@@ -14,7 +16,7 @@ mod app;
 mod driver;
 
 use app::{TestApp, PASSWORD};
-use driver::{installed_or_skip, Browser};
+use driver::Browser;
 use fantoccini::key::Key;
 use keyward_core::{Plan, Role};
 use reqwest::StatusCode;
@@ -160,10 +162,9 @@ async fn full_page_screenshot(b: &Browser, width: u32, path: &std::path::Path) {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn generate_use_and_revoke_a_key_with_the_mouse() {
-    if !installed_or_skip("generate_use_and_revoke_a_key_with_the_mouse") {
-        return;
-    }
+    driver::require_installed();
     let app = TestApp::spawn().await;
     let (_ws, email) = app.admin(Plan::Pro).await;
     let b = Browser::start(WIDTH, HEIGHT).await;
@@ -240,10 +241,9 @@ async fn generate_use_and_revoke_a_key_with_the_mouse() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn generate_a_key_with_the_keyboard_only() {
-    if !installed_or_skip("generate_a_key_with_the_keyboard_only") {
-        return;
-    }
+    driver::require_installed();
     let app = TestApp::spawn().await;
     let (_ws, email) = app.admin(Plan::Starter).await;
     let b = Browser::start(WIDTH, HEIGHT).await;
@@ -314,10 +314,9 @@ async fn generate_a_key_with_the_keyboard_only() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn a_member_is_told_only_admins_manage_keys() {
-    if !installed_or_skip("a_member_is_told_only_admins_manage_keys") {
-        return;
-    }
+    driver::require_installed();
     let app = TestApp::spawn().await;
     let (ws, _admin) = app.admin(Plan::Pro).await;
     let member = app.user(&ws, "member@example.com", Role::Member).await;
@@ -332,10 +331,9 @@ async fn a_member_is_told_only_admins_manage_keys() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn a_free_plan_admin_is_told_keys_need_a_paid_plan() {
-    if !installed_or_skip("a_free_plan_admin_is_told_keys_need_a_paid_plan") {
-        return;
-    }
+    driver::require_installed();
     let app = TestApp::spawn().await;
     let (_ws, email) = app.admin(Plan::Free).await;
     let b = Browser::start(WIDTH, HEIGHT).await;
@@ -349,10 +347,9 @@ async fn a_free_plan_admin_is_told_keys_need_a_paid_plan() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn without_a_session_the_page_sends_you_to_login_and_back() {
-    if !installed_or_skip("without_a_session_the_page_sends_you_to_login_and_back") {
-        return;
-    }
+    driver::require_installed();
     let app = TestApp::spawn().await;
     let (_ws, email) = app.admin(Plan::Pro).await;
     let b = Browser::start(WIDTH, HEIGHT).await;
@@ -375,10 +372,9 @@ async fn without_a_session_the_page_sends_you_to_login_and_back() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn the_ip_allowlist_is_edited_in_its_dialog() {
-    if !installed_or_skip("the_ip_allowlist_is_edited_in_its_dialog") {
-        return;
-    }
+    driver::require_installed();
     let app = TestApp::spawn().await;
     let (ws, email) = app.admin(Plan::Pro).await;
     let (_id, secret) = api_create_key(&app, &email, &ws, "nightly sync").await;

@@ -24,7 +24,7 @@ fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> 
         .filter(|k| !known.contains(&k.as_str()))
         .map(|k| {
             let name: String = k.chars().take(64).collect();
-            FieldError::new(name, "unknown_field", "is not a known query parameter")
+            FieldError::new(name, "unknown_parameter", "is not a known query parameter")
         })
         .collect();
     if unknown.is_empty() {

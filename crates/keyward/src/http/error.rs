@@ -111,6 +111,10 @@ pub enum ApiError {
     /// 422: a limit such as 100 active keys per workspace.
     #[error("{0}")]
     LimitReached(&'static str),
+    /// 409: the request conflicts with the resource's current state (e.g. a
+    /// unique value already taken).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// 503: the store does not answer; nothing was authenticated.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -135,6 +139,7 @@ impl ApiError {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Conflict(_) => StatusCode::CONFLICT,
             Unavailable | SigningKeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -166,6 +171,7 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
             LimitReached(_) => "limit_reached",
+            Conflict(_) => "conflict",
             Unavailable => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -210,7 +216,6 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Internal(e) => tracing::error!(request_id = %current_request_id(), error = ?e, "internal error"),
-            ApiError::Unavailable => tracing::warn!(request_id = %current_request_id(), "store unavailable"),
             _ => {}
         }
         let request_id = current_request_id();
@@ -246,10 +251,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::LimitReached(_) => ApiError::LimitReached(
-                "this workspace already has 100 active keys; revoke one before generating another",
-            ),
-            e if e.is_unavailable() => ApiError::Unavailable,
+            StoreError::LimitReached(what) => ApiError::LimitReached(what),
+            StoreError::Conflict(_) => ApiError::Conflict("this conflicts with an existing resource"),
+            e if e.is_unavailable() => {
+                // The 503 carries no detail; the cause is logged here, once.
+                tracing::warn!(request_id = %current_request_id(), error = ?e, "store unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -136,7 +136,9 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
-            return Err(StoreError::LimitReached("active keys"));
+            return Err(StoreError::LimitReached(
+                "this workspace already has 100 active keys; revoke one before generating another",
+            ));
         }
         insert_audit(
             &mut *tx,

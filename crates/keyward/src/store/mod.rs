@@ -47,6 +47,7 @@ pub enum StoreError {
     NotFound,
     #[error("already exists: {0}")]
     Conflict(&'static str),
+    /// A per-workspace limit; the text is the sentence the client is shown.
     #[error("limit reached: {0}")]
     LimitReached(&'static str),
     #[error("database error")]

@@ -26,11 +26,9 @@ async fn the_suite_runs_on_the_backend_the_environment_selects() {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn the_redis_limiter_keeps_the_sliding_log_contract() {
-    let Some(url) = redis_test_url() else {
-        println!("the_redis_limiter_keeps_the_sliding_log_contract: skipped: KEYWARD_TEST_REDIS_URL not set");
-        return;
-    };
+    let url = require_redis();
     let prefix = format!("kwtest:{}:", ulid::Ulid::new());
     let limiter = RedisLimiter::connect(&url, &prefix, 1.0).await.unwrap();
     let key = HashedKey::of("ue_live_contract");
@@ -107,13 +105,9 @@ async fn the_redis_fallback_share_splits_a_limit_between_nodes() {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
-    let Some(url) = redis_test_url() else {
-        println!(
-            "a_redis_outage_falls_back_to_local_limits_and_returns_to_redis: skipped: KEYWARD_TEST_REDIS_URL not set"
-        );
-        return;
-    };
+    let url = require_redis();
     let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
     let app = TestApp::spawn_with(|c| {
         c.redis_url = Some(redis_url_via(&url, proxy.addr));
@@ -150,13 +144,9 @@ async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_DATABASE_URL)"]
 async fn a_postgres_outage_answers_503_fails_readyz_and_recovers_without_a_restart() {
-    let Some(admin_url) = pg_admin_url() else {
-        println!(
-            "a_postgres_outage_answers_503_fails_readyz_and_recovers_without_a_restart: skipped: KEYWARD_TEST_DATABASE_URL not set"
-        );
-        return;
-    };
+    let admin_url = require_pg();
     let db = TestDb::create(&admin_url).await;
     let proxy = TcpProxy::start(db.server_addr().await).await;
     let via_proxy = db.url_via(proxy.addr);
@@ -274,11 +264,9 @@ async fn the_auto_revocation_window_counts_what_classify_counts() {
 #[tokio::test]
 async fn old_auto_revocation_buckets_are_forgotten_and_recent_ones_kept() {
     use keyward::usage::{writer, UsageRecord};
-    let app = TestApp::spawn().await;
-    if !app.store.counts_key_buckets() {
-        eprintln!("skipped: PostgreSQL counts from the records, it keeps no buckets");
-        return;
-    }
+    // SQLite only: PostgreSQL counts from the records and keeps no buckets.
+    let app = TestApp::spawn_sqlite().await;
+    assert!(app.store.counts_key_buckets());
     let (ws, admin) = app.admin(Plan::Pro).await;
     let (key, _) = admin.create_key(&ws, "buckets").await;
     let t = 1_700_000_000_000; // a multiple of 10 s

@@ -138,6 +138,12 @@ impl TestApp {
         Self::start(dir, config, db).await
     }
 
+    /// keyward on SQLite whatever the environment says, for behaviour only
+    /// the embedded store has.
+    pub async fn spawn_sqlite() -> TestApp {
+        Self::spawn_on(None, |_| {}).await
+    }
+
     /// Another node of the same deployment: same store (database or SQLite
     /// file), same Redis and key prefix, same settings, its own listener.
     pub async fn spawn_node(other: &TestApp) -> TestApp {
@@ -373,18 +379,26 @@ pub fn redis_test_url() -> Option<String> {
     std::env::var("KEYWARD_TEST_REDIS_URL").ok().filter(|s| !s.trim().is_empty())
 }
 
-/// Tests of several nodes need PostgreSQL and Redis: `false` (after saying
-/// so) when the suite runs without them.
-pub fn multinode_backends_or_skip(test: &str) -> bool {
-    if pg_admin_url().is_none() {
-        println!("{test}: skipped: KEYWARD_TEST_DATABASE_URL not set");
-        return false;
-    }
-    if redis_test_url().is_none() {
-        println!("{test}: skipped: KEYWARD_TEST_REDIS_URL not set");
-        return false;
-    }
-    true
+/// What the backend-only tests need, for their `#[ignore = …]` and their
+/// failure message when run with `--include-ignored` without it.
+pub const NEEDS_PG_AND_REDIS: &str = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)";
+
+/// `KEYWARD_TEST_DATABASE_URL`, or a failure: the test is
+/// `#[ignore = "needs PostgreSQL …"]` and was asked to run anyway.
+pub fn require_pg() -> String {
+    pg_admin_url()
+        .expect("needs PostgreSQL: set KEYWARD_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)")
+}
+
+/// `KEYWARD_TEST_REDIS_URL`, or a failure (see [`require_pg`]).
+pub fn require_redis() -> String {
+    redis_test_url().expect("needs Redis: set KEYWARD_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+}
+
+/// Tests of several nodes need PostgreSQL and Redis; they are ignored by a
+/// plain `cargo test` and fail here when run without them.
+pub fn require_multinode_backends() {
+    assert!(pg_admin_url().is_some() && redis_test_url().is_some(), "{NEEDS_PG_AND_REDIS}");
 }
 
 /// A PostgreSQL URL split into what tests change: `scheme://userinfo@` +

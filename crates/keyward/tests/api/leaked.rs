@@ -511,11 +511,46 @@ async fn the_public_endpoint_takes_60_calls_an_hour_per_address() {
     // Keys keep working: the throttle is this endpoint's alone.
     let (_, _, _, secret) = app.with_key(Plan::Pro).await;
     assert_eq!(me(&app, &secret).await.0, StatusCode::OK);
-    if app.redis_prefix().is_some() {
-        // Shared across nodes: another node refuses this address too.
-        let other = TestApp::spawn_node(&app).await;
-        assert_eq!(public_report(&other, &json!({ "keys": [] })).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Two nodes of one deployment on PostgreSQL and Redis.
+async fn two_nodes(server: &KeyServer) -> (TestApp, TestApp) {
+    require_multinode_backends();
+    let a = app_with(server).await;
+    let b = TestApp::spawn_node(&a).await;
+    assert!(a.redis_prefix().is_some() && a.redis_prefix() == b.redis_prefix());
+    (a, b)
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
+async fn the_public_throttle_is_one_throttle_across_nodes() {
+    let server = KeyServer::start().await;
+    let (a, b) = two_nodes(&server).await;
+    for i in 0..60 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(public_report(node, &json!({ "keys": [] })).await.status(), StatusCode::ACCEPTED, "call {}", i + 1);
     }
+    for node in [&a, &b] {
+        let (s, v) = crate::helpers::body(public_report(node, &json!({ "keys": [] })).await).await;
+        assert_problem(s, &v, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
+async fn a_key_reported_to_node_a_is_refused_by_node_b_at_the_next_request() {
+    let server = KeyServer::start().await;
+    let k1 = server.publish("k1");
+    let (a, b) = two_nodes(&server).await;
+    let (_, _, _, github_found) = a.with_key(Plan::Pro).await;
+    let (_, _, _, someone_found) = a.with_key(Plan::Pro).await;
+    assert_eq!(me(&b, &github_found).await.0, StatusCode::OK);
+    assert_eq!(report(&a, "k1", &k1, &json!([found(&github_found)])).await.0, StatusCode::OK);
+    let (s, v) = me(&b, &github_found).await;
+    assert_problem(s, &v, StatusCode::UNAUTHORIZED, "api_key_revoked");
+    assert_eq!(public_report(&a, &json!({ "keys": [someone_found] })).await.status(), StatusCode::ACCEPTED);
+    eventually(10, || async { (me(&b, &someone_found).await.0 == StatusCode::UNAUTHORIZED).then_some(()) }).await;
 }
 
 #[tokio::test]

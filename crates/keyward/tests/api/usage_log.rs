@@ -242,11 +242,9 @@ async fn rollups_are_exact_whoever_brings_them_up_to_date() {
 
 #[tokio::test]
 async fn rollups_catch_up_in_short_steps() {
-    let app = TestApp::spawn().await;
-    if !app.store.defers_rollups() {
-        eprintln!("skipped: PostgreSQL writes the rollups with each batch");
-        return;
-    }
+    // SQLite only: PostgreSQL writes the rollups with each batch.
+    let app = TestApp::spawn_sqlite().await;
+    assert!(app.store.defers_rollups());
     let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
     let batch: Vec<UsageRecord> = (0..25_000).map(|i| usage_record(&ws, &key_id, now - i)).collect();
@@ -335,4 +333,14 @@ async fn metrics_are_served_on_their_own_listener() {
     assert!(text.contains("keyward_auto_revocations_total 0\n"));
     // Not on the public listener.
     assert_eq!(app.http.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_unknown_usage_query_parameter_is_a_422_with_the_same_code_as_on_v1() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let (s, v) = admin.get(&format!("/api/workspaces/{ws}/api-usage?kye_id=x")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["field"], "kye_id");
+    assert_eq!(v["errors"][0]["code"], "unknown_parameter", "as /v1 names an unknown query parameter");
 }

@@ -17,14 +17,16 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long any single condition may take on a loaded 2-core machine.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// `false` (after saying so) when this machine has no Chromium/chromedriver.
-/// CI installs both (apt), so there the tests really run.
-pub fn installed_or_skip(test: &str) -> bool {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return true;
-    }
-    println!("{test}: skipped: chromium/chromedriver not installed");
-    false
+/// Fails the test when this machine has no Chromium/chromedriver. The
+/// browser tests are `#[ignore = "needs chromium and chromedriver"]`, so a
+/// plain `cargo test` says they did not run; `.ci/run` installs both and runs
+/// them with `--include-ignored`, where a missing browser is a failure, not
+/// a silent pass.
+pub fn require_installed() {
+    assert!(
+        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+        "needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
+    );
 }
 
 /// A running chromedriver. Dropping it ends the browser session (if still

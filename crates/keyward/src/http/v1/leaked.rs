@@ -20,7 +20,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyward_core::secret_scanning::{
-    parse_github_report, verify_signature, ReportError, KEY_IDENTIFIER_HEADER, MAX_MATCHES, SIGNATURE_HEADER,
+    decode_signature, parse_github_report, verify_decoded, ReportError, KEY_IDENTIFIER_HEADER, MAX_MATCHES,
+    SIGNATURE_HEADER,
 };
 use keyward_core::{key, HashedKey};
 use serde::{Deserialize, Serialize};
@@ -138,12 +139,16 @@ pub async fn github_report(
             "send the Github-Public-Key-Identifier and Github-Public-Key-Signature headers",
         ));
     };
+    // A signature that cannot be one is refused before GitHub's keys are
+    // looked up (or fetched).
+    let signature = decode_signature(signature)
+        .map_err(|_| ApiError::InvalidSignature("Github-Public-Key-Signature is not a base64 DER ECDSA signature"))?;
     let key = match state.leaks.github.key(id).await {
         KeyLookup::Found(k) => k,
         KeyLookup::Unknown => return Err(ApiError::InvalidSignature("unknown Github-Public-Key-Identifier")),
         KeyLookup::Unavailable => return Err(ApiError::SigningKeysUnavailable),
     };
-    if !verify_signature(&key, &body, signature) {
+    if !verify_decoded(&key, &body, &signature) {
         return Err(ApiError::InvalidSignature("the signature does not match the body"));
     }
     let matches = parse_github_report(&body).map_err(report_error)?;
