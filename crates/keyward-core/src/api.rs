@@ -199,7 +199,7 @@ pub struct UsageReport {
 pub struct AuditEntry {
     pub id: String,
     pub at: Timestamp,
-    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`.
+    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`, `key.leaked`.
     pub action: String,
     /// The user's email, `support` (CLI) or `system` (automatic).
     pub actor: String,

@@ -203,6 +203,7 @@ mod tests {
             assert!(public["responses"][status].is_object(), "the public report endpoint lacks {status}");
         }
         assert_eq!(public["responses"]["429"]["headers"]["Retry-After"]["required"], true);
+        assert_eq!(github["requestBody"]["content"]["application/json"]["schema"]["maxItems"], 1000);
         assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
     }
 

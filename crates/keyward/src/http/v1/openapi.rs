@@ -285,6 +285,14 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 for (status, resp) in errors {
                     responses[status] = resp;
                 }
+                if operation == super::leaked::GITHUB_OPERATION {
+                    // utoipa cannot bound a `Vec` body: at most 1000 matches.
+                    if let Some(schema) =
+                        op.get_mut("requestBody").map(|b| &mut b["content"]["application/json"]["schema"])
+                    {
+                        schema["maxItems"] = json!(keyward_core::secret_scanning::MAX_MATCHES);
+                    }
+                }
             } else {
                 op.insert("security".into(), json!([{ "bearerAuth": [] }]));
                 let errors = error_responses(op);
