@@ -30,6 +30,7 @@ fn main() {
         workspaces: &ws,
         current,
         now_ms: common::NOW,
+        api_base_url: "https://api.userevaluation.com/v1",
         state,
         leaks: &[],
     };

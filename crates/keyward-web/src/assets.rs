@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
+const DOCS_JS: &str = include_str!("../assets/docs.js");
+const DOCS_CSS: &str = include_str!("../assets/docs.css");
 
 /// Embedded assets: `(content-type, bytes)` for a path under `/assets/`
 /// (`"app.js"`; a leading `/assets/` or `/` is accepted too). `None` for
@@ -15,6 +17,8 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
         "app.js" => Some(("text/javascript; charset=utf-8", APP_JS.as_bytes())),
         "app.css" => Some(("text/css; charset=utf-8", APP_CSS.as_bytes())),
         "favicon.svg" => Some(("image/svg+xml", FAVICON.as_bytes())),
+        "docs.js" => Some(("text/javascript; charset=utf-8", DOCS_JS.as_bytes())),
+        "docs.css" => Some(("text/css; charset=utf-8", DOCS_CSS.as_bytes())),
         _ => None,
     }
 }
@@ -34,8 +38,9 @@ fn version(path: &str) -> String {
 
 /// `/assets/<path>?v=<hash>` (hashes computed once per process).
 pub(crate) fn url(path: &str) -> String {
-    static VERSIONS: OnceLock<[(&'static str, String); 3]> = OnceLock::new();
-    let versions = VERSIONS.get_or_init(|| ["app.js", "app.css", "favicon.svg"].map(|p| (p, version(p))));
+    static VERSIONS: OnceLock<[(&'static str, String); 5]> = OnceLock::new();
+    let versions =
+        VERSIONS.get_or_init(|| ["app.js", "app.css", "favicon.svg", "docs.js", "docs.css"].map(|p| (p, version(p))));
     match versions.iter().find(|(p, _)| *p == path) {
         Some((_, v)) => format!("/assets/{path}?v={v}"),
         None => format!("/assets/{path}?v={}", version(path)),

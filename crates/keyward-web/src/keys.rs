@@ -40,7 +40,25 @@ pub fn render(p: &ApiKeysPage) -> String {
     layout::document(&format!("API Keys · {} · {PRODUCT}", p.current.name), "page-api-keys", p.now_ms, meta, body)
 }
 
-fn page_head(generate: bool) -> Markup {
+/// The API's base URL and the help page's links to the developer docs.
+fn api_docs(p: &ApiKeysPage) -> Markup {
+    html! {
+        div #api-docs .api-docs {
+            p {
+                "API base URL: " code #api-base-url { (p.api_base_url) }
+            }
+            p {
+                "Building an integration? Start at the "
+                a #docs-overview href="/docs" { "API Overview" } " and the "
+                a #docs-quickstart href="/docs/quickstart" { "Quickstart" }
+                ". Keys are rate-limited per key (60–1000 rpm depending on plan): see the "
+                a #docs-rate-limits href="/docs/rate-limits" { "rate limits doc" } "."
+            }
+        }
+    }
+}
+
+fn page_head(p: &ApiKeysPage, generate: bool) -> Markup {
     html! {
         div.page-head {
             div.page-title {
@@ -57,6 +75,7 @@ fn page_head(generate: bool) -> Markup {
                 }
             }
         }
+        (api_docs(p))
     }
 }
 
@@ -100,7 +119,7 @@ fn not_admin(p: &ApiKeysPage) -> Markup {
     let admin_elsewhere: Vec<&WorkspaceMembership> =
         p.workspaces.iter().filter(|w| w.id != p.current.id && w.role.can_manage_keys()).collect();
     html! {
-        (page_head(false))
+        (page_head(p, false))
         section.card.state-card #not-admin aria-labelledby="not-admin-title" {
             span.state-icon { (icon("lock")) }
             h2 #not-admin-title { "Only admins can manage API keys" }
@@ -142,7 +161,7 @@ fn manage(
 ) -> Markup {
     html! {
         (banners(notifications, keys, p.now_ms))
-        (page_head(mode == Mode::Ready))
+        (page_head(p, mode == Mode::Ready))
         @if mode == Mode::PlanRequired {
             div #plan-required .alert.alert-warning.plan-notice role="note" {
                 span.alert-icon { (icon("lock")) }

@@ -13,6 +13,7 @@
 //! is never part of any server-rendered document.
 
 mod assets;
+pub mod docs;
 mod fmt;
 mod keys;
 mod layout;
@@ -45,6 +46,8 @@ pub struct ApiKeysPage<'a> {
     pub current: &'a WorkspaceMembership,
     /// "Now" as unix milliseconds, for relative times ("3 minutes ago").
     pub now_ms: i64,
+    /// The `/v1` base URL to show integrators (`{--public-url}/v1`).
+    pub api_base_url: &'a str,
     pub state: PageState<'a>,
     /// Where the workspace's leaked keys were found (shown in the keys
     /// table, which only admins see; empty for others).

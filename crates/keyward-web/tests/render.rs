@@ -14,6 +14,7 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         workspaces: ws,
         current,
         now_ms: common::NOW,
+        api_base_url: "/v1",
         state,
         leaks: &[],
     })

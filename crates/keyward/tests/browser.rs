@@ -12,6 +12,8 @@
 
 #[path = "browser/app.rs"]
 mod app;
+#[path = "browser/docs.rs"]
+mod docs;
 #[path = "browser/driver.rs"]
 mod driver;
 

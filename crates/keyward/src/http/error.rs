@@ -12,6 +12,9 @@ use std::sync::Arc;
 tokio::task_local! {
     /// The id of the request being served (set by the request-id middleware).
     pub static REQUEST_ID: Arc<str>;
+    /// Where this server's docs live: `--public-url` without a trailing `/`,
+    /// or empty for relative problem `type` URLs (set by the router).
+    pub static DOCS_BASE: Arc<str>;
 }
 
 /// The id of the request being served, or `-` outside a request.
@@ -41,7 +44,11 @@ impl FieldError {
 pub struct ErrorCode(pub &'static str);
 
 /// Every error keyward answers with.
-#[derive(Debug, thiserror::Error)]
+///
+/// A new variant also needs its line in [`super::error_docs::doc`] (the
+/// compiler says so): `/docs/errors` lists every [`ApiErrorKind`].
+#[derive(Debug, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(ApiErrorKind), derive(strum::EnumIter))]
 pub enum ApiError {
     /// 401: missing, malformed, bad-checksum or unknown API key.
     #[error("{0}")]
@@ -56,8 +63,8 @@ pub enum ApiError {
     #[error("API access needs a paid plan (starter, pro or enterprise)")]
     PlanRequired,
     /// 429: the key's per-minute limit is used up.
-    #[error("rate limit of {limit} requests per minute exceeded; retry after {retry_after} s")]
-    RateLimited { limit: u32, retry_after: u64 },
+    #[error("rate limit of {limit} requests per {per} exceeded; retry after {retry_after} s")]
+    RateLimited { limit: u32, per: &'static str, retry_after: u64 },
     /// 429: too many invalid keys from this client IP.
     #[error("too many requests with invalid API keys from this address; retry after {0} s")]
     TooManyFailedAuth(u64),
@@ -71,13 +78,6 @@ pub enum ApiError {
     /// made with a key keyward does not know.
     #[error("{0}")]
     InvalidSignature(&'static str),
-    /// 429: too many public leak reports from this address.
-    #[error("at most 60 leak reports an hour per address; retry after {0} s")]
-    TooManyLeakReports(u64),
-    /// 503: GitHub's public keys could not be obtained; the report can
-    /// be sent again later.
-    #[error("the public keys that verify GitHub's reports could not be fetched; retry later")]
-    SigningKeysUnavailable,
     /// 401: wrong email or password (one answer for both).
     #[error("incorrect email or password")]
     InvalidCredentials,
@@ -130,9 +130,7 @@ impl ApiError {
             InvalidApiKey(_) | ApiKeyRevoked(_) | IpNotAllowed(_) | Unauthenticated | InvalidCredentials
             | InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             PlanRequired | CsrfFailed | Forbidden(_) => StatusCode::FORBIDDEN,
-            RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) | TooManyLeakReports(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -140,7 +138,7 @@ impl ApiError {
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Conflict(_) => StatusCode::CONFLICT,
-            Unavailable | SigningKeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -159,8 +157,6 @@ impl ApiError {
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
             InvalidSignature(_) => "invalid_signature",
-            TooManyLeakReports(_) => "rate_limited",
-            SigningKeysUnavailable => "service_unavailable",
             CsrfFailed => "csrf_failed",
             Forbidden(_) => "forbidden",
             NotFound => "not_found",
@@ -177,22 +173,25 @@ impl ApiError {
         }
     }
 
-    fn problem_type(&self) -> String {
+    /// The problem `type`: this server's `/docs/errors#<code>` (absolute
+    /// under `--public-url`, else relative), except the 429 of a key's own
+    /// limit, which has IANA's registered type (SPEC §4).
+    pub fn problem_type(&self) -> String {
         match self {
-            ApiError::RateLimited { .. } | ApiError::TooManyLeakReports(_) => {
-                "https://iana.org/assignments/http-problem-types#quota-exceeded".into()
+            ApiError::RateLimited { .. } => "https://iana.org/assignments/http-problem-types#quota-exceeded".into(),
+            other => {
+                let code = other.code();
+                DOCS_BASE
+                    .try_with(|base| format!("{base}/docs/errors#{code}"))
+                    .unwrap_or_else(|_| format!("/docs/errors#{code}"))
             }
-            other => format!("https://docs.userevaluation.com/api/errors#{}", other.code()),
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
-            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) | ApiError::TooManyLeakReports(s) => {
-                Some(*s)
-            }
-            ApiError::SigningKeysUnavailable => Some(60),
+            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) => Some(*s),
             _ => None,
         }
     }
@@ -211,26 +210,38 @@ struct Problem<'a> {
     errors: Option<&'a [FieldError]>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    fn problem<'a>(&'a self, request_id: &'a str) -> Problem<'a> {
         let status = self.status();
-        match &self {
-            ApiError::Internal(e) => tracing::error!(request_id = %current_request_id(), error = ?e, "internal error"),
-            _ => {}
-        }
-        let request_id = current_request_id();
-        let body = Problem {
+        Problem {
             kind: self.problem_type(),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.to_string(),
             code: self.code(),
-            request_id: &request_id,
-            errors: match &self {
+            request_id,
+            errors: match self {
                 ApiError::Validation(errs) => Some(errs),
                 _ => None,
             },
-        };
+        }
+    }
+
+    /// The problem body this error is answered with, pretty-printed (the
+    /// examples of `/docs/errors`).
+    pub fn problem_json_pretty(&self, request_id: &str) -> String {
+        serde_json::to_string_pretty(&self.problem(request_id)).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(request_id = %current_request_id(), error = ?e, "internal error");
+        }
+        let request_id = current_request_id();
+        let body = self.problem(&request_id);
         let mut res = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -3,11 +3,14 @@
 //! - `/v1/...`: the public API, authenticated by API key ([`v1`]);
 //! - `/api/...`: the admin API, authenticated by session + CSRF ([`admin`], [`session`]);
 //! - `/login`, `/settings/api-keys`, `/assets/...`: the web page ([`pages`]);
+//! - `/docs/...`: the developer docs ([`docs`]);
 //! - `/healthz`, `/readyz`.
 
 pub mod admin;
 pub mod admin_usage;
+pub mod docs;
 pub mod error;
+pub mod error_docs;
 pub mod json;
 pub mod pages;
 pub mod session;
@@ -30,18 +33,24 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    let docs_base: Arc<str> = Arc::from(docs::base_url(&state.config));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(session::router())
         .merge(admin::router())
         .merge(pages::router())
+        .merge(docs::router())
         .merge(v1::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let base = Arc::clone(&docs_base);
+            error::DOCS_BASE.scope(base, next.run(req))
+        }))
         .with_state(state)
 }
 

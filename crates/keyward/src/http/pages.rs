@@ -60,10 +60,23 @@ async fn api_keys_page(
     let Some(session) = session::load(&state, &headers).await? else {
         return Ok(Redirect::to("/login?next=/settings/api-keys").into_response());
     };
-    render_page(&state, &session, q).await
+    // `--public-url`, else the address the browser used.
+    let base = match super::docs::base_url(&state.config) {
+        b if !b.is_empty() => b,
+        _ => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => format!("http://{host}"),
+            None => String::new(),
+        },
+    };
+    render_page(&state, &session, q, &format!("{base}/v1")).await
 }
 
-async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> ApiResult<Response> {
+async fn render_page(
+    state: &AppState,
+    session: &AdminSession,
+    q: PageQuery,
+    api_base_url: &str,
+) -> ApiResult<Response> {
     let workspaces = session::workspaces_of(state, &session.user_id).await?;
     let current = match q.workspace.as_deref() {
         Some(id) => workspaces.iter().find(|w| w.id == id).ok_or(ApiError::NotFound)?,
@@ -106,6 +119,7 @@ async fn render_page(state: &AppState, session: &AdminSession, q: PageQuery) -> 
         workspaces: &workspaces,
         current,
         now_ms: now,
+        api_base_url,
         state: page_state,
         leaks: &leaks,
     })))

@@ -4,6 +4,7 @@ mod helpers;
 mod admin_keys;
 mod backend;
 mod cli;
+mod docs;
 mod leaked;
 mod limits;
 mod multinode;

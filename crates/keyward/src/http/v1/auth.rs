@@ -115,7 +115,8 @@ pub async fn pipeline(
                 req.extensions_mut().insert(ApiKeyContext { key: Arc::clone(&vk), policy });
                 next.run(req).await
             } else {
-                ApiError::RateLimited { limit: d.limit, retry_after: d.retry_after_secs.unwrap_or(1) }.into_response()
+                ApiError::RateLimited { limit: d.limit, per: "minute", retry_after: d.retry_after_secs.unwrap_or(1) }
+                    .into_response()
             };
             rate_limit_headers(res.headers_mut(), &policy, &d);
             res

@@ -146,7 +146,8 @@ pub async fn github_report(
     let key = match state.leaks.github.key(id).await {
         KeyLookup::Found(k) => k,
         KeyLookup::Unknown => return Err(ApiError::InvalidSignature("unknown Github-Public-Key-Identifier")),
-        KeyLookup::Unavailable => return Err(ApiError::SigningKeysUnavailable),
+        // Logged by the fetch; GitHub retries a 503.
+        KeyLookup::Unavailable => return Err(ApiError::Unavailable),
     };
     if !verify_decoded(&key, &body, &signature) {
         return Err(ApiError::InvalidSignature("the signature does not match the body"));
@@ -195,7 +196,11 @@ pub async fn public_report(
 ) -> ApiResult<Response> {
     let ip = client_ip(&state, peer, &headers);
     if let Some(retry) = state.leaks.throttle.check(&state.limiter, ip, now_ms().max(0) as u64).await {
-        return Err(ApiError::TooManyLeakReports(retry));
+        return Err(ApiError::RateLimited {
+            limit: crate::leaked::throttle::PUBLIC_REPORTS_PER_HOUR,
+            per: "hour",
+            retry_after: retry,
+        });
     }
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType("send the body as Content-Type: application/json"));

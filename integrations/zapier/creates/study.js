@@ -1,0 +1,35 @@
+'use strict';
+
+const { url } = require('../lib/api');
+const samples = require('../lib/samples');
+const { studyOutputFields } = require('../lib/fields');
+
+const present = (v) => v !== undefined && v !== null && v !== '';
+
+const perform = async (z, bundle) => {
+  const { name, description } = bundle.inputData;
+  const body = { name };
+  if (present(description)) {
+    body.description = description;
+  }
+  const response = await z.request({ url: url('/v1/studies'), method: 'POST', body });
+  return response.data;
+};
+
+module.exports = {
+  key: 'study',
+  noun: 'Study',
+  display: {
+    label: 'Create Study',
+    description: 'Creates a study in the workspace.',
+  },
+  operation: {
+    inputFields: [
+      { key: 'name', label: 'Name', required: true, helpText: '1 to 200 characters.' },
+      { key: 'description', label: 'Description', type: 'text', required: false, helpText: 'Up to 5000 characters.' },
+    ],
+    perform,
+    sample: samples.study,
+    outputFields: studyOutputFields,
+  },
+};
