@@ -351,6 +351,7 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
         now_ms: common::NOW,
         state: PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None },
         leaks: &leaks,
+        api_base_url: "/v1",
     });
     assert_eq!(count(&html, ">Leaked<"), 2);
     assert!(html.contains("Found by GitHub secret scanning (commit) at:"));
@@ -368,6 +369,7 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
         now_ms: common::NOW,
         state: PageState::NotAdmin,
         leaks: &leaks,
+        api_base_url: "/v1",
     });
     assert!(!member.contains("octocat"));
 }
