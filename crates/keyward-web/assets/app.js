@@ -59,6 +59,15 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
+  /* An email that wraps only before "@" and dots (as keys.rs renders it). */
+  function emailEl(email) {
+    var span = el('span', 'email');
+    String(email).split(/(?=[@.])/).forEach(function (part, i) {
+      if (i > 0) span.appendChild(document.createElement('wbr'));
+      span.appendChild(document.createTextNode(part));
+    });
+    return span;
+  }
   function timeEl(iso, rel) {
     var ms = Date.parse(iso);
     var t = el('time', null, rel ? relative(ms, now()) : formatDate(ms));
@@ -213,6 +222,7 @@
     });
     dlg.addEventListener('cancel', function (e) {
       if (dlg.busy) e.preventDefault(); /* never lose an in-flight answer (e.g. a new secret) */
+      else if (dlg.mayClose && !dlg.mayClose()) e.preventDefault(); /* e.g. a key not copied yet */
       else if (dlg.onCleanup) dlg.onCleanup(); /* Escape: wipe now, not a task later */
     });
     dlg.addEventListener('close', function () {
@@ -224,6 +234,7 @@
   }
   function closeDialog(dlg) {
     if (dlg.busy || !dlg.open) return;
+    if (dlg.mayClose && !dlg.mayClose()) return;
     var o = dlg.opener;
     dlg.opener = null;
     if (dlg.onCleanup) dlg.onCleanup();
@@ -320,7 +331,7 @@
     var created = td('cell-created', 'Created');
     created.appendChild(timeEl(k.created_at, false));
     var by = el('span', 'sub', 'by ');
-    by.appendChild(el('span', 'email', k.created_by ? k.created_by.email : ''));
+    by.appendChild(emailEl(k.created_by ? k.created_by.email : ''));
     if (k.created_by && k.created_by.is_member === false) {
       by.appendChild(document.createTextNode(' '));
       by.appendChild(el('span', 'badge badge-warning', 'No longer a member'));
@@ -441,12 +452,46 @@
     var name = $('#key-name'), nameErr = $('#key-name-error'), formErr = $('#create-key-error');
     var submit = $('#create-key-submit'), secret = $('#new-key-secret');
     var copy = $('#copy-key'), copyStatus = $('#copy-status'), createdName = $('#created-key-name');
+    var dup = $('#key-name-duplicate');
+    var copied = false, warned = false;
+
+    /* The secret is shown once: closing before it was copied asks first
+     * (the next Escape, Close or Done then closes). */
+    dlg.mayClose = function () {
+      if (step2.hidden || !secret.value || copied || warned) return true;
+      warned = true;
+      copyStatus.classList.remove('ok');
+      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
+        'Copy it now, or press Escape (or Done) again to close without it.';
+      copy.focus();
+      return false;
+    };
+    secret.addEventListener('copy', function () { copied = true; });
+
+    /* A name another key already has is allowed, but said. */
+    function checkDuplicate() {
+      var v = name.value.trim().toLowerCase();
+      var same = v && $$('#keys-tbody tr.key-row').filter(function (r) {
+        return (r.getAttribute('data-key-name') || '').trim().toLowerCase() === v;
+      });
+      if (same && same.length) {
+        dup.textContent = 'Another key is already named “' + name.value.trim() + '”. You can still use the name, ' +
+          'but a distinct one makes keys easier to tell apart.';
+        dup.hidden = false;
+      } else {
+        dup.textContent = '';
+        dup.hidden = true;
+      }
+    }
 
     function fieldError(msg) {
       showError(nameErr, msg);
       if (msg) name.setAttribute('aria-invalid', 'true'); else name.removeAttribute('aria-invalid');
     }
     function reset() {
+      copied = false;
+      warned = false;
+      if (dup) { dup.textContent = ''; dup.hidden = true; }
       secret.value = '';
       secret.removeAttribute('value');
       createdName.textContent = '';
@@ -464,7 +509,7 @@
       reset();
       openDialog(dlg, btn, name);
     });
-    name.addEventListener('input', function () { if (!nameErr.hidden) fieldError(''); });
+    name.addEventListener('input', function () { if (!nameErr.hidden) fieldError(''); checkDuplicate(); });
 
     form.addEventListener('submit', function (e) {
       e.preventDefault();
@@ -509,6 +554,7 @@
       var value = secret.value;
       function done(ok) {
         copyStatus.classList.toggle('ok', ok);
+        if (ok) copied = true;
         copyStatus.textContent = ok ? 'Copied to the clipboard.' : 'Press Ctrl+C (⌘C on a Mac) to copy the selected key.';
         if (!ok) { secret.focus(); secret.select(); }
       }
@@ -620,7 +666,9 @@
           p.errors.forEach(function (x) {
             var m = /^cidrs\[(\d+)\]$/.exec(x.field || '');
             var entry = m ? entries[Number(m[1])] : null;
-            var text = entry ? 'Line ' + entry.line + ': “' + entry.value + '” ' + (x.message || 'is not a valid address or CIDR range.') : (x.message || x.code);
+            /* The server's message starts with the entry ("\"10.0.0.1/8\": host bits set"): name it once. */
+            var reason = (x.message || '').replace(/^"(?:[^"\\]|\\.)*":\s*/, '') || 'not a valid address or CIDR range';
+            var text = entry ? 'Line ' + entry.line + ': “' + entry.value + '”: ' + reason : (x.message || x.code);
             list.appendChild(el('li', null, text));
           });
           list.hidden = false;
@@ -729,6 +777,107 @@
     });
   }
 
+  /* ------------------------------------------------------- audit log */
+
+  function auditActor(a) {
+    if (a === 'support') return 'Support (CLI)';
+    if (a === 'system') return 'System (automatic)';
+    return a;
+  }
+  function auditWhat(e) {
+    var d = e.details || {};
+    function list(v) { return Array.isArray(v) && v.length ? v.join(', ') : 'any IP'; }
+    switch (e.action) {
+      case 'key.created': return 'Generated the key';
+      case 'key.revoked': return 'Revoked the key';
+      case 'key.allowed_ips_changed': return 'Changed the allowed IPs: ' + list(d.before) + ' → ' + list(d.after);
+      case 'key.auto_revoked':
+        var codes = d.by_code ? Object.keys(d.by_code).map(function (c) { return d.by_code[c] + ' × ' + c; }).join(', ') : '';
+        return 'Revoked the key automatically' + (d.errors != null ? ': ' + d.errors + ' of ' + d.requests + ' requests refused' : '') +
+          (codes ? ' (' + codes + ')' : '');
+      default: return e.action;
+    }
+  }
+  /* Same markup as the server's audit rows (keyward-web/src/audit.rs). */
+  function auditRow(e) {
+    var tr = el('tr', 'audit-row');
+    tr.setAttribute('data-audit-id', e.id);
+    function td(label) { var c = el('td'); c.setAttribute('data-label', label); tr.appendChild(c); return c; }
+    td('When').appendChild(timeEl(e.at, true));
+    var who = td('Who');
+    if (e.actor === 'support' || e.actor === 'system') who.appendChild(el('span', 'badge badge-neutral', auditActor(e.actor)));
+    else who.appendChild(emailEl(e.actor));
+    td('What').textContent = auditWhat(e);
+    var key = td('Key');
+    if (e.key_id) {
+      var row = rowFor(e.key_id);
+      if (row) key.appendChild(el('span', 'key-name', row.getAttribute('data-key-name')));
+      key.appendChild(el('span', 'key-id mono', e.key_id));
+    } else {
+      key.appendChild(el('span', 'muted', '–'));
+    }
+    return tr;
+  }
+  function initAudit() {
+    var card = $('#audit-log');
+    if (!card) return;
+    var size = Number(card.getAttribute('data-page-size')) || 20;
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('#audit-older');
+      if (!b || b.disabled) return;
+      b.disabled = true;
+      var url = '/api/workspaces/' + encodeURIComponent(ws) + '/audit-log?limit=' + size +
+        '&starting_after=' + encodeURIComponent(b.getAttribute('data-after'));
+      api('GET', url).then(function (page) {
+        var body = $('#audit-tbody');
+        var first = null;
+        (page.data || []).forEach(function (entry) {
+          var tr = auditRow(entry);
+          if (!first) first = tr;
+          body.appendChild(tr);
+        });
+        var last = page.data && page.data.length ? page.data[page.data.length - 1].id : null;
+        if (page.has_more && last) {
+          b.setAttribute('data-after', last);
+          b.disabled = false;
+        } else {
+          b.parentNode.remove();
+          var focusEl = first && $('td', first);
+          if (focusEl) { focusEl.setAttribute('tabindex', '-1'); focusEl.focus(); }
+        }
+      }, function (p) {
+        b.disabled = false;
+        toast(problemMessage(p), true);
+      });
+    });
+  }
+
+  /* --------------------------------------------------- notifications */
+
+  /* Dismissing a banner hides it for this admin only (the store keeps one
+   * dismissal per user); other admins still see it. */
+  function initNotifications() {
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('.dismiss-notification');
+      if (!b || b.disabled) return;
+      var id = b.getAttribute('data-notification-id');
+      var banner = b.closest('.banner');
+      b.disabled = true;
+      api('POST', '/api/workspaces/' + encodeURIComponent(ws) + '/notifications/' + encodeURIComponent(id) + '/dismissal')
+        .then(function () {
+          var section = banner && banner.parentNode;
+          if (banner) banner.remove();
+          if (section && !$('.banner', section)) section.remove();
+          toast('Notification dismissed.');
+          var focus = $('#generate-key') || $('#main');
+          if (focus && focus.focus) focus.focus();
+        }, function (p) {
+          b.disabled = false;
+          toast(problemMessage(p), true);
+        });
+    });
+  }
+
   /* ------------------------------------------------------------ boot */
 
   initLogin();
@@ -736,6 +885,8 @@
   initGenerate();
   initRevoke();
   initAllowedIps();
+  initNotifications();
+  initAudit();
   initUsage();
   setInterval(refreshTimes, 30000);
 })();

@@ -212,6 +212,7 @@ fn manage(
             }
         }
         (usage::section(p, keys, usage_report, key_filter))
+        @if let Some(a) = &p.audit { (crate::audit::section(a, keys, p.now_ms)) }
         @if mode == Mode::Ready { (generate_dialog()) }
         (revoke_dialog())
         (ips_dialog())
@@ -258,7 +259,7 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&Leak
             td.cell-created data-label="Created" {
                 (time_date(k.created_at))
                 span.sub {
-                    "by " span.email { (k.created_by.email) }
+                    "by " span.email { (breakable_email(&k.created_by.email)) }
                     @if !k.created_by.is_member {
                         " " span.badge.badge-warning title="This person has left the workspace. Consider revoking the keys they generated." {
                             "No longer a member"
@@ -307,9 +308,12 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&Leak
 
 fn status(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     match k.status {
+        KeyStatus::Active if mode == Mode::PlanRequired => html! {
+            span.badge.badge-warning { "Suspended" }
+            span.sub { "on the Free plan: the API answers 403 until the workspace upgrades" }
+        },
         KeyStatus::Active => html! {
             span.badge.badge-success { "Active" }
-            @if mode == Mode::PlanRequired { span.sub { "Suspended on the Free plan" } }
         },
         KeyStatus::Revoked => {
             html! {
@@ -380,11 +384,14 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
                                 " · Reason: the key was found where others can read it. Anyone who saw it could "
                                 "have used it: review the workspace's recent API usage below."
                             } @else if auto {
-                                " · Reason: sustained high error rate (many 401/422 answers in a short window), "
-                                "a sign the key leaked or is misused. Find the leak, then generate a new key."
+                                " · Automatic revocation (reason auto_error_rate): the counts are this key's "
+                                "answers in the window that tripped it."
                             }
                         }
                     }
+                    // Hides the banner for this admin only (POST …/notifications/{id}/dismissal).
+                    button.icon-btn.dismiss-notification type="button" data-notification-id=(n.id)
+                        aria-label="Dismiss this notification" title="Dismiss (for you only)" { (icon("close")) }
                 }
             }
         }
@@ -407,6 +414,8 @@ fn generate_dialog() -> Markup {
                             aria-describedby="key-name-hint key-name-error";
                         p #key-name-hint .hint { "For example “Zapier — onboarding study”. Up to 100 characters." }
                         p #key-name-error .field-error hidden {}
+                        // app.js: a name another key already has is allowed, with this warning.
+                        p #key-name-duplicate .hint.hint-warning aria-live="polite" hidden {}
                     }
                     div #create-key-error .alert.alert-danger role="alert" hidden {}
                 }
@@ -424,8 +433,9 @@ fn generate_dialog() -> Markup {
                     div.field {
                         label for="new-key-secret" { "Your new key " span #created-key-name .muted {} }
                         div.secret-row {
-                            input #new-key-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
-                                aria-describedby="new-key-warning";
+                            // A textarea, so all 46 characters show at any width.
+                            textarea #new-key-secret .mono.secret-value readonly rows="2" autocomplete="off"
+                                spellcheck="false" aria-describedby="new-key-warning" {}
                             button #copy-key .btn.btn-secondary type="button" { (icon("copy")) span { "Copy" } }
                         }
                         p #copy-status .hint aria-live="polite" {}
@@ -495,6 +505,25 @@ fn ips_dialog() -> Markup {
                     button #ips-save .btn.btn-primary type="submit" { "Save" }
                 }
             }
+        }
+    }
+}
+
+/// An email that wraps only before its `@` and dots (never mid-word).
+pub(crate) fn breakable_email(email: &str) -> Markup {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in email.char_indices() {
+        if (c == '@' || c == '.') && i > start {
+            parts.push(&email[start..i]);
+            start = i;
+        }
+    }
+    parts.push(&email[start..]);
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if i > 0 { wbr; }
+            (part)
         }
     }
 }

@@ -13,6 +13,7 @@
 //! is never part of any server-rendered document.
 
 mod assets;
+mod audit;
 pub mod docs;
 mod fmt;
 mod keys;
@@ -21,6 +22,7 @@ mod login;
 mod usage;
 
 pub use assets::asset;
+pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use login::{render_login, LoginPage};
 
 use keyward_core::api::{KeyObject, LeakReport, Notification, UsageReport, WorkspaceMembership};
@@ -52,6 +54,8 @@ pub struct ApiKeysPage<'a> {
     /// Where the workspace's leaked keys were found (shown in the keys
     /// table, which only admins see; empty for others).
     pub leaks: &'a [LeakReport],
+    /// The first page of the audit log (admins only; `None` hides the card).
+    pub audit: Option<AuditView<'a>>,
 }
 
 /// What the user may see in the current workspace.

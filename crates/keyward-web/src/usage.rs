@@ -82,12 +82,20 @@ fn stats(d: &UsageTotals, w: &UsageTotals) -> Markup {
     }
 }
 
-/// "about 33 per hour", or "no requests".
-fn average(total: u64, buckets: u64, unit: &str) -> String {
+/// The measured rate, never rounded up: "about 1.1 per hour" (27 in 24 h),
+/// "about 33 per hour", "under 0.1 per hour", or "no requests".
+pub(crate) fn average(total: u64, buckets: u64, unit: &str) -> String {
     if total == 0 {
-        "no requests".to_string()
+        return "no requests".to_string();
+    }
+    let rate = total as f64 / buckets.max(1) as f64;
+    if rate >= 10.0 {
+        format!("about {} per {unit}", fmt::number(rate.round() as u64))
+    } else if rate >= 0.1 {
+        let r = format!("{rate:.1}");
+        format!("about {} per {unit}", r.strip_suffix(".0").unwrap_or(&r))
     } else {
-        format!("about {} per {unit}", fmt::number(total.div_ceil(buckets)))
+        format!("under 0.1 per {unit}")
     }
 }
 
@@ -113,7 +121,39 @@ fn chart_card(series: &[SeriesBucket]) -> Markup {
             }
             div.chart.chart-24h { (chart("24h", last24, Range::Day)) }
             div.chart.chart-7d { (chart("7d", series, Range::Week)) }
-            p.chart-note.muted { "Hourly buckets, times in UTC. Hover a bar for its numbers." }
+            p.chart-note.muted { "Hourly buckets, times in UTC. Hover a bar, or open the table below, for its numbers." }
+            (chart_table(last24))
+        }
+    }
+}
+
+/// The last 24 hours as a table: the chart's numbers for keyboard, touch
+/// and screen-reader users (bars are not focusable).
+fn chart_table(buckets: &[SeriesBucket]) -> Markup {
+    html! {
+        details.chart-table #usage-chart-table {
+            summary { "Show the last 24 hours as a table" }
+            div.table-wrap role="region" aria-label="Requests per hour, last 24 hours" tabindex="0" {
+                table.table.table-compact {
+                    caption.sr-only { "Requests and errors per hour over the last 24 hours, oldest first (UTC)" }
+                    thead {
+                        tr {
+                            th scope="col" { "Hour (UTC)" }
+                            th.num scope="col" { "Requests" }
+                            th.num scope="col" { "Errors" }
+                        }
+                    }
+                    tbody {
+                        @for b in buckets {
+                            tr {
+                                th scope="row" { (fmt::bucket_range(b.start)) }
+                                td.num { (fmt::number(b.total)) }
+                                td.num { (fmt::number(b.errors.min(b.total))) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -420,10 +460,10 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
                         thead {
                             tr {
                                 th scope="col" { "Time" }
-                                th scope="col" { "Method" }
-                                th scope="col" { "Path" }
                                 th scope="col" { "Status" }
                                 th scope="col" { "Code" }
+                                th scope="col" { "Method" }
+                                th scope="col" { "Path" }
                                 th.num scope="col" { "Latency" }
                                 th scope="col" { "Key" }
                                 th scope="col" { "IP" }
@@ -433,15 +473,15 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
                             @for r in u.recent.iter().take(20) {
                                 tr {
                                     td.nowrap { (time_ago(r.at, now_ms)) }
-                                    td { (method_badge(&r.method)) }
-                                    td { code.route title=(r.route) { (breakable_path(&r.path)) } }
                                     td { (status_badge(&r.status.to_string())) }
                                     td {
                                         @match &r.code {
-                                            Some(c) => code { (c) },
+                                            Some(c) => code.error-code { (c) },
                                             None => span.muted { "–" },
                                         }
                                     }
+                                    td { (method_badge(&r.method)) }
+                                    td.path-cell { code.route title=(r.route) { (breakable_path(&r.path)) } }
                                     td.num.nowrap { (fmt::latency(r.latency_ms)) }
                                     td {
                                         @let name = if r.key_name.is_empty() { &r.key_id } else { &r.key_name };
@@ -461,6 +501,16 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn averages_say_the_measured_rate_without_rounding_up() {
+        assert_eq!(super::average(27, 24, "hour"), "about 1.1 per hour");
+        assert_eq!(super::average(48, 24, "hour"), "about 2 per hour");
+        assert_eq!(super::average(800, 24, "hour"), "about 33 per hour");
+        assert_eq!(super::average(1, 24, "hour"), "under 0.1 per hour");
+        assert_eq!(super::average(0, 24, "hour"), "no requests");
+        assert_eq!(super::average(3, 7, "day"), "about 0.4 per day");
+    }
 
     #[test]
     fn steps_are_nice() {

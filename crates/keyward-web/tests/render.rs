@@ -17,6 +17,7 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         api_base_url: "/v1",
         state,
         leaks: &[],
+        audit: None,
     })
 }
 
@@ -120,7 +121,8 @@ fn rows_show_masked_keys_status_and_actions() {
     assert!(html.contains(">Revoked</span>"));
     // Created by a former member; last used; allowlists.
     assert!(html.contains("No longer a member"));
-    assert!(html.contains("by <span class=\"email\">devon@acme.example</span>"));
+    // Emails wrap only before "@" and dots, never mid-word.
+    assert!(html.contains("by <span class=\"email\">devon<wbr>@acme<wbr>.example</span>"));
     assert!(html.contains("3 minutes ago"));
     assert!(html.contains("54.86.12.201"));
     assert!(html.contains(">Never<"));
@@ -215,7 +217,10 @@ fn plan_required_lists_and_revokes_but_cannot_generate() {
     assert!(html.contains("revoke-key"));
     assert!(html.contains("id=\"confirm-revoke\""));
     assert!(html.contains("id=\"api-usage\""));
-    assert!(html.contains("Suspended on the Free plan"));
+    // Active keys on the free plan are suspended, not a green "Active".
+    assert!(!html.contains("badge-success"));
+    assert_eq!(count(&html, "<span class=\"badge badge-warning\">Suspended</span>"), 3);
+    assert!(html.contains("on the Free plan"));
     assert_csp_clean(&html);
 }
 
@@ -352,6 +357,7 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
         state: PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None },
         leaks: &leaks,
         api_base_url: "/v1",
+        audit: None,
     });
     assert_eq!(count(&html, ">Leaked<"), 2);
     assert!(html.contains("Found by GitHub secret scanning (commit) at:"));
@@ -370,6 +376,114 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
         state: PageState::NotAdmin,
         leaks: &leaks,
         api_base_url: "/v1",
+        audit: None,
     });
     assert!(!member.contains("octocat"));
+}
+
+fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> String {
+    let ws = common::workspaces();
+    let (keys, usage) = (common::keys(), common::usage());
+    render_api_keys(&ApiKeysPage {
+        user_email: "maria@acme.example",
+        csrf_token: "tok",
+        workspaces: &ws,
+        current: &ws[0],
+        now_ms: common::NOW,
+        api_base_url: "/v1",
+        state: PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
+        audit: Some(keyward_web::AuditView { entries, has_more }),
+        leaks: &[],
+    })
+}
+
+#[test]
+fn the_audit_log_says_who_did_what_to_which_key_with_support_and_system_named() {
+    use keyward_core::api::{AuditEntry, Timestamp};
+    let keys = common::keys();
+    let entry = |id: &str, action: &str, actor: &str, details: serde_json::Value| AuditEntry {
+        id: id.into(),
+        at: Timestamp(common::NOW - 60_000),
+        action: action.into(),
+        actor: actor.into(),
+        key_id: Some(keys[0].id.clone()),
+        details,
+    };
+    let entries = [
+        entry(
+            "aud_4",
+            "key.auto_revoked",
+            "system",
+            serde_json::json!({ "errors": 120, "requests": 130, "by_code": { "validation_failed": 120 } }),
+        ),
+        entry("aud_3", "key.revoked", "support", serde_json::json!({})),
+        entry(
+            "aud_2",
+            "key.allowed_ips_changed",
+            "maria@acme.example",
+            serde_json::json!({ "before": [], "after": ["10.0.0.0/8"] }),
+        ),
+        entry("aud_1", "key.created", "maria@acme.example", serde_json::json!({ "name": "x" })),
+    ];
+    let html = with_audit(&entries, true);
+    let audit = &html[html.find("id=\"audit-log\"").unwrap()..];
+    assert_eq!(count(audit, "<tr class=\"audit-row\""), 4);
+    assert!(audit.contains(">System (automatic)</span>"));
+    assert!(audit.contains(">Support (CLI)</span>"));
+    assert!(audit.contains("maria<wbr>@acme<wbr>.example"));
+    assert!(audit.contains("Revoked the key automatically: 120 of 130 requests refused (120 × validation_failed)"));
+    assert!(audit.contains("Changed the allowed IPs: any IP → 10.0.0.0/8"));
+    assert!(audit.contains("Generated the key"));
+    assert!(audit.contains(&format!("<span class=\"key-name\">{}</span>", keys[0].name)));
+    // Paging: a "Show older" button carrying the last id.
+    assert!(audit.contains("id=\"audit-older\"") && audit.contains("data-after=\"aud_1\""));
+    assert!(!with_audit(&entries, false).contains("id=\"audit-older\""));
+    assert!(with_audit(&[], false).contains("id=\"audit-empty\""));
+    assert_csp_clean(&html);
+}
+
+#[test]
+fn the_hourly_chart_has_a_table_view_and_measured_averages() {
+    let html = ready();
+    let table = &html[html.find("id=\"usage-chart-table\"").unwrap()..];
+    let table = &table[..table.find("</details>").unwrap()];
+    assert!(table.contains("<summary>Show the last 24 hours as a table</summary>"));
+    assert_eq!(count(table, "<th scope=\"row\">"), 24, "one row per hour");
+    assert!(html.contains("or open the table below"));
+    // "about N per hour" is the measured rate, never rounded up.
+    let usage = common::usage();
+    let rate = usage.last_24h.total as f64 / 24.0;
+    let expected = if rate >= 10.0 {
+        format!("about {} per hour", fmt_number(rate.round() as u64))
+    } else {
+        format!("about {} per hour", format!("{rate:.1}").trim_end_matches(".0"))
+    };
+    assert!(html.contains(&expected), "{expected}");
+}
+
+#[test]
+fn recent_requests_put_status_and_code_before_the_path() {
+    let html = ready();
+    let recent = &html[html.find("id=\"usage-recent\"").unwrap()..];
+    let head = &recent[recent.find("<thead>").unwrap()..recent.find("</thead>").unwrap()];
+    let pos = |s: &str| head.find(s).unwrap_or_else(|| panic!("{s}"));
+    assert!(pos(">Status<") < pos(">Path<") && pos(">Code<") < pos(">Path<"));
+    assert!(recent.contains("class=\"path-cell\""));
+}
+
+#[test]
+fn dialogs_show_the_whole_key_warn_about_duplicate_names_and_banners_can_be_dismissed() {
+    let html = ready();
+    // The secret is a textarea (all 46 characters at any width), empty server-side.
+    assert!(html.contains("<textarea class=\"mono secret-value\" id=\"new-key-secret\" readonly rows=\"2\""));
+    assert!(html.contains("id=\"key-name-duplicate\""));
+    // Every banner has a dismiss button with its id.
+    let notes = common::notifications();
+    for n in &notes {
+        assert!(html.contains(&format!(
+            "class=\"icon-btn dismiss-notification\" type=\"button\" data-notification-id=\"{}\"",
+            n.id
+        )));
+    }
+    assert!(!html.contains("a sign the key leaked"), "the banner does not guess at a leak");
 }

@@ -3,7 +3,11 @@
 //! `serve` runs on the same data; changes reach the server's next request
 //! through the store's change counter.
 //!
-//! Bad input exits non-zero with one line on stderr and changes nothing.
+//! Bad input exits non-zero with one line on stderr (with `--json`, a JSON
+//! object `{"error": {"code", "message"}}`) and changes nothing. Admin
+//! commands never create a store: only `serve` does.
+
+mod lookup;
 
 use crate::config::StoreArgs;
 use crate::store::{Revoker, Store, StoreError};
@@ -61,17 +65,26 @@ pub enum WorkspaceCmd {
     Create {
         #[arg(long)]
         name: String,
-        /// free, starter, pro or enterprise.
+        /// free, starter, pro or enterprise (any case).
         #[arg(long)]
         plan: String,
     },
+    /// List workspaces (oldest first) with their plan, members and keys.
+    List {
+        /// Only workspaces on this plan.
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// A workspace: plan, rate-limit override, members and key counts.
+    Show { workspace_id: String },
     /// Change a workspace's plan (applies on the next request).
     SetPlan { workspace_id: String, plan: String },
     /// Override the per-key rpm for a workspace, or --clear to return to the plan's.
     SetRateLimit {
         workspace_id: String,
-        #[arg(required_unless_present = "clear")]
-        rpm: Option<u32>,
+        /// Requests per minute per key (checked by keyward, one message for every bad value).
+        #[arg(required_unless_present = "clear", allow_hyphen_values = true)]
+        rpm: Option<String>,
         #[arg(long, conflicts_with = "rpm")]
         clear: bool,
     },
@@ -87,6 +100,8 @@ pub enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// A user: their workspaces and roles.
+    Show { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +115,11 @@ pub enum MemberCmd {
         /// participant, member, admin or superadmin.
         #[arg(long)]
         role: String,
+    },
+    /// List a workspace's members and their roles.
+    List {
+        #[arg(long)]
+        workspace: String,
     },
     /// Remove a user from a workspace (their keys keep working).
     Remove {
@@ -117,8 +137,14 @@ pub enum KeyCmd {
         #[arg(long)]
         workspace: String,
     },
-    /// Revoke a key (immediate, also for a running server).
-    Revoke { key_id: String },
+    /// One key: workspace, status, creator, last use, allowlist.
+    Show { key_id: String },
+    /// Revoke a key (immediate, also for a running server), by id or by
+    /// its full secret (hashed, never printed or stored).
+    Revoke {
+        /// `key_…`, or the secret `ue_live_…` as a customer pasted it.
+        key: String,
+    },
     /// Restrict a key to source IPs/CIDRs; no CIDR clears the list.
     AllowIps { key_id: String, cidrs: Vec<String> },
 }
@@ -142,26 +168,53 @@ pub fn secret_scanning_pattern() -> (String, Value) {
     )
 }
 
-/// A CLI failure: one line for stderr.
+/// A CLI failure: one line for stderr, and a stable `code` for `--json`.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CliError(pub String);
+#[error("{message}")]
+pub struct CliError {
+    /// `invalid_argument`, `not_found`, `no_store`, `conflict`, `refused`
+    /// or `storage_error`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A CLI failure caused by bad input (code `invalid_argument`), the most
+/// common kind; [`CliError::new`] gives another code.
+#[allow(non_snake_case)]
+pub fn CliError(message: impl Into<String>) -> CliError {
+    CliError::new("invalid_argument", message)
+}
+
+impl CliError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> CliError {
+        CliError { code, message: message.into() }
+    }
+
+    /// What `--json` writes to stderr: `{"error": {"code", "message"}}`.
+    pub fn to_json(&self) -> String {
+        json!({ "error": { "code": self.code, "message": self.message } }).to_string()
+    }
+}
 
 fn fail<T>(msg: impl Into<String>) -> Result<T, CliError> {
     Err(CliError(msg.into()))
 }
 
+fn not_found<T>(msg: impl Into<String>) -> Result<T, CliError> {
+    Err(CliError::new("not_found", msg))
+}
+
 fn db(e: StoreError) -> CliError {
     match e {
-        StoreError::Db(cause) => CliError(format!("storage error: {cause}")),
-        other => CliError(format!("storage error: {other}")),
+        StoreError::Db(cause) => CliError::new("storage_error", format!("storage error: {cause}")),
+        other => CliError::new("storage_error", format!("storage error: {other}")),
     }
 }
 
 async fn workspace_exists(store: &Store, id: &str) -> Result<(), CliError> {
     match store.workspace(id).await {
         Ok(_) => Ok(()),
-        Err(StoreError::NotFound) => fail(format!("unknown workspace {id:?}")),
+        Err(StoreError::NotFound) => not_found(format!("unknown workspace {id:?}")),
         Err(e) => Err(db(e)),
     }
 }
@@ -170,12 +223,33 @@ async fn user_id(store: &Store, email: &str) -> Result<String, CliError> {
     let email = normalize_email(email).map_err(|e| CliError(format!("{email:?}: {e}")))?;
     match store.user_by_email(&email).await.map_err(db)? {
         Some(u) => Ok(u.id),
-        None => fail(format!("unknown user {email:?}")),
+        None => not_found(format!("unknown user {email:?}")),
     }
 }
 
+/// A plan name in any case; the error lists the valid ones.
 fn parse_plan(s: &str) -> Result<Plan, CliError> {
-    s.parse().map_err(|e: keyward_core::plan::UnknownPlan| CliError(e.to_string()))
+    s.trim().to_ascii_lowercase().parse().map_err(|_| {
+        let all: Vec<&str> = Plan::ALL.iter().map(|p| p.as_str()).collect();
+        CliError(format!("unknown plan {s:?}: use one of {}", all.join(", ")))
+    })
+}
+
+/// A role name in any case; the error lists the valid ones.
+fn parse_role(s: &str) -> Result<Role, CliError> {
+    s.trim().to_ascii_lowercase().parse().map_err(|_| {
+        let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        CliError(format!("unknown role {s:?}: use one of {}", all.join(", ")))
+    })
+}
+
+/// The rpm override argument; every bad value gets the same message.
+fn parse_rpm(s: &str) -> Result<u32, CliError> {
+    let max = keyward_core::plan::MAX_RPM_OVERRIDE;
+    match s.trim().parse::<u32>() {
+        Ok(r) if (1..=max).contains(&r) => Ok(r),
+        _ => fail(format!("rpm must be a whole number from 1 to {max} (got {s:?}); --clear returns to the plan's")),
+    }
 }
 
 /// Run an admin command; returns what to print (text or JSON).
@@ -185,7 +259,10 @@ pub async fn run(args: AdminArgs) -> Result<String, CliError> {
         return Ok(if args.json { v.to_string() } else { text });
     }
     let loc = args.store.location().map_err(|e| CliError(e.to_string()))?;
-    let store = Store::open(&loc).await.map_err(|e| CliError(format!("cannot open the store: {e:#}")))?;
+    let store = Store::open_existing(&loc).await.map_err(|e| match e.downcast_ref::<crate::store::NoStore>() {
+        Some(no) => CliError::new("no_store", no.to_string()),
+        None => CliError::new("storage_error", format!("cannot open the store: {e:#}")),
+    })?;
     let out = execute(&store, args.command).await;
     store.close().await;
     let (text, json_value) = out?;
@@ -209,13 +286,18 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             store.set_plan(&workspace_id, plan).await.map_err(db)?;
             Ok((format!("workspace {workspace_id} is now on {plan}"), json!({ "id": workspace_id, "plan": plan })))
         }
+        AdminCommand::Workspace(WorkspaceCmd::List { plan }) => {
+            let plan = plan.as_deref().map(parse_plan).transpose()?;
+            lookup::workspace_list(store, plan).await
+        }
+        AdminCommand::Workspace(WorkspaceCmd::Show { workspace_id }) => {
+            lookup::workspace_show(store, &workspace_id).await
+        }
+        AdminCommand::User(UserCmd::Show { email }) => lookup::user_show(store, &email).await,
+        AdminCommand::Member(MemberCmd::List { workspace }) => lookup::member_list(store, &workspace).await,
+        AdminCommand::Key(KeyCmd::Show { key_id }) => lookup::key_show(store, &key_id).await,
         AdminCommand::Workspace(WorkspaceCmd::SetRateLimit { workspace_id, rpm, clear }) => {
-            let rpm = if clear { None } else { rpm };
-            if let Some(r) = rpm {
-                if r == 0 || r > keyward_core::plan::MAX_RPM_OVERRIDE {
-                    return fail(format!("rpm must be between 1 and {}", keyward_core::plan::MAX_RPM_OVERRIDE));
-                }
-            }
+            let rpm = if clear { None } else { rpm.as_deref().map(parse_rpm).transpose()? };
             workspace_exists(store, &workspace_id).await?;
             store.set_rate_limit(&workspace_id, rpm).await.map_err(db)?;
             let text = match rpm {
@@ -236,7 +318,7 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             };
             check_password(&password).map_err(|e| CliError(e.to_string()))?;
             if store.user_by_email(&email).await.map_err(db)?.is_some() {
-                return fail(format!("a user with email {email:?} already exists"));
+                return Err(CliError::new("conflict", format!("a user with email {email:?} already exists")));
             }
             let p = password.clone();
             let hash = tokio::task::spawn_blocking(move || crate::password::hash(&p))
@@ -244,7 +326,9 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
                 .map_err(|e| CliError(e.to_string()))?
                 .map_err(|e| CliError(e.to_string()))?;
             let user = store.create_user(&email, &hash).await.map_err(|e| match e {
-                StoreError::Conflict(_) => CliError(format!("a user with email {email:?} already exists")),
+                StoreError::Conflict(_) => {
+                    CliError::new("conflict", format!("a user with email {email:?} already exists"))
+                }
                 e => db(e),
             })?;
             let mut text = format!("created user {} ({})", user.id, user.email);
@@ -256,10 +340,13 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             Ok((text, v))
         }
         AdminCommand::Member(MemberCmd::Add { workspace, email, role }) => {
-            let role: Role = role.parse().map_err(|e: keyward_core::role::UnknownRole| CliError(e.to_string()))?;
+            let role = parse_role(&role)?;
             workspace_exists(store, &workspace).await?;
             let uid = user_id(store, &email).await?;
-            store.upsert_member(&workspace, &uid, role).await.map_err(db)?;
+            store.set_member_role_keeping_an_admin(&workspace, &uid, role).await.map_err(|e| match e {
+                StoreError::Conflict(crate::store::LAST_ADMIN) => last_admin(&email, &workspace, "demoted"),
+                e => db(e),
+            })?;
             Ok((
                 format!("{email} is now {role} of {workspace}"),
                 json!({ "workspace_id": workspace, "user_id": uid, "email": email.trim().to_lowercase(), "role": role }),
@@ -268,9 +355,12 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
         AdminCommand::Member(MemberCmd::Remove { workspace, email }) => {
             workspace_exists(store, &workspace).await?;
             let uid = user_id(store, &email).await?;
-            match store.remove_member(&workspace, &uid).await {
+            match store.remove_member_keeping_an_admin(&workspace, &uid).await {
                 Ok(()) => {}
-                Err(StoreError::NotFound) => return fail(format!("{email} is not a member of {workspace}")),
+                Err(StoreError::NotFound) => return not_found(format!("{email} is not a member of {workspace}")),
+                Err(StoreError::Conflict(crate::store::LAST_ADMIN)) => {
+                    return Err(last_admin(&email, &workspace, "removed"))
+                }
                 Err(e) => return Err(db(e)),
             }
             Ok((
@@ -283,22 +373,10 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
         AdminCommand::Key(KeyCmd::List { workspace }) => {
             workspace_exists(store, &workspace).await?;
             let keys = store.list_keys(&workspace).await.map_err(db)?;
-            let mut text = String::new();
-            for k in &keys {
-                let status = match (&k.revoked_at, k.revoke_reason) {
-                    (None, _) => "active".to_string(),
-                    (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or(keyward_core::RevokeReason::Manual)),
-                };
-                let ips = if k.allowed_cidrs.is_empty() { "any".to_string() } else { k.allowed_cidrs.join(",") };
-                text.push_str(&format!("{}  {}  {}  {}  ips={}\n", k.id, k.masked, k.name, status, ips));
-            }
-            if keys.is_empty() {
-                text.push_str("no keys\n");
-            }
-            Ok((text.trim_end().to_string(), json!({ "data": keys })))
+            Ok((lookup::key_table(&keys), json!({ "data": keys })))
         }
-        AdminCommand::Key(KeyCmd::Revoke { key_id }) => {
-            let ws = key_workspace(store, &key_id).await?;
+        AdminCommand::Key(KeyCmd::Revoke { key }) => {
+            let (ws, key_id) = lookup::key_by_id_or_secret(store, &key).await?;
             let newly = store
                 .revoke_key(&ws, &key_id, Revoker::Support, keyward_core::RevokeReason::Manual, json!({}))
                 .await
@@ -316,6 +394,12 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
                 )
             })?;
             let ws = key_workspace(store, &key_id).await?;
+            if store.key(&ws, &key_id).await.map_err(db)?.revoked_at.is_some() {
+                return Err(CliError::new(
+                    "refused",
+                    format!("{key_id} is revoked: its IP allowlist can no longer be changed"),
+                ));
+            }
             let k = store.set_allowed_cidrs(&ws, &key_id, &list.to_strings(), "support").await.map_err(db)?;
             let text = if k.allowed_cidrs.is_empty() {
                 format!("{key_id}: any source IP")
@@ -364,7 +448,17 @@ async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(
 async fn key_workspace(store: &Store, key_id: &str) -> Result<String, CliError> {
     match store.key_workspace(key_id).await {
         Ok(ws) => Ok(ws),
-        Err(StoreError::NotFound) => fail(format!("unknown key {key_id:?}")),
+        Err(StoreError::NotFound) => not_found(format!("unknown key {key_id:?}")),
         Err(e) => Err(db(e)),
     }
+}
+
+fn last_admin(email: &str, workspace: &str, what: &str) -> CliError {
+    CliError::new(
+        "refused",
+        format!(
+            "{email} is the last admin of {workspace} and cannot be {what}: make another member admin first \
+             (member add --role admin)"
+        ),
+    )
 }

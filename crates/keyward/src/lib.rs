@@ -21,6 +21,9 @@ use std::io::Write;
 /// `keyward serve`: open the store, seed the demo if asked, bind, print the
 /// URL, and serve until SIGTERM/SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Bind before the store is touched: a busy address must not leave a new
+    // store (and a demo password nobody can use) behind.
+    let listener = bind(args.listen).await?;
     let loc = args.store.location()?;
     let store = store::Store::open(&loc).await?;
     let mut out = std::io::stdout().lock();
@@ -43,13 +46,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Install the handlers before announcing the address, so a SIGTERM sent
     // right after start-up already means "drain and exit 0".
     let shutdown = shutdown_signals()?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     writeln!(out, "keyward listening on http://{addr} (sign in at http://{addr}/login)")?;
     out.flush()?;
     drop(out);
     let (state, background) = app::AppState::new(store, args).await?;
     app::run(state, background, listener, shutdown).await
+}
+
+/// The server's listener; a busy or forbidden address says which and how to
+/// choose another.
+async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (is another keyward already running there? stop it, or choose another address with --listen)"
+        } else {
+            " (choose another address with --listen)"
+        };
+        anyhow::anyhow!("cannot listen on {addr}: {e}{hint}")
+    })
 }
 
 /// Resolves on the first SIGTERM or SIGINT; the handlers are registered now.

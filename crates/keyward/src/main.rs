@@ -48,15 +48,22 @@ async fn run() -> ExitCode {
                 }
             }
         }
-        Command::Admin(args) => match keyward::cli::run(args).await {
-            Ok(out) => {
-                println!("{out}");
-                ExitCode::SUCCESS
+        Command::Admin(args) => {
+            let json = args.json;
+            match keyward::cli::run(args).await {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) if json => {
+                    eprintln!("{}", e.to_json());
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("keyward: {e}");
+                    ExitCode::FAILURE
+                }
             }
-            Err(e) => {
-                eprintln!("keyward: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        }
     }
 }

@@ -187,7 +187,17 @@ async fn generate_use_and_revoke_a_key_with_the_mouse() {
     assert!(b.visible("#new-key-secret").await.is_displayed().await.unwrap());
     let last4 = &secret[secret.len() - 4..];
 
-    // Closing the dialog wipes the secret from the page.
+    // All 46 characters show.
+    let shown = b.js("var t = document.getElementById('new-key-secret'); return t.scrollWidth <= t.clientWidth && t.scrollHeight <= t.clientHeight;", vec![]).await;
+    assert_eq!(shown, json!(true), "the whole key is visible");
+    // Closing before copying asks first; closing again closes and wipes the secret.
+    b.find("#dialog-close").await.click().await.unwrap();
+    b.until("a warning that the key was not copied", || async {
+        let status = b.c.find(fantoccini::Locator::Css("#copy-status")).await.ok()?.text().await.ok()?;
+        (status.contains("not copied") && dialog_open(&b, "generate-dialog").await).then_some(())
+    })
+    .await;
+    assert_eq!(secret_state(&b, &secret).await.0, secret, "the secret is still there");
     b.find("#dialog-close").await.click().await.unwrap();
     b.until("the dialog to close and forget the secret", || async {
         let (value, in_dom) = secret_state(&b, &secret).await;
@@ -299,7 +309,14 @@ async fn generate_a_key_with_the_keyboard_only() {
     let (id, inside) = b.focus_in("#generate-dialog").await;
     assert!(inside && id == "dialog-done", "Shift+Tab from the first control went to {id}");
 
-    // Escape closes it, wipes the secret and returns focus to the button.
+    // Escape first warns that the key was not copied (focus on Copy); a
+    // second Escape closes it, wipes the secret and returns focus to the button.
+    b.press(&escape).await;
+    b.until("Escape to warn and focus #copy-key", || async {
+        let (id, inside) = b.focus_in("#generate-dialog").await;
+        (dialog_open(&b, "generate-dialog").await && inside && id == "copy-key").then_some(())
+    })
+    .await;
     b.press(&escape).await;
     b.until("Escape to close the dialog, wipe the secret, focus #generate-key", || async {
         let (value, in_dom) = secret_state(&b, &secret).await;
@@ -414,5 +431,96 @@ async fn the_ip_allowlist_is_edited_in_its_dialog() {
     let (s, v) = app.v1_get("/v1/me", &secret).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
     assert_eq!(v["code"], "ip_not_allowed");
+    b.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
+async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners_and_fits_375_px() {
+    driver::require_installed();
+    let app = TestApp::spawn().await;
+    let (ws, email) = app.admin(Plan::Pro).await;
+    let (id, secret) = api_create_key(&app, &email, &ws, "Zapier").await;
+    // 25 audit entries (one page is 20) and an auto-revocation banner.
+    for i in 0..24 {
+        let cidrs = vec![format!("10.0.0.{i}/32")];
+        app.store.set_allowed_cidrs(&ws, &id, &cidrs, &email).await.unwrap();
+    }
+    let note = keyward::store::NewNotification {
+        workspace_id: &ws,
+        at_ms: keyward::store::now_ms(),
+        kind: "key.auto_revoked",
+        key_id: Some(&id),
+        message: "revoked",
+    };
+    app.store.insert_notification(&note).await.unwrap();
+    app.store.set_allowed_cidrs(&ws, &id, &[], &email).await.unwrap();
+    for path in ["/v1/me", "/v1/studies/std_nope", "/v1/no-such-route"] {
+        app.v1_get(path, &secret).await;
+    }
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    login(&b, &app, &email).await;
+
+    // A duplicate name warns but is not refused.
+    b.visible("#generate-key").await.click().await.unwrap();
+    b.visible("#key-name").await.send_keys("zapier").await.unwrap();
+    let warning = b.visible("#key-name-duplicate").await.text().await.unwrap();
+    assert!(warning.contains("already named"), "{warning}");
+    b.find("#create-key-submit").await.click().await.unwrap();
+    b.visible("#copy-key").await.click().await.unwrap();
+    b.until("the key to be copied", || async {
+        let s = b.c.find(fantoccini::Locator::Css("#copy-status")).await.ok()?.text().await.ok()?;
+        (!s.is_empty()).then_some(())
+    })
+    .await;
+    b.find("#dialog-done").await.click().await.unwrap();
+    b.until("the dialog to close", || async { (!dialog_open(&b, "generate-dialog").await).then_some(()) }).await;
+
+    // The audit log: 20 rows, then the older ones.
+    b.goto(&app.url("/settings/api-keys")).await;
+    let rows = || async { b.js("return document.querySelectorAll('#audit-tbody tr').length;", vec![]).await };
+    assert_eq!(rows().await, json!(20));
+    b.visible("#audit-older").await.click().await.unwrap();
+    b.until("the older audit entries", || async { (rows().await == json!(27)).then_some(()) }).await;
+    assert!(!b.exists("#audit-older").await, "no more pages");
+
+    // The banner is dismissed for this admin, and stays so after a reload.
+    b.visible("button.dismiss-notification").await;
+    b.js("document.querySelector('button.dismiss-notification').scrollIntoView({ block: 'center' });", vec![]).await;
+    b.find("button.dismiss-notification").await.click().await.unwrap();
+    b.until("the banner to go", || async { (!b.exists("button.dismiss-notification").await).then_some(()) }).await;
+    b.until("the three requests in the usage section", || async {
+        b.c.refresh().await.ok()?;
+        let text = b.c.find(fantoccini::Locator::Css("#usage-24h-total")).await.ok()?.text().await.ok()?;
+        (text.trim() == "3").then_some(())
+    })
+    .await;
+    assert!(!b.exists("button.dismiss-notification").await, "still dismissed after a reload");
+    let recent = b.find("#usage-recent").await.text().await.unwrap();
+    assert!(recent.contains("/v1/no-such-route"), "unmatched routes are in the log: {recent}");
+
+    // At 375 px the status and code of recent requests and the errors of
+    // top endpoints are inside their cards (nothing hidden to the right).
+    b.c.set_window_size(375, 900).await.unwrap();
+    b.cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 375, "height": 900, "deviceScaleFactor": 1, "mobile": true }),
+    )
+    .await;
+    let br = &b;
+    let inside = |sel: &'static str, card: &'static str| async move {
+        br.js(
+            "var c = document.querySelector(arguments[1]).getBoundingClientRect(); \
+             return Array.prototype.every.call(document.querySelectorAll(arguments[0]), function (e) { \
+               var r = e.getBoundingClientRect(); return r.right <= c.right + 0.5 && r.left >= c.left - 0.5; });",
+            vec![json!(sel), json!(card)],
+        )
+        .await
+    };
+    assert_eq!(inside("#usage-recent tbody td:nth-child(2)", "#usage-recent").await, json!(true), "status");
+    assert_eq!(inside("#usage-recent tbody td:nth-child(3)", "#usage-recent").await, json!(true), "code");
+    assert_eq!(inside("#usage-top-endpoints td:nth-child(4)", "#usage-top-endpoints").await, json!(true), "errors");
+    assert_eq!(inside("#audit-log tbody td", "#audit-log").await, json!(true), "audit entries");
+    full_page_screenshot(&b, 375, &screenshot_dir().join("api-keys-audit-375.png")).await;
     b.close().await;
 }

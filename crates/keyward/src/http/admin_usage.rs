@@ -57,8 +57,9 @@ pub async fn usage_report(state: &AppState, ws: &str, key_id: Option<&str>) -> A
 }
 
 /// Notifications the page shows as banners, newest first.
-pub async fn notifications_for(state: &AppState, ws: &str) -> ApiResult<Vec<Notification>> {
-    Ok(state.store.notifications(ws, NOTIFICATIONS).await?)
+/// Those `user_id` dismissed are left out.
+pub async fn notifications_for(state: &AppState, ws: &str, user_id: &str) -> ApiResult<Vec<Notification>> {
+    Ok(state.store.notifications_for_user(ws, user_id, NOTIFICATIONS).await?)
 }
 
 #[derive(Serialize)]
@@ -76,5 +77,5 @@ pub async fn notifications(
 ) -> ApiResult<Json<NotificationList>> {
     require_admin(&state, &session, &ws).await?;
     reject_unknown(&q, &[])?;
-    Ok(Json(NotificationList { data: notifications_for(&state, &ws).await? }))
+    Ok(Json(NotificationList { data: notifications_for(&state, &ws, &session.user_id).await? }))
 }

@@ -12,6 +12,7 @@ pub mod docs;
 pub mod error;
 pub mod error_docs;
 pub mod json;
+pub mod notices;
 pub mod pages;
 pub mod session;
 pub mod v1;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(session::router())
         .merge(admin::router())
+        .merge(notices::router())
         .merge(pages::router())
         .merge(docs::router())
         .merge(v1::router(state.clone()))
@@ -66,12 +68,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    v1::unmatched::answer(&state, req, ApiError::NotFound).await
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed(State(state): State<AppState>, req: Request) -> Response {
+    v1::unmatched::answer(&state, req, ApiError::MethodNotAllowed).await
 }
 
 /// Give every request an id: in `X-Request-Id` on the response, in the

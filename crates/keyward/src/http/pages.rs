@@ -103,7 +103,7 @@ async fn render_page(
         keys = state.store.list_keys(&current.id).await?;
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
         usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
-        notifications = super::admin_usage::notifications_for(state, &current.id).await?;
+        notifications = super::admin_usage::notifications_for(state, &current.id, &session.user_id).await?;
         if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {
             leaks = state.store.leak_reports(&current.id).await?;
         }
@@ -112,6 +112,12 @@ async fn render_page(
         } else {
             PageState::PlanRequired { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
         }
+    };
+    // The audit log's first page, for admins (the card pages on with app.js).
+    let audit = if current.role.can_manage_keys() {
+        Some(state.store.audit_log(&current.id, keyward_web::AUDIT_PAGE_SIZE, None).await?)
+    } else {
+        None
     };
     Ok(html(keyward_web::render_api_keys(&ApiKeysPage {
         user_email: &session.email,
@@ -122,6 +128,7 @@ async fn render_page(
         api_base_url,
         state: page_state,
         leaks: &leaks,
+        audit: audit.as_ref().map(|a| keyward_web::AuditView { entries: &a.data, has_more: a.has_more }),
     })))
 }
 

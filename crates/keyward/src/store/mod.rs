@@ -13,8 +13,10 @@ mod accounts;
 mod audit;
 mod keys;
 mod leaked;
+mod notices;
 mod sessions;
 mod studies;
+mod support;
 mod usage;
 
 pub use accounts::*;
@@ -23,6 +25,7 @@ pub use keys::*;
 pub use leaked::*;
 pub use sessions::*;
 pub use studies::*;
+pub use support::*;
 pub use usage::*;
 
 use crate::changes::ChangeCounter;
@@ -156,8 +159,8 @@ impl StoreLocation {
                 anyhow::bail!("unsupported --database-url {:?}: use sqlite://PATH or postgres://…", redact_url(other))
             }
             None => {
-                std::fs::create_dir_all(data_dir)
-                    .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", data_dir.display()))?;
+                // Nothing is created here: `serve` binds its listener first and
+                // [`Store::open`] makes the directory; admin commands never do.
                 let path = data_dir.join("keyward.db");
                 Ok(StoreLocation { url: format!("sqlite://{}", path.display()), sqlite_path: Some(path) })
             }
@@ -169,19 +172,45 @@ impl StoreLocation {
 /// answered 503 (and `/readyz` fails).
 pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// An admin command pointed at a place that holds no keyward store (SPEC §8:
+/// only `serve` creates one).
+#[derive(Debug, thiserror::Error)]
+#[error("no keyward store at {0}: check --data-dir / --database-url (only `keyward serve` creates a store)")]
+pub struct NoStore(pub String);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 impl Store {
-    /// Connect, apply the embedded migrations, and map the change counter.
+    /// Connect (creating the store when there is none: `serve`), apply the
+    /// embedded migrations, and map the change counter.
     pub async fn open(loc: &StoreLocation) -> anyhow::Result<Store> {
+        Self::connect(loc, true).await
+    }
+
+    /// Like [`Store::open`], but only onto a store that exists: a missing
+    /// SQLite file, or a database without keyward's migrations table, is
+    /// [`NoStore`] and nothing is created (admin commands). Pending
+    /// migrations of an existing store are applied.
+    pub async fn open_existing(loc: &StoreLocation) -> anyhow::Result<Store> {
+        Self::connect(loc, false).await
+    }
+
+    async fn connect(loc: &StoreLocation, create: bool) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let (backend, url) = match &loc.sqlite_path {
-            Some(path) => {
+            Some(path) if create => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
                 }
                 (Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
+            }
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(NoStore(path.display().to_string()).into());
+                }
+                (Backend::Sqlite, format!("sqlite://{}?mode=rw", path.display()))
             }
             None => (Backend::Postgres, loc.url.clone()),
         };
@@ -235,6 +264,14 @@ impl Store {
             }
             Backend::Postgres => pool_opts.max_connections(16).connect_with(opts).await?,
         };
+        if !create && !has_migrations_table(&pool, backend).await? {
+            pool.close().await;
+            let at = match &loc.sqlite_path {
+                Some(path) => path.display().to_string(),
+                None => redact_url(&loc.url),
+            };
+            return Err(NoStore(at).into());
+        }
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
@@ -279,6 +316,20 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether the database holds sqlx's migrations table (a keyward store).
+async fn has_migrations_table(pool: &AnyPool, backend: Backend) -> Result<bool> {
+    use sqlx::Row;
+    let sql = match backend {
+        Backend::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        Backend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+        }
+    };
+    let n: i64 = sqlx::query(sql).fetch_one(pool).await?.try_get("n")?;
+    Ok(n > 0)
 }
 
 /// Unix milliseconds now.

@@ -250,6 +250,9 @@ pub struct Revoked {
     pub requests: u64,
     pub window_secs: u64,
     pub ratio: f64,
+    /// The errors by problem code (`validation_failed`, `ip_not_allowed`),
+    /// most frequent first: what the notice says happened.
+    pub by_code: Vec<(String, u64)>,
 }
 
 /// Check one key's window and revoke it when it trips the thresholds.
@@ -268,7 +271,12 @@ pub async fn check_key(
         return Ok(None);
     }
     let ratio = (errors as f64 / requests as f64 * 1000.0).round() / 1000.0;
-    let details = json!({ "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio });
+    let by_code = store.usage_key_error_codes(workspace_id, key_id, since_ms).await?;
+    let codes: serde_json::Map<String, serde_json::Value> =
+        by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect();
+    let details = json!({
+        "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio, "by_code": codes,
+    });
     if !store
         .revoke_key(workspace_id, key_id, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details)
         .await?
@@ -282,6 +290,7 @@ pub async fn check_key(
         requests,
         window_secs: policy.window_secs,
         ratio,
+        by_code,
     }))
 }
 

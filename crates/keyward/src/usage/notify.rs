@@ -99,12 +99,7 @@ impl Notifier {
                 r.key_id.clone()
             }
         };
-        let message = format!(
-            "The API key \u{201c}{name}\u{201d} was revoked automatically: {} of its {} requests in the last {} s \
-             were refused for a source IP outside its allowlist (401) or invalid input (422). \
-             Generate a new key and check the integration that used it.",
-            r.errors, r.requests, r.window_secs
-        );
+        let message = auto_revoked_message(&name, r);
         let note = NewNotification {
             workspace_id: &r.workspace_id,
             at_ms: now_ms,
@@ -134,6 +129,7 @@ impl Notifier {
             "requests": r.requests,
             "window_secs": r.window_secs,
             "ratio": r.ratio,
+            "by_code": r.by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "message": message,
         });
         self.send(body);
@@ -238,5 +234,78 @@ mod tests {
         assert!(parse_webhook_url("http://127.0.0.1:9000/hook").is_ok());
         assert!(parse_webhook_url("https://hooks.example.com/x").is_err());
         assert!(parse_webhook_url("not a url").is_err());
+    }
+}
+
+/// What an auto-revocation notice says: what happened (the errors by code,
+/// as measured) and what to do about that kind of error.
+pub fn auto_revoked_message(name: &str, r: &Revoked) -> String {
+    let counts: Vec<String> = r.by_code.iter().map(|(code, n)| format!("{n} \u{00d7} {}", describe(code))).collect();
+    let what = if counts.is_empty() { format!("{} errors", r.errors) } else { counts.join(", ") };
+    let ip = r.by_code.iter().any(|(c, _)| c == "ip_not_allowed");
+    let invalid = r.by_code.iter().any(|(c, _)| c != "ip_not_allowed");
+    let mut todo = Vec::new();
+    if invalid {
+        todo.push(
+            "Fix the requests the integration sends (the problem bodies name each invalid field; \
+             Recent requests below shows them)",
+        );
+    }
+    if ip {
+        todo.push(
+            "Check the source IPs: if the requests are yours, add their addresses to the new key's allowlist; \
+             if they are not, the key has leaked",
+        );
+    }
+    if todo.is_empty() {
+        todo.push("Check the integration that used the key");
+    }
+    format!(
+        "The API key \u{201c}{name}\u{201d} was revoked automatically after {} of its {} requests in the last {} s \
+         were refused: {what}. {}, then generate a new key.",
+        r.errors,
+        r.requests,
+        r.window_secs,
+        todo.join(". ")
+    )
+}
+
+fn describe(code: &str) -> String {
+    match code {
+        "ip_not_allowed" => "401 ip_not_allowed (source IP outside the key's allowlist)".to_string(),
+        "validation_failed" => "422 validation_failed (invalid input)".to_string(),
+        other => format!("422 {other}"),
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    fn revoked(by_code: &[(&str, u64)]) -> Revoked {
+        Revoked {
+            workspace_id: "ws_1".into(),
+            key_id: "key_1".into(),
+            errors: by_code.iter().map(|(_, n)| n).sum(),
+            requests: 130,
+            window_secs: 300,
+            ratio: 0.9,
+            by_code: by_code.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_422_flood_is_described_as_invalid_input_without_blaming_a_leak() {
+        let m = auto_revoked_message("Zapier", &revoked(&[("validation_failed", 120)]));
+        assert!(m.contains("120 \u{00d7} 422 validation_failed"), "{m}");
+        assert!(m.contains("Fix the requests"), "{m}");
+        assert!(!m.contains("leak") && !m.contains("allowlist"), "{m}");
+    }
+
+    #[test]
+    fn ip_refusals_say_to_check_the_allowlist_or_the_leak() {
+        let m = auto_revoked_message("CI", &revoked(&[("ip_not_allowed", 100), ("validation_failed", 3)]));
+        assert!(m.contains("100 \u{00d7} 401 ip_not_allowed") && m.contains("3 \u{00d7} 422"), "{m}");
+        assert!(m.contains("allowlist") && m.contains("leaked") && m.contains("Fix the requests"), "{m}");
     }
 }

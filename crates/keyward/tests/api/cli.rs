@@ -10,6 +10,13 @@ fn json_of(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
+/// A new, empty keyward store in `dir` (admin commands never create one:
+/// only `serve` does, as here through the library).
+async fn init_store(dir: &std::path::Path) {
+    let loc = keyward::store::StoreLocation::resolve(dir, None).unwrap();
+    keyward::store::Store::open(&loc).await.unwrap().close().await;
+}
+
 /// Everything the CLI can change, as one comparable value.
 async fn snapshot(app_dir: &std::path::Path) -> String {
     let loc = keyward::store::StoreLocation::resolve(app_dir, None).unwrap();
@@ -35,7 +42,8 @@ async fn snapshot(app_dir: &std::path::Path) -> String {
 async fn workspace_user_and_member_flows_work_with_json() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (ok, out, err) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "starter", "--json"]);
+    init_store(d).await;
+    let (ok, out, err) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "Starter", "--json"]);
     assert!(ok, "{err}");
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
     assert!(ws.starts_with("ws_"));
@@ -88,6 +96,8 @@ async fn workspace_user_and_member_flows_work_with_json() {
     let (_, v) = app.v1_get("/v1/me", &secret).await;
     assert_eq!(v["rate_limit"]["requests_per_minute"], 300);
 
+    // Ada is the only admin: support makes Bob one before removing her.
+    assert!(admin_cli(d, &["member", "add", "--workspace", &ws, "--email", "bob@example.com", "--role", "ADMIN"]).0);
     let (ok, out, err) =
         admin_cli(d, &["member", "remove", "--workspace", &ws, "--email", "ada@example.com", "--json"]);
     assert!(ok, "{out} {err}");
@@ -98,6 +108,7 @@ async fn workspace_user_and_member_flows_work_with_json() {
 async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    init_store(d).await;
     let (_, out, _) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "pro", "--json"]);
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
     let mut child = keyward_cmd()
@@ -120,6 +131,17 @@ async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
         vec!["workspace", "set-plan", "ws_nope", "pro"],
         vec!["workspace", "set-rate-limit", "ws_nope", "100"],
         vec!["workspace", "set-rate-limit", &ws, "0"],
+        vec!["workspace", "set-rate-limit", &ws, "-5"],
+        vec!["workspace", "set-rate-limit", &ws, "99999999999"],
+        vec!["workspace", "list", "--plan", "gold"],
+        vec!["workspace", "show", "ws_nope"],
+        vec!["user", "show", "nobody@example.com"],
+        vec!["member", "list", "--workspace", "ws_nope"],
+        vec!["member", "remove", "--workspace", &ws, "--email", "ada@example.com"],
+        vec!["member", "add", "--workspace", &ws, "--email", "ada@example.com", "--role", "member"],
+        vec!["key", "show", "key_nope"],
+        vec!["key", "revoke", "ue_live_not-a-key"],
+        vec!["key", "revoke", "whatever"],
         vec!["user", "create", "--email", "ADA@example.com"],
         vec!["user", "create", "--email", "not-an-email"],
         vec!["member", "add", "--workspace", &ws, "--email", "ada@example.com", "--role", "owner"],
@@ -135,7 +157,26 @@ async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
         let (ok, _out, err) = admin_cli(d, args);
         assert!(!ok, "{args:?} should fail");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: one clear line, got {err:?}");
+        // With --json the error is JSON on stderr, and stdout stays empty.
+        let mut with_json = args.clone();
+        with_json.push("--json");
+        let (ok, out, err) = admin_cli(d, &with_json);
+        assert!(!ok && out.trim().is_empty(), "{with_json:?}: {out}");
+        let v = json_of(&err);
+        assert!(v["error"]["code"].as_str().is_some_and(|c| !c.is_empty()), "{with_json:?}: {err}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{with_json:?}: {err}");
     }
+    // Every bad rpm gets the same message; plans are listed when one is unknown.
+    let rpm_errors: Vec<String> = ["0", "-5", "99999999999", "ten"]
+        .iter()
+        .map(|r| admin_cli(d, &["workspace", "set-rate-limit", &ws, r]).2.replace(&format!("{r:?}"), "R"))
+        .collect();
+    assert!(rpm_errors.iter().all(|e| e == &rpm_errors[0] && e.contains("from 1 to 10000000")), "{rpm_errors:?}");
+    let (_, _, err) = admin_cli(d, &["workspace", "set-plan", &ws, "Gold"]);
+    assert!(err.contains("free, starter, pro, enterprise"), "{err}");
+    let (_, _, err) = admin_cli(d, &["member", "remove", "--workspace", &ws, "--email", "ada@example.com", "--json"]);
+    assert_eq!(json_of(&err)["error"]["code"], "refused", "{err}");
+    assert!(err.contains("last admin"), "{err}");
     // A too-short password from stdin.
     let mut child = keyward_cmd()
         .args(["admin", "--data-dir"])
@@ -203,13 +244,13 @@ fn start_binary_with_env(
 ) -> (std::process::Child, String, String, BufReader<std::process::ChildStderr>) {
     let mut child = keyward_cmd()
         .env_remove("MIMALLOC_ALLOW_THP")
+        .env("RUST_LOG", "info")
         .envs(envs.iter().copied())
         .arg("serve")
         .arg("--data-dir")
         .arg(dir)
         .args(["--listen", "127.0.0.1:0"])
         .args(extra)
-        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -326,4 +367,237 @@ async fn sigterm_finishes_in_flight_requests_then_exits_0() {
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for d in [&missing, &empty] {
+        for args in [
+            vec!["workspace", "list"],
+            vec!["workspace", "create", "--name", "X", "--plan", "pro"],
+            vec!["key", "revoke", "key_x"],
+        ] {
+            let (ok, _, err) = admin_cli(d, &args);
+            assert!(!ok, "{args:?}");
+            assert!(err.contains(&format!("no keyward store at {}", d.join("keyward.db").display())), "{err}");
+            let (ok, _, err) = admin_cli(d, &[args.as_slice(), &["--json"]].concat());
+            assert!(!ok);
+            assert_eq!(json_of(&err)["error"]["code"], "no_store", "{err}");
+        }
+    }
+    assert!(!missing.exists(), "no data dir was created");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nothing was created in an empty dir");
+}
+
+/// PostgreSQL: a database without keyward's tables is no store either, and
+/// the CLI does not run the migrations that would make one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_DATABASE_URL)"]
+async fn admin_commands_never_create_a_store_on_postgres() {
+    {
+        use sqlx::{Connection, Row};
+        let db = TestDb::create(&require_pg()).await;
+        let out = keyward_cmd()
+            .args(["admin", "--database-url", &db.url, "workspace", "list", "--json"])
+            .env_remove("KEYWARD_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(json_of(&err)["error"]["code"], "no_store", "{err}");
+        assert!(json_of(&err)["error"]["message"].as_str().unwrap().starts_with("no keyward store at postgres://"));
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "no table was created");
+        let _ = conn.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_goes_from_a_customers_email_to_their_keys_and_revokes_a_pasted_secret() {
+    let app = TestApp::spawn().await;
+    let (ws, admin, key_id, secret) = app.with_key(Plan::Pro).await;
+    let (other_id, _other) = admin.create_key(&ws, "second key").await;
+    assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
+    let email = admin.email.clone();
+
+    // user show EMAIL → workspaces and roles (email in any case).
+    let (ok, out, err) = app.cli(&["user", "show", &email.to_uppercase(), "--json"]);
+    assert!(ok, "{err}");
+    let v = json_of(&out);
+    assert_eq!(v["email"], email.as_str());
+    assert_eq!(
+        v["workspaces"],
+        serde_json::json!([{ "id": ws, "name": "Acme Research", "plan": "pro", "role": "admin" }])
+    );
+    let (ok, out, _) = app.cli(&["user", "show", &email]);
+    assert!(ok && out.contains(&ws) && out.contains("admin"), "{out}");
+
+    // workspace list / show, member list.
+    let (ok, out, _) = app.cli(&["workspace", "list", "--plan", "PRO", "--json"]);
+    assert!(ok);
+    let listed = json_of(&out)["data"].as_array().unwrap().clone();
+    let row = listed.iter().find(|w| w["id"] == ws.as_str()).expect("the workspace is listed");
+    assert_eq!(
+        (row["plan"].as_str(), row["active_keys"].as_i64(), row["members"].as_i64()),
+        (Some("pro"), Some(2), Some(1))
+    );
+    let (_, out, _) = app.cli(&["workspace", "list", "--plan", "free", "--json"]);
+    assert!(json_of(&out)["data"].as_array().unwrap().iter().all(|w| w["id"] != ws.as_str()));
+    let (ok, out, _) = app.cli(&["workspace", "list"]);
+    assert!(ok && out.lines().next().unwrap().starts_with("ID"), "{out}");
+    app.cli(&["workspace", "set-rate-limit", &ws, "500"]);
+    let (ok, out, _) = app.cli(&["workspace", "show", &ws, "--json"]);
+    assert!(ok);
+    let v = json_of(&out);
+    assert_eq!(
+        (v["plan"].as_str(), v["rpm_override"].as_u64(), v["requests_per_minute"].as_u64()),
+        (Some("pro"), Some(500), Some(500))
+    );
+    assert_eq!((v["active_keys"].as_i64(), v["revoked_keys"].as_i64()), (Some(2), Some(0)));
+    assert_eq!(v["members"][0]["email"], email.as_str());
+    assert_eq!(v["members"][0]["role"], "admin");
+    let (ok, out, _) = app.cli(&["workspace", "show", &ws]);
+    assert!(ok && out.contains("500/min (custom)") && out.contains(&email), "{out}");
+    let (ok, out, _) = app.cli(&["member", "list", "--workspace", &ws, "--json"]);
+    assert!(ok);
+    assert_eq!(json_of(&out)["data"][0]["role"], "admin");
+
+    // key list has a header and the last use; key show one key.
+    let (_, out, _) = app.cli(&["key", "list", "--workspace", &ws]);
+    let header = out.lines().next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("LAST USED") && header.contains("STATUS"), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let second = out.lines().find(|l| l.contains(&other_id)).unwrap();
+    assert!(second.contains("never") && second.contains("active") && second.contains("second key"), "{out}");
+    let (ok, out, _) = app.cli(&["key", "show", &key_id, "--json"]);
+    assert!(ok);
+    let v = json_of(&out);
+    assert_eq!((v["id"].as_str(), v["workspace"]["id"].as_str()), (Some(key_id.as_str()), Some(ws.as_str())));
+    assert_eq!(v["status"], "active");
+    assert!(!out.contains(&secret[8..40]), "never the secret");
+
+    // A pasted secret revokes its key, and is never echoed.
+    let (ok, out, err) = app.cli(&["key", "revoke", &secret]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&key_id) && !out.contains(&secret) && !err.contains(&secret), "{out}");
+    let (s, v) = app.v1_get("/v1/me", &secret).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")));
+    let (_, v) = admin.get(&format!("/api/workspaces/{ws}/api-keys/{other_id}")).await;
+    assert_ne!(v["status"], "revoked", "only the pasted key");
+    let (_, log) = admin.get(&format!("/api/workspaces/{ws}/audit-log")).await;
+    assert_eq!(
+        (log["data"][0]["action"].as_str(), log["data"][0]["actor"].as_str()),
+        (Some("key.revoked"), Some("support"))
+    );
+    assert!(!log.to_string().contains(&secret[8..]), "the secret is not stored");
+    // A valid secret of no key: not found, not echoed.
+    let unknown = keyward_core::ApiKeySecret::generate();
+    let (ok, out, err) = app.cli(&["key", "revoke", unknown.expose(), "--json"]);
+    assert!(!ok && !err.contains(unknown.expose()) && !out.contains(unknown.expose()));
+    assert_eq!(json_of(&err)["error"]["code"], "not_found");
+
+    // A revoked key's allowlist is no longer changed (as on the page).
+    let (ok, _, err) = app.cli(&["key", "allow-ips", &key_id, "10.0.0.0/8", "--json"]);
+    assert!(!ok);
+    assert_eq!(json_of(&err)["error"]["code"], "refused", "{err}");
+    let v = json_of(&app.cli(&["key", "show", &key_id, "--json"]).1);
+    assert_eq!(v["allowed_cidrs"], serde_json::json!([]));
+    assert!(app.cli(&["key", "allow-ips", &other_id, "10.0.0.0/8"]).0, "an active key's still is");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_of_a_workspace_is_neither_removed_nor_demoted() {
+    let app = TestApp::spawn().await;
+    let (ws, admin) = app.admin(Plan::Pro).await;
+    let email = admin.email.clone();
+    for args in [
+        vec!["member", "remove", "--workspace", ws.as_str(), "--email", email.as_str()],
+        vec!["member", "add", "--workspace", ws.as_str(), "--email", email.as_str(), "--role", "member"],
+    ] {
+        let (ok, _, err) = app.cli(&args);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains("last admin"), "{err}");
+    }
+    assert_eq!(admin.get(&format!("/api/workspaces/{ws}/api-keys")).await.0, StatusCode::OK, "still admin");
+    // A superadmin counts as an admin; then the first may go.
+    let _second = app.user(&ws, "second@example.com", keyward_core::Role::Superadmin).await;
+    assert!(app.cli(&["member", "add", "--workspace", &ws, "--email", &email, "--role", "member"]).0);
+    let (ok, _, err) = app.cli(&["member", "remove", "--workspace", &ws, "--email", "second@example.com"]);
+    assert!(!ok && err.contains("last admin"), "{err}");
+    assert!(app.cli(&["member", "remove", "--workspace", &ws, "--email", &email]).0, "a member may go");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_a_busy_address_exits_non_zero_naming_it_and_creates_nothing() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-data");
+    let out = keyward_cmd()
+        .args(["serve", "--demo", "--listen", &addr, "--data-dir"])
+        .arg(&data)
+        .env_remove("KEYWARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&addr) && stderr.contains("--listen"), "{stderr}");
+    assert!(!stdout.contains("password"), "no demo password for a store nobody can reach: {stdout}");
+    assert!(!data.exists(), "no data dir was created");
+    drop(busy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_log_is_at_debug_and_never_holds_a_secret_or_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _printed, base, stderr) =
+        start_binary_with_env(dir.path(), &[], &[("RUST_LOG", "info,keyward::http=debug")]);
+    let secret = keyward_core::ApiKeySecret::generate();
+    let res = reqwest::Client::new()
+        .get(format!("{base}/v1/me?token=hunter2"))
+        .bearer_auth(secret.expose())
+        .header("Cookie", "kw_session=cookie-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    terminate(&mut child);
+    assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    let mut stderr = stderr;
+    stderr.read_to_string(&mut log).unwrap();
+    let log = strip_ansi(&log);
+    let served = log.lines().find(|l| l.contains("served") && l.contains("/v1/me")).unwrap_or_else(|| panic!("{log}"));
+    assert!(served.contains("status=401"), "{served}");
+    for leak in [secret.expose(), "hunter2", "cookie-secret", "Bearer"] {
+        assert!(!log.contains(leak), "{leak} in the log: {log}");
+    }
+}
+
+/// The text of a log without its terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -103,10 +103,16 @@ async fn a_flood_of_ip_violations_revokes_the_key_audits_and_notifies() {
     assert_eq!((d["errors"].as_u64(), d["requests"].as_u64()), (Some(5), Some(5)), "{d}");
     assert_eq!((d["window_secs"].as_u64(), d["ratio"].as_f64()), (Some(300), Some(1.0)));
     assert_eq!(d["reason"], "auto_error_rate");
+    assert_eq!(d["by_code"], json!({ "ip_not_allowed": 5 }), "counts by code");
 
-    let (s, n) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
-    assert_eq!(s, StatusCode::OK);
-    let n = &n["data"].as_array().unwrap()[0];
+    // The notice is stored right after the revocation: wait for it.
+    let n = eventually(10, || async {
+        let (s, n) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
+        assert_eq!(s, StatusCode::OK);
+        n["data"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    let n = &n;
     assert_eq!((n["kind"].as_str(), n["key_id"].as_str()), (Some("key.auto_revoked"), Some(id.as_str())));
     assert!(n["message"].as_str().unwrap().contains("integration"), "names the key: {n}");
 
@@ -139,6 +145,15 @@ async fn a_flood_of_422s_revokes_the_key() {
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")));
     let d = &auto_revocations(&admin, &ws).await[0]["details"];
     assert_eq!((d["errors"].as_u64(), d["requests"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(d["by_code"], json!({ "validation_failed": 5 }), "counts by code");
+    // The notice says what happened (422s, not IPs or a leak) and what to do.
+    let m = eventually(10, || async {
+        let (_, n) = admin.get(&format!("/api/workspaces/{ws}/notifications")).await;
+        n["data"][0]["message"].as_str().map(str::to_string)
+    })
+    .await;
+    assert!(m.contains("5 \u{00d7} 422 validation_failed") && m.contains("Fix the requests"), "{m}");
+    assert!(!m.contains("allowlist") && !m.contains("leak"), "{m}");
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ impl ApiKeyContext {
 }
 
 /// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -123,6 +123,9 @@ pub async fn pipeline(
         }
     };
 
+    // A method the route does not take: the request matched no operation.
+    let route =
+        if res.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED { super::unmatched::route() } else { route };
     state
         .usage
         .record(UsageRecord {
@@ -154,7 +157,7 @@ fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr) -> Result<RateLimitPolic
     Ok(policy)
 }
 
-fn static_method(m: &str) -> &'static str {
+pub(crate) fn static_method(m: &str) -> &'static str {
     match m {
         "GET" => "GET",
         "POST" => "POST",

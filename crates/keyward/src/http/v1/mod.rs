@@ -15,6 +15,7 @@ pub mod leaked;
 pub mod openapi;
 pub mod studies;
 pub mod transcripts;
+pub mod unmatched;
 
 use crate::app::AppState;
 pub use auth::ApiKeyContext;

@@ -1,0 +1,67 @@
+//! `/v1` requests that match no route (404) or not its method (405) are
+//! recorded in the usage log with route `unmatched` when they carry a key
+//! that exists (SPEC §6): they are what someone debugging an integration
+//! looks for. The answer itself does not change.
+use super::auth::{bearer, static_method, ApiKeyContext};
+use crate::app::AppState;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::session::client_ip;
+use crate::store::now_ms;
+use crate::usage::UsageRecord;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::{IntoResponse, Response};
+use keyward_core::{key, HashedKey};
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+
+/// The route name of such requests.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The shared `unmatched` route name.
+pub fn route() -> Arc<str> {
+    static R: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(UNMATCHED));
+    Arc::clone(&R)
+}
+
+/// Answer `err`, recording it first when `req` is a `/v1` request with a
+/// known key that the authentication pipeline did not already record. An
+/// invalid key costs nothing here (no failed-auth count: the 404/405 says
+/// nothing about the key).
+pub async fn answer(state: &AppState, req: Request, err: ApiError) -> Response {
+    let started = std::time::Instant::now();
+    let res = err.into_response();
+    let path = req.uri().path();
+    if !(path == "/v1" || path.starts_with("/v1/")) || req.extensions().get::<ApiKeyContext>().is_some() {
+        return res;
+    }
+    let Some(token) = bearer(req.headers()) else { return res };
+    if key::parse(token).is_err() {
+        return res;
+    }
+    let vk = match state.keys.lookup(&HashedKey::of(token)).await {
+        Ok(Some(vk)) => vk,
+        Ok(None) => return res,
+        Err(e) => {
+            tracing::warn!(error = ?e, "key lookup for an unmatched /v1 request failed");
+            return res;
+        }
+    };
+    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() else { return res };
+    let now = now_ms();
+    state
+        .usage
+        .record(UsageRecord {
+            at_ms: now,
+            workspace_id: Arc::clone(&vk.key.workspace_id),
+            key_id: Arc::clone(&vk.key.id),
+            method: static_method(req.method().as_str()),
+            route: route(),
+            path: path.to_owned(),
+            status: res.status().as_u16(),
+            code: res.extensions().get::<ErrorCode>().map(|c| c.0),
+            latency_us: started.elapsed().as_micros() as u64,
+            ip: client_ip(state, peer, req.headers()),
+        })
+        .await;
+    res
+}
