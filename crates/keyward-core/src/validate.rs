@@ -13,6 +13,10 @@ pub enum NameError {
     TooLong(usize),
     #[error("must not contain control characters")]
     Control,
+    #[error(
+        "must not contain invisible or text-direction characters (U+200B-U+200D, U+202A-U+202E, U+2066-U+2069, U+FEFF)"
+    )]
+    Invisible,
 }
 
 impl NameError {
@@ -21,7 +25,7 @@ impl NameError {
         match self {
             NameError::Empty => "empty",
             NameError::TooLong(_) => "too_long",
-            NameError::Control => "invalid_characters",
+            NameError::Control | NameError::Invisible => "invalid_characters",
         }
     }
 }
@@ -41,11 +45,22 @@ pub fn bounded_text(s: &str, max: usize) -> Result<String, NameError> {
     Ok(t.to_string())
 }
 
+/// Zero-width characters and bidirectional embeddings, overrides, isolates.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 impl KeyName {
     pub const MAX_CHARS: usize = 100;
 
+    /// Bounded text without zero-width or bidi-override characters, which
+    /// would make a name look like another one (or reorder the page).
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        bounded_text(s, Self::MAX_CHARS).map(KeyName)
+        let t = bounded_text(s, Self::MAX_CHARS)?;
+        if t.chars().any(is_invisible) {
+            return Err(NameError::Invisible);
+        }
+        Ok(KeyName(t))
     }
 
     pub fn as_str(&self) -> &str {
@@ -94,6 +109,15 @@ mod tests {
         assert!(KeyName::parse(&"é".repeat(100)).is_ok());
         assert_eq!(KeyName::parse(&"é".repeat(101)), Err(NameError::TooLong(100)));
         assert_eq!(KeyName::parse("a\u{0}b"), Err(NameError::Control));
+    }
+
+    #[test]
+    fn key_names_refuse_zero_width_and_bidi_characters() {
+        for c in ['\u{200B}', '\u{200C}', '\u{200D}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{FEFF}'] {
+            assert_eq!(KeyName::parse(&format!("prod{c}key")), Err(NameError::Invisible), "{:?}", c);
+        }
+        assert!(KeyName::parse("Produktion – Schlüssel ✓").is_ok());
+        assert!(KeyName::parse("מפתח ראשי").is_ok(), "right-to-left text itself is fine");
     }
 
     #[test]

@@ -7,9 +7,7 @@ use crate::config::ServeArgs;
 use crate::ratelimit::RateLimiter;
 use crate::store::{Backend, Store};
 use crate::usage::{Recorder, UsageRecord};
-use axum::serve::ListenerExt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +29,8 @@ pub struct Inner {
     pub keys: KeyCache,
     pub limiter: RateLimiter,
     pub logins: crate::http::session::LoginThrottle,
+    /// Bounds concurrent password checks (memory and CPU under a login flood).
+    pub hash_gate: crate::password::HashGate,
     pub last_used: LastUsed,
     pub usage: Recorder,
     /// Banner notifications and the notify webhook (automatic revocations).
@@ -79,6 +79,8 @@ impl AppState {
         }
         let cache_enabled = store.backend() == Backend::Sqlite;
         let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
+        let limiter = RateLimiter::from_config(&config).await?;
+        let logins = crate::http::session::LoginThrottle::new(limiter.redis().cloned(), &config.redis_prefix);
         let notifier = Arc::new(crate::usage::notify::Notifier::new(
             store.clone(),
             config.notify_webhook_url.as_deref(),
@@ -91,8 +93,9 @@ impl AppState {
         );
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
-            limiter: RateLimiter::from_config(&config).await?,
-            logins: Default::default(),
+            limiter,
+            logins,
+            hash_gate: crate::password::HashGate::for_this_machine(),
             last_used: LastUsed::default(),
             usage,
             notifier,
@@ -116,17 +119,9 @@ pub async fn run(
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
 
-    // Responses go out as soon as they are written: an answer is one
-    // small write, and Nagle's algorithm would hold it back whenever an
-    // earlier segment on the connection is not acknowledged yet.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // TCP_NODELAY, timeouts, connection caps: see crate::server.
+    let limits = crate::server::Limits::from_config(&state.config);
+    crate::server::serve(listener, app, limits, Arc::clone(state.usage.metrics()), shutdown).await;
 
     ticker.abort();
     let _ = ticker.await;

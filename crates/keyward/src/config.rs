@@ -72,6 +72,18 @@ pub struct ServeArgs {
     /// env: comma-separated).
     #[arg(long = "trusted-proxy", env = "KEYWARD_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
     pub trusted_proxies: Vec<IpNet>,
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    #[arg(long, env = "KEYWARD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+    /// Open client connections at most (lowered to fit the open-file limit);
+    /// newer ones get 503 and are closed.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Open connections at most per client IP (IPv6 per /64; trusted
+    /// proxies are exempt, the global cap still applies).
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS_PER_IP", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_ip: u64,
     /// On an empty store, create a demo workspace, admin and sample data.
     #[arg(long, env = "KEYWARD_DEMO")]
     pub demo: bool,
@@ -116,6 +128,9 @@ impl std::fmt::Debug for ServeArgs {
             .field("redis_fallback_share", &self.redis_fallback_share)
             .field("redis_prefix", &self.redis_prefix)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("demo", &self.demo)
             .field("public_url", &self.public_url)
             .field("metrics_listen", &self.metrics_listen)

@@ -12,6 +12,7 @@ pub mod http;
 pub mod leaked;
 pub mod password;
 pub mod ratelimit;
+pub mod server;
 pub mod store;
 pub mod usage;
 

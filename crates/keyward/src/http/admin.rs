@@ -147,6 +147,11 @@ async fn audit_log(
     q: ListParams,
 ) -> ApiResult<Json<AuditPageView>> {
     require_admin(&state, &session, &ws).await?;
+    if let Some(cursor) = q.starting_after.as_deref() {
+        if !state.store.audit_entry_exists(&ws, cursor).await? {
+            return Err(super::v1::extract::unknown_cursor());
+        }
+    }
     let page = state.store.audit_log(&ws, q.limit, q.starting_after.as_deref()).await?;
     Ok(Json(AuditPageView { data: page.data, has_more: page.has_more }))
 }

@@ -115,6 +115,9 @@ pub enum ApiError {
     /// unique value already taken).
     #[error("{0}")]
     Conflict(&'static str),
+    /// 503: too many password checks in progress; retry after the seconds.
+    #[error("too many sign-ins in progress; retry after {0} s")]
+    Overloaded(u64),
     /// 503: the store does not answer; nothing was authenticated.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -138,7 +141,7 @@ impl ApiError {
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Conflict(_) => StatusCode::CONFLICT,
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -168,6 +171,7 @@ impl ApiError {
             Validation(_) => "validation_failed",
             LimitReached(_) => "limit_reached",
             Conflict(_) => "conflict",
+            Overloaded(_) => "login_busy",
             Unavailable => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -191,7 +195,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
-            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) => Some(*s),
+            ApiError::TooManyFailedAuth(s) | ApiError::TooManyLoginAttempts(s) | ApiError::Overloaded(s) => Some(*s),
             _ => None,
         }
     }

@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use keyward_core::api::WorkspaceMembership;
-use keyward_core::ratelimit::KeyedLimiter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
@@ -23,10 +22,7 @@ use subtle::ConstantTimeEq;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "keyward_session";
-/// Failed logins per email per minute before 429.
-pub const LOGIN_FAILURES_PER_EMAIL: u32 = 5;
-/// Failed logins per client IP per minute before 429.
-pub const LOGIN_FAILURES_PER_IP: u32 = 20;
+pub use crate::ratelimit::login::LoginThrottle;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/session", post(login).delete(logout).get(current))
@@ -137,36 +133,6 @@ async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String
     Ok(SessionView { user: UserView { id: user_id.into(), email: email.into() }, workspaces, csrf_token: csrf })
 }
 
-/// Throttles failed logins per email and per client IP.
-pub struct LoginThrottle {
-    by_email: KeyedLimiter<String>,
-    by_ip: KeyedLimiter<IpAddr>,
-}
-
-impl Default for LoginThrottle {
-    fn default() -> Self {
-        LoginThrottle { by_email: KeyedLimiter::new(), by_ip: KeyedLimiter::new() }
-    }
-}
-
-impl LoginThrottle {
-    fn blocked(&self, email: &str, ip: IpAddr, now: u64) -> Option<u64> {
-        let e = self.by_email.peek(&email.to_string(), LOGIN_FAILURES_PER_EMAIL, now);
-        let i = self.by_ip.peek(&ip, LOGIN_FAILURES_PER_IP, now);
-        [e, i].iter().filter(|d| !d.allowed).filter_map(|d| d.retry_after_secs).max()
-    }
-
-    fn failed(&self, email: &str, ip: IpAddr, now: u64) {
-        self.by_email.record(&email.to_string(), now);
-        self.by_ip.record(&ip, now);
-    }
-
-    pub fn evict_idle(&self, now: u64) {
-        self.by_email.evict_idle(now);
-        self.by_ip.evict_idle(now);
-    }
-}
-
 /// The client's address for throttling (same rules as `/v1`, SPEC §4).
 pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     use keyward_core::client_ip as ci;
@@ -189,23 +155,34 @@ async fn login(
     let ip = client_ip(&state, peer, &headers);
     let email = body.email.trim().to_lowercase();
     let now = now_ms() as u64;
-    if let Some(retry) = state.logins.blocked(&email, ip, now) {
-        return Err(ApiError::TooManyLoginAttempts(retry));
-    }
-    let user = state.store.user_by_email(&email).await?;
+    // The attempt is counted before the check runs, so concurrent attempts
+    // cannot all pass the throttle before the first failure is recorded.
+    let reservation = state.logins.reserve(&email, ip, now).await.map_err(ApiError::TooManyLoginAttempts)?;
+    let user = match state.store.user_by_email(&email).await {
+        Ok(u) => u,
+        Err(e) => {
+            state.logins.release(reservation).await;
+            return Err(e.into());
+        }
+    };
     // Verify against a dummy hash for unknown emails: same work, same time.
     let phc =
         user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| crate::password::dummy_hash().to_string());
-    let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || crate::password::verify(&password, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let user = match user {
-        Some(u) if ok => u,
-        _ => {
-            state.logins.failed(&email, ip, now);
-            return Err(ApiError::InvalidCredentials);
+    let ok = match state.hash_gate.verify(body.password, phc).await {
+        Ok(ok) => ok,
+        Err(crate::password::Busy) => {
+            state.usage.metrics().logins_refused_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.logins.release(reservation).await;
+            return Err(ApiError::Overloaded(1));
         }
+    };
+    let user = match user {
+        Some(u) if ok => {
+            state.logins.release(reservation).await;
+            u
+        }
+        // The reservation stays: a failed attempt.
+        _ => return Err(ApiError::InvalidCredentials),
     };
     let token = random_hex();
     let csrf = random_hex();

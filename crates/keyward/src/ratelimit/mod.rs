@@ -5,6 +5,7 @@
 //! Both implement the same contract: the exact sliding log of
 //! [`keyward_core::ratelimit`], with the same [`Decision`] arithmetic.
 
+pub mod login;
 pub mod redis;
 
 use self::redis::{RedisLimiter, RedisStats};

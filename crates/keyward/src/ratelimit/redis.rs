@@ -29,16 +29,22 @@
 //! `--redis-fallback-share` of the key's limit (default 1: the full limit per
 //! node), and the failed-auth throttle likewise at its full limit per node.
 //! A warning is logged when Redis is lost (and at most every 30 s while it
-//! stays lost), [`RedisStats`] counts errors and fallback decisions, and the
-//! node goes back to Redis as soon as a probe answers: while Redis is down one
-//! request a second probes it (the others do not wait), and every call is
-//! bounded by [`CALL_TIMEOUT`], so a dead Redis never stalls `/v1`.
+//! stays lost), [`RedisStats`] counts errors and fallback decisions.
+//!
+//! A failed call is retried once at once (the connection manager reconnects
+//! in between: a connection that died while idle is noticed only when used),
+//! both within [`CALL_TIMEOUT`]. Only when the retry fails too does the node
+//! fall back, and then a circuit breaker sends every request to the local
+//! limiter without touching Redis, while a watcher PINGs Redis every 200 ms
+//! and closes the breaker on the first answer. While Redis answers, the
+//! watcher PINGs every second, so a dead connection is usually replaced
+//! before a request needs it.
 
 use keyward_core::ratelimit::{throttle_key, Decision, FailedAuthThrottle, KeyedLimiter, FAILED_AUTH_LIMIT, WINDOW_MS};
 use keyward_core::HashedKey;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -85,9 +91,50 @@ end
 return {allowed and 1 or 0, remaining, reset, retry}
 "#;
 
+/// The login throttle's reservation: KEYS are the logs, ARGV their limits,
+/// then the window (ms) and the member. Adds the member to every log only if
+/// each is under its limit; returns 0 (reserved) or the retry-after seconds.
+const LOGIN_RESERVE: &str = r#"
+local n = #KEYS
+local window = tonumber(ARGV[n + 1])
+local member = ARGV[n + 2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local retry = 0
+for i = 1, n do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local limit = tonumber(ARGV[i])
+  local count = redis.call('ZCARD', KEYS[i])
+  if count >= limit then
+    local e = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
+    local r = math.ceil((tonumber(e[2]) + window - now) / 1000)
+    if r < 1 then r = 1 end
+    if r > retry then retry = r end
+  end
+end
+if retry > 0 then return retry end
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('PEXPIRE', KEYS[i], window)
+end
+return 0
+"#;
+
+/// Give a login reservation back: ZREM the member (ARGV[1]) from every log.
+const LOGIN_RELEASE: &str = r#"
+for i = 1, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+end
+return 0
+"#;
+
 /// The longest a request waits on Redis before deciding on this node alone.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(500);
-/// While Redis is down, probe it at most this often.
+/// While Redis answers, check the connection this often.
+const PING_EVERY: Duration = Duration::from_secs(1);
+/// While Redis is down, check this often (requests meanwhile never wait on it).
+const PING_EVERY_WHILE_DOWN: Duration = Duration::from_millis(200);
+/// The connection manager's longest pause between reconnection attempts.
 const PROBE_EVERY_MS: u64 = 1_000;
 /// While Redis stays down, repeat the warning at most this often.
 const WARN_EVERY_MS: u64 = 30_000;
@@ -115,16 +162,19 @@ struct Inner {
     /// `None` until the first connection succeeds; afterwards the manager
     /// reconnects by itself.
     conn: RwLock<Option<ConnectionManager>>,
+    /// Bumped whenever `conn` is replaced.
+    generation: AtomicU64,
+    /// Held while a fresh connection is being made.
+    reconnecting: tokio::sync::Mutex<()>,
     script: redis::Script,
+    login_reserve: redis::Script,
+    login_release: redis::Script,
     prefix: String,
     share: f64,
     fallback_keys: KeyedLimiter<HashedKey>,
     fallback_failed: FailedAuthThrottle,
     /// 0 while Redis answers; otherwise when (ms) it stopped.
     down_since: AtomicU64,
-    /// While down: the next probe is due at this time (ms).
-    probe_at: AtomicU64,
-    probing: AtomicBool,
     last_warn: AtomicU64,
     errors: AtomicU64,
     fallback_decisions: AtomicU64,
@@ -140,22 +190,24 @@ impl RedisLimiter {
         let inner = Arc::new(Inner {
             client,
             conn: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            reconnecting: tokio::sync::Mutex::new(()),
             script: redis::Script::new(SLIDING_LOG),
+            login_reserve: redis::Script::new(LOGIN_RESERVE),
+            login_release: redis::Script::new(LOGIN_RELEASE),
             prefix: prefix.to_string(),
             share: fallback_share.clamp(f64::MIN_POSITIVE, 1.0),
             fallback_keys: KeyedLimiter::new(),
             fallback_failed: FailedAuthThrottle::new(),
             down_since: AtomicU64::new(0),
-            probe_at: AtomicU64::new(0),
-            probing: AtomicBool::new(false),
             last_warn: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             fallback_decisions: AtomicU64::new(0),
         });
         if let Err(e) = inner.establish().await {
             inner.failed(now_ms(), &e);
-            tokio::spawn(keep_connecting(Arc::downgrade(&inner)));
         }
+        tokio::spawn(watch(Arc::downgrade(&inner)));
         Ok(RedisLimiter(inner))
     }
 
@@ -196,6 +248,39 @@ impl RedisLimiter {
         self.0.eval(redis_key, limit, window_ms, now_ms).await
     }
 
+    /// The login throttle's reservation (see [`super::login`]): one attempt
+    /// in each of `keys` if every one is under its limit, atomically.
+    /// `Some(Ok)` reserved, `Some(Err(retry_after_secs))` refused, `None`
+    /// when Redis did not answer (decide locally).
+    pub async fn login_reserve(
+        &self,
+        keys: &[String; 3],
+        limits: &[u32; 3],
+        member: &str,
+        now_ms: u64,
+    ) -> Option<Result<(), u64>> {
+        let mut invocation = self.0.login_reserve.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        for l in limits {
+            invocation.arg(*l);
+        }
+        invocation.arg(WINDOW_MS).arg(member);
+        let retry: i64 = self.0.run_script(&invocation, now_ms).await?;
+        Some(if retry > 0 { Err(retry as u64) } else { Ok(()) })
+    }
+
+    /// Give a login reservation back (best effort: it expires in a minute).
+    pub async fn login_release(&self, keys: &[String; 3], member: &str) {
+        let mut invocation = self.0.login_release.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        invocation.arg(member);
+        let _: Option<i64> = self.0.run_script(&invocation, now_ms()).await;
+    }
+
     /// Sweep the fallback limiters (Redis expires its own keys).
     pub fn evict_idle(&self, now_ms: u64) {
         self.0.fallback_keys.evict_idle(now_ms);
@@ -221,17 +306,42 @@ fn local_limit(limit: u32, share: f64) -> u32 {
 }
 
 impl Inner {
-    async fn establish(&self) -> Result<(), String> {
-        let config = ConnectionManagerConfig::new()
+    fn manager_config() -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
             .set_connection_timeout(CALL_TIMEOUT)
             .set_response_timeout(CALL_TIMEOUT)
             .set_number_of_retries(1)
             .set_factor(50)
-            .set_max_delay(PROBE_EVERY_MS);
-        let connecting = ConnectionManager::new_with_config(self.client.clone(), config);
+            .set_max_delay(PROBE_EVERY_MS)
+    }
+
+    /// The current connection and its generation.
+    fn current(&self) -> Option<(ConnectionManager, u64)> {
+        let conn = self.conn.read().unwrap_or_else(|e| e.into_inner()).clone()?;
+        Some((conn, self.generation.load(Ordering::Acquire)))
+    }
+
+    /// Replace the connection of generation `seen`, which just failed, by a
+    /// fresh one before `deadline` (unless another caller already did: then
+    /// that one). One reconnection at a time.
+    async fn reconnect(&self, seen: u64, deadline: tokio::time::Instant) -> Option<ConnectionManager> {
+        let _one = tokio::time::timeout_at(deadline, self.reconnecting.lock()).await.ok()?;
+        if self.generation.load(Ordering::Acquire) != seen {
+            return self.current().map(|(c, _)| c);
+        }
+        let connecting = ConnectionManager::new_with_config(self.client.clone(), Self::manager_config());
+        let conn = tokio::time::timeout_at(deadline, connecting).await.ok()?.ok()?;
+        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Some(conn)
+    }
+
+    async fn establish(&self) -> Result<(), String> {
+        let connecting = ConnectionManager::new_with_config(self.client.clone(), Self::manager_config());
         match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(conn)) => {
                 *self.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 self.recovered();
                 Ok(())
             }
@@ -251,37 +361,53 @@ impl Inner {
     }
 
     async fn eval_redis(&self, key: String, limit: u32, window_ms: u64, now_ms: u64) -> Option<Decision> {
-        let mut conn = self.conn.read().unwrap_or_else(|e| e.into_inner()).clone()?;
-        // While down, one request at a time probes, once a second; the
-        // others decide locally without waiting.
-        let probe = self.down_since.load(Ordering::Acquire) != 0;
-        if probe
-            && (now_ms < self.probe_at.load(Ordering::Acquire)
-                || self.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err())
-        {
-            return None;
-        }
         let mut invocation = self.script.key(key);
         invocation.arg(limit).arg(window_ms).arg(rand::random::<u64>());
-        let call = invocation.invoke_async(&mut conn);
-        let result: Result<(i64, i64, i64, i64), String> = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        let (allowed, remaining, reset, retry): (i64, i64, i64, i64) = self.run_script(&invocation, now_ms).await?;
+        Some(Decision {
+            allowed: allowed == 1,
+            limit,
+            remaining: u32::try_from(remaining).unwrap_or(0),
+            reset_secs: u64::try_from(reset).unwrap_or(0),
+            retry_after_secs: u64::try_from(retry).ok(),
+        })
+    }
+
+    /// Run one script; `None` means "decide locally" (Redis down, or not
+    /// yet due for a probe).
+    async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        now_ms: u64,
+    ) -> Option<T> {
+        // Circuit breaker: while Redis is known to be down, decide locally
+        // at no cost; the watcher closes the breaker as soon as Redis answers.
+        if self.down_since.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        let (mut conn, generation) = self.current()?;
+        let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+        let result: Result<T, String> = match tokio::time::timeout_at(deadline, invocation.invoke_async(&mut conn))
+            .await
+        {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(e.to_string()),
+            // A failed call (typically a connection that died while idle,
+            // noticed only now): a fresh connection and one retry, within
+            // what is left of the budget, before falling back.
+            Ok(Err(first)) => match self.reconnect(generation, deadline).await {
+                Some(mut fresh) => match tokio::time::timeout_at(deadline, invocation.invoke_async(&mut fresh)).await {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(format!("{first}; retried: {e}")),
+                    Err(_) => Err(format!("{first}; the retry got no answer within the call timeout")),
+                },
+                None => Err(format!("{first}; no new connection within the call timeout")),
+            },
             Err(_) => Err("no answer within the call timeout".into()),
         };
-        if probe {
-            self.probing.store(false, Ordering::Release);
-        }
         match result {
-            Ok((allowed, remaining, reset, retry)) => {
+            Ok(v) => {
                 self.recovered();
-                Some(Decision {
-                    allowed: allowed == 1,
-                    limit,
-                    remaining: u32::try_from(remaining).unwrap_or(0),
-                    reset_secs: u64::try_from(reset).unwrap_or(0),
-                    retry_after_secs: u64::try_from(retry).ok(),
-                })
+                Some(v)
             }
             Err(e) => {
                 self.failed(now_ms, &e);
@@ -293,7 +419,6 @@ impl Inner {
     /// A call failed: go local, schedule the next probe, warn (rate-limited).
     fn failed(&self, now_ms: u64, error: &str) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        self.probe_at.store(now_ms + PROBE_EVERY_MS, Ordering::Release);
         let since = now_ms.max(1);
         if self.down_since.compare_exchange(0, since, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             self.last_warn.store(now_ms, Ordering::Release);
@@ -325,16 +450,55 @@ impl Inner {
     }
 }
 
-/// Until the first connection succeeds (Redis was down at start-up), try
-/// again every second; stops when the limiter is dropped.
-async fn keep_connecting(inner: Weak<Inner>) {
+/// Keeps the connection known-good: until the first connection succeeds
+/// (Redis was down at start-up) it tries every second; afterwards it PINGs
+/// every [`PING_EVERY`] (every [`PING_EVERY_WHILE_DOWN`] while down), so a
+/// connection that died while the node was idle is noticed (and replaced)
+/// before a request needs it, and the breaker closes as soon as Redis
+/// answers. Stops when the limiter is dropped.
+async fn watch(inner: Weak<Inner>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(PROBE_EVERY_MS)).await;
+        let pause = match inner.upgrade() {
+            Some(i) if i.down_since.load(Ordering::Acquire) != 0 => PING_EVERY_WHILE_DOWN,
+            Some(_) => PING_EVERY,
+            None => return,
+        };
+        tokio::time::sleep(pause).await;
         let Some(inner) = inner.upgrade() else { return };
-        match inner.establish().await {
-            Ok(()) => return,
+        let Some((mut conn, generation)) = inner.current() else {
+            if let Err(e) = inner.establish().await {
+                inner.failed(now_ms(), &e);
+            }
+            continue;
+        };
+        let down = inner.down_since.load(Ordering::Acquire) != 0;
+        // While up, PING the connection requests use; a failure opens the
+        // breaker at once (requests stop using that connection) and a fresh
+        // connection is tried right away. While down, only fresh ones: the
+        // old manager may still be busy reconnecting on its own.
+        let mut answer = if down { Err("redis is down".to_string()) } else { ping(&mut conn).await };
+        if let Err(e) = &answer {
+            if !down {
+                inner.failed(now_ms(), e);
+            }
+            let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+            answer = match inner.reconnect(generation, deadline).await {
+                Some(mut fresh) => ping(&mut fresh).await,
+                None => Err(format!("{e}; no new connection within the call timeout")),
+            };
+        }
+        match answer {
+            Ok(()) => inner.recovered(),
             Err(e) => inner.failed(now_ms(), &e),
         }
+    }
+}
+
+async fn ping(conn: &mut ConnectionManager) -> Result<(), String> {
+    match tokio::time::timeout(CALL_TIMEOUT, redis::cmd("PING").query_async::<String>(conn)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer to PING within the call timeout".into()),
     }
 }
 

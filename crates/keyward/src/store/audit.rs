@@ -43,6 +43,16 @@ where
 
 impl Store {
     /// Newest first; `before` is the id of the last entry of the previous page.
+    /// Whether `id` is an entry of this workspace's audit log (a cursor check).
+    pub async fn audit_entry_exists(&self, workspace_id: &str, id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM audit_log WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn audit_log(&self, workspace_id: &str, limit: u32, before: Option<&str>) -> Result<AuditPage> {
         let rows = sqlx::query(
             "SELECT id, at, action, actor, key_id, details FROM audit_log \

@@ -168,6 +168,31 @@ impl StoreLocation {
     }
 }
 
+/// Create `dir` (and missing parents) readable by this user only (0700):
+/// the store holds password hashes and session CSRF tokens. An existing
+/// directory keeps its mode (the operator chose it).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Create the SQLite file, if missing, as 0600 (SQLite gives its -wal and
+/// -shm files the database file's mode).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// How long a request waits for a PostgreSQL connection before it is
 /// answered 503 (and `/readyz` fails).
 pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -201,9 +226,10 @@ impl Store {
         let (backend, url) = match &loc.sqlite_path {
             Some(path) if create => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
+                    create_private_dir(dir)
                         .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", dir.display()))?;
                 }
+                create_private_file(path)?;
                 (Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
             }
             Some(path) => {

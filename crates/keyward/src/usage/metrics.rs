@@ -37,6 +37,14 @@ pub struct UsageMetrics {
     pub webhook_failed: AtomicU64,
     /// Rows deleted by the retention job (raw records and rollups).
     pub retention_deleted: AtomicU64,
+    /// Client connections open now (public listener).
+    pub connections_open: AtomicU64,
+    /// Connections refused at a connection cap (global or per IP).
+    pub connections_refused: AtomicU64,
+    /// Failed accepts (e.g. EMFILE).
+    pub accept_errors: AtomicU64,
+    /// Logins answered 503 because every password-check slot was busy.
+    pub logins_refused_busy: AtomicU64,
     batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
     batch_count: AtomicU64,
     batch_sum_us: AtomicU64,
@@ -72,6 +80,23 @@ impl UsageMetrics {
             "keyward_usage_retention_deleted_total",
             "Usage rows deleted by retention.",
             get(&self.retention_deleted),
+        );
+        counter(
+            "keyward_connections_refused_total",
+            "Client connections refused at the connection caps.",
+            get(&self.connections_refused),
+        );
+        counter("keyward_accept_errors_total", "Failed accepts on the public listener.", get(&self.accept_errors));
+        counter(
+            "keyward_login_busy_total",
+            "Logins answered 503: every password-check slot busy.",
+            get(&self.logins_refused_busy),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keyward_connections_open Client connections open on the public listener.\n\
+             # TYPE keyward_connections_open gauge\nkeyward_connections_open {}",
+            get(&self.connections_open)
         );
         let pending = enqueued.saturating_sub(written + dropped);
         let _ = writeln!(

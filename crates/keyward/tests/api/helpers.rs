@@ -38,6 +38,8 @@ pub struct TestApp {
     pub db: Option<Arc<TestDb>>,
     /// The node's Redis limiter, when it has one (health and fallback counters).
     pub redis_limiter: Option<keyward::ratelimit::redis::RedisLimiter>,
+    /// The node's counters (usage pipeline, connections).
+    pub metrics: Arc<keyward::usage::metrics::UsageMetrics>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -169,6 +171,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let (state, bg) = AppState::new(store.clone(), config.clone()).await.unwrap();
         let redis_limiter = state.limiter.redis().cloned();
+        let metrics = Arc::clone(state.usage.metrics());
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app::run(state, bg, listener, async {
             let _ = rx.await;
@@ -182,6 +185,7 @@ impl TestApp {
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             db,
             redis_limiter,
+            metrics,
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -214,6 +218,16 @@ impl TestApp {
         let db = self.db.take();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         Self::start(dir, self.config.clone(), db).await
+    }
+
+    /// Client connections open on the node's listener.
+    pub fn open_connections(&self) -> u64 {
+        self.metrics.connections_open.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused at the node's connection caps.
+    pub fn connections_refused(&self) -> u64 {
+        self.metrics.connections_refused.load(Ordering::Relaxed)
     }
 
     /// The `--data-dir` of this node (another node's, for a SQLite [`TestApp::spawn_node`]).

@@ -5,6 +5,7 @@ mod admin_keys;
 mod backend;
 mod cli;
 mod docs;
+mod hardening;
 mod leaked;
 mod limits;
 mod multinode;

@@ -45,8 +45,14 @@ impl ApiKeyContext {
 }
 
 /// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
+/// Two `Authorization` headers count as none (401 `invalid_api_key`): a
+/// proxy that keeps the last one would see another caller than keyward.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let v = all.next()?.to_str().ok()?;
+    if all.next().is_some() {
+        return None;
+    }
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
