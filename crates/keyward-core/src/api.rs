@@ -114,8 +114,8 @@ pub struct KeyObject {
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<Timestamp>,
-    /// `manual` or `auto_error_rate`.
-    pub revoke_reason: Option<String>,
+    /// `manual`, `auto_error_rate` or `leaked`.
+    pub revoke_reason: Option<crate::RevokeReason>,
     pub allowed_cidrs: Vec<String>,
     /// When the key stops working (`None`: never). A rolled key's is the
     /// end of its grace period.
@@ -217,7 +217,7 @@ pub struct UsageReport {
 pub struct AuditEntry {
     pub id: String,
     pub at: Timestamp,
-    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`, `key.rolled`.
+    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`, `key.rolled`, `key.leaked`.
     pub action: String,
     /// The user's email, `support` (CLI) or `system` (automatic).
     pub actor: String,
@@ -235,6 +235,20 @@ pub struct Notification {
     pub kind: String,
     pub key_id: Option<String>,
     pub message: String,
+}
+
+/// Where a key revoked as leaked was found, from its `key.leaked` audit
+/// event: for the workspace's admins (the page), never for the reporter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeakReport {
+    pub key_id: String,
+    pub at: Timestamp,
+    /// `github` (secret scanning) or `public` (`POST /v1/leaked-keys`).
+    pub reporter: String,
+    /// GitHub's `source`: `commit`, `issue_comment`, `gist`, …
+    pub source: Option<String>,
+    /// GitHub's `url`: where the key was found.
+    pub url: Option<String>,
 }
 
 #[cfg(test)]

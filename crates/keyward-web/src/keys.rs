@@ -2,8 +2,8 @@
 
 use crate::layout::{self, icon, time_ago, time_date, PRODUCT};
 use crate::{usage, ApiKeysPage, PageState, API_KEYS_PATH};
-use keyward_core::api::{KeyObject, KeyStatus, Notification, WorkspaceMembership};
-use keyward_core::{Scope, Scopes};
+use keyward_core::api::{KeyObject, KeyStatus, LeakReport, Notification, WorkspaceMembership};
+use keyward_core::{RevokeReason, Scope, Scopes};
 
 /// Keys expiring this soon are called out (SPEC §12).
 const EXPIRING_SOON_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -212,7 +212,7 @@ fn manage(
                         }
                     }
                     tbody #keys-tbody {
-                        @for k in keys { (key_row(k, mode, p.now_ms)) }
+                        @for k in keys { (key_row(k, mode, p.now_ms, leak_of(p.leaks, k))) }
                         @if keys.is_empty() { (empty_row(mode)) }
                     }
                 }
@@ -246,9 +246,17 @@ fn empty_row(mode: Mode) -> Markup {
     }
 }
 
+/// Where a key revoked as leaked was found (admins only: the keys table is).
+fn leak_of<'a>(leaks: &'a [LeakReport], k: &KeyObject) -> Option<&'a LeakReport> {
+    if k.revoke_reason != Some(RevokeReason::Leaked) {
+        return None;
+    }
+    leaks.iter().find(|l| l.key_id == k.id)
+}
+
 /// One row of the keys table. `app.js` builds the same markup for a key it
 /// has just created (`buildRow`); keep the two in step.
-pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     let active = k.status == KeyStatus::Active;
     let status_name = match k.status {
         KeyStatus::Active => "active",
@@ -296,7 +304,7 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
                 }
             }
             td.cell-scopes data-label="Access" { (access(k.scopes)) }
-            td.key-status data-label="Status" { (status(k, mode, now_ms)) }
+            td.key-status data-label="Status" { (status(k, mode, now_ms, leak)) }
             td.key-ips data-label="Allowed IPs" {
                 div.ips {
                     @if k.allowed_cidrs.is_empty() {
@@ -347,7 +355,7 @@ pub(crate) fn access(scopes: Scopes) -> Markup {
     }
 }
 
-fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+fn status(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     match k.status {
         KeyStatus::Active if mode == Mode::PlanRequired => html! {
             span.badge.badge-warning { "Suspended" }
@@ -372,18 +380,35 @@ fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
             @if let Some(t) = k.expires_at { span.sub { (time_ago(t, now_ms)) } }
         },
         KeyStatus::Revoked => {
-            let auto = k.revoke_reason.as_deref() == Some("auto_error_rate");
             html! {
-                @if auto {
-                    span.badge.badge-danger { "Revoked automatically (error rate)" }
-                } @else {
-                    span.badge.badge-neutral { "Revoked" }
+                @match k.revoke_reason {
+                    Some(RevokeReason::AutoErrorRate) => span.badge.badge-danger { "Revoked automatically (error rate)" },
+                    Some(RevokeReason::Leaked) => span.badge.badge-danger.badge-leaked { "Leaked" },
+                    _ => span.badge.badge-neutral { "Revoked" },
                 }
                 @if let Some(t) = k.revoked_at { span.sub { (time_ago(t, now_ms)) } }
-                @if let Some(r) = k.revoke_reason.as_deref().filter(|r| *r != "manual" && *r != "auto_error_rate") {
-                    span.sub { "Reason: " (r) }
-                }
+                @if k.revoke_reason == Some(RevokeReason::Leaked) { (leak_location(leak)) }
             }
+        }
+    }
+}
+
+/// "Found by GitHub secret scanning (commit) at: <url>" (the URL as text,
+/// not a link: it comes from the report).
+fn leak_location(leak: Option<&LeakReport>) -> Markup {
+    let Some(l) = leak else {
+        return html! { span.sub.leak-location { "Reported as leaked" } };
+    };
+    html! {
+        @if l.reporter == "github" {
+            span.sub.leak-location {
+                "Found by GitHub secret scanning"
+                @if let Some(src) = l.source.as_deref().filter(|s| !s.is_empty()) { " (" (src) ")" }
+                @if l.url.is_some() { " at:" }
+            }
+            @if let Some(url) = &l.url { span.sub.mono.leak-url title="Where GitHub found the key" { (url) } }
+        } @else {
+            span.sub.leak-location { "Reported through the public leak report endpoint" }
         }
     }
 }
@@ -396,12 +421,18 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
         section.banners aria-label="Notifications" {
             @for n in notifications {
                 @let key = n.key_id.as_deref().and_then(|id| keys.iter().find(|k| k.id == id));
-                @let auto = n.kind == "key.auto_revoked";
-                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) {
+                @let leaked = n.kind == "key.leaked";
+                @let auto = n.kind == "key.auto_revoked" || leaked;
+                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) data-kind=(n.kind) {
                     span.alert-icon { (icon("alert")) }
                     div.banner-body {
                         p.banner-title {
-                            @if auto {
+                            @if leaked {
+                                @match key {
+                                    Some(k) => { "Key “" (k.name) "” was found leaked and revoked" }
+                                    None => { "A leaked API key was revoked" }
+                                }
+                            } @else if auto {
                                 @match key {
                                     Some(k) => { "Key “" (k.name) "” was revoked automatically" }
                                     None => { "An API key was revoked automatically" }
@@ -413,7 +444,10 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
                         p { (n.message) }
                         p.banner-meta {
                             (time_ago(n.at, now_ms))
-                            @if auto {
+                            @if leaked {
+                                " · Reason: the key was found where others can read it. Anyone who saw it could "
+                                "have used it: review the workspace's recent API usage below."
+                            } @else if auto {
                                 " · Automatic revocation (reason auto_error_rate): the counts are this key's "
                                 "answers in the window that tripped it."
                             }

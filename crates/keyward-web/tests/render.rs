@@ -17,6 +17,7 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         api_base_url: "/v1",
         state,
         hooks: &[],
+        leaks: &[],
         audit: None,
     })
 }
@@ -354,6 +355,78 @@ fn the_keys_table_shows_expiry_access_traffic_rotation_and_calls_out_keys_needin
     assert_eq!(count(&html, "name=\"scope\""), 5);
 }
 
+#[test]
+fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
+    use keyward_core::api::{LeakReport, Notification, Timestamp};
+    use keyward_core::RevokeReason;
+    let ws = common::workspaces();
+    let usage = common::usage();
+    let mut keys = common::keys();
+    keys[0].status = keyward_core::api::KeyStatus::Revoked;
+    keys[0].revoked_at = Some(Timestamp(common::NOW - 60_000));
+    keys[0].revoke_reason = Some(RevokeReason::Leaked);
+    keys[1].status = keyward_core::api::KeyStatus::Revoked;
+    keys[1].revoked_at = Some(Timestamp(common::NOW - 60_000));
+    keys[1].revoke_reason = Some(RevokeReason::Leaked);
+    let url = "https://github.com/octocat/hello/blob/abc/<config>.py";
+    let leaks = vec![
+        LeakReport {
+            key_id: keys[0].id.clone(),
+            at: Timestamp(common::NOW - 60_000),
+            reporter: "github".into(),
+            source: Some("commit".into()),
+            url: Some(url.into()),
+        },
+        LeakReport {
+            key_id: keys[1].id.clone(),
+            at: Timestamp(common::NOW - 60_000),
+            reporter: "public".into(),
+            source: None,
+            url: None,
+        },
+    ];
+    let notes = vec![Notification {
+        id: "ntf_01JDB1".into(),
+        at: Timestamp(common::NOW - 60_000),
+        kind: "key.leaked".into(),
+        key_id: Some(keys[0].id.clone()),
+        message: "The API key was revoked automatically because it was found leaked.".into(),
+    }];
+    let html = render_api_keys(&ApiKeysPage {
+        user_email: "maria@acme.example",
+        csrf_token: "t",
+        workspaces: &ws,
+        current: &ws[0],
+        now_ms: common::NOW,
+        state: PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None },
+        leaks: &leaks,
+        hooks: &[],
+        api_base_url: "/v1",
+        audit: None,
+    });
+    assert_eq!(count(&html, ">Leaked<"), 2);
+    assert!(html.contains("Found by GitHub secret scanning (commit) at:"));
+    assert!(html.contains("https://github.com/octocat/hello/blob/abc/&lt;config&gt;.py"), "the URL, escaped");
+    assert!(!html.contains("href=\"https://github.com"), "the URL is text, not a link");
+    assert!(html.contains("Reported through the public leak report endpoint"));
+    assert!(html.contains("was found leaked and revoked"), "the banner names the key");
+    assert!(html.contains("data-kind=\"key.leaked\""));
+    // Members never see it: their page has no keys table.
+    let member = render_api_keys(&ApiKeysPage {
+        user_email: "p@acme.example",
+        csrf_token: "t",
+        workspaces: &ws,
+        current: &ws[1],
+        now_ms: common::NOW,
+        state: PageState::NotAdmin,
+        leaks: &leaks,
+        hooks: &[],
+        api_base_url: "/v1",
+        audit: None,
+    });
+    assert!(!member.contains("octocat"));
+}
+
 fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> String {
     let ws = common::workspaces();
     let (keys, usage) = (common::keys(), common::usage());
@@ -367,6 +440,7 @@ fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> Stri
         state: PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
         hooks: &[],
         audit: Some(keyward_web::AuditView { entries, has_more }),
+        leaks: &[],
     })
 }
 

@@ -136,10 +136,10 @@ pub(super) async fn user_show(store: &Store, email: &str) -> Out {
 }
 
 fn status_text(k: &KeyObject) -> String {
-    match (&k.revoked_at, k.revoke_reason.as_deref()) {
+    match (&k.revoked_at, k.revoke_reason) {
         (None, _) if k.status == keyward_core::api::KeyStatus::Expired => "expired".to_string(),
         (None, _) => "active".to_string(),
-        (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or("manual")),
+        (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or(keyward_core::RevokeReason::Manual)),
     }
 }
 

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use keyward_core::allowlist::Allowlist;
 use keyward_core::api::{AuditEntry, KeyObject};
 use keyward_core::validate::KeyName;
-use keyward_core::ApiKeySecret;
+use keyward_core::{ApiKeySecret, RevokeReason};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -107,7 +107,13 @@ async fn revoke_key(
     require_admin(&state, &session, &ws).await?;
     state
         .store
-        .revoke_key(&ws, &id, Revoker::User { id: &session.user_id, email: &session.email }, "manual", json!({}))
+        .revoke_key(
+            &ws,
+            &id,
+            Revoker::User { id: &session.user_id, email: &session.email },
+            RevokeReason::Manual,
+            json!({}),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -72,8 +72,8 @@ pub enum ApiError {
     #[error("API access needs a paid plan (starter, pro or enterprise)")]
     PlanRequired,
     /// 429: the key's per-minute limit is used up.
-    #[error("rate limit of {limit} requests per minute exceeded; retry after {retry_after} s")]
-    RateLimited { limit: u32, retry_after: u64 },
+    #[error("rate limit of {limit} requests per {per} exceeded; retry after {retry_after} s")]
+    RateLimited { limit: u32, per: &'static str, retry_after: u64 },
     /// 429: too many invalid keys from this client IP.
     #[error("too many requests with invalid API keys from this address; retry after {0} s")]
     TooManyFailedAuth(u64),
@@ -83,6 +83,10 @@ pub enum ApiError {
     /// 401: no valid session (admin API).
     #[error("sign in first")]
     Unauthenticated,
+    /// 401: a secret scanning report whose signature is missing, wrong or
+    /// made with a key keyward does not know.
+    #[error("{0}")]
+    InvalidSignature(&'static str),
     /// 401: wrong email or password (one answer for both).
     #[error("incorrect email or password")]
     InvalidCredentials,
@@ -145,7 +149,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidApiKey(_) | ApiKeyRevoked(_) | ApiKeyExpired(_) | IpNotAllowed(_) | Unauthenticated
-            | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            | InvalidCredentials | InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             PlanRequired | CsrfFailed | Forbidden(_) | InsufficientScope(_) => StatusCode::FORBIDDEN,
             KeyNotActive(_) => StatusCode::CONFLICT,
             RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -179,6 +183,7 @@ impl ApiError {
             TooManyLoginAttempts(_) => "too_many_login_attempts",
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
+            InvalidSignature(_) => "invalid_signature",
             CsrfFailed => "csrf_failed",
             Forbidden(_) => "forbidden",
             NotFound => "not_found",

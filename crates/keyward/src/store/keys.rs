@@ -4,7 +4,7 @@ use super::audit::{insert_audit, AuditEvent};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
-use keyward_core::{ids, key, HashedKey, Plan, Scopes};
+use keyward_core::{ids, key, HashedKey, Plan, RevokeReason, Scopes};
 use serde_json::json;
 use sqlx::Row;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct AuthKey {
     pub plan: Plan,
     pub rpm_override: Option<u32>,
     pub revoked_at: Option<i64>,
-    pub revoke_reason: Option<Box<str>>,
+    pub revoke_reason: Option<RevokeReason>,
     /// Canonical CIDR strings; empty = any source.
     pub allowed_cidrs: Box<[String]>,
     /// Unix ms from which the key answers 401 `api_key_expired`;
@@ -62,7 +62,7 @@ pub enum Revoker<'a> {
     User { id: &'a str, email: &'a str },
     /// The operator CLI.
     Support,
-    /// keyward itself (auto-revocation).
+    /// keyward itself (auto-revocation, leak reports).
     System,
 }
 
@@ -109,6 +109,11 @@ fn split_cidrs(s: &str) -> Vec<String> {
     s.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
+/// A stored `revoke_reason`; an unknown one is a corrupt row.
+fn reason_from_row(r: &sqlx::any::AnyRow) -> Result<Option<RevokeReason>> {
+    r.try_get::<Option<String>, _>("revoke_reason")?.map(|s| s.parse().map_err(corrupt)).transpose()
+}
+
 pub(super) fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
     let last4: String = r.try_get("last4")?;
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
@@ -135,7 +140,7 @@ pub(super) fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
         last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
         last_used_ip: r.try_get("last_used_ip")?,
         revoked_at: revoked_at.map(Timestamp),
-        revoke_reason: r.try_get("revoke_reason")?,
+        revoke_reason: reason_from_row(r)?,
         allowed_cidrs: split_cidrs(&cidrs),
         expires_at: expires_at.map(Timestamp),
         scopes: stored_scopes(scopes.as_deref()),
@@ -272,15 +277,17 @@ impl Store {
     }
 
     /// Revoke a key. Returns `true` when this call revoked it, `false` when it
-    /// already was (nothing changes then). The audit event is written in the
-    /// same transaction, and the change counter is bumped before returning so
-    /// the next request anywhere on this store sees the revocation.
+    /// already was (nothing changes then). The audit event (its action
+    /// follows from `reason`: [`RevokeReason::audit_action`]) is written in
+    /// the same transaction, and the change counter is bumped before
+    /// returning so the next request anywhere on this store sees the
+    /// revocation.
     pub async fn revoke_key(
         &self,
         workspace_id: &str,
         key_id: &str,
         by: Revoker<'_>,
-        reason: &str,
+        reason: RevokeReason,
         details: serde_json::Value,
     ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
@@ -290,7 +297,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(by.id())
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(workspace_id)
         .bind(key_id)
         .execute(&mut *tx)
@@ -302,7 +309,7 @@ impl Store {
             self.key(workspace_id, key_id).await?;
             return Ok(false);
         }
-        let action = if reason == "manual" { "key.revoked" } else { "key.auto_revoked" };
+        let action = reason.audit_action();
         let mut details = details;
         if let Some(obj) = details.as_object_mut() {
             obj.insert("reason".into(), json!(reason));
@@ -315,7 +322,7 @@ impl Store {
         super::hooks::disable_key_hooks(&mut tx, workspace_id, key_id).await?;
         let data = serde_json::to_value(key_on(&mut tx, workspace_id, key_id).await?).map_err(corrupt)?;
         let mut wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyRevoked, &data).await?;
-        if reason == "leaked" {
+        if reason == RevokeReason::Leaked {
             wake |= super::enqueue_event(&mut tx, workspace_id, EventType::KeyLeaked, &data).await?;
         }
         tx.commit().await?;
@@ -385,7 +392,7 @@ impl Store {
                 plan: plan.parse().map_err(corrupt)?,
                 rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32),
                 revoked_at: r.try_get("revoked_at")?,
-                revoke_reason: r.try_get::<Option<String>, _>("revoke_reason")?.map(String::into_boxed_str),
+                revoke_reason: reason_from_row(&r)?,
                 allowed_cidrs: split_cidrs(&cidrs).into_boxed_slice(),
                 expires_at: r.try_get::<Option<i64>, _>("expires_at")?.unwrap_or(i64::MAX),
                 scopes: stored_scopes(r.try_get::<Option<String>, _>("scopes")?.as_deref()),

@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The `/v1` surface of SPEC §4 and §9.
-const SPEC_OPERATIONS: [(&str, &str); 12] = [
+/// The `/v1` surface of SPEC §4, §9 and §11.
+const SPEC_OPERATIONS: [(&str, &str); 14] = [
     ("GET", "/v1/me"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/studies"),
@@ -21,7 +21,12 @@ const SPEC_OPERATIONS: [(&str, &str); 12] = [
     ("GET", "/v1/hooks"),
     ("POST", "/v1/hooks"),
     ("DELETE", "/v1/hooks/{id}"),
+    ("POST", "/v1/secret-scanning/github"),
+    ("POST", "/v1/leaked-keys"),
 ];
+
+/// Operations that need no API key (SPEC §4, §11).
+const PUBLIC_PATHS: [&str; 3] = ["/v1/openapi.json", "/v1/secret-scanning/github", "/v1/leaked-keys"];
 
 async fn fetch_doc(app: &TestApp) -> Value {
     let res = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap();
@@ -110,8 +115,11 @@ async fn every_operation_documents_its_security_errors_and_headers() {
         let op = &doc["paths"][&path][method.to_lowercase()];
         let responses = op["responses"].as_object().unwrap();
         assert!(op["operationId"].is_string());
-        if path == "/v1/openapi.json" {
-            assert_eq!(op["security"], json!([]));
+        if PUBLIC_PATHS.contains(&path.as_str()) {
+            assert_eq!(op["security"], json!([]), "{method} {path}");
+            for (status, r) in responses {
+                assert_eq!(r["headers"]["X-Request-Id"]["required"], true, "{method} {path} {status}");
+            }
             continue;
         }
         // The operation's scope (SPEC §12), from the operation table.

@@ -132,7 +132,8 @@ pub async fn pipeline(
                 req.extensions_mut().insert(ApiKeyContext { key: Arc::clone(&vk), policy });
                 next.run(req).await
             } else {
-                ApiError::RateLimited { limit: d.limit, retry_after: d.retry_after_secs.unwrap_or(1) }.into_response()
+                ApiError::RateLimited { limit: d.limit, per: "minute", retry_after: d.retry_after_secs.unwrap_or(1) }
+                    .into_response()
             };
             rate_limit_headers(res.headers_mut(), &policy, &d);
             res
@@ -163,10 +164,7 @@ pub async fn pipeline(
 /// Steps 3–5; the rate-limit policy in force when they pass.
 fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr, now: i64) -> Result<RateLimitPolicy, ApiError> {
     if let Some(at) = vk.key.revoked_at {
-        let how = match vk.key.revoke_reason.as_deref() {
-            Some("auto_error_rate") => "automatically, after a sustained high rate of 401/422 errors",
-            _ => "manually by a workspace admin",
-        };
+        let how = vk.key.revoke_reason.unwrap_or(keyward_core::RevokeReason::Manual).explanation();
         return Err(ApiError::ApiKeyRevoked(format!("this API key was revoked at {} ({how})", Timestamp(at))));
     }
     if now >= vk.key.expires_at {

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod extract;
 pub mod hooks;
 pub mod input;
+pub mod leaked;
 pub mod openapi;
 pub mod studies;
 pub mod transcripts;
@@ -116,7 +117,10 @@ fn authenticated_routes() -> OpenApiRouter<AppState> {
 
 /// Routes anyone may call.
 fn public_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi_json))
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(leaked::github_report))
+        .routes(routes!(leaked::public_report))
 }
 
 /// The `/v1` routes, with their full paths: merged into the application
@@ -267,6 +271,8 @@ mod tests {
                 "GET /v1/transcripts",
                 "GET /v1/transcripts/{id}",
                 "POST /v1/hooks",
+                "POST /v1/leaked-keys",
+                "POST /v1/secret-scanning/github",
                 "POST /v1/studies",
                 "POST /v1/studies/{id}/transcripts",
             ]
@@ -276,6 +282,19 @@ mod tests {
             assert!(create["responses"][status].is_object(), "createTranscript lacks {status}");
         }
         assert_eq!(doc["paths"]["/v1/openapi.json"]["get"]["security"], serde_json::json!([]));
+        let github = &doc["paths"]["/v1/secret-scanning/github"]["post"];
+        let public = &doc["paths"]["/v1/leaked-keys"]["post"];
+        for op in [github, public] {
+            assert_eq!(op["security"], serde_json::json!([]));
+        }
+        for status in ["200", "400", "401", "413", "422", "503"] {
+            assert!(github["responses"][status].is_object(), "the GitHub endpoint lacks {status}");
+        }
+        for status in ["202", "400", "413", "415", "422", "429"] {
+            assert!(public["responses"][status].is_object(), "the public report endpoint lacks {status}");
+        }
+        assert_eq!(public["responses"]["429"]["headers"]["Retry-After"]["required"], true);
+        assert_eq!(github["requestBody"]["content"]["application/json"]["schema"]["maxItems"], 1000);
         assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
     }
 
