@@ -33,6 +33,7 @@ fn main() {
         api_base_url: "https://api.userevaluation.com/v1",
         state,
         hooks: &[],
+        leaks: &[],
         audit: None,
     };
     let empty = UsageReport {

@@ -27,7 +27,7 @@ pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use hooks::HookRow;
 pub use login::{render_login, LoginPage};
 
-use keyward_core::api::{KeyObject, Notification, UsageReport, WorkspaceMembership};
+use keyward_core::api::{KeyObject, LeakReport, Notification, UsageReport, WorkspaceMembership};
 
 /// The Content-Security-Policy the pages need: no external sources, no inline
 /// script or style (all JS/CSS lives in the embedded assets).
@@ -55,6 +55,9 @@ pub struct ApiKeysPage<'a> {
     pub state: PageState<'a>,
     /// The workspace's webhooks (shown to admins under the keys).
     pub hooks: &'a [HookRow],
+    /// Where the workspace's leaked keys were found (shown in the keys
+    /// table, which only admins see; empty for others).
+    pub leaks: &'a [LeakReport],
     /// The first page of the audit log (admins only; `None` hides the card).
     pub audit: Option<AuditView<'a>>,
 }

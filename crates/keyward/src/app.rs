@@ -35,6 +35,10 @@ pub struct Inner {
     pub usage: Recorder,
     /// Webhooks: the outbound client, the secrets' master key, the schedule.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Banner notifications and the notify webhook (automatic revocations).
+    pub notifier: Arc<crate::usage::notify::Notifier>,
+    /// GitHub's secret scanning keys and the public leak report throttle.
+    pub leaks: crate::leaked::Leaks,
 }
 
 impl Deref for AppState {
@@ -80,6 +84,16 @@ impl AppState {
         let limiter = RateLimiter::from_config(&config).await?;
         let logins = crate::http::session::LoginThrottle::new(limiter.redis().cloned(), &config.redis_prefix);
         let webhooks = Arc::new(crate::webhooks::Webhooks::from_config(&config)?);
+        let notifier = Arc::new(crate::usage::notify::Notifier::new(
+            store.clone(),
+            config.notify_webhook_url.as_deref(),
+            crate::usage::notify::Retry::default(),
+            Arc::clone(usage.metrics()),
+        )?);
+        let leaks = crate::leaked::Leaks::new(
+            config.github_secret_scanning_keys_url.clone(),
+            crate::leaked::github::default_source()?,
+        );
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
             limiter,
@@ -88,6 +102,8 @@ impl AppState {
             last_used: LastUsed::default(),
             usage,
             webhooks,
+            notifier,
+            leaks,
             store,
             config,
         }));
@@ -179,12 +195,7 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
             }))
         }
     };
-    let notifier = Arc::new(notify::Notifier::new(
-        state.store.clone(),
-        state.config.notify_webhook_url.as_deref(),
-        notify::Retry::default(),
-        Arc::clone(&metrics),
-    )?);
+    let notifier = Arc::clone(&state.notifier);
     let writer = Writer {
         store: state.store.clone(),
         metrics: Arc::clone(&metrics),
@@ -210,6 +221,9 @@ async fn maintenance(state: AppState) {
             tracing::warn!(error = ?e, "WAL checkpoint failed");
         }
         n += 1;
+        if n == 1 || n.is_multiple_of(crate::lifecycle::CHECK_EVERY_S) {
+            crate::lifecycle::check_expiring(&state.store, crate::store::now_ms()).await;
+        }
         if !n.is_multiple_of(crate::auth::LAST_USED_FLUSH_EVERY_S) {
             continue;
         }

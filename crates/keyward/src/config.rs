@@ -93,9 +93,18 @@ pub struct ServeArgs {
     /// Separate address for Prometheus `/metrics` (off when unset).
     #[arg(long, env = "KEYWARD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Where to POST auto-revocation notices (JSON), retried with backoff.
+    /// Where to POST notices of automatic revocations (error rate, leaked
+    /// keys) as JSON, retried with backoff.
     #[arg(long, env = "KEYWARD_NOTIFY_WEBHOOK_URL")]
     pub notify_webhook_url: Option<String>,
+    /// GitHub's secret scanning public keys (`{"public_keys": [...]}`), which
+    /// verify the signed reports of `POST /v1/secret-scanning/github`.
+    #[arg(
+        long,
+        env = "KEYWARD_GITHUB_SECRET_SCANNING_KEYS_URL",
+        default_value = "https://api.github.com/meta/public_keys/secret_scanning"
+    )]
+    pub github_secret_scanning_keys_url: String,
     /// Days to keep usage records and rollups.
     #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub usage_retention_days: u32,
@@ -141,6 +150,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("public_url", &self.public_url)
             .field("metrics_listen", &self.metrics_listen)
             .field("notify_webhook_url", &self.notify_webhook_url.is_some())
+            .field("github_secret_scanning_keys_url", &self.github_secret_scanning_keys_url)
             .field("usage_retention_days", &self.usage_retention_days)
             .field("auto_revoke_window_secs", &self.auto_revoke_window_secs)
             .field("auto_revoke_min_errors", &self.auto_revoke_min_errors)

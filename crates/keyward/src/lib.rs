@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod leaked;
+pub mod lifecycle;
 pub mod outbound;
 pub mod password;
 pub mod ratelimit;

@@ -60,14 +60,23 @@ pub fn doc(kind: ApiErrorKind) -> ErrorDoc {
         K::ApiKeyRevoked => d(ApiError::ApiKeyRevoked("this API key was revoked at 2025-11-26T22:19:55.123Z (manually by a workspace admin)".into()), V1,
             "The key was revoked: by an admin (trash icon), by support, or automatically (sustained 401/422 errors, or found leaked). Revocation is immediate; `detail` says when and how.",
             "Generate a new key under Settings → Other → API Keys and update the client. If it was revoked automatically, find out why (the page's banner says) before you deploy the new one."),
+        K::ApiKeyExpired => d(ApiError::ApiKeyExpired("this API key expired at 2025-11-26T22:19:55.123Z; an admin can generate a new one (or roll a key before it expires)".into()), V1,
+            "The key had an expiry (`expires_at`) and it has passed, or it was rotated and its grace period ended; `detail` says when. From that instant on, on every node.",
+            "Use the key that replaced it (`rolled_to` in the admin API) or generate a new one. Rotate keys before they expire: the page calls out keys that expire within 7 days."),
+        K::InsufficientScope => d(ApiError::InsufficientScope("this API key lacks the studies:write scope, which POST /v1/studies needs".into()), V1,
+            "The key's `scopes` do not include the one this operation needs; `detail` names it, and the reference lists each operation's scope. The answer carries the rate-limit headers.",
+            "Use a key with that scope, or generate one with it (`GET /v1/me` shows a key's scopes and needs none)."),
+        K::KeyNotActive => d(ApiError::KeyNotActive("this key was revoked at 2025-11-26T22:19:55.123Z; a revoked key cannot be rolled: generate a new one".into()), Admin,
+            "A roll (`POST …/api-keys/{id}/roll`) of a key that is revoked, expired or already rolled; `detail` says which.",
+            "Generate a new key instead, or roll the key it was already rolled to."),
         K::IpNotAllowed => d(ApiError::IpNotAllowed("203.0.113.7".into()), V1,
             "The key has an IP allowlist and the request came from another address (as keyward sees it: the TCP peer, or `X-Forwarded-For` behind a trusted proxy).",
             "Call from an allowed address, or ask an admin to add this one to the key's allowed IPs. These 401s count toward automatic revocation."),
         K::PlanRequired => d(ApiError::PlanRequired, Both,
             "The workspace is on the free plan: its keys are suspended (`/v1`) and no new key can be generated (`/api`).",
             "Upgrade the workspace to starter, pro or enterprise; existing keys work again at once."),
-        K::RateLimited => d(ApiError::RateLimited { limit: 300, retry_after: 12 }, V1,
-            "The key made its plan's number of successful requests in the last 60 seconds (starter 60, pro 300, enterprise 1000). The problem `type` is IANA's `https://iana.org/assignments/http-problem-types#quota-exceeded`.",
+        K::RateLimited => d(ApiError::RateLimited { limit: 300, per: "minute", retry_after: 12 }, V1,
+            "The key made its plan's number of successful requests in the last 60 seconds (starter 60, pro 300, enterprise 1000), or this address sent 60 leak reports (`POST /v1/leaked-keys`) in the last hour. The problem `type` is IANA's `https://iana.org/assignments/http-problem-types#quota-exceeded`.",
             "Wait `Retry-After` seconds, then retry; a request then succeeds. Spread requests out (see Rate limits). 429s do not count against the limit."),
         K::TooManyFailedAuth => d(ApiError::TooManyFailedAuth(41), V1,
             "More than 30 requests with missing, malformed or unknown keys came from this client IP (IPv6: its /64) in 60 seconds. Valid keys from the same address keep working.",
@@ -75,6 +84,9 @@ pub fn doc(kind: ApiErrorKind) -> ErrorDoc {
         K::TooManyLoginAttempts => d(ApiError::TooManyLoginAttempts(30), Admin,
             "Too many failed sign-ins in the last minute: 5 for one email from this client IP, 50 for one email from all addresses, or 20 from this client IP.",
             "Wait `Retry-After` seconds; check the email and password."),
+        K::InvalidSignature => d(ApiError::InvalidSignature("the signature does not match the body"), V1,
+            "A secret-scanning report (`POST /v1/secret-scanning/github`) with a missing or bad `Github-Public-Key-Signature`, or an unknown `Github-Public-Key-Identifier`. Nothing was changed.",
+            "Only GitHub calls this endpoint; sign the raw body with the current key."),
         K::Unauthenticated => d(ApiError::Unauthenticated, Admin,
             "The admin API call has no valid session cookie (never signed in, signed out, or the session ended after 12 hours idle or 7 days).",
             "Sign in again (`POST /api/session` or the login page)."),
@@ -129,7 +141,7 @@ pub fn doc(kind: ApiErrorKind) -> ErrorDoc {
             "The request conflicts with the current state of the resource, for example a value that must be unique is already taken.",
             "Read the resource again, then change the request to fit its current state."),
         K::Unavailable => d(ApiError::Unavailable, Both,
-            "keyward's storage did not answer; nothing was authenticated or changed.",
+            "keyward's storage did not answer (or, for a secret-scanning report, GitHub's public keys could not be fetched); nothing was authenticated or changed.",
             "Retry with backoff; it is temporary."),
         K::Overloaded => d(ApiError::Overloaded(1), Admin,
             "Every password-check slot was busy (a burst of sign-ins): `POST /api/session` checked nothing. It answers 503 with `Retry-After`.",
@@ -150,20 +162,7 @@ pub struct PlannedCode {
 }
 
 /// SPEC §9–12 codes, shown on `/docs/errors` until a variant has the code.
-pub const PLANNED: &[PlannedCode] = &[
-    PlannedCode { code: "api_key_expired", status: 401, surface: Surface::V1,
-        cause: "The key had an expiry (`expires_at`) and it has passed, or it was rotated and its grace period ended; `detail` says when.",
-        fix: "Use the key that replaced it (`rolled_to`) or generate a new one." },
-    PlannedCode { code: "insufficient_scope", status: 403, surface: Surface::V1,
-        cause: "The key's `scopes` do not include the one this operation needs (`detail` names it; the reference lists each operation's scope).",
-        fix: "Use a key with that scope, or generate one with it. `GET /v1/me` needs none." },
-    PlannedCode { code: "invalid_signature", status: 401, surface: Surface::V1,
-        cause: "A secret-scanning report (`POST /v1/secret-scanning/github`) with a missing or bad `Github-Public-Key-Signature`, or an unknown `Github-Public-Key-Identifier`. Nothing was changed.",
-        fix: "Only GitHub calls this endpoint; sign the raw body with the current key." },
-    PlannedCode { code: "key_not_active", status: 409, surface: Surface::Admin,
-        cause: "The key is revoked or expired, so it cannot be rotated.",
-        fix: "Generate a new key instead." },
-];
+pub const PLANNED: &[PlannedCode] = &[];
 
 /// Every kind of error keyward can answer with, each once.
 pub fn catalogue() -> Vec<ErrorDoc> {

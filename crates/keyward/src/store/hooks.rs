@@ -152,6 +152,23 @@ pub(crate) async fn enqueue_event(
     Ok(true)
 }
 
+/// Hand a rolled key's REST hooks to its successor (same transaction as
+/// the roll), so their deliveries keep flowing after the old key expires.
+pub(crate) async fn move_key_hooks(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: &str,
+    from_key: &str,
+    to_key: &str,
+) -> Result<u64> {
+    Ok(sqlx::query("UPDATE hooks SET key_id = $1 WHERE workspace_id = $2 AND key_id = $3")
+        .bind(to_key)
+        .bind(workspace_id)
+        .bind(from_key)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
 /// Disable the hooks created by `key_id` (its revocation), inside the
 /// caller's transaction.
 pub(crate) async fn disable_key_hooks(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<u64> {
@@ -310,7 +327,9 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT d.hook_id, d.event_id, d.workspace_id, d.attempts, h.target_url, h.secret, h.status, \
-                    CAST(CASE WHEN h.key_id IS NULL OR k.revoked_at IS NULL THEN 1 ELSE 0 END AS BIGINT) AS key_active, \
+                    CAST(CASE WHEN h.key_id IS NULL OR (k.revoked_at IS NULL \
+                                                        AND (k.expires_at IS NULL OR k.expires_at > $2)) \
+                         THEN 1 ELSE 0 END AS BIGINT) AS key_active, \
                     w.plan, e.type, e.payload, e.created_at \
              FROM webhook_deliveries d \
              JOIN hooks h ON h.id = d.hook_id \
@@ -320,6 +339,7 @@ impl Store {
              WHERE d.lease_owner = $1 AND d.state = 'pending' ORDER BY d.next_attempt_at",
         )
         .bind(owner)
+        .bind(now)
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -13,6 +13,8 @@ mod accounts;
 mod audit;
 mod hooks;
 mod keys;
+mod leaked;
+mod lifecycle;
 mod notices;
 mod sessions;
 mod studies;
@@ -23,6 +25,8 @@ pub use accounts::*;
 pub use audit::*;
 pub use hooks::*;
 pub use keys::*;
+pub use leaked::*;
+pub use lifecycle::*;
 pub use sessions::*;
 pub use studies::*;
 pub use support::*;
@@ -53,6 +57,9 @@ pub enum StoreError {
     /// A per-workspace limit; the text is the sentence the client is shown.
     #[error("limit reached: {0}")]
     LimitReached(&'static str),
+    /// The key is revoked, expired or already rolled (the detail says which).
+    #[error("key not active: {0}")]
+    KeyNotActive(String),
     #[error("database error")]
     Db(#[source] sqlx::Error),
     #[error("corrupt row: {0}")]

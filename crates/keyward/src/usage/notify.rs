@@ -1,4 +1,5 @@
-//! Telling a workspace's admins that a key was revoked automatically: a
+//! Telling a workspace's admins that a key was revoked automatically (error
+//! rate, or reported leaked): a
 //! notification row (the banner on the page, `GET .../notifications`) and,
 //! when `--notify-webhook-url` is set, a JSON POST retried with exponential
 //! backoff. Delivery runs in its own tasks, off the batch writer's path.
@@ -16,6 +17,20 @@ use tokio::task::JoinSet;
 pub const KIND_AUTO_REVOKED: &str = "key.auto_revoked";
 /// The notification kind of a webhook disabled for failing.
 pub const KIND_HOOK_DISABLED: &str = "hook.disabled";
+/// The notification kind of a revocation for a leak report (SPEC §11).
+pub const KIND_LEAKED: &str = "key.leaked";
+
+/// A key just revoked because it was reported leaked. Never the secret.
+#[derive(Debug, Clone)]
+pub struct LeakedKey<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    pub key_name: &'a str,
+    /// `github` or `public`.
+    pub reporter: &'a str,
+    pub source: Option<&'a str>,
+    pub url: Option<&'a str>,
+}
 
 /// Webhook delivery: attempts and the first backoff (doubling each time).
 #[derive(Debug, Clone, Copy)]
@@ -98,7 +113,9 @@ impl Notifier {
                 None
             }
         };
-        let Some(hook) = self.webhook.clone() else { return };
+        if self.webhook.is_none() {
+            return;
+        }
         let body = json!({
             "type": KIND_AUTO_REVOKED,
             "notification_id": id,
@@ -106,7 +123,7 @@ impl Notifier {
             "workspace_id": r.workspace_id,
             "key_id": r.key_id,
             "key_name": name,
-            "reason": "auto_error_rate",
+            "reason": keyward_core::RevokeReason::AutoErrorRate,
             "errors": r.errors,
             "requests": r.requests,
             "window_secs": r.window_secs,
@@ -114,6 +131,60 @@ impl Notifier {
             "by_code": r.by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "message": message,
         });
+        self.send(body);
+    }
+
+    /// A key was revoked as leaked: the banner notification and the
+    /// webhook, like [`Notifier::auto_revoked`]. Failures are logged.
+    pub async fn leaked(&self, k: &LeakedKey<'_>, now_ms: i64) {
+        let name = k.key_name;
+        let found = match (k.reporter, k.url) {
+            ("github", Some(url)) => format!(
+                "GitHub secret scanning found it in a public {} at {url}",
+                k.source.filter(|s| !s.is_empty()).unwrap_or("place")
+            ),
+            ("github", None) => "GitHub secret scanning found it in public content".to_string(),
+            _ => "someone who found it reported it through the public leak report endpoint".to_string(),
+        };
+        let message = format!(
+            "The API key \u{201c}{name}\u{201d} was revoked automatically because it was found leaked: {found}. \
+             Generate a new key, update the integration that used it, and remove the key from where it was published."
+        );
+        let note = NewNotification {
+            workspace_id: k.workspace_id,
+            at_ms: now_ms,
+            kind: KIND_LEAKED,
+            key_id: Some(k.key_id),
+            message: &message,
+        };
+        let id = match self.store.insert_notification(&note).await {
+            Ok(n) => Some(n.id),
+            Err(e) => {
+                tracing::error!(error = ?e, key_id = %k.key_id, "could not store the leaked-key notification");
+                None
+            }
+        };
+        if self.webhook.is_none() {
+            return;
+        }
+        self.send(json!({
+            "type": KIND_LEAKED,
+            "notification_id": id,
+            "at": Timestamp(now_ms),
+            "workspace_id": k.workspace_id,
+            "key_id": k.key_id,
+            "key_name": name,
+            "reason": keyward_core::RevokeReason::Leaked,
+            "reporter": k.reporter,
+            "source": k.source,
+            "url": k.url,
+            "message": message,
+        }));
+    }
+
+    /// Start delivering `body` to the webhook (if any), off the caller's path.
+    fn send(&self, body: serde_json::Value) {
+        let Some(hook) = self.webhook.clone() else { return };
         let metrics = Arc::clone(&self.metrics);
         let mut set = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
         while set.try_join_next().is_some() {}
@@ -183,7 +254,7 @@ async fn deliver(hook: Arc<Webhook>, body: serde_json::Value, metrics: Arc<Usage
         }
     }
     metrics.webhook_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::error!(attempts = hook.retry.attempts, "gave up delivering an auto-revocation notice to the webhook");
+    tracing::error!(attempts = hook.retry.attempts, "gave up delivering a revocation notice to the webhook");
 }
 
 #[cfg(test)]

@@ -748,3 +748,40 @@ async fn the_openapi_document_describes_the_hook_operations() {
     assert!(doc["paths"]["/v1/hooks"]["post"]["responses"]["201"].is_object());
     assert!(doc["paths"]["/v1/hooks/{id}"]["delete"]["responses"]["204"].is_object());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_a_key_moves_its_hooks_to_the_successor_and_announces_key_rolled() {
+    let app = hooks_app().await;
+    let rx = Receiver::start().await;
+    let (ws, admin, kid, key) = app.with_key(Plan::Pro).await;
+    let (s, rolled_hook) = admin
+        .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/rolled"), "event": "key.rolled" }))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rolled_hook}");
+    let zap = subscribe(&app, &key, &rx.url("/studies"), "study.created").await;
+
+    // Roll with no grace: the old key stops at once, its Zap hook does not.
+    let (s, successor) =
+        admin.post(&format!("/api/workspaces/{ws}/api-keys/{kid}/roll"), json!({ "grace_period_secs": 0 })).await;
+    assert_eq!(s, StatusCode::CREATED, "{successor}");
+    let got = rx.wait_for("/rolled", 1, 5).await;
+    verify(rolled_hook["secret"].as_str().unwrap(), &got[0]);
+    let ev = got[0].json();
+    assert_eq!((ev["type"].as_str(), ev["data"]["id"].as_str()), (Some("key.rolled"), Some(kid.as_str())));
+    assert_eq!(ev["data"]["rolled_to"], successor["id"]);
+    assert!(!got[0].body.contains(successor["key"].as_str().unwrap()), "the successor's secret was sent");
+
+    let hooks = admin_hooks(&admin, &ws).await;
+    let moved = hooks.iter().find(|h| h["id"] == zap["id"]).expect("the Zap's hook is still there");
+    assert_eq!((moved["status"].as_str(), &moved["key"]["id"]), (Some("active"), &successor["id"]));
+
+    // Old key refused; the successor's workspace keeps receiving the Zap's events.
+    assert_eq!(app.v1_get("/v1/me", &key).await.0, StatusCode::UNAUTHORIZED);
+    let new_key = successor["key"].as_str().unwrap();
+    let res =
+        app.v1(Method::POST, "/v1/studies", new_key).json(&json!({ "name": "after the roll" })).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let got = rx.wait_for("/studies", 1, 5).await;
+    verify(zap["secret"].as_str().unwrap(), &got[0]);
+    assert_eq!(got[0].json()["data"]["name"], "after the roll");
+}

@@ -7,6 +7,8 @@ mod cli;
 mod docs;
 mod hardening;
 mod hooks;
+mod leaked;
+mod lifecycle;
 mod limits;
 mod multinode;
 mod notices;
