@@ -183,6 +183,7 @@ pub fn usage() -> UsageReport {
         ],
         recent,
         series,
+        usage_behind: None,
     }
 }
 

@@ -155,6 +155,16 @@ fn read_full(rd: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// The usage report's hint while this node's spill file holds records.
+pub fn behind(metrics: &UsageMetrics) -> Option<keyward_core::api::UsageBehind> {
+    let spilled_records = metrics.spilled_records.load(Ordering::Relaxed);
+    let since = metrics.spilled_since_ms.load(Ordering::Relaxed);
+    (spilled_records > 0).then(|| keyward_core::api::UsageBehind {
+        spilled_records,
+        since: keyward_core::api::Timestamp(if since > 0 { since as i64 } else { crate::store::now_ms() }),
+    })
+}
+
 /// The open spill file and what it holds.
 pub struct Spill {
     dir: PathBuf,
