@@ -135,3 +135,76 @@ async fn a_restart_with_records_in_the_spill_file_replays_them_and_the_report_co
     eventually(10, || async { (app.metrics.spilled_records.load(Ordering::Relaxed) == 0).then_some(()) }).await;
     assert_eq!(std::fs::metadata(spill_dir.path().join(keyward::usage::spill::FILE_NAME)).unwrap().len(), 0);
 }
+
+/// SIGKILL the real binary under light load: after a restart, at most the
+/// records of the last batch in flight (the last tens of milliseconds of
+/// answered requests) are missing from the usage log (the README's bound).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_light_load_loses_at_most_the_last_batch_of_usage_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, printed, base, _err) = crate::cli::start_binary(dir.path(), &["--demo"]);
+    let email = printed.lines().find_map(|l| l.strip_prefix("email: ")).unwrap().to_string();
+    let password = printed.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().to_string();
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let v: serde_json::Value = res.json().await.unwrap();
+    let ws = v["workspaces"][0]["id"].as_str().unwrap().to_string();
+    let admin = Session {
+        http: http.clone(),
+        base: base.clone(),
+        cookie,
+        csrf: v["csrf_token"].as_str().unwrap().to_string(),
+        user_id: v["user"]["id"].as_str().unwrap().to_string(),
+        email,
+    };
+    let (key_id, secret) = admin.create_key(&ws, "sigkill").await;
+
+    // Light load: two clients, for about a second; note when each answer came.
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let (http, url, secret) = (http.clone(), format!("{base}/v1/me"), secret.clone());
+        clients.push(tokio::spawn(async move {
+            let mut answered = Vec::new();
+            while started.elapsed() < Duration::from_millis(1000) {
+                let res = http.get(&url).bearer_auth(&secret).send().await.unwrap();
+                // 429s past the plan's limit are recorded too.
+                let s = res.status();
+                assert!(s == reqwest::StatusCode::OK || s == reqwest::StatusCode::TOO_MANY_REQUESTS, "{s}");
+                answered.push(Instant::now());
+            }
+            answered
+        }));
+    }
+    let mut answered = Vec::new();
+    for c in clients {
+        answered.extend(c.await.unwrap());
+    }
+    let killed_at = Instant::now();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let last_tenth = answered.iter().filter(|t| killed_at.duration_since(**t) <= Duration::from_millis(200)).count();
+
+    let (mut child, _printed, base, _err) = crate::cli::start_binary(dir.path(), &[]);
+    let admin = Session { base, ..admin };
+    let (s, report) = admin.get(&format!("/api/workspaces/{ws}/api-usage?key_id={key_id}")).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{report}");
+    let recorded = report["last_24h"]["total"].as_u64().unwrap() as usize;
+    let missing = answered.len().saturating_sub(recorded);
+    assert!(recorded <= answered.len(), "{recorded} recorded, {} answered", answered.len());
+    assert!(
+        missing <= last_tenth.max(1),
+        "{missing} of {} answered requests missing; {last_tenth} were answered in the last 200 ms",
+        answered.len()
+    );
+    let ok = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(ok.success());
+    assert!(child.wait().unwrap().success());
+}
