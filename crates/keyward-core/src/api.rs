@@ -2,7 +2,7 @@
 //! produces them) and the web page (which renders them), so the page and the
 //! API can never disagree about a field.
 
-use crate::{Plan, Role};
+use crate::{Plan, Role, Scopes};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -84,12 +84,13 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// `active` or `revoked`.
+/// `active`, `revoked` or `expired` (past its `expires_at`, not revoked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,
     Revoked,
+    Expired,
 }
 
 /// Who generated a key; `is_member` turns false once they left the workspace.
@@ -113,9 +114,26 @@ pub struct KeyObject {
     pub last_used_at: Option<Timestamp>,
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<Timestamp>,
-    /// `manual` or `auto_error_rate`.
-    pub revoke_reason: Option<String>,
+    /// `manual`, `auto_error_rate` or `leaked`.
+    pub revoke_reason: Option<crate::RevokeReason>,
     pub allowed_cidrs: Vec<String>,
+    /// When the key stops working (`None`: never). A rolled key's is the
+    /// end of its grace period.
+    pub expires_at: Option<Timestamp>,
+    /// The scopes in force: all five for a full-access key.
+    pub scopes: Scopes,
+    /// The successor's id once the key was rolled.
+    pub rolled_to: Option<String>,
+    /// Requests in the last 24 hourly buckets (the current partial hour and
+    /// the 23 before it), as `api-usage?key_id=` counts `last_24h`.
+    pub requests_24h: u64,
+}
+
+impl KeyObject {
+    /// Whether the key expires (and is still active) within `within_ms` of `now_ms`.
+    pub fn expires_within(&self, now_ms: i64, within_ms: i64) -> bool {
+        self.status == KeyStatus::Active && self.expires_at.is_some_and(|e| e.0 > now_ms && e.0 - now_ms <= within_ms)
+    }
 }
 
 /// The 201 answer to key creation: the key object plus the secret, once.
@@ -211,7 +229,7 @@ pub struct UsageBehind {
 pub struct AuditEntry {
     pub id: String,
     pub at: Timestamp,
-    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`.
+    /// `key.created`, `key.revoked`, `key.allowed_ips_changed`, `key.auto_revoked`, `key.rolled`, `key.leaked`.
     pub action: String,
     /// The user's email, `support` (CLI) or `system` (automatic).
     pub actor: String,
@@ -229,6 +247,20 @@ pub struct Notification {
     pub kind: String,
     pub key_id: Option<String>,
     pub message: String,
+}
+
+/// Where a key revoked as leaked was found, from its `key.leaked` audit
+/// event: for the workspace's admins (the page), never for the reporter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeakReport {
+    pub key_id: String,
+    pub at: Timestamp,
+    /// `github` (secret scanning) or `public` (`POST /v1/leaked-keys`).
+    pub reporter: String,
+    /// GitHub's `source`: `commit`, `issue_comment`, `gist`, …
+    pub source: Option<String>,
+    /// GitHub's `url`: where the key was found.
+    pub url: Option<String>,
 }
 
 #[cfg(test)]

@@ -9,9 +9,14 @@ pub mod ids;
 pub mod key;
 pub mod plan;
 pub mod ratelimit;
+pub mod revoke;
 pub mod role;
+pub mod scope;
+pub mod secret_scanning;
 pub mod validate;
 
 pub use key::{ApiKeySecret, HashedKey, KeyParseError};
 pub use plan::{Plan, RateLimitPolicy};
+pub use revoke::RevokeReason;
 pub use role::Role;
+pub use scope::{Scope, Scopes};

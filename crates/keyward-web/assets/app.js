@@ -175,7 +175,7 @@
    * when a refresh replaced that element in the meantime. */
   function opener(elm) {
     if (!elm) return null;
-    var cls = ['revoke-key', 'edit-ips'].filter(function (c) { return elm.classList.contains(c); })[0];
+    var cls = ['revoke-key', 'edit-ips', 'rotate-key'].filter(function (c) { return elm.classList.contains(c); })[0];
     return { el: elm, keyId: elm.getAttribute('data-key-id'), cls: cls };
   }
   function restoreFocus(o) {
@@ -275,8 +275,19 @@
 
   function statusCell(td, k) {
     td.textContent = '';
+    if (k.status === 'active' && k.rolled_to) {
+      td.appendChild(el('span', 'badge badge-warning', 'Rolled'));
+      var to = el('span', 'sub', 'to ');
+      to.appendChild(el('span', 'mono', k.rolled_to));
+      td.appendChild(to);
+      return;
+    }
     if (k.status === 'active') {
       td.appendChild(el('span', 'badge badge-success', 'Active'));
+      return;
+    }
+    if (k.status === 'expired') {
+      td.appendChild(el('span', 'badge badge-neutral', 'Expired'));
       return;
     }
     var auto = k.revoke_reason === 'auto_error_rate';
@@ -312,6 +323,21 @@
     td.appendChild(wrap);
   }
 
+  var ALL_SCOPES = ['studies:read', 'studies:write', 'transcripts:read', 'transcripts:write', 'webhooks:write'];
+  var READ_ONLY = ['studies:read', 'transcripts:read'];
+  /* The same markup as keys::access in src/keys.rs. */
+  function accessCell(td, scopes) {
+    td.textContent = '';
+    if (scopes.length === ALL_SCOPES.length) { td.appendChild(el('span', 'access-full', 'Full access')); return; }
+    if (scopes.length === 2 && scopes[0] === READ_ONLY[0] && scopes[1] === READ_ONLY[1]) {
+      td.appendChild(el('span', 'access-read', 'Read only'));
+      return;
+    }
+    var ul = el('ul', 'scope-list');
+    scopes.forEach(function (x) { ul.appendChild(el('li', 'mono', x)); });
+    td.appendChild(ul);
+  }
+
   /* The same markup as keys::key_row in src/keys.rs. */
   function buildRow(k) {
     var tr = el('tr', 'key-row is-new');
@@ -344,9 +370,23 @@
     } else {
       used.appendChild(el('span', 'muted', 'Never'));
     }
+    td('cell-requests num', 'Requests 24h').textContent = String(k.requests_24h || 0);
+    var expires = td('cell-expires', 'Expires');
+    if (k.expires_at) expires.appendChild(timeEl(k.expires_at, false));
+    else expires.appendChild(el('span', 'muted', 'Never'));
+    accessCell(td('cell-scopes', 'Access'), k.scopes || []);
     statusCell(td('key-status', 'Status'), k);
     ipsCell(td('key-ips', 'Allowed IPs'), k);
     var actions = td('key-actions', 'Actions');
+    if (k.status === 'active' && !k.rolled_to && $('#rotate-dialog')) {
+      var r = el('button', 'btn btn-ghost btn-xs rotate-key');
+      r.type = 'button';
+      r.setAttribute('data-key-id', k.id);
+      r.setAttribute('aria-label', 'Rotate key ' + k.name);
+      r.setAttribute('aria-haspopup', 'dialog');
+      r.appendChild(el('span', null, 'Rotate'));
+      actions.appendChild(r);
+    }
     if (k.status === 'active') {
       var b = el('button', 'icon-btn icon-btn-danger revoke-key');
       b.type = 'button';
@@ -393,6 +433,7 @@
         return res.text().then(function (html) {
           var doc = new DOMParser().parseFromString(html, 'text/html');
           swapKeys(doc);
+          swapHooks(doc);
           swapUsage(doc);
           var filter = $('#usage-key-filter'), fresh = $('#usage-key-filter', doc);
           if (filter && fresh) {
@@ -452,6 +493,56 @@
     var name = $('#key-name'), nameErr = $('#key-name-error'), formErr = $('#create-key-error');
     var submit = $('#create-key-submit'), secret = $('#new-key-secret');
     var copy = $('#copy-key'), copyStatus = $('#copy-status'), createdName = $('#created-key-name');
+    var expiry = $('#key-expiry'), expiryCustom = $('#key-expiry-custom-field'), expiryDays = $('#key-expiry-days');
+    var expiryErr = $('#key-expiry-error'), scopesBox = $('#key-scopes'), scopesErr = $('#key-scopes-error');
+    function accessValue() {
+      var r = $('input[name="access"]:checked', form);
+      return r ? r.value : 'full';
+    }
+    function syncLifecycle() {
+      expiryCustom.hidden = expiry.value !== 'custom';
+      scopesBox.hidden = accessValue() !== 'custom';
+    }
+    function lifecycleError(box, input, msg) {
+      showError(box, msg);
+      if (!input) return;
+      if (msg) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+    }
+    expiry.addEventListener('change', function () {
+      syncLifecycle();
+      if (expiry.value === 'custom') expiryDays.focus();
+    });
+    $$('input[name="access"]', form).forEach(function (r) { r.addEventListener('change', syncLifecycle); });
+    /* The create body's lifecycle part, or null after showing what is wrong. */
+    function lifecycleBody() {
+      var out = {};
+      lifecycleError(expiryErr, expiryDays, '');
+      lifecycleError(scopesErr, null, '');
+      if (expiry.value === 'custom') {
+        var d = Number(expiryDays.value);
+        if (!/^\d+$/.test(expiryDays.value.trim()) || d < 1 || d > 365) {
+          lifecycleError(expiryErr, expiryDays, 'Enter a whole number of days from 1 to 365.');
+          expiryDays.focus();
+          return null;
+        }
+        out.expires_in_days = d;
+      } else if (expiry.value) {
+        out.expires_in_days = Number(expiry.value);
+      }
+      var access = accessValue();
+      if (access === 'read') out.scopes = READ_ONLY.slice();
+      if (access === 'custom') {
+        out.scopes = $$('input[name="scope"]:checked', scopesBox).map(function (c) { return c.value; });
+        if (!out.scopes.length) {
+          lifecycleError(scopesErr, null, 'Choose at least one scope, or Full access.');
+          var first = $('input[name="scope"]', scopesBox);
+          if (first) first.focus();
+          return null;
+        }
+      }
+      return out;
+    }
+
     var dup = $('#key-name-duplicate');
     var copied = false, warned = false;
 
@@ -502,6 +593,9 @@
       form.reset();
       fieldError('');
       showError(formErr, '');
+      syncLifecycle();
+      lifecycleError(expiryErr, expiryDays, '');
+      lifecycleError(scopesErr, null, '');
     }
 
     setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
@@ -519,8 +613,11 @@
       if (!value) { fieldError('Enter a name for the key.'); name.focus(); return; }
       if (Array.from(value).length > 100) { fieldError('Use at most 100 characters.'); name.focus(); return; }
       fieldError('');
+      var body = lifecycleBody();
+      if (!body) return;
+      body.name = value;
       setBusy(dlg, true, submit, 'Generating…');
-      api('POST', keysUrl(), { name: value }).then(function (created) {
+      api('POST', keysUrl(), body).then(function (created) {
         var key = created.key;
         delete created.key;
         setBusy(dlg, false, submit);
@@ -535,6 +632,9 @@
       }, function (p) {
         setBusy(dlg, false, submit);
         if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
+          var of = function (f) { return p.errors.filter(function (x) { return x.field === f; }).map(function (x) { return x.message; }).join(' '); };
+          if (of('expires_in_days')) { lifecycleError(expiryErr, expiryDays, 'Expiry ' + of('expires_in_days')); expiry.focus(); return; }
+          if (of('scopes')) { lifecycleError(scopesErr, null, of('scopes')); return; }
           var mine = p.errors.filter(function (x) { return x.field === 'name'; });
           fieldError((mine.length ? mine : p.errors).map(function (x) { return x.message; }).join(' '));
           name.focus();
@@ -550,11 +650,16 @@
       if (dlg.open) { dlg.opener = null; dlg.close(); }
     });
 
+    wireCopy(copy, secret, copyStatus, function () { copied = true; });
+  }
+
+  /* A copy-once dialog's Copy button: the clipboard, else select + Ctrl+C. */
+  function wireCopy(copy, secret, copyStatus, onCopied) {
     copy.addEventListener('click', function () {
       var value = secret.value;
       function done(ok) {
         copyStatus.classList.toggle('ok', ok);
-        if (ok) copied = true;
+        if (ok) onCopied();
         copyStatus.textContent = ok ? 'Copied to the clipboard.' : 'Press Ctrl+C (⌘C on a Mac) to copy the selected key.';
         if (!ok) { secret.focus(); secret.select(); }
       }
@@ -573,6 +678,88 @@
       } else {
         fallback();
       }
+    });
+  }
+
+  /* --------------------------------------------------------- rotate */
+
+  function initRotate() {
+    var dlg = $('#rotate-dialog');
+    if (!dlg) return;
+    var form = $('#rotate-form'), step2 = $('#rotated-key-step'), err = $('#rotate-error');
+    var nameEl = $('#rotate-key-name'), submit = $('#rotate-submit'), secret = $('#rotated-key-secret');
+    var newName = $('#rotated-key-name'), until = $('#rotated-key-until'), copyStatus = $('#rotated-copy-status');
+    var target = null, copied = false, warned = false;
+    /* As in the generate dialog: closing before the key was copied asks first. */
+    dlg.mayClose = function () {
+      if (step2.hidden || !secret.value || copied || warned) return true;
+      warned = true;
+      copyStatus.classList.remove('ok');
+      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
+        'Copy it now, or press Escape (or Done) again to close without it.';
+      $('#copy-rotated-key').focus();
+      return false;
+    };
+    secret.addEventListener('copy', function () { copied = true; });
+    function reset() {
+      target = null;
+      copied = false;
+      warned = false;
+      secret.value = '';
+      secret.removeAttribute('value');
+      newName.textContent = '';
+      until.textContent = '';
+      copyStatus.textContent = '';
+      copyStatus.classList.remove('ok');
+      step2.hidden = true;
+      form.hidden = false;
+      form.reset();
+      showError(err, '');
+    }
+    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
+    wireCopy($('#copy-rotated-key'), secret, copyStatus, function () { copied = true; });
+    window.addEventListener('pagehide', function () {
+      reset();
+      if (dlg.open) { dlg.opener = null; dlg.close(); }
+    });
+
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('.rotate-key');
+      if (!b) return;
+      reset();
+      var row = b.closest('tr');
+      target = b.getAttribute('data-key-id');
+      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+      openDialog(dlg, b, $('input[name="grace"]:checked', form));
+    });
+
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (!target || dlg.busy) return;
+      var grace = $('input[name="grace"]:checked', form);
+      var id = target, oldName = nameEl.textContent;
+      showError(err, '');
+      setBusy(dlg, true, submit, 'Rotating…');
+      api('POST', keysUrl(id, '/roll'), { grace_period_secs: Number(grace ? grace.value : 86400) }).then(function (created) {
+        var key = created.key;
+        delete created.key;
+        setBusy(dlg, false, submit);
+        form.hidden = true;
+        step2.hidden = false;
+        secret.value = key;
+        newName.textContent = '“' + created.name + '”';
+        until.textContent = grace && grace.value === '0'
+          ? '“' + oldName + '” stopped working. Requests using it now get 401.'
+          : '“' + oldName + '” keeps working until the grace period ends. Watch its requests fall in the table.';
+        dlg.opener = { el: null, keyId: created.id, cls: 'rotate-key' };
+        secret.focus();
+        secret.select();
+        insertRow(created);
+        refresh();
+      }, function (p) {
+        setBusy(dlg, false, submit);
+        showError(err, problemMessage(p));
+      });
     });
   }
 
@@ -676,6 +863,85 @@
           input.focus();
         } else {
           showError(err, problemMessage(p));
+        }
+      });
+    });
+  }
+
+  /* -------------------------------------------------------- webhooks */
+
+  function hooksUrl(id) {
+    return '/api/workspaces/' + encodeURIComponent(meta('workspace-id')) + '/hooks' + (id ? '/' + encodeURIComponent(id) : '');
+  }
+
+  function swapHooks(doc) {
+    var tbody = $('#hooks-tbody'), fresh = $('#hooks-tbody', doc);
+    if (!tbody || !fresh) return;
+    var focused = document.activeElement && tbody.contains(document.activeElement);
+    tbody.replaceWith(document.importNode(fresh, true));
+    var count = $('#hooks-heading .count'), freshCount = $('#hooks-heading .count', doc);
+    if (count && freshCount) count.textContent = freshCount.textContent;
+    if (focused) { var h = $('#hooks-heading'); if (h) { h.tabIndex = -1; h.focus(); } }
+  }
+
+  function initHooks() {
+    document.addEventListener('click', function (e) {
+      var b = e.target && e.target.closest ? e.target.closest('.delete-hook') : null;
+      if (!b || b.disabled) return;
+      if (!window.confirm('Delete this webhook? Its pending deliveries are dropped.')) return;
+      b.disabled = true;
+      api('DELETE', hooksUrl(b.getAttribute('data-hook-id'))).then(function () {
+        toast('Webhook deleted.');
+        refresh();
+      }, function (p) {
+        b.disabled = false;
+        toast(problemMessage(p), true);
+      });
+    });
+
+    var btn = $('#add-hook'), dlg = $('#hook-dialog');
+    if (!btn || !dlg) return;
+    var form = $('#create-hook-form'), step2 = $('#created-hook-step');
+    var url = $('#hook-url'), urlErr = $('#hook-url-error'), formErr = $('#create-hook-error');
+    var event = $('#hook-event'), submit = $('#create-hook-submit'), secret = $('#new-hook-secret');
+    function fieldError(msg) {
+      showError(urlErr, msg);
+      if (msg) url.setAttribute('aria-invalid', 'true'); else url.removeAttribute('aria-invalid');
+    }
+    function reset() {
+      secret.value = '';
+      step2.hidden = true;
+      form.hidden = false;
+      form.reset();
+      fieldError('');
+      showError(formErr, '');
+    }
+    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
+    btn.addEventListener('click', function () { reset(); openDialog(dlg, btn, url); });
+    window.addEventListener('pagehide', function () { reset(); if (dlg.open) { dlg.opener = null; dlg.close(); } });
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (dlg.busy) return;
+      var value = url.value.trim();
+      showError(formErr, '');
+      if (!value) { fieldError('Enter the URL to send events to.'); url.focus(); return; }
+      fieldError('');
+      setBusy(dlg, true, submit, 'Adding…');
+      api('POST', hooksUrl(), { target_url: value, event: event.value }).then(function (created) {
+        setBusy(dlg, false, submit);
+        form.hidden = true;
+        step2.hidden = false;
+        secret.value = created.secret;
+        secret.focus();
+        secret.select();
+        refresh();
+      }, function (p) {
+        setBusy(dlg, false, submit);
+        if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
+          fieldError(p.errors.map(function (x) { return x.message; }).join(' '));
+          url.focus();
+        } else {
+          showError(formErr, problemMessage(p));
         }
       });
     });
@@ -884,7 +1150,9 @@
   initLogout();
   initGenerate();
   initRevoke();
+  initRotate();
   initAllowedIps();
+  initHooks();
   initNotifications();
   initAudit();
   initUsage();

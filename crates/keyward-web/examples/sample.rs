@@ -32,6 +32,8 @@ fn main() {
         now_ms: common::NOW,
         api_base_url: "https://api.userevaluation.com/v1",
         state,
+        hooks: &[],
+        leaks: &[],
         audit: None,
     };
     let empty = UsageReport {

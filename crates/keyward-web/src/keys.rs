@@ -2,7 +2,11 @@
 
 use crate::layout::{self, icon, time_ago, time_date, PRODUCT};
 use crate::{usage, ApiKeysPage, PageState, API_KEYS_PATH};
-use keyward_core::api::{KeyObject, KeyStatus, Notification, WorkspaceMembership};
+use keyward_core::api::{KeyObject, KeyStatus, LeakReport, Notification, WorkspaceMembership};
+use keyward_core::{RevokeReason, Scope, Scopes};
+
+/// Keys expiring this soon are called out (SPEC §12).
+const EXPIRING_SOON_MS: i64 = 7 * 24 * 3600 * 1000;
 use maud::{html, Markup};
 
 /// Whether generating keys is possible (Ready) or only managing them (PlanRequired).
@@ -160,6 +164,7 @@ fn manage(
 ) -> Markup {
     html! {
         (banners(notifications, keys, p.now_ms))
+        (lifecycle_banners(keys, p.now_ms))
         (page_head(p, mode == Mode::Ready))
         @if mode == Mode::PlanRequired {
             div #plan-required .alert.alert-warning.plan-notice role="note" {
@@ -198,30 +203,35 @@ fn manage(
                             th scope="col" { "Key" }
                             th scope="col" { "Created" }
                             th scope="col" { "Last used" }
+                            th scope="col" { "Requests 24h" }
+                            th scope="col" { "Expires" }
+                            th scope="col" { "Access" }
                             th scope="col" { "Status" }
                             th scope="col" { "Allowed IPs" }
                             th scope="col" { span.th-actions { "Actions" } }
                         }
                     }
                     tbody #keys-tbody {
-                        @for k in keys { (key_row(k, mode, p.now_ms)) }
+                        @for k in keys { (key_row(k, mode, p.now_ms, leak_of(p.leaks, k))) }
                         @if keys.is_empty() { (empty_row(mode)) }
                     }
                 }
             }
         }
+        (crate::hooks::section(p.hooks, p.now_ms, mode == Mode::Ready))
         (usage::section(p, keys, usage_report, key_filter))
         @if let Some(a) = &p.audit { (crate::audit::section(a, keys, p.now_ms)) }
-        @if mode == Mode::Ready { (generate_dialog()) }
+        @if mode == Mode::Ready { (generate_dialog()) (crate::hooks::dialog()) }
         (revoke_dialog())
         (ips_dialog())
+        @if mode == Mode::Ready { (rotate_dialog()) }
     }
 }
 
 fn empty_row(mode: Mode) -> Markup {
     html! {
         tr.empty-row {
-            td colspan="7" {
+            td colspan="10" {
                 div.empty {
                     span.empty-icon { (icon("key")) }
                     p.empty-title { "No API keys yet" }
@@ -236,12 +246,26 @@ fn empty_row(mode: Mode) -> Markup {
     }
 }
 
+/// Where a key revoked as leaked was found (admins only: the keys table is).
+fn leak_of<'a>(leaks: &'a [LeakReport], k: &KeyObject) -> Option<&'a LeakReport> {
+    if k.revoke_reason != Some(RevokeReason::Leaked) {
+        return None;
+    }
+    leaks.iter().find(|l| l.key_id == k.id)
+}
+
 /// One row of the keys table. `app.js` builds the same markup for a key it
 /// has just created (`buildRow`); keep the two in step.
-pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     let active = k.status == KeyStatus::Active;
+    let status_name = match k.status {
+        KeyStatus::Active => "active",
+        KeyStatus::Revoked => "revoked",
+        KeyStatus::Expired => "expired",
+    };
+    let rotatable = active && k.rolled_to.is_none() && mode == Mode::Ready;
     html! {
-        tr.key-row data-key-id=(k.id) data-key-name=(k.name) data-status=(if active { "active" } else { "revoked" }) {
+        tr.key-row data-key-id=(k.id) data-key-name=(k.name) data-status=(status_name) {
             td.cell-name data-label="Name" {
                 span.key-name { (k.name) }
                 span.key-id.mono { (k.id) }
@@ -267,7 +291,20 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
                     None => span.muted { "Never" },
                 }
             }
-            td.key-status data-label="Status" { (status(k, mode, now_ms)) }
+            td.cell-requests.num data-label="Requests 24h" { (k.requests_24h) }
+            td.cell-expires data-label="Expires" {
+                @match k.expires_at {
+                    Some(t) => {
+                        (time_date(t))
+                        @if k.rolled_to.is_none() && k.expires_within(now_ms, EXPIRING_SOON_MS) {
+                            " " span.badge.badge-warning { "Expires soon" }
+                        }
+                    }
+                    None => span.muted { "Never" },
+                }
+            }
+            td.cell-scopes data-label="Access" { (access(k.scopes)) }
+            td.key-status data-label="Status" { (status(k, mode, now_ms, leak)) }
             td.key-ips data-label="Allowed IPs" {
                 div.ips {
                     @if k.allowed_cidrs.is_empty() {
@@ -286,6 +323,12 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
                 }
             }
             td.key-actions data-label="Actions" {
+                @if rotatable {
+                    button.btn.btn-ghost.btn-xs.rotate-key type="button" data-key-id=(k.id)
+                        aria-label=(format!("Rotate key {}", k.name)) aria-haspopup="dialog" {
+                        span { "Rotate" }
+                    }
+                }
                 @if active {
                     button.icon-btn.icon-btn-danger.revoke-key type="button" data-key-id=(k.id)
                         aria-label=(format!("Revoke key {}", k.name)) title="Revoke key" aria-haspopup="dialog" {
@@ -297,28 +340,75 @@ pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
     }
 }
 
-fn status(k: &KeyObject, mode: Mode, now_ms: i64) -> Markup {
+/// *Full access*, *Read only*, or the scopes one per line.
+pub(crate) fn access(scopes: Scopes) -> Markup {
+    html! {
+        @if scopes.is_all() {
+            span.access-full { "Full access" }
+        } @else if scopes == Scopes::READ_ONLY {
+            span.access-read { "Read only" }
+        } @else {
+            ul.scope-list {
+                @for s in scopes.iter() { li.mono { (s.as_str()) } }
+            }
+        }
+    }
+}
+
+fn status(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
     match k.status {
         KeyStatus::Active if mode == Mode::PlanRequired => html! {
             span.badge.badge-warning { "Suspended" }
             span.sub { "on the Free plan: the API answers 403 until the workspace upgrades" }
         },
         KeyStatus::Active => html! {
-            span.badge.badge-success { "Active" }
+            @if let Some(to) = &k.rolled_to {
+                span.badge.badge-warning { "Rolled" }
+                span.sub {
+                    "to " span.mono { (to) }
+                    @if let Some(t) = k.expires_at {
+                        "; works until "
+                        time datetime=(t.to_rfc3339()) { (crate::fmt::datetime_utc(t)) }
+                    }
+                }
+            } @else {
+                span.badge.badge-success { "Active" }
+            }
+        },
+        KeyStatus::Expired => html! {
+            span.badge.badge-neutral { "Expired" }
+            @if let Some(t) = k.expires_at { span.sub { (time_ago(t, now_ms)) } }
         },
         KeyStatus::Revoked => {
-            let auto = k.revoke_reason.as_deref() == Some("auto_error_rate");
             html! {
-                @if auto {
-                    span.badge.badge-danger { "Revoked automatically (error rate)" }
-                } @else {
-                    span.badge.badge-neutral { "Revoked" }
+                @match k.revoke_reason {
+                    Some(RevokeReason::AutoErrorRate) => span.badge.badge-danger { "Revoked automatically (error rate)" },
+                    Some(RevokeReason::Leaked) => span.badge.badge-danger.badge-leaked { "Leaked" },
+                    _ => span.badge.badge-neutral { "Revoked" },
                 }
                 @if let Some(t) = k.revoked_at { span.sub { (time_ago(t, now_ms)) } }
-                @if let Some(r) = k.revoke_reason.as_deref().filter(|r| *r != "manual" && *r != "auto_error_rate") {
-                    span.sub { "Reason: " (r) }
-                }
+                @if k.revoke_reason == Some(RevokeReason::Leaked) { (leak_location(leak)) }
             }
+        }
+    }
+}
+
+/// "Found by GitHub secret scanning (commit) at: <url>" (the URL as text,
+/// not a link: it comes from the report).
+fn leak_location(leak: Option<&LeakReport>) -> Markup {
+    let Some(l) = leak else {
+        return html! { span.sub.leak-location { "Reported as leaked" } };
+    };
+    html! {
+        @if l.reporter == "github" {
+            span.sub.leak-location {
+                "Found by GitHub secret scanning"
+                @if let Some(src) = l.source.as_deref().filter(|s| !s.is_empty()) { " (" (src) ")" }
+                @if l.url.is_some() { " at:" }
+            }
+            @if let Some(url) = &l.url { span.sub.mono.leak-url title="Where GitHub found the key" { (url) } }
+        } @else {
+            span.sub.leak-location { "Reported through the public leak report endpoint" }
         }
     }
 }
@@ -331,12 +421,18 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
         section.banners aria-label="Notifications" {
             @for n in notifications {
                 @let key = n.key_id.as_deref().and_then(|id| keys.iter().find(|k| k.id == id));
-                @let auto = n.kind == "key.auto_revoked";
-                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) {
+                @let leaked = n.kind == "key.leaked";
+                @let auto = n.kind == "key.auto_revoked" || leaked;
+                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) data-kind=(n.kind) {
                     span.alert-icon { (icon("alert")) }
                     div.banner-body {
                         p.banner-title {
-                            @if auto {
+                            @if leaked {
+                                @match key {
+                                    Some(k) => { "Key “" (k.name) "” was found leaked and revoked" }
+                                    None => { "A leaked API key was revoked" }
+                                }
+                            } @else if auto {
                                 @match key {
                                     Some(k) => { "Key “" (k.name) "” was revoked automatically" }
                                     None => { "An API key was revoked automatically" }
@@ -348,7 +444,10 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
                         p { (n.message) }
                         p.banner-meta {
                             (time_ago(n.at, now_ms))
-                            @if auto {
+                            @if leaked {
+                                " · Reason: the key was found where others can read it. Anyone who saw it could "
+                                "have used it: review the workspace's recent API usage below."
+                            } @else if auto {
                                 " · Automatic revocation (reason auto_error_rate): the counts are this key's "
                                 "answers in the window that tripped it."
                             }
@@ -357,6 +456,130 @@ fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> M
                     // Hides the banner for this admin only (POST …/notifications/{id}/dismissal).
                     button.icon-btn.dismiss-notification type="button" data-notification-id=(n.id)
                         aria-label="Dismiss this notification" title="Dismiss (for you only)" { (icon("close")) }
+                }
+            }
+        }
+    }
+}
+
+/// Keys expiring within 7 days, and keys whose creator left the workspace
+/// (SPEC §12), with the keys and a way to act on each.
+fn lifecycle_banners(keys: &[KeyObject], now_ms: i64) -> Markup {
+    let expiring: Vec<&KeyObject> =
+        keys.iter().filter(|k| k.rolled_to.is_none() && k.expires_within(now_ms, EXPIRING_SOON_MS)).collect();
+    let orphaned: Vec<&KeyObject> =
+        keys.iter().filter(|k| k.status == KeyStatus::Active && !k.created_by.is_member).collect();
+    if expiring.is_empty() && orphaned.is_empty() {
+        return html! {};
+    }
+    html! {
+        section.banners aria-label="Keys that need attention" {
+            @if !expiring.is_empty() {
+                div #expiring-banner .banner.banner-warning role="note" {
+                    span.alert-icon { (icon("alert")) }
+                    div.banner-body {
+                        p.banner-title {
+                            @if expiring.len() == 1 { "1 key expires within 7 days" }
+                            @else { (expiring.len()) " keys expire within 7 days" }
+                        }
+                        p { "Rotate them before then: the new key keeps the scopes and allowed IPs, and the old one keeps working during the grace period." }
+                        ul.banner-keys {
+                            @for k in &expiring {
+                                li {
+                                    strong { (k.name) } " "
+                                    @if let Some(t) = k.expires_at { "expires " (time_ago_future(t)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !orphaned.is_empty() {
+                div #departed-banner .banner.banner-warning role="note" {
+                    span.alert-icon { (icon("alert")) }
+                    div.banner-body {
+                        p.banner-title {
+                            @if orphaned.len() == 1 { "1 active key was generated by someone who left the workspace" }
+                            @else { (orphaned.len()) " active keys were generated by people who left the workspace" }
+                        }
+                        p { "Keys belong to the workspace and keep working after their creator leaves. Revoke the ones nobody needs." }
+                        ul.banner-keys {
+                            @for k in &orphaned {
+                                li {
+                                    strong { (k.name) } " "
+                                    span.muted { "by " (k.created_by.email) } " "
+                                    button.btn.btn-secondary.btn-xs.revoke-key type="button" data-key-id=(k.id)
+                                        aria-label=(format!("Revoke key {}", k.name)) aria-haspopup="dialog" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An absolute time shown as its date, for times ahead.
+fn time_ago_future(t: keyward_core::api::Timestamp) -> Markup {
+    html! { "on " (time_date(t)) }
+}
+
+fn rotate_dialog() -> Markup {
+    let graces: [(&str, &str, bool); 4] = [
+        ("0", "Immediately", false),
+        ("3600", "After 1 hour", false),
+        ("86400", "After 24 hours", true),
+        ("604800", "After 7 days", false),
+    ];
+    html! {
+        dialog #rotate-dialog .dialog aria-labelledby="rotate-title" {
+            div.dialog-head {
+                h2 #rotate-title { "Rotate API key" }
+                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
+            }
+            form #rotate-form .dialog-step novalidate {
+                div.dialog-body {
+                    p {
+                        "Rotating " strong #rotate-key-name {} " generates a new key with the same access, allowed IPs "
+                        "and expiry. Roll the new key out, then watch its requests rise in the table while the old "
+                        "key's fall."
+                    }
+                    fieldset.field.radio-group {
+                        legend { "The old key stops working" }
+                        @for (value, label, checked) in graces {
+                            label.radio {
+                                input type="radio" name="grace" value=(value) checked[checked];
+                                span { (label) }
+                            }
+                        }
+                    }
+                    div #rotate-error .alert.alert-danger role="alert" hidden {}
+                }
+                div.dialog-foot {
+                    button.btn.btn-secondary type="button" data-close { "Cancel" }
+                    button #rotate-submit .btn.btn-primary type="submit" { "Rotate key" }
+                }
+            }
+            div #rotated-key-step .dialog-step hidden {
+                div.dialog-body {
+                    div.alert.alert-warning {
+                        span.alert-icon { (icon("alert")) }
+                        p #rotated-key-warning { strong { "This key will not be shown again. Store it in a secret manager." } }
+                    }
+                    div.field {
+                        label for="rotated-key-secret" { "Your new key " span #rotated-key-name .muted {} }
+                        div.secret-row {
+                            input #rotated-key-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
+                                aria-describedby="rotated-key-warning";
+                            button #copy-rotated-key .btn.btn-secondary type="button" { (icon("copy")) span { "Copy" } }
+                        }
+                        p #rotated-copy-status .hint aria-live="polite" {}
+                    }
+                    p #rotated-key-until .hint {}
+                }
+                div.dialog-foot {
+                    button .btn.btn-primary type="button" data-close { "Done" }
                 }
             }
         }
@@ -381,6 +604,48 @@ fn generate_dialog() -> Markup {
                         p #key-name-error .field-error hidden {}
                         // app.js: a name another key already has is allowed, with this warning.
                         p #key-name-duplicate .hint.hint-warning aria-live="polite" hidden {}
+                    }
+                    div.field {
+                        label for="key-expiry" { "Expires" }
+                        select #key-expiry name="expiry" aria-describedby="key-expiry-hint" {
+                            option value="" selected { "Never" }
+                            option value="7" { "In 7 days" }
+                            option value="30" { "In 30 days" }
+                            option value="90" { "In 90 days" }
+                            option value="365" { "In 365 days" }
+                            option value="custom" { "Custom…" }
+                        }
+                        div #key-expiry-custom-field hidden {
+                            label for="key-expiry-days" { "Days until it expires (1–365)" }
+                            input #key-expiry-days type="number" name="expiry_days" min="1" max="365" step="1"
+                                inputmode="numeric" aria-describedby="key-expiry-error";
+                        }
+                        p #key-expiry-hint .hint { "From the exact moment it expires, the API answers 401 api_key_expired." }
+                        p #key-expiry-error .field-error hidden {}
+                    }
+                    fieldset.field.radio-group #key-access {
+                        legend { "Access" }
+                        label.radio {
+                            input type="radio" name="access" value="full" checked;
+                            span { "Full access" span.hint { " — everything the API can do, for the whole workspace" } }
+                        }
+                        label.radio {
+                            input type="radio" name="access" value="read";
+                            span { "Read only" span.hint { " — studies:read and transcripts:read" } }
+                        }
+                        label.radio {
+                            input type="radio" name="access" value="custom";
+                            span { "Custom" }
+                        }
+                        div #key-scopes .scope-choices hidden {
+                            @for s in Scope::ALL {
+                                label.checkbox {
+                                    input type="checkbox" name="scope" value=(s.as_str());
+                                    span.mono { (s.as_str()) }
+                                }
+                            }
+                        }
+                        p #key-scopes-error .field-error hidden {}
                     }
                     div #create-key-error .alert.alert-danger role="alert" hidden {}
                 }

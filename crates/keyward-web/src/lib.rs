@@ -16,6 +16,7 @@ mod assets;
 mod audit;
 pub mod docs;
 mod fmt;
+mod hooks;
 mod keys;
 mod layout;
 mod login;
@@ -23,9 +24,10 @@ mod usage;
 
 pub use assets::asset;
 pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
+pub use hooks::HookRow;
 pub use login::{render_login, LoginPage};
 
-use keyward_core::api::{KeyObject, Notification, UsageReport, WorkspaceMembership};
+use keyward_core::api::{KeyObject, LeakReport, Notification, UsageReport, WorkspaceMembership};
 
 /// The Content-Security-Policy the pages need: no external sources, no inline
 /// script or style (all JS/CSS lives in the embedded assets).
@@ -51,6 +53,11 @@ pub struct ApiKeysPage<'a> {
     /// The `/v1` base URL to show integrators (`{--public-url}/v1`).
     pub api_base_url: &'a str,
     pub state: PageState<'a>,
+    /// The workspace's webhooks (shown to admins under the keys).
+    pub hooks: &'a [HookRow],
+    /// Where the workspace's leaked keys were found (shown in the keys
+    /// table, which only admins see; empty for others).
+    pub leaks: &'a [LeakReport],
     /// The first page of the audit log (admins only; `None` hides the card).
     pub audit: Option<AuditView<'a>>,
 }

@@ -29,7 +29,7 @@ pub fn section(p: &ApiKeysPage, keys: &[KeyObject], u: &UsageReport, key_filter:
                         option value="" selected[key_filter.is_none()] { "All keys" }
                         @for k in keys {
                             option value=(k.id) selected[key_filter == Some(k.id.as_str())] {
-                                (k.name) @if k.status == KeyStatus::Revoked { " (revoked)" }
+                                (k.name) @if k.status == KeyStatus::Revoked { " (revoked)" } @if k.status == KeyStatus::Expired { " (expired)" }
                             }
                         }
                         @if let Some(id) = unknown_filter {

@@ -16,6 +16,8 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         now_ms: common::NOW,
         api_base_url: "/v1",
         state,
+        hooks: &[],
+        leaks: &[],
         audit: None,
     })
 }
@@ -310,6 +312,121 @@ fn csp_is_strict() {
     assert!(CSP.contains("frame-ancestors 'none'"));
 }
 
+#[test]
+fn the_keys_table_shows_expiry_access_traffic_rotation_and_calls_out_keys_needing_attention() {
+    use keyward_core::api::{KeyStatus, Timestamp};
+    use keyward_core::Scopes;
+    const DAY: i64 = 86_400_000;
+    let ws = common::workspaces();
+    let mut soon = common::key("key_01JDA1SOON00000000000000", "Nightly export", "s00n");
+    soon.expires_at = Some(Timestamp(common::NOW + 3 * DAY));
+    soon.scopes = Scopes::READ_ONLY;
+    soon.requests_24h = 1234;
+    let mut left = common::key("key_01JDA1LEFT00000000000000", "Old laptop script", "l3ft");
+    left.created_by.is_member = false;
+    left.created_by.email = "former@acme.example".into();
+    let mut rolled = common::key("key_01JDA1ROLLED000000000000", "Zapier", "r0ll");
+    rolled.rolled_to = Some("key_01JDA1NEW000000000000000".into());
+    rolled.expires_at = Some(Timestamp(common::NOW + 3_600_000));
+    rolled.scopes = Scopes::parse_list(&["studies:write"]).unwrap();
+    let mut expired = common::key("key_01JDA1EXPIRED00000000000", "Trial", "3xp1");
+    expired.status = KeyStatus::Expired;
+    expired.expires_at = Some(Timestamp(common::NOW - DAY));
+    let keys = vec![soon, left, rolled, expired];
+    let (usage, notes) = (common::usage(), vec![]);
+    let html =
+        page(&ws, &ws[0], PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None });
+    assert_csp_clean(&html);
+    for th in ["Requests 24h", "Expires", "Access", "Last used"] {
+        assert!(html.contains(&format!("<th scope=\"col\">{th}</th>")), "{th}");
+    }
+    assert!(html.contains(">1234<"));
+    assert!(html.contains("Read only") && html.contains("Full access") && html.contains(">studies:write<"));
+    assert!(html.contains("id=\"expiring-banner\"") && html.contains("1 key expires within 7 days"));
+    assert!(html.contains("id=\"departed-banner\"") && html.contains("former@acme.example"));
+    assert!(html.contains("aria-label=\"Revoke key Old laptop script\""));
+    assert!(html.contains("data-status=\"expired\"") && html.contains(">Expired<"));
+    assert!(html.contains(">Rolled<"));
+    // Rotate: every active key not rolled yet, and the dialog with its four grace periods.
+    assert_eq!(count(&html, "class=\"btn btn-ghost btn-xs rotate-key\""), 2);
+    assert!(html.contains("id=\"rotate-dialog\""));
+    assert_eq!(count(&html, "name=\"grace\""), 4);
+    assert!(html.contains("id=\"key-expiry\"") && html.contains("name=\"access\""));
+    assert_eq!(count(&html, "name=\"scope\""), 5);
+}
+
+#[test]
+fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
+    use keyward_core::api::{LeakReport, Notification, Timestamp};
+    use keyward_core::RevokeReason;
+    let ws = common::workspaces();
+    let usage = common::usage();
+    let mut keys = common::keys();
+    keys[0].status = keyward_core::api::KeyStatus::Revoked;
+    keys[0].revoked_at = Some(Timestamp(common::NOW - 60_000));
+    keys[0].revoke_reason = Some(RevokeReason::Leaked);
+    keys[1].status = keyward_core::api::KeyStatus::Revoked;
+    keys[1].revoked_at = Some(Timestamp(common::NOW - 60_000));
+    keys[1].revoke_reason = Some(RevokeReason::Leaked);
+    let url = "https://github.com/octocat/hello/blob/abc/<config>.py";
+    let leaks = vec![
+        LeakReport {
+            key_id: keys[0].id.clone(),
+            at: Timestamp(common::NOW - 60_000),
+            reporter: "github".into(),
+            source: Some("commit".into()),
+            url: Some(url.into()),
+        },
+        LeakReport {
+            key_id: keys[1].id.clone(),
+            at: Timestamp(common::NOW - 60_000),
+            reporter: "public".into(),
+            source: None,
+            url: None,
+        },
+    ];
+    let notes = vec![Notification {
+        id: "ntf_01JDB1".into(),
+        at: Timestamp(common::NOW - 60_000),
+        kind: "key.leaked".into(),
+        key_id: Some(keys[0].id.clone()),
+        message: "The API key was revoked automatically because it was found leaked.".into(),
+    }];
+    let html = render_api_keys(&ApiKeysPage {
+        user_email: "maria@acme.example",
+        csrf_token: "t",
+        workspaces: &ws,
+        current: &ws[0],
+        now_ms: common::NOW,
+        state: PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None },
+        leaks: &leaks,
+        hooks: &[],
+        api_base_url: "/v1",
+        audit: None,
+    });
+    assert_eq!(count(&html, ">Leaked<"), 2);
+    assert!(html.contains("Found by GitHub secret scanning (commit) at:"));
+    assert!(html.contains("https://github.com/octocat/hello/blob/abc/&lt;config&gt;.py"), "the URL, escaped");
+    assert!(!html.contains("href=\"https://github.com"), "the URL is text, not a link");
+    assert!(html.contains("Reported through the public leak report endpoint"));
+    assert!(html.contains("was found leaked and revoked"), "the banner names the key");
+    assert!(html.contains("data-kind=\"key.leaked\""));
+    // Members never see it: their page has no keys table.
+    let member = render_api_keys(&ApiKeysPage {
+        user_email: "p@acme.example",
+        csrf_token: "t",
+        workspaces: &ws,
+        current: &ws[1],
+        now_ms: common::NOW,
+        state: PageState::NotAdmin,
+        leaks: &leaks,
+        hooks: &[],
+        api_base_url: "/v1",
+        audit: None,
+    });
+    assert!(!member.contains("octocat"));
+}
+
 fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> String {
     let ws = common::workspaces();
     let (keys, usage) = (common::keys(), common::usage());
@@ -321,7 +438,9 @@ fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> Stri
         now_ms: common::NOW,
         api_base_url: "/v1",
         state: PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
+        hooks: &[],
         audit: Some(keyward_web::AuditView { entries, has_more }),
+        leaks: &[],
     })
 }
 

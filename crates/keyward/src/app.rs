@@ -33,6 +33,12 @@ pub struct Inner {
     pub hash_gate: crate::password::HashGate,
     pub last_used: LastUsed,
     pub usage: Recorder,
+    /// Webhooks: the outbound client, the secrets' master key, the schedule.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Banner notifications and the notify webhook (automatic revocations).
+    pub notifier: Arc<crate::usage::notify::Notifier>,
+    /// GitHub's secret scanning keys and the public leak report throttle.
+    pub leaks: crate::leaked::Leaks,
 }
 
 impl Deref for AppState {
@@ -77,6 +83,17 @@ impl AppState {
         let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
         let limiter = RateLimiter::from_config(&config).await?;
         let logins = crate::http::session::LoginThrottle::new(limiter.redis().cloned(), &config.redis_prefix);
+        let webhooks = Arc::new(crate::webhooks::Webhooks::from_config(&config)?);
+        let notifier = Arc::new(crate::usage::notify::Notifier::new(
+            store.clone(),
+            config.notify_webhook_url.as_deref(),
+            crate::usage::notify::Retry::default(),
+            Arc::clone(usage.metrics()),
+        )?);
+        let leaks = crate::leaked::Leaks::new(
+            config.github_secret_scanning_keys_url.clone(),
+            crate::leaked::github::default_source()?,
+        );
         let state = AppState(Arc::new(Inner {
             keys: KeyCache::new(store.clone(), cache_enabled),
             limiter,
@@ -84,6 +101,9 @@ impl AppState {
             hash_gate: crate::password::HashGate::for_this_machine(),
             last_used: LastUsed::default(),
             usage,
+            webhooks,
+            notifier,
+            leaks,
             store,
             config,
         }));
@@ -102,6 +122,11 @@ pub async fn run(
     let app = crate::http::router(state.clone());
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
+    let hooks_worker = tokio::spawn(crate::webhooks::worker::run(
+        state.store.clone(),
+        Arc::clone(&state.webhooks),
+        Arc::clone(&usage.notifier),
+    ));
 
     // TCP_NODELAY, timeouts, connection caps: see crate::server.
     let limits = crate::server::Limits::from_config(&state.config);
@@ -109,6 +134,11 @@ pub async fn run(
 
     ticker.abort();
     let _ = ticker.await;
+    // Attempts in flight are abandoned: their leases expire and they are
+    // attempted again (by this node after a restart, or another).
+    hooks_worker.abort();
+    let _ = hooks_worker.await;
+    crate::webhooks::worker::release_claims(&state.store, &state.webhooks).await;
     usage.retention.abort();
     let _ = usage.retention.await;
     // Every request has finished; dropping the router dropped the senders'
@@ -153,7 +183,11 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
             tracing::info!(addr = %listener.local_addr()?, "Prometheus metrics on /metrics");
-            let router = crate::usage::metrics::router(Arc::clone(&metrics), state.limiter.redis().cloned());
+            let router = crate::usage::metrics::router(
+                Arc::clone(&metrics),
+                state.limiter.redis().cloned(),
+                Arc::clone(&state.webhooks.metrics),
+            );
             Some(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, router).await {
                     tracing::error!(error = ?e, "metrics listener failed");
@@ -161,12 +195,7 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
             }))
         }
     };
-    let notifier = Arc::new(notify::Notifier::new(
-        state.store.clone(),
-        state.config.notify_webhook_url.as_deref(),
-        notify::Retry::default(),
-        Arc::clone(&metrics),
-    )?);
+    let notifier = Arc::clone(&state.notifier);
     let spill_dir = state.config.usage_spill_dir();
     let spill = crate::usage::spill::Spill::open(
         &spill_dir,
@@ -201,6 +230,9 @@ async fn maintenance(state: AppState) {
             tracing::warn!(error = ?e, "WAL checkpoint failed");
         }
         n += 1;
+        if n == 1 || n.is_multiple_of(crate::lifecycle::CHECK_EVERY_S) {
+            crate::lifecycle::check_expiring(&state.store, crate::store::now_ms()).await;
+        }
         if !n.is_multiple_of(crate::auth::LAST_USED_FLUSH_EVERY_S) {
             continue;
         }

@@ -242,6 +242,8 @@ mod tests {
             revoked_at: None,
             revoke_reason: None,
             allowed_cidrs: Box::default(),
+            expires_at: i64::MAX,
+            scopes: keyward_core::Scopes::ALL,
         })
     }
 

@@ -42,6 +42,9 @@ pub enum AdminCommand {
     /// API keys (support's view across workspaces).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// GitHub secret scanning: what to register with GitHub's partner program.
+    #[command(subcommand)]
+    SecretScanning(SecretScanningCmd),
     /// Load-test fixtures (hidden): workspaces with a very high rpm override
     /// and many keys, whose secrets are written to a file for the load tool.
     #[command(hide = true)]
@@ -144,6 +147,32 @@ pub enum KeyCmd {
     },
     /// Restrict a key to source IPs/CIDRs; no CIDR clears the list.
     AllowIps { key_id: String, cidrs: Vec<String> },
+    /// Roll a key: print its successor's secret once; the old key keeps
+    /// working for the grace period (default 86400 s, at most 604800).
+    Roll {
+        key_id: String,
+        #[arg(long, default_value_t = 86_400)]
+        grace_secs: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretScanningCmd {
+    /// Print the token type, the regex and the endpoint path to register
+    /// with GitHub (needs no store).
+    Pattern,
+}
+
+/// What `admin secret-scanning pattern` prints: (text, JSON).
+pub fn secret_scanning_pattern() -> (String, Value) {
+    use keyward_core::secret_scanning::{GITHUB_ENDPOINT_PATH, TOKEN_REGEX, TOKEN_TYPE};
+    (
+        format!(
+            "token type: {TOKEN_TYPE}\nregex: {TOKEN_REGEX}\nendpoint: {GITHUB_ENDPOINT_PATH} \
+             (POST, under the server's public URL, e.g. https://api.example.com{GITHUB_ENDPOINT_PATH})"
+        ),
+        json!({ "token_type": TOKEN_TYPE, "regex": TOKEN_REGEX, "endpoint_path": GITHUB_ENDPOINT_PATH }),
+    )
 }
 
 /// A CLI failure: one line for stderr, and a stable `code` for `--json`.
@@ -232,6 +261,10 @@ fn parse_rpm(s: &str) -> Result<u32, CliError> {
 
 /// Run an admin command; returns what to print (text or JSON).
 pub async fn run(args: AdminArgs) -> Result<String, CliError> {
+    if let AdminCommand::SecretScanning(SecretScanningCmd::Pattern) = args.command {
+        let (text, v) = secret_scanning_pattern();
+        return Ok(if args.json { v.to_string() } else { text });
+    }
     let loc = args.store.location().map_err(|e| CliError(e.to_string()))?;
     let store = Store::open_existing(&loc).await.map_err(|e| match e.downcast_ref::<crate::store::NoStore>() {
         Some(no) => CliError::new("no_store", no.to_string()),
@@ -343,6 +376,7 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
             ))
         }
         AdminCommand::BenchSeed { keys, out } => bench_seed(store, keys, &out).await,
+        AdminCommand::SecretScanning(SecretScanningCmd::Pattern) => Ok(secret_scanning_pattern()),
         AdminCommand::Key(KeyCmd::List { workspace }) => {
             workspace_exists(store, &workspace).await?;
             let keys = store.list_keys(&workspace).await.map_err(db)?;
@@ -350,7 +384,10 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
         }
         AdminCommand::Key(KeyCmd::Revoke { key }) => {
             let (ws, key_id) = lookup::key_by_id_or_secret(store, &key).await?;
-            let newly = store.revoke_key(&ws, &key_id, Revoker::Support, "manual", json!({})).await.map_err(db)?;
+            let newly = store
+                .revoke_key(&ws, &key_id, Revoker::Support, keyward_core::RevokeReason::Manual, json!({}))
+                .await
+                .map_err(db)?;
             let text = if newly { format!("revoked {key_id}") } else { format!("{key_id} was already revoked") };
             Ok((text, json!({ "id": key_id, "status": "revoked" })))
         }
@@ -377,6 +414,33 @@ async fn execute(store: &Store, cmd: AdminCommand) -> Result<(String, Value), Cl
                 format!("{key_id}: allowed from {}", k.allowed_cidrs.join(", "))
             };
             Ok((text, json!({ "id": key_id, "allowed_cidrs": k.allowed_cidrs })))
+        }
+        AdminCommand::Key(KeyCmd::Roll { key_id, grace_secs }) => {
+            if !(0..=crate::store::MAX_GRACE_SECS).contains(&grace_secs) {
+                return fail(format!("--grace-secs must be between 0 and {}", crate::store::MAX_GRACE_SECS));
+            }
+            let ws = key_workspace(store, &key_id).await?;
+            let secret = keyward_core::ApiKeySecret::generate();
+            let rolled = match store
+                .roll_key(&ws, &key_id, grace_secs, &secret.hash(), secret.last4(), Revoker::Support)
+                .await
+            {
+                Ok(r) => r,
+                Err(StoreError::KeyNotActive(m)) => return Err(CliError::new("conflict", m)),
+                Err(e) => return Err(db(e)),
+            };
+            let old_until = rolled.old.expires_at.map_or_else(String::new, |t| t.to_string());
+            let text = format!(
+                "rolled {key_id} to {} ({}); {key_id} works until {old_until}\n\
+                 new key (shown once, store it now): {}",
+                rolled.new.id,
+                rolled.new.name,
+                secret.expose()
+            );
+            let mut v = serde_json::to_value(&rolled.new).map_err(|e| CliError(e.to_string()))?;
+            v["key"] = json!(secret.expose());
+            v["rolled_from"] = json!({ "id": key_id, "expires_at": rolled.old.expires_at });
+            Ok((text, v))
         }
     }
 }

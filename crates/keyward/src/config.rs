@@ -93,9 +93,18 @@ pub struct ServeArgs {
     /// Separate address for Prometheus `/metrics` (off when unset).
     #[arg(long, env = "KEYWARD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Where to POST auto-revocation notices (JSON), retried with backoff.
+    /// Where to POST notices of automatic revocations (error rate, leaked
+    /// keys) as JSON, retried with backoff.
     #[arg(long, env = "KEYWARD_NOTIFY_WEBHOOK_URL")]
     pub notify_webhook_url: Option<String>,
+    /// GitHub's secret scanning public keys (`{"public_keys": [...]}`), which
+    /// verify the signed reports of `POST /v1/secret-scanning/github`.
+    #[arg(
+        long,
+        env = "KEYWARD_GITHUB_SECRET_SCANNING_KEYS_URL",
+        default_value = "https://api.github.com/meta/public_keys/secret_scanning"
+    )]
+    pub github_secret_scanning_keys_url: String,
     /// Days to keep usage records and rollups.
     #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub usage_retention_days: u32,
@@ -115,6 +124,21 @@ pub struct ServeArgs {
     /// Auto-revocation: minimum share of 401/422 among the key's requests.
     #[arg(long, env = "KEYWARD_AUTO_REVOKE_MIN_RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
     pub auto_revoke_min_ratio: f64,
+    /// Webhooks may target loopback, private, link-local… addresses (tests, on-premises).
+    #[arg(long, env = "KEYWARD_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
+    /// Webhooks may target `http://` URLs besides `https://`.
+    #[arg(long, env = "KEYWARD_WEBHOOKS_ALLOW_HTTP")]
+    pub webhooks_allow_http: bool,
+    /// Delays before each retry of a failed webhook delivery; then it is given up.
+    #[arg(long, env = "KEYWARD_WEBHOOKS_RETRY_SCHEDULE", default_value = crate::webhooks::DEFAULT_RETRY_SCHEDULE,
+          value_parser = crate::webhooks::parse_retry_schedule)]
+    pub webhooks_retry_schedule: crate::webhooks::RetrySchedule,
+    /// 32 bytes (64 hex digits or base64) that encrypt webhook secrets at
+    /// rest. Required on PostgreSQL; SQLite generates `webhooks.key` beside
+    /// the database when unset.
+    #[arg(long, env = "KEYWARD_WEBHOOKS_SECRET_KEY", hide_env_values = true)]
+    pub webhooks_secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -133,12 +157,17 @@ impl std::fmt::Debug for ServeArgs {
             .field("public_url", &self.public_url)
             .field("metrics_listen", &self.metrics_listen)
             .field("notify_webhook_url", &self.notify_webhook_url.is_some())
+            .field("github_secret_scanning_keys_url", &self.github_secret_scanning_keys_url)
             .field("usage_retention_days", &self.usage_retention_days)
             .field("usage_spill_dir", &self.usage_spill_dir)
             .field("usage_spill_max_mb", &self.usage_spill_max_mb)
             .field("auto_revoke_window_secs", &self.auto_revoke_window_secs)
             .field("auto_revoke_min_errors", &self.auto_revoke_min_errors)
             .field("auto_revoke_min_ratio", &self.auto_revoke_min_ratio)
+            .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("webhooks_allow_http", &self.webhooks_allow_http)
+            .field("webhooks_retry_schedule", &self.webhooks_retry_schedule)
+            .field("webhooks_secret_key", &self.webhooks_secret_key.is_some())
             .finish()
     }
 }

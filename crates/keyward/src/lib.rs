@@ -9,11 +9,15 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod leaked;
+pub mod lifecycle;
+pub mod outbound;
 pub mod password;
 pub mod ratelimit;
 pub mod server;
 pub mod store;
 pub mod usage;
+pub mod webhooks;
 
 use config::ServeArgs;
 use std::io::Write;

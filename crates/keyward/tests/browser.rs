@@ -434,6 +434,121 @@ async fn the_ip_allowlist_is_edited_in_its_dialog() {
     b.close().await;
 }
 
+/// The workspace's key objects through the admin API.
+async fn api_keys(app: &TestApp, email: &str, ws: &str) -> Vec<Value> {
+    let (cookie, _) = api_session(app, email).await;
+    let res =
+        app.http.get(app.url(&format!("/api/workspaces/{ws}/api-keys"))).header("cookie", cookie).send().await.unwrap();
+    let v: Value = res.json().await.unwrap();
+    v["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
+async fn rotate_a_key_and_generate_a_read_only_key_with_the_keyboard_only() {
+    driver::require_installed();
+    let app = TestApp::spawn().await;
+    let (ws, email) = app.admin(Plan::Pro).await;
+    let (old_id, old_secret) = api_create_key(&app, &email, &ws, "Zapier").await;
+    let b = Browser::start(WIDTH, HEIGHT).await;
+    let (tab, enter, escape) = (Key::Tab.to_string(), Key::Enter.to_string(), Key::Escape.to_string());
+    let (up, down) = (Key::Up.to_string(), Key::Down.to_string());
+    login(&b, &app, &email).await;
+
+    // Rotate: Tab to the row's button, Enter opens the dialog on the default grace (24 h).
+    b.tab_to(".rotate-key", 80).await;
+    b.press(&enter).await;
+    b.until("the rotate dialog, focus on the checked grace", || async {
+        let (_, inside) = b.focus_in("#rotate-dialog").await;
+        let v = b.js("return document.activeElement.value;", vec![]).await;
+        (dialog_open(&b, "rotate-dialog").await && inside && v == json!("86400")).then_some(())
+    })
+    .await;
+    // Arrow up: "After 1 hour"; Tab to Rotate, Enter.
+    b.press(&up).await;
+    b.tab_to("#rotate-submit", 5).await;
+    b.press(&enter).await;
+    let new_secret = b
+        .until("the successor's secret, focused", || async {
+            let v =
+                b.c.find(fantoccini::Locator::Css("#rotated-key-secret")).await.ok()?.prop("value").await.ok()??;
+            let (id, _) = b.focus_in("#rotate-dialog").await;
+            (v.starts_with("ue_live_") && id == "rotated-key-secret").then_some(v)
+        })
+        .await;
+    assert_ne!(new_secret, old_secret);
+    // The key was not copied: the first Escape asks, the second closes.
+    b.press(&escape).await;
+    b.until("a warning that the key was not copied", || async {
+        let text = b.c.find(fantoccini::Locator::Css("#rotated-copy-status")).await.ok()?.text().await.ok()?;
+        (dialog_open(&b, "rotate-dialog").await && text.contains("not copied")).then_some(())
+    })
+    .await;
+    b.press(&escape).await;
+    b.until("Escape closes the dialog and wipes the secret", || async {
+        let html = b.c.source().await.ok()?;
+        (!dialog_open(&b, "rotate-dialog").await && !html.contains(&new_secret)).then_some(())
+    })
+    .await;
+    let keys = api_keys(&app, &email, &ws).await;
+    let old = keys.iter().find(|k| k["id"] == old_id.as_str()).unwrap();
+    let new = keys.iter().find(|k| k["id"] == old["rolled_to"]).expect("the successor");
+    let grace_end =
+        keyward_core::api::Timestamp::parse_rfc3339(old["expires_at"].as_str().unwrap()).unwrap().as_millis();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!((grace_end - now - 3_600_000).abs() < 120_000, "one hour of grace: {old}");
+    assert_eq!(app.v1_get("/v1/me", &old_secret).await.0, StatusCode::OK, "the old key works during the grace");
+    assert_eq!(app.v1_get("/v1/me", &new_secret).await.0, StatusCode::OK);
+    b.until("the old row shows Rolled and no Rotate", || async {
+        let row = b.c.find(fantoccini::Locator::Css(&format!("tr[data-key-id='{old_id}']"))).await.ok()?;
+        let text = row.text().await.ok()?;
+        (text.contains("Rolled") && !text.contains("Rotate")).then_some(())
+    })
+    .await;
+    assert!(new["name"].as_str().unwrap().starts_with("Zapier (rolled "));
+
+    // Generate a read-only key that expires in 30 days, keyboard only.
+    b.tab_to("#generate-key", 80).await;
+    b.press(&enter).await;
+    b.until("focus on #key-name", || async {
+        let (id, inside) = b.focus_in("#generate-dialog").await;
+        (inside && id == "key-name").then_some(())
+    })
+    .await;
+    b.press("Reporting (read only)").await;
+    b.press(&tab).await;
+    b.tab_to("#key-expiry", 3).await;
+    b.press(&down).await; // In 7 days
+    b.press(&down).await; // In 30 days
+    b.tab_to("input[name='access'][value='full']", 5).await;
+    b.press(&down).await; // Read only
+    b.tab_to("#create-key-submit", 6).await;
+    b.press(&enter).await;
+    let secret = b
+        .until("the new key, focused", || async {
+            let v = b.c.find(fantoccini::Locator::Css("#new-key-secret")).await.ok()?.prop("value").await.ok()??;
+            v.starts_with("ue_live_").then_some(v)
+        })
+        .await;
+    b.press(&escape).await;
+    b.press(&escape).await;
+    b.until("the generate dialog closed", || async { (!dialog_open(&b, "generate-dialog").await).then_some(()) }).await;
+    let keys = api_keys(&app, &email, &ws).await;
+    let ro = keys.iter().find(|k| k["name"] == "Reporting (read only)").expect("the new key");
+    assert_eq!(ro["scopes"], json!(["studies:read", "transcripts:read"]));
+    assert!(ro["expires_at"].is_string(), "{ro}");
+    let res =
+        app.http.post(app.url("/v1/studies")).bearer_auth(&secret).json(&json!({ "name": "x" })).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a read-only key is refused a POST");
+    b.until("the row says Read only", || async {
+        let text = b.c.find(fantoccini::Locator::Css("#keys-tbody")).await.ok()?.text().await.ok()?;
+        text.contains("Read only").then_some(())
+    })
+    .await;
+    b.screenshot(&screenshot_dir().join("api-keys-lifecycle.png")).await;
+    b.close().await;
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver"]
 async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners_and_fits_375_px() {

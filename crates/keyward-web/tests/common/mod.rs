@@ -5,7 +5,7 @@ use keyward_core::api::{
     CreatedBy, KeyObject, KeyStatus, Notification, RecentRequest, SeriesBucket, Timestamp, TopEndpoint, UsageReport,
     UsageTotals, WorkspaceMembership,
 };
-use keyward_core::{Plan, Role};
+use keyward_core::{Plan, RevokeReason, Role};
 use std::collections::BTreeMap;
 
 /// 2025-11-26T22:19:55.123Z
@@ -55,6 +55,10 @@ pub fn key(id: &str, name: &str, last4: &str) -> KeyObject {
         revoked_at: None,
         revoke_reason: None,
         allowed_cidrs: vec![],
+        expires_at: None,
+        scopes: keyward_core::Scopes::ALL,
+        rolled_to: None,
+        requests_24h: 0,
     }
 }
 
@@ -77,7 +81,7 @@ pub fn keys() -> Vec<KeyObject> {
     let mut auto = key("key_01JDA4LEAKED000000000000", "Old staging script", "q7Lm");
     auto.status = KeyStatus::Revoked;
     auto.revoked_at = Some(Timestamp(NOW - 2 * HOUR));
-    auto.revoke_reason = Some("auto_error_rate".into());
+    auto.revoke_reason = Some(RevokeReason::AutoErrorRate);
     auto.last_used_at = Some(Timestamp(NOW - 2 * HOUR - 4 * MIN));
     auto.last_used_ip = Some("198.51.100.23".into());
     auto.created_at = Timestamp(NOW - 40 * DAY);
@@ -85,7 +89,7 @@ pub fn keys() -> Vec<KeyObject> {
     let mut manual = key("key_01JDA5ROTATED00000000000", "Zapier 2025-09", "Zz00");
     manual.status = KeyStatus::Revoked;
     manual.revoked_at = Some(Timestamp(NOW - 9 * DAY));
-    manual.revoke_reason = Some("manual".into());
+    manual.revoke_reason = Some(RevokeReason::Manual);
     manual.created_at = Timestamp(NOW - 70 * DAY);
     vec![zap, ci, evil, auto, manual]
 }

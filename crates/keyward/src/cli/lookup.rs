@@ -136,9 +136,10 @@ pub(super) async fn user_show(store: &Store, email: &str) -> Out {
 }
 
 fn status_text(k: &KeyObject) -> String {
-    match (&k.revoked_at, k.revoke_reason.as_deref()) {
+    match (&k.revoked_at, k.revoke_reason) {
+        (None, _) if k.status == keyward_core::api::KeyStatus::Expired => "expired".to_string(),
         (None, _) => "active".to_string(),
-        (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or("manual")),
+        (Some(at), r) => format!("revoked {at} ({})", r.unwrap_or(keyward_core::RevokeReason::Manual)),
     }
 }
 
@@ -172,12 +173,19 @@ pub(super) fn key_table(keys: &[KeyObject]) -> String {
                 status_text(k),
                 last_used_text(k),
                 ips_text(k),
+                k.expires_at.map_or_else(|| "never".to_string(), |t| t.to_string()),
+                if k.scopes.is_all() { "all".to_string() } else { k.scopes.to_stored() },
+                k.requests_24h.to_string(),
+                k.rolled_to.clone().unwrap_or_else(|| "-".to_string()),
                 k.created_by.email.clone(),
                 k.name.clone(),
             ]
         })
         .collect();
-    table(&["ID", "KEY", "STATUS", "LAST USED", "IPS", "CREATED BY", "NAME"], &rows)
+    table(
+        &["ID", "KEY", "STATUS", "LAST USED", "IPS", "EXPIRES", "SCOPES", "REQ 24H", "ROLLED TO", "CREATED BY", "NAME"],
+        &rows,
+    )
 }
 
 pub(super) async fn key_show(store: &Store, key_id: &str) -> Out {

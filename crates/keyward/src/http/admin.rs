@@ -12,12 +12,12 @@ use crate::store::{MembershipView, Revoker};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use keyward_core::allowlist::Allowlist;
 use keyward_core::api::{AuditEntry, KeyObject};
 use keyward_core::validate::KeyName;
-use keyward_core::ApiKeySecret;
+use keyward_core::{ApiKeySecret, RevokeReason};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -26,9 +26,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/workspaces/{ws}/api-keys", get(list_keys).post(create_key))
         .route("/api/workspaces/{ws}/api-keys/{id}", delete(revoke_key))
         .route("/api/workspaces/{ws}/api-keys/{id}/allowed-ips", put(set_allowed_ips))
+        .route("/api/workspaces/{ws}/api-keys/{id}/roll", post(super::admin_lifecycle::roll_key))
         .route("/api/workspaces/{ws}/audit-log", get(audit_log))
         .route("/api/workspaces/{ws}/api-usage", get(super::admin_usage::api_usage))
         .route("/api/workspaces/{ws}/notifications", get(super::admin_usage::notifications))
+        .route("/api/workspaces/{ws}/hooks", get(super::admin_hooks::list_hooks).post(super::admin_hooks::create_hook))
+        .route("/api/workspaces/{ws}/hooks/{id}", delete(super::admin_hooks::delete_hook))
 }
 
 /// The caller's membership, if they may manage this workspace's keys:
@@ -59,6 +62,12 @@ async fn list_keys(
 #[serde(deny_unknown_fields)]
 struct CreateKey {
     name: String,
+    /// 1–365; absent or null: never expires.
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+    /// Absent or null: full access.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
 }
 
 async fn create_key(
@@ -71,12 +80,18 @@ async fn create_key(
     if !m.workspace.plan.has_api_access() {
         return Err(ApiError::PlanRequired);
     }
+    let mut errors = Vec::new();
     let name = KeyName::parse(&body.name)
-        .map_err(|e| ApiError::Validation(vec![FieldError::new("name", e.code(), format!("name {e}"))]))?;
+        .map_err(|e| errors.push(FieldError::new("name", e.code(), format!("name {e}"))))
+        .ok();
+    let terms = super::admin_lifecycle::key_terms(body.expires_in_days, body.scopes.as_deref(), &mut errors);
+    let (Some(name), true) = (name, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
     let secret = ApiKeySecret::generate();
     let object = state
         .store
-        .create_key(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email))
+        .create_key_with(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email), terms)
         .await?;
     let body = keyward_core::api::CreatedKey { object, key: secret.expose().to_string() };
     let mut res = (StatusCode::CREATED, Json(body)).into_response();
@@ -92,7 +107,13 @@ async fn revoke_key(
     require_admin(&state, &session, &ws).await?;
     state
         .store
-        .revoke_key(&ws, &id, Revoker::User { id: &session.user_id, email: &session.email }, "manual", json!({}))
+        .revoke_key(
+            &ws,
+            &id,
+            Revoker::User { id: &session.user_id, email: &session.email },
+            RevokeReason::Manual,
+            json!({}),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -56,6 +56,15 @@ pub enum ApiError {
     /// 401: the key was revoked; the detail says when and how.
     #[error("{0}")]
     ApiKeyRevoked(String),
+    /// 401: the key is past its `expires_at`; the detail says when.
+    #[error("{0}")]
+    ApiKeyExpired(String),
+    /// 403: the key lacks the scope this operation needs; the detail names it.
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// 409: the key cannot be rolled (revoked, expired or already rolled).
+    #[error("{0}")]
+    KeyNotActive(String),
     /// 401: the client IP is outside the key's allowlist.
     #[error("this key is restricted to specific source IPs and {0} is not one of them")]
     IpNotAllowed(String),
@@ -63,8 +72,8 @@ pub enum ApiError {
     #[error("API access needs a paid plan (starter, pro or enterprise)")]
     PlanRequired,
     /// 429: the key's per-minute limit is used up.
-    #[error("rate limit of {limit} requests per minute exceeded; retry after {retry_after} s")]
-    RateLimited { limit: u32, retry_after: u64 },
+    #[error("rate limit of {limit} requests per {per} exceeded; retry after {retry_after} s")]
+    RateLimited { limit: u32, per: &'static str, retry_after: u64 },
     /// 429: too many invalid keys from this client IP.
     #[error("too many requests with invalid API keys from this address; retry after {0} s")]
     TooManyFailedAuth(u64),
@@ -74,6 +83,10 @@ pub enum ApiError {
     /// 401: no valid session (admin API).
     #[error("sign in first")]
     Unauthenticated,
+    /// 401: a secret scanning report whose signature is missing, wrong or
+    /// made with a key keyward does not know.
+    #[error("{0}")]
+    InvalidSignature(&'static str),
     /// 401: wrong email or password (one answer for both).
     #[error("incorrect email or password")]
     InvalidCredentials,
@@ -107,6 +120,15 @@ pub enum ApiError {
     /// 422: a limit such as 100 active keys per workspace.
     #[error("{0}")]
     LimitReached(&'static str),
+    /// 422: the workspace already has 100 hooks.
+    #[error("this workspace already has 100 webhooks; delete one before subscribing another")]
+    HookLimitReached,
+    /// 422: a webhook target URL names an address keyward does not send to.
+    #[error("target_url points to an address that is not allowed (loopback, private, link-local, …)")]
+    TargetNotAllowed(Vec<FieldError>),
+    /// 503: webhooks need a master key that is not configured.
+    #[error("webhooks are not configured on this server: the operator must set --webhooks-secret-key")]
+    WebhooksUnavailable,
     /// 409: the request conflicts with the resource's current state (e.g. a
     /// unique value already taken).
     #[error("{0}")]
@@ -126,19 +148,21 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidApiKey(_) | ApiKeyRevoked(_) | IpNotAllowed(_) | Unauthenticated | InvalidCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
-            PlanRequired | CsrfFailed | Forbidden(_) => StatusCode::FORBIDDEN,
+            InvalidApiKey(_) | ApiKeyRevoked(_) | ApiKeyExpired(_) | IpNotAllowed(_) | Unauthenticated
+            | InvalidCredentials | InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            PlanRequired | CsrfFailed | Forbidden(_) | InsufficientScope(_) => StatusCode::FORBIDDEN,
+            KeyNotActive(_) => StatusCode::CONFLICT,
             RateLimited { .. } | TooManyFailedAuth(_) | TooManyLoginAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Validation(_) | LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Validation(_) | LimitReached(_) | HookLimitReached | TargetNotAllowed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Conflict(_) => StatusCode::CONFLICT,
-            Unavailable | Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | Overloaded(_) | WebhooksUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -149,6 +173,9 @@ impl ApiError {
         match self {
             InvalidApiKey(_) => "invalid_api_key",
             ApiKeyRevoked(_) => "api_key_revoked",
+            ApiKeyExpired(_) => "api_key_expired",
+            InsufficientScope(_) => "insufficient_scope",
+            KeyNotActive(_) => "key_not_active",
             IpNotAllowed(_) => "ip_not_allowed",
             PlanRequired => "plan_required",
             RateLimited { .. } => "rate_limited",
@@ -156,6 +183,7 @@ impl ApiError {
             TooManyLoginAttempts(_) => "too_many_login_attempts",
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
+            InvalidSignature(_) => "invalid_signature",
             CsrfFailed => "csrf_failed",
             Forbidden(_) => "forbidden",
             NotFound => "not_found",
@@ -166,6 +194,9 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
             LimitReached(_) => "limit_reached",
+            HookLimitReached => "hook_limit_reached",
+            TargetNotAllowed(_) => "target_not_allowed",
+            WebhooksUnavailable => "webhooks_unavailable",
             Conflict(_) => "conflict",
             Overloaded(_) => "login_busy",
             Unavailable => "service_unavailable",
@@ -221,7 +252,7 @@ impl ApiError {
             code: self.code(),
             request_id,
             errors: match self {
-                ApiError::Validation(errs) => Some(errs),
+                ApiError::Validation(errs) | ApiError::TargetNotAllowed(errs) => Some(errs),
                 _ => None,
             },
         }
@@ -249,7 +280,13 @@ impl IntoResponse for ApiError {
             h.insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         if status == StatusCode::UNAUTHORIZED
-            && matches!(self, ApiError::InvalidApiKey(_) | ApiError::ApiKeyRevoked(_) | ApiError::IpNotAllowed(_))
+            && matches!(
+                self,
+                ApiError::InvalidApiKey(_)
+                    | ApiError::ApiKeyRevoked(_)
+                    | ApiError::ApiKeyExpired(_)
+                    | ApiError::IpNotAllowed(_)
+            )
         {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyward\""));
         }
@@ -262,6 +299,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::LimitReached(what) if what == crate::store::HOOK_LIMIT_MESSAGE => ApiError::HookLimitReached,
+            StoreError::KeyNotActive(detail) => ApiError::KeyNotActive(detail),
             StoreError::LimitReached(what) => ApiError::LimitReached(what),
             StoreError::Conflict(_) => ApiError::Conflict("this conflicts with an existing resource"),
             e if e.is_unavailable() => {

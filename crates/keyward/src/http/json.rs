@@ -130,7 +130,10 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
 /// Turn a serde message into a field error that never echoes input values.
 pub fn field_error(path: &str, msg: &str) -> FieldError {
     let join = |name: &str| {
-        if path.is_empty() || path == "." {
+        // serde_path_to_error's path may already end with an unknown field's name.
+        if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_string()
+        } else if path.is_empty() || path == "." {
             name.to_string()
         } else {
             format!("{path}.{name}")
@@ -184,6 +187,7 @@ mod tests {
         assert_eq!(errs("{}")[0].field, "name");
         assert_eq!(errs("{}")[0].code, "required");
         assert_eq!(errs(r#"{"name":"a","x":1}"#)[0].code, "unknown_field");
+        assert_eq!(errs(r#"{"name":"a","x":1}"#)[0].field, "x");
         let e = &errs(&format!(r#"{{"name":"a","n":"{}"}}"#, "z".repeat(5000)))[0];
         assert_eq!((e.field.as_str(), e.code.as_str()), ("n", "invalid_type"));
         assert!(!e.message.contains("zzzz"));

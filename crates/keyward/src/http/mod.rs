@@ -7,6 +7,8 @@
 //! - `/healthz`, `/readyz`.
 
 pub mod admin;
+pub mod admin_hooks;
+pub mod admin_lifecycle;
 pub mod admin_usage;
 pub mod docs;
 pub mod error;

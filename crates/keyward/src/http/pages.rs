@@ -95,6 +95,8 @@ async fn render_page(
     let keys;
     let usage: UsageReport;
     let notifications;
+    let mut hooks = Vec::new();
+    let mut leaks = Vec::new();
     let key_filter = q.key_id.as_deref().filter(|k| !k.is_empty());
     let page_state = if !current.role.can_manage_keys() {
         PageState::NotAdmin
@@ -103,6 +105,10 @@ async fn render_page(
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
         usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
         notifications = super::admin_usage::notifications_for(state, &current.id, &session.user_id).await?;
+        hooks = super::admin_hooks::hook_rows(state, &current.id).await?;
+        if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {
+            leaks = state.store.leak_reports(&current.id).await?;
+        }
         if current.plan.has_api_access() {
             PageState::Ready { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
         } else {
@@ -123,6 +129,8 @@ async fn render_page(
         now_ms: now,
         api_base_url,
         state: page_state,
+        hooks: &hooks,
+        leaks: &leaks,
         audit: audit.as_ref().map(|a| keyward_web::AuditView { entries: &a.data, has_more: a.has_more }),
     })))
 }

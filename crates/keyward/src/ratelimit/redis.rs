@@ -15,7 +15,9 @@
 //!
 //! Keys (`PREFIX` is `--redis-prefix`, default `keyward:`):
 //! - `PREFIX rl:{hex sha256 of the API key}`: a key's successes;
-//! - `PREFIX fa:{client}`: the failed-auth log of an IPv4 address or IPv6 /64.
+//! - `PREFIX fa:{client}`: the failed-auth log of an IPv4 address or IPv6 /64;
+//! - `PREFIX lk:{client}`: the client's calls to the public leak report
+//!   endpoint, over an hour ([`RedisLimiter::client_calls`]).
 //!
 //! Redis holds counters only. Keys, revocations, plans and sessions live in
 //! the database, so losing or flushing Redis can reset a window (the
@@ -212,7 +214,7 @@ impl RedisLimiter {
     /// Step 6 against the shared log of `key`.
     pub async fn try_acquire(&self, key: &HashedKey, limit: u32, now_ms: u64) -> Decision {
         let redis_key = format!("{}rl:{}", self.0.prefix, hex::encode(key.as_bytes()));
-        match self.0.eval(redis_key, limit, now_ms).await {
+        match self.0.eval(redis_key, limit, WINDOW_MS, now_ms).await {
             Some(d) => d,
             None => {
                 let local = local_limit(limit, self.0.share);
@@ -224,10 +226,26 @@ impl RedisLimiter {
     /// The failed-auth throttle against the shared log of the client.
     pub async fn failed_auth(&self, ip: IpAddr, now_ms: u64) -> Option<u64> {
         let redis_key = format!("{}fa:{}", self.0.prefix, throttle_key(ip));
-        match self.0.eval(redis_key, FAILED_AUTH_LIMIT, now_ms).await {
+        match self.0.eval(redis_key, FAILED_AUTH_LIMIT, WINDOW_MS, now_ms).await {
             Some(d) => d.retry_after_secs,
             None => self.0.fallback_failed.check_and_record(ip, now_ms),
         }
+    }
+
+    /// Count a call from the client of `ip` (IPv4 address or IPv6 /64) in
+    /// the shared log `name` over `window_ms`, if it is under `limit`
+    /// (e.g. the public leak report endpoint: 60 an hour). `None` when Redis
+    /// does not answer: the caller decides on this node alone.
+    pub async fn client_calls(
+        &self,
+        name: &str,
+        ip: IpAddr,
+        limit: u32,
+        window_ms: u64,
+        now_ms: u64,
+    ) -> Option<Decision> {
+        let redis_key = format!("{}{name}:{}", self.0.prefix, throttle_key(ip));
+        self.0.eval(redis_key, limit, window_ms, now_ms).await
     }
 
     /// The login throttle's reservation (see [`super::login`]): one attempt
@@ -334,17 +352,17 @@ impl Inner {
 
     /// Run the script; `None` means "decide locally" (Redis down, or not
     /// yet due for a probe).
-    async fn eval(&self, key: String, limit: u32, now_ms: u64) -> Option<Decision> {
-        let decision = self.eval_redis(key, limit, now_ms).await;
+    async fn eval(&self, key: String, limit: u32, window_ms: u64, now_ms: u64) -> Option<Decision> {
+        let decision = self.eval_redis(key, limit, window_ms, now_ms).await;
         if decision.is_none() {
             self.fallback_decisions.fetch_add(1, Ordering::Relaxed);
         }
         decision
     }
 
-    async fn eval_redis(&self, key: String, limit: u32, now_ms: u64) -> Option<Decision> {
+    async fn eval_redis(&self, key: String, limit: u32, window_ms: u64, now_ms: u64) -> Option<Decision> {
         let mut invocation = self.script.key(key);
-        invocation.arg(limit).arg(WINDOW_MS).arg(rand::random::<u64>());
+        invocation.arg(limit).arg(window_ms).arg(rand::random::<u64>());
         let (allowed, remaining, reset, retry): (i64, i64, i64, i64) = self.run_script(&invocation, now_ms).await?;
         Some(Decision {
             allowed: allowed == 1,

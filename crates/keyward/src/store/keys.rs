@@ -2,8 +2,9 @@
 //! by-hash lookup that authenticates `/v1`.
 use super::audit::{insert_audit, AuditEvent};
 use super::{corrupt, now_ms, Result, Store, StoreError};
+use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
-use keyward_core::{ids, key, HashedKey, Plan};
+use keyward_core::{ids, key, HashedKey, Plan, RevokeReason, Scopes};
 use serde_json::json;
 use sqlx::Row;
 use std::sync::Arc;
@@ -27,9 +28,31 @@ pub struct AuthKey {
     pub plan: Plan,
     pub rpm_override: Option<u32>,
     pub revoked_at: Option<i64>,
-    pub revoke_reason: Option<Box<str>>,
+    pub revoke_reason: Option<RevokeReason>,
     /// Canonical CIDR strings; empty = any source.
     pub allowed_cidrs: Box<[String]>,
+    /// Unix ms from which the key answers 401 `api_key_expired`;
+    /// `i64::MAX` when it never expires (a plain `i64` keeps the cache entry
+    /// in its allocation size class, and the check is one comparison).
+    pub expires_at: i64,
+    /// What the key may do (a stored list that does not parse: nothing).
+    pub scopes: Scopes,
+}
+
+impl AuthKey {
+    /// When the key expires, if it does.
+    pub fn expiry(&self) -> Option<i64> {
+        (self.expires_at != i64::MAX).then_some(self.expires_at)
+    }
+}
+
+/// Lifecycle terms of a new key (SPEC §12).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyTerms {
+    /// How long after its creation the key expires (ms); `None`: never.
+    pub expires_in_ms: Option<i64>,
+    /// `None`: full access (every scope, including any added later).
+    pub scopes: Option<Scopes>,
 }
 
 /// Who revokes, for `revoked_by` and the audit log.
@@ -39,12 +62,12 @@ pub enum Revoker<'a> {
     User { id: &'a str, email: &'a str },
     /// The operator CLI.
     Support,
-    /// keyward itself (auto-revocation).
+    /// keyward itself (auto-revocation, leak reports).
     System,
 }
 
 impl Revoker<'_> {
-    fn id(&self) -> &str {
+    pub(super) fn id(&self) -> &str {
         match self {
             Revoker::User { id, .. } => id,
             Revoker::Support => "support",
@@ -52,7 +75,7 @@ impl Revoker<'_> {
         }
     }
 
-    fn actor(&self) -> &str {
+    pub(super) fn actor(&self) -> &str {
         match self {
             Revoker::User { email, .. } => email,
             Revoker::Support => "support",
@@ -64,15 +87,38 @@ impl Revoker<'_> {
 const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.last4, k.created_at, k.created_by, \
      u.email AS created_by_email, \
      (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = k.workspace_id AND m.user_id = k.created_by) AS is_member, \
-     k.last_used_at, k.last_used_ip, k.revoked_at, k.revoke_reason, k.allowed_cidrs";
+     k.last_used_at, k.last_used_ip, k.revoked_at, k.revoke_reason, k.allowed_cidrs, \
+     k.expires_at, k.scopes, k.rolled_to";
+
+/// Which keys count against [`MAX_ACTIVE_KEYS`] (`$now` is the given
+/// placeholder): not revoked, not expired, not on their way out after a roll.
+pub(super) fn counts_as_active(now: &str) -> String {
+    format!("revoked_at IS NULL AND rolled_to IS NULL AND (expires_at IS NULL OR expires_at > {now})")
+}
+
+/// A stored scope list: NULL is full access; one that does not parse
+/// (edited by hand) grants nothing.
+pub(super) fn stored_scopes(s: Option<&str>) -> Scopes {
+    match s {
+        None => Scopes::ALL,
+        Some(s) => Scopes::from_stored(s).unwrap_or(Scopes::NONE),
+    }
+}
 
 fn split_cidrs(s: &str) -> Vec<String> {
     s.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
-fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
+/// A stored `revoke_reason`; an unknown one is a corrupt row.
+fn reason_from_row(r: &sqlx::any::AnyRow) -> Result<Option<RevokeReason>> {
+    r.try_get::<Option<String>, _>("revoke_reason")?.map(|s| s.parse().map_err(corrupt)).transpose()
+}
+
+pub(super) fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
     let last4: String = r.try_get("last4")?;
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+    let expires_at: Option<i64> = r.try_get("expires_at")?;
+    let scopes: Option<String> = r.try_get("scopes")?;
     let is_member: i64 = r.try_get("is_member")?;
     let cidrs: String = r.try_get("allowed_cidrs")?;
     Ok(KeyObject {
@@ -80,7 +126,11 @@ fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
         name: r.try_get("name")?,
         masked: key::mask(&last4),
         last4,
-        status: if revoked_at.is_some() { KeyStatus::Revoked } else { KeyStatus::Active },
+        status: match (revoked_at, expires_at) {
+            (Some(_), _) => KeyStatus::Revoked,
+            (None, Some(e)) if e <= now_ms() => KeyStatus::Expired,
+            _ => KeyStatus::Active,
+        },
         created_at: Timestamp(r.try_get("created_at")?),
         created_by: CreatedBy {
             id: r.try_get("created_by")?,
@@ -90,14 +140,17 @@ fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
         last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
         last_used_ip: r.try_get("last_used_ip")?,
         revoked_at: revoked_at.map(Timestamp),
-        revoke_reason: r.try_get("revoke_reason")?,
+        revoke_reason: reason_from_row(r)?,
         allowed_cidrs: split_cidrs(&cidrs),
+        expires_at: expires_at.map(Timestamp),
+        scopes: stored_scopes(scopes.as_deref()),
+        rolled_to: r.try_get("rolled_to")?,
+        requests_24h: 0,
     })
 }
 
 impl Store {
-    /// Store a new key (its hash only) and its `key.created` audit event in
-    /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
+    /// Store a new full-access key that never expires (see [`Store::create_key_with`]).
     pub async fn create_key(
         &self,
         workspace_id: &str,
@@ -106,30 +159,50 @@ impl Store {
         last4: &str,
         created_by: (&str, &str),
     ) -> Result<KeyObject> {
+        self.create_key_with(workspace_id, name, hash, last4, created_by, KeyTerms::default()).await
+    }
+
+    /// Store a new key (its hash only) and its `key.created` audit event in
+    /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
+    pub async fn create_key_with(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        hash: &HashedKey,
+        last4: &str,
+        created_by: (&str, &str),
+        terms: KeyTerms,
+    ) -> Result<KeyObject> {
         let id = ids::new_id("key");
         let now = now_ms();
+        let expires_at = terms.expires_in_ms.map(|ms| now.saturating_add(ms));
         let mut tx = self.pool().begin().await?;
         // Write first (SQLite takes the write lock at once; PostgreSQL locks
         // the workspace row, which READ COMMITTED needs so that two nodes
         // creating keys at once cannot both count 99) and check the limit in
         // the same statement, so two concurrent creations cannot both slip under it.
         sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
-        let n = sqlx::query(
-            "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, '' \
-             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND revoked_at IS NULL) < $8",
-        )
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(name)
-        .bind(last4)
-        .bind(hash.as_bytes().to_vec())
-        .bind(now)
-        .bind(created_by.0)
-        .bind(MAX_ACTIVE_KEYS)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let sql = format!(
+            "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs, \
+                                   expires_at, scopes) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, '', $9, $10 \
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND {}) < $8",
+            counts_as_active("$6")
+        );
+        let n = sqlx::query(&sql)
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(name)
+            .bind(last4)
+            .bind(hash.as_bytes().to_vec())
+            .bind(now)
+            .bind(created_by.0)
+            .bind(MAX_ACTIVE_KEYS)
+            .bind(expires_at)
+            .bind(terms.scopes.map(Scopes::to_stored))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(StoreError::LimitReached(
                 "this workspace already has 100 active keys; revoke one before generating another",
@@ -142,13 +215,24 @@ impl Store {
                 action: "key.created",
                 actor: created_by.1,
                 key_id: Some(&id),
-                details: json!({ "name": name, "last4": last4 }),
+                details: json!({
+                    "name": name,
+                    "last4": last4,
+                    "expires_at": expires_at.map(Timestamp),
+                    "scopes": terms.scopes.unwrap_or(Scopes::ALL),
+                }),
             },
         )
         .await?;
+        let object = key_on(&mut tx, workspace_id, &id).await?;
+        let data = serde_json::to_value(&object).map_err(corrupt)?;
+        let wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyCreated, &data).await?;
         tx.commit().await?;
         self.changes.bump();
-        self.key(workspace_id, &id).await
+        if wake {
+            self.wake_webhooks();
+        }
+        Ok(object)
     }
 
     /// All keys of a workspace, newest first.
@@ -158,7 +242,9 @@ impl Store {
              WHERE k.workspace_id = $1 ORDER BY k.id DESC"
         );
         let rows = sqlx::query(&sql).bind(workspace_id).fetch_all(self.pool()).await?;
-        rows.iter().map(key_from_row).collect()
+        let mut keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+        self.fill_requests_24h(workspace_id, None, &mut keys).await?;
+        Ok(keys)
     }
 
     /// One key of a workspace; another workspace's key is `NotFound`.
@@ -173,7 +259,10 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotFound)?;
-        key_from_row(&row)
+        let mut keys = [key_from_row(&row)?];
+        self.fill_requests_24h(workspace_id, Some(key_id), &mut keys).await?;
+        let [key] = keys;
+        Ok(key)
     }
 
     /// The workspace a key belongs to (for the operator CLI, which works
@@ -188,15 +277,17 @@ impl Store {
     }
 
     /// Revoke a key. Returns `true` when this call revoked it, `false` when it
-    /// already was (nothing changes then). The audit event is written in the
-    /// same transaction, and the change counter is bumped before returning so
-    /// the next request anywhere on this store sees the revocation.
+    /// already was (nothing changes then). The audit event (its action
+    /// follows from `reason`: [`RevokeReason::audit_action`]) is written in
+    /// the same transaction, and the change counter is bumped before
+    /// returning so the next request anywhere on this store sees the
+    /// revocation.
     pub async fn revoke_key(
         &self,
         workspace_id: &str,
         key_id: &str,
         by: Revoker<'_>,
-        reason: &str,
+        reason: RevokeReason,
         details: serde_json::Value,
     ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
@@ -206,7 +297,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(by.id())
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(workspace_id)
         .bind(key_id)
         .execute(&mut *tx)
@@ -218,7 +309,7 @@ impl Store {
             self.key(workspace_id, key_id).await?;
             return Ok(false);
         }
-        let action = if reason == "manual" { "key.revoked" } else { "key.auto_revoked" };
+        let action = reason.audit_action();
         let mut details = details;
         if let Some(obj) = details.as_object_mut() {
             obj.insert("reason".into(), json!(reason));
@@ -226,8 +317,19 @@ impl Store {
         }
         insert_audit(&mut *tx, &AuditEvent { workspace_id, action, actor: by.actor(), key_id: Some(key_id), details })
             .await?;
+        // Its REST hooks stop (whatever the reason), and the key events go
+        // out, all in this transaction.
+        super::hooks::disable_key_hooks(&mut tx, workspace_id, key_id).await?;
+        let data = serde_json::to_value(key_on(&mut tx, workspace_id, key_id).await?).map_err(corrupt)?;
+        let mut wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyRevoked, &data).await?;
+        if reason == RevokeReason::Leaked {
+            wake |= super::enqueue_event(&mut tx, workspace_id, EventType::KeyLeaked, &data).await?;
+        }
         tx.commit().await?;
         self.changes.bump();
+        if wake {
+            self.wake_webhooks();
+        }
         Ok(true)
     }
 
@@ -271,7 +373,7 @@ impl Store {
     pub async fn auth_key(&self, hash: &HashedKey) -> Result<Option<AuthKey>> {
         let row = sqlx::query(
             "SELECT k.id, k.name, k.last4, k.created_at, k.revoked_at, k.revoke_reason, k.allowed_cidrs, \
-                    w.id AS workspace_id, w.name AS workspace_name, w.plan, w.rpm_override \
+                    k.expires_at, k.scopes, w.id AS workspace_id, w.name AS workspace_name, w.plan, w.rpm_override \
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
         )
         .bind(hash.as_bytes().to_vec())
@@ -290,8 +392,10 @@ impl Store {
                 plan: plan.parse().map_err(corrupt)?,
                 rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32),
                 revoked_at: r.try_get("revoked_at")?,
-                revoke_reason: r.try_get::<Option<String>, _>("revoke_reason")?.map(String::into_boxed_str),
+                revoke_reason: reason_from_row(&r)?,
                 allowed_cidrs: split_cidrs(&cidrs).into_boxed_slice(),
+                expires_at: r.try_get::<Option<i64>, _>("expires_at")?.unwrap_or(i64::MAX),
+                scopes: stored_scopes(r.try_get::<Option<String>, _>("scopes")?.as_deref()),
             })
         })
         .transpose()
@@ -324,4 +428,19 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// One key of a workspace, read on `conn` (inside a transaction).
+pub(super) async fn key_on(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
+         WHERE k.workspace_id = $1 AND k.id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    key_from_row(&row)
 }

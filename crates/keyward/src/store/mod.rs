@@ -11,7 +11,10 @@
 
 mod accounts;
 mod audit;
+mod hooks;
 mod keys;
+mod leaked;
+mod lifecycle;
 mod notices;
 mod sessions;
 mod studies;
@@ -20,7 +23,10 @@ mod usage;
 
 pub use accounts::*;
 pub use audit::*;
+pub use hooks::*;
 pub use keys::*;
+pub use leaked::*;
+pub use lifecycle::*;
 pub use sessions::*;
 pub use studies::*;
 pub use support::*;
@@ -51,6 +57,9 @@ pub enum StoreError {
     /// A per-workspace limit; the text is the sentence the client is shown.
     #[error("limit reached: {0}")]
     LimitReached(&'static str),
+    /// The key is revoked, expired or already rolled (the detail says which).
+    #[error("key not active: {0}")]
+    KeyNotActive(String),
     #[error("database error")]
     Db(#[source] sqlx::Error),
     #[error("corrupt row: {0}")]
@@ -98,6 +107,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     changes: Arc<ChangeCounter>,
+    /// Wakes this process's webhook worker after a commit that enqueued events.
+    webhooks_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -304,7 +315,7 @@ impl Store {
             Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
             None => ChangeCounter::in_process(),
         };
-        Ok(Store { pool, backend, changes: Arc::new(changes) })
+        Ok(Store { pool, backend, changes: Arc::new(changes), webhooks_wake: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {

@@ -116,6 +116,8 @@ impl Store {
             description: new.description.clone(),
             created_at: now_ms(),
         };
+        // The study and its `study.created` event commit together.
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO studies (id, workspace_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -124,8 +126,14 @@ impl Store {
         .bind(&study.name)
         .bind(&study.description)
         .bind(study.created_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        let data = serde_json::to_value(crate::http::v1::studies::StudyObject::from(study.clone())).map_err(corrupt)?;
+        let wake = super::enqueue_event(&mut tx, workspace_id, crate::webhooks::EventType::StudyCreated, &data).await?;
+        tx.commit().await?;
+        if wake {
+            self.wake_webhooks();
+        }
         Ok(study)
     }
 
@@ -184,6 +192,8 @@ impl Store {
             created_at: now_ms(),
         };
         let segments = serde_json::to_string(&t.segments).map_err(corrupt)?;
+        // The transcript and its `transcript.created` event commit together.
+        let mut tx = self.pool().begin().await?;
         let n = sqlx::query(
             "INSERT INTO transcripts \
                (id, workspace_id, study_id, participant_name, participant_email, language, segments, created_at) \
@@ -198,11 +208,19 @@ impl Store {
         .bind(&t.language)
         .bind(segments)
         .bind(t.created_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
+        }
+        let data =
+            serde_json::to_value(crate::http::v1::transcripts::TranscriptObject::from(t.clone())).map_err(corrupt)?;
+        let wake =
+            super::enqueue_event(&mut tx, workspace_id, crate::webhooks::EventType::TranscriptCreated, &data).await?;
+        tx.commit().await?;
+        if wake {
+            self.wake_webhooks();
         }
         Ok(t)
     }

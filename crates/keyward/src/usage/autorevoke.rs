@@ -277,7 +277,10 @@ pub async fn check_key(
     let details = json!({
         "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio, "by_code": codes,
     });
-    if !store.revoke_key(workspace_id, key_id, Revoker::System, "auto_error_rate", details).await? {
+    if !store
+        .revoke_key(workspace_id, key_id, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details)
+        .await?
+    {
         return Ok(None);
     }
     Ok(Some(Revoked {

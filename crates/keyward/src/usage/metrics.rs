@@ -135,12 +135,19 @@ impl UsageMetrics {
 }
 
 /// The metrics listener's router: `GET /metrics` only.
-pub fn router(metrics: Arc<UsageMetrics>, redis: Option<RedisLimiter>) -> Router {
-    Router::new().route("/metrics", get(serve_metrics)).with_state((metrics, redis))
+pub fn router(
+    metrics: Arc<UsageMetrics>,
+    redis: Option<RedisLimiter>,
+    webhooks: Arc<crate::webhooks::metrics::WebhookMetrics>,
+) -> Router {
+    Router::new().route("/metrics", get(serve_metrics)).with_state((metrics, redis, webhooks))
 }
 
-async fn serve_metrics(State((m, redis)): State<(Arc<UsageMetrics>, Option<RedisLimiter>)>) -> impl IntoResponse {
+type MetricsState = (Arc<UsageMetrics>, Option<RedisLimiter>, Arc<crate::webhooks::metrics::WebhookMetrics>);
+
+async fn serve_metrics(State((m, redis, webhooks)): State<MetricsState>) -> impl IntoResponse {
     let mut text = m.render();
+    text.push_str(&webhooks.render());
     if let Some(r) = redis {
         text.push_str(&render_redis(&r.stats()));
     }

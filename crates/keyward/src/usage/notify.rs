@@ -1,4 +1,5 @@
-//! Telling a workspace's admins that a key was revoked automatically: a
+//! Telling a workspace's admins that a key was revoked automatically (error
+//! rate, or reported leaked): a
 //! notification row (the banner on the page, `GET .../notifications`) and,
 //! when `--notify-webhook-url` is set, a JSON POST retried with exponential
 //! backoff. Delivery runs in its own tasks, off the batch writer's path.
@@ -14,6 +15,22 @@ use tokio::task::JoinSet;
 
 /// The notification kind of an automatic revocation.
 pub const KIND_AUTO_REVOKED: &str = "key.auto_revoked";
+/// The notification kind of a webhook disabled for failing.
+pub const KIND_HOOK_DISABLED: &str = "hook.disabled";
+/// The notification kind of a revocation for a leak report (SPEC §11).
+pub const KIND_LEAKED: &str = "key.leaked";
+
+/// A key just revoked because it was reported leaked. Never the secret.
+#[derive(Debug, Clone)]
+pub struct LeakedKey<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    pub key_name: &'a str,
+    /// `github` or `public`.
+    pub reporter: &'a str,
+    pub source: Option<&'a str>,
+    pub url: Option<&'a str>,
+}
 
 /// Webhook delivery: attempts and the first backoff (doubling each time).
 #[derive(Debug, Clone, Copy)]
@@ -29,21 +46,18 @@ impl Default for Retry {
     }
 }
 
-/// Parse `--notify-webhook-url`. keyward is built with an HTTP-only client
-/// (no TLS stack), so the URL must be `http://`: point it at a local relay
-/// or an internal endpoint. Failing here, at start-up, beats a notice that
-/// can never be delivered.
+/// Parse `--notify-webhook-url`: an `https://` or `http://` URL without
+/// user-info. The operator chose it, so it may be an internal relay (the
+/// SSRF guard of customer webhooks does not apply). Failing here, at
+/// start-up, beats a notice that can never be delivered.
 pub fn parse_webhook_url(url: &str) -> anyhow::Result<reqwest::Url> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("--notify-webhook-url is not a URL: {e}"))?;
-    if parsed.scheme() != "http" {
-        anyhow::bail!("--notify-webhook-url must be an http:// URL (this build has no TLS client)");
-    }
-    Ok(parsed)
+    crate::outbound::check_url(url, crate::outbound::Policy::operator())
+        .map_err(|e| anyhow::anyhow!("--notify-webhook-url {e}"))
 }
 
 struct Webhook {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    client: crate::outbound::OutboundClient,
+    url: String,
     retry: Retry,
 }
 
@@ -66,8 +80,8 @@ impl Notifier {
         let webhook = match webhook_url {
             None => None,
             Some(u) => Some(Arc::new(Webhook {
-                url: parse_webhook_url(u)?,
-                client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+                url: parse_webhook_url(u)?.to_string(),
+                client: crate::outbound::OutboundClient::new(crate::outbound::Policy::operator())?,
                 retry,
             })),
         };
@@ -99,7 +113,9 @@ impl Notifier {
                 None
             }
         };
-        let Some(hook) = self.webhook.clone() else { return };
+        if self.webhook.is_none() {
+            return;
+        }
         let body = json!({
             "type": KIND_AUTO_REVOKED,
             "notification_id": id,
@@ -107,12 +123,101 @@ impl Notifier {
             "workspace_id": r.workspace_id,
             "key_id": r.key_id,
             "key_name": name,
-            "reason": "auto_error_rate",
+            "reason": keyward_core::RevokeReason::AutoErrorRate,
             "errors": r.errors,
             "requests": r.requests,
             "window_secs": r.window_secs,
             "ratio": r.ratio,
             "by_code": r.by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "message": message,
+        });
+        self.send(body);
+    }
+
+    /// A key was revoked as leaked: the banner notification and the
+    /// webhook, like [`Notifier::auto_revoked`]. Failures are logged.
+    pub async fn leaked(&self, k: &LeakedKey<'_>, now_ms: i64) {
+        let name = k.key_name;
+        let found = match (k.reporter, k.url) {
+            ("github", Some(url)) => format!(
+                "GitHub secret scanning found it in a public {} at {url}",
+                k.source.filter(|s| !s.is_empty()).unwrap_or("place")
+            ),
+            ("github", None) => "GitHub secret scanning found it in public content".to_string(),
+            _ => "someone who found it reported it through the public leak report endpoint".to_string(),
+        };
+        let message = format!(
+            "The API key \u{201c}{name}\u{201d} was revoked automatically because it was found leaked: {found}. \
+             Generate a new key, update the integration that used it, and remove the key from where it was published."
+        );
+        let note = NewNotification {
+            workspace_id: k.workspace_id,
+            at_ms: now_ms,
+            kind: KIND_LEAKED,
+            key_id: Some(k.key_id),
+            message: &message,
+        };
+        let id = match self.store.insert_notification(&note).await {
+            Ok(n) => Some(n.id),
+            Err(e) => {
+                tracing::error!(error = ?e, key_id = %k.key_id, "could not store the leaked-key notification");
+                None
+            }
+        };
+        if self.webhook.is_none() {
+            return;
+        }
+        self.send(json!({
+            "type": KIND_LEAKED,
+            "notification_id": id,
+            "at": Timestamp(now_ms),
+            "workspace_id": k.workspace_id,
+            "key_id": k.key_id,
+            "key_name": name,
+            "reason": keyward_core::RevokeReason::Leaked,
+            "reporter": k.reporter,
+            "source": k.source,
+            "url": k.url,
+            "message": message,
+        }));
+    }
+
+    /// Start delivering `body` to the webhook (if any), off the caller's path.
+    fn send(&self, body: serde_json::Value) {
+        let Some(hook) = self.webhook.clone() else { return };
+        let metrics = Arc::clone(&self.metrics);
+        let mut set = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        while set.try_join_next().is_some() {}
+        set.spawn(deliver(hook, body, metrics));
+    }
+
+    /// Tell the admins that a webhook was disabled because its last events
+    /// were all given up (banner + notify webhook). Names the hook and the
+    /// target's host only: a target URL may carry a token in its path.
+    pub async fn hook_disabled(&self, workspace_id: &str, hook_id: &str, target_url: &str, now_ms: i64) {
+        let host = url::Url::parse(target_url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let message = format!(
+            "The webhook to {host} ({hook_id}) was disabled: its last {} events could not be delivered after every \
+             retry. Fix the receiver, then delete the hook and subscribe again.",
+            crate::webhooks::DISABLE_AFTER_GIVEN_UP
+        );
+        let note =
+            NewNotification { workspace_id, at_ms: now_ms, kind: KIND_HOOK_DISABLED, key_id: None, message: &message };
+        let id = match self.store.insert_notification(&note).await {
+            Ok(n) => Some(n.id),
+            Err(e) => {
+                tracing::error!(error = ?e, hook_id, "could not store the hook-disabled notification");
+                None
+            }
+        };
+        let Some(hook) = self.webhook.clone() else { return };
+        let body = json!({
+            "type": KIND_HOOK_DISABLED,
+            "notification_id": id,
+            "at": Timestamp(now_ms),
+            "workspace_id": workspace_id,
+            "hook_id": hook_id,
+            "target_host": host,
             "message": message,
         });
         let metrics = Arc::clone(&self.metrics);
@@ -134,16 +239,14 @@ impl Notifier {
 async fn deliver(hook: Arc<Webhook>, body: serde_json::Value, metrics: Arc<UsageMetrics>) {
     let mut backoff = hook.retry.first_backoff;
     for attempt in 1..=hook.retry.attempts {
-        match hook.client.post(hook.url.clone()).json(&body).send().await {
-            Ok(res) if res.status().is_success() => {
+        match hook.client.post_json(&hook.url, &[], body.to_string()).await {
+            Ok(d) if (200..300).contains(&d.status) => {
                 metrics.webhook_delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return;
             }
             // Only the status or the error kind: the URL may carry a token.
-            Ok(res) => tracing::warn!(attempt, status = res.status().as_u16(), "notify webhook refused the notice"),
-            Err(e) => {
-                tracing::warn!(attempt, timeout = e.is_timeout(), connect = e.is_connect(), "notify webhook failed")
-            }
+            Ok(d) => tracing::warn!(attempt, status = d.status, "notify webhook refused the notice"),
+            Err(e) => tracing::warn!(attempt, error = %e, "notify webhook failed"),
         }
         if attempt < hook.retry.attempts {
             tokio::time::sleep(backoff).await;
@@ -151,7 +254,7 @@ async fn deliver(hook: Arc<Webhook>, body: serde_json::Value, metrics: Arc<Usage
         }
     }
     metrics.webhook_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::error!(attempts = hook.retry.attempts, "gave up delivering an auto-revocation notice to the webhook");
+    tracing::error!(attempts = hook.retry.attempts, "gave up delivering a revocation notice to the webhook");
 }
 
 #[cfg(test)]
@@ -159,9 +262,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webhook_urls_must_be_plain_http() {
+    fn webhook_urls_may_be_http_or_https() {
         assert!(parse_webhook_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(parse_webhook_url("https://hooks.example.com/x").is_err());
+        assert!(parse_webhook_url("https://hooks.example.com/x").is_ok());
+        assert!(parse_webhook_url("https://u:p@hooks.example.com/x").is_err());
+        assert!(parse_webhook_url("ftp://hooks.example.com/x").is_err());
         assert!(parse_webhook_url("not a url").is_err());
     }
 }

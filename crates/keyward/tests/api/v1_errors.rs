@@ -249,7 +249,7 @@ async fn unknown_and_malformed_ids_are_404() {
 async fn unknown_v1_routes_are_404_problem_json() {
     let app = TestApp::spawn().await;
     let t = tenant(&app, Plan::Pro).await;
-    for path in ["/v1/nope", "/v1/studies/a/b/c", "/v1/hooks", "/v1"] {
+    for path in ["/v1/nope", "/v1/studies/a/b/c", "/v1/hooks/a/b", "/v1"] {
         let res = app.v1(Method::GET, path, &t.key).send().await.unwrap();
         assert_eq!(problem_type(&res), "application/problem+json", "{path}");
         let (s, v) = body(res).await;

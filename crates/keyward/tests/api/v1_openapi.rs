@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The `/v1` surface of SPEC §4 (hooks are planned, not part of this issue).
-const SPEC_OPERATIONS: [(&str, &str); 9] = [
+/// The `/v1` surface of SPEC §4, §9 and §11.
+const SPEC_OPERATIONS: [(&str, &str); 14] = [
     ("GET", "/v1/me"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/studies"),
@@ -18,7 +18,15 @@ const SPEC_OPERATIONS: [(&str, &str); 9] = [
     ("POST", "/v1/studies/{id}/transcripts"),
     ("GET", "/v1/transcripts"),
     ("GET", "/v1/transcripts/{id}"),
+    ("GET", "/v1/hooks"),
+    ("POST", "/v1/hooks"),
+    ("DELETE", "/v1/hooks/{id}"),
+    ("POST", "/v1/secret-scanning/github"),
+    ("POST", "/v1/leaked-keys"),
 ];
+
+/// Operations that need no API key (SPEC §4, §11).
+const PUBLIC_PATHS: [&str; 3] = ["/v1/openapi.json", "/v1/secret-scanning/github", "/v1/leaked-keys"];
 
 async fn fetch_doc(app: &TestApp) -> Value {
     let res = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap();
@@ -94,7 +102,7 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
         }
     }
     // Paths that are not documented are not routed either.
-    for path in ["/v1/hooks", "/v1/studies/x/y", "/v1/workspaces", "/v1/keys"] {
+    for path in ["/v1/hooks/x/y", "/v1/studies/x/y", "/v1/workspaces", "/v1/keys"] {
         assert_eq!(app.v1_get(path, &t.key).await.0, StatusCode::NOT_FOUND, "{path}");
     }
 }
@@ -107,11 +115,22 @@ async fn every_operation_documents_its_security_errors_and_headers() {
         let op = &doc["paths"][&path][method.to_lowercase()];
         let responses = op["responses"].as_object().unwrap();
         assert!(op["operationId"].is_string());
-        if path == "/v1/openapi.json" {
-            assert_eq!(op["security"], json!([]));
+        if PUBLIC_PATHS.contains(&path.as_str()) {
+            assert_eq!(op["security"], json!([]), "{method} {path}");
+            for (status, r) in responses {
+                assert_eq!(r["headers"]["X-Request-Id"]["required"], true, "{method} {path} {status}");
+            }
             continue;
         }
-        assert_eq!(op["security"], json!([{ "bearerAuth": [] }]), "{method} {path}");
+        // The operation's scope (SPEC §12), from the operation table.
+        let scopes: Vec<&str> = keyward::http::v1::operation_scopes()
+            .iter()
+            .find(|o| o.path == path && o.method.as_str() == method)
+            .and_then(|o| o.scope)
+            .map(|s| s.as_str())
+            .into_iter()
+            .collect();
+        assert_eq!(op["security"], json!([{ "bearerAuth": scopes }]), "{method} {path}");
         let mut want = vec!["401", "403", "429"];
         if path.contains("{id}") {
             want.push("404");
@@ -131,11 +150,15 @@ async fn every_operation_documents_its_security_errors_and_headers() {
         }
         for (status, r) in responses {
             assert_eq!(r["headers"]["X-Request-Id"]["required"], true, "{method} {path} {status}");
-            let limited = !matches!(status.as_str(), "401" | "403" | "503");
+            // A 403 `insufficient_scope` carries the limit, `plan_required` not.
+            let limited = !matches!(status.as_str(), "401" | "503");
             for h in
                 ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit"]
             {
                 assert_eq!(r["headers"].get(h).is_some(), limited, "{method} {path} {status} {h}");
+                if status == "403" {
+                    assert_ne!(r["headers"][h]["required"], true, "{method} {path} {status} {h}");
+                }
             }
         }
         assert_eq!(responses["429"]["headers"]["Retry-After"]["required"], true);

@@ -1,11 +1,14 @@
 //! The `/v1` authentication pipeline (SPEC §4), in order:
 //! 1. missing/malformed/bad checksum → 401 `invalid_api_key` (no storage read);
 //! 2. unknown hash → 401 `invalid_api_key`;
-//! 3. revoked → 401 `api_key_revoked`;
+//! 3. revoked → 401 `api_key_revoked`; expired → 401 `api_key_expired`
+//!    (a comparison with the key's `expires_at`, cached with the key on
+//!    SQLite: no storage read, and exact to the millisecond on every node);
 //! 4. plan without API access → 403 `plan_required`;
 //! 5. client IP outside the key's allowlist → 401 `ip_not_allowed`;
 //! 6. over the key's rate limit → 429 `rate_limited`;
-//! 7. the handler.
+//! 7. the handler, after the scope check: a key without the scope the
+//!    operation needs (from [`super::operations`]) → 403 `insufficient_scope`.
 //!
 //! Invalid keys (steps 1–2) count against the client IP's failed-auth
 //! throttle. Every request whose key exists is recorded in the usage log,
@@ -104,12 +107,13 @@ pub async fn pipeline(
 
     let method = static_method(req.method().as_str());
     let path = req.uri().path().to_owned();
-    let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
-        Some(m) => routes::intern(m.as_str()),
+    let matched = req.extensions().get::<MatchedPath>().map(|m| routes::intern(m.as_str()));
+    let route: Arc<str> = match &matched {
+        Some(m) => Arc::clone(&m.template),
         None => Arc::from(path.as_str()),
     };
 
-    let res = match steps_3_to_5(&vk, ip) {
+    let res = match steps_3_to_5(&vk, ip, now) {
         Err(e) => e.into_response(),
         Ok(policy) => {
             // Step 6.
@@ -117,11 +121,19 @@ pub async fn pipeline(
             if vk.take_touch(now) {
                 state.last_used.touch(&vk.key.id, now, ip);
             }
-            let mut res = if d.allowed {
+            let missing = matched.and_then(|m| m.scope_for(req.method())).filter(|s| !vk.key.scopes.contains(*s));
+            let mut res = if let (true, Some(scope)) = (d.allowed, missing) {
+                ApiError::InsufficientScope(format!(
+                    "this API key lacks the {scope} scope, which {} {} needs",
+                    method, route
+                ))
+                .into_response()
+            } else if d.allowed {
                 req.extensions_mut().insert(ApiKeyContext { key: Arc::clone(&vk), policy });
                 next.run(req).await
             } else {
-                ApiError::RateLimited { limit: d.limit, retry_after: d.retry_after_secs.unwrap_or(1) }.into_response()
+                ApiError::RateLimited { limit: d.limit, per: "minute", retry_after: d.retry_after_secs.unwrap_or(1) }
+                    .into_response()
             };
             rate_limit_headers(res.headers_mut(), &policy, &d);
             res
@@ -150,13 +162,16 @@ pub async fn pipeline(
 }
 
 /// Steps 3–5; the rate-limit policy in force when they pass.
-fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr) -> Result<RateLimitPolicy, ApiError> {
+fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr, now: i64) -> Result<RateLimitPolicy, ApiError> {
     if let Some(at) = vk.key.revoked_at {
-        let how = match vk.key.revoke_reason.as_deref() {
-            Some("auto_error_rate") => "automatically, after a sustained high rate of 401/422 errors",
-            _ => "manually by a workspace admin",
-        };
+        let how = vk.key.revoke_reason.unwrap_or(keyward_core::RevokeReason::Manual).explanation();
         return Err(ApiError::ApiKeyRevoked(format!("this API key was revoked at {} ({how})", Timestamp(at))));
+    }
+    if now >= vk.key.expires_at {
+        return Err(ApiError::ApiKeyExpired(format!(
+            "this API key expired at {}; an admin can generate a new one (or roll a key before it expires)",
+            Timestamp(vk.key.expires_at)
+        )));
     }
     let policy = vk.policy.ok_or(ApiError::PlanRequired)?;
     if !vk.allows(ip) {
@@ -258,24 +273,48 @@ impl HeaderBuf<'_> {
 }
 
 /// Matched route templates, shared: a usage record names its route with a
-/// clone of one `Arc<str>` per template instead of a new string per request.
+/// clone of one `Arc<str>` per template instead of a new string per request,
+/// and the same lookup gives the scopes its operations need (from
+/// [`super::operations`], resolved once per template).
 /// Only templates of routes that exist are interned (a bounded set).
 mod routes {
-    use std::collections::HashSet;
+    use axum::http::Method;
+    use keyward_core::Scope;
+    use std::collections::HashMap;
     use std::sync::{Arc, LazyLock, RwLock};
 
-    static ROUTES: LazyLock<RwLock<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+    /// A route template and the scope each of its methods needs.
+    pub struct Route {
+        pub template: Arc<str>,
+        scopes: Box<[(Method, Scope)]>,
+    }
 
-    pub fn intern(template: &str) -> Arc<str> {
+    impl Route {
+        /// The scope `method` needs here; `None` when any key may (or the
+        /// method is not an operation of this route: the router answers 405).
+        pub fn scope_for(&self, method: &Method) -> Option<Scope> {
+            let method = if method == Method::HEAD { &Method::GET } else { method };
+            self.scopes.iter().find(|(m, _)| m == method).map(|(_, s)| *s)
+        }
+    }
+
+    static ROUTES: LazyLock<RwLock<HashMap<Arc<str>, Arc<Route>>>> = LazyLock::new(Default::default);
+
+    pub fn intern(template: &str) -> Arc<Route> {
         if let Some(r) = ROUTES.read().unwrap_or_else(|e| e.into_inner()).get(template) {
             return Arc::clone(r);
         }
-        let mut set = ROUTES.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = set.get(template) {
+        let mut map = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = map.get(template) {
             return Arc::clone(r);
         }
-        let r: Arc<str> = Arc::from(template);
-        set.insert(Arc::clone(&r));
+        let scopes = super::super::operation_scopes()
+            .iter()
+            .filter(|op| op.path == template)
+            .filter_map(|op| Some((op.method.clone(), op.scope?)))
+            .collect();
+        let r = Arc::new(Route { template: Arc::from(template), scopes });
+        map.insert(Arc::clone(&r.template), Arc::clone(&r));
         r
     }
 }
@@ -322,7 +361,19 @@ mod tests {
     fn route_templates_are_shared() {
         let a = routes::intern("/v1/studies/{id}");
         let b = routes::intern("/v1/studies/{id}");
-        assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(&*routes::intern("/v1/me"), "/v1/me");
+        assert!(Arc::ptr_eq(&a.template, &b.template));
+        assert_eq!(&*routes::intern("/v1/me").template, "/v1/me");
+    }
+
+    #[test]
+    fn interned_routes_know_each_methods_scope() {
+        use axum::http::Method;
+        use keyward_core::Scope;
+        let studies = routes::intern("/v1/studies");
+        assert_eq!(studies.scope_for(&Method::GET), Some(Scope::StudiesRead));
+        assert_eq!(studies.scope_for(&Method::HEAD), Some(Scope::StudiesRead));
+        assert_eq!(studies.scope_for(&Method::POST), Some(Scope::StudiesWrite));
+        assert_eq!(studies.scope_for(&Method::DELETE), None, "not an operation: the router answers 405");
+        assert_eq!(routes::intern("/v1/me").scope_for(&Method::GET), None);
     }
 }

@@ -6,11 +6,15 @@
 //! Routes are registered only through `utoipa-axum`'s [`OpenApiRouter`],
 //! which adds each handler's `#[utoipa::path]` to the document as it adds
 //! the handler to the router: the served routes and the OpenAPI document
-//! come from the same list.
+//! come from the same list: [`operations`], which also names the scope
+//! each operation needs, written into the document's `security` and
+//! checked by the pipeline.
 
 pub mod auth;
 pub mod extract;
+pub mod hooks;
 pub mod input;
+pub mod leaked;
 pub mod openapi;
 pub mod studies;
 pub mod transcripts;
@@ -22,27 +26,101 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use keyward_core::api::Timestamp;
-use keyward_core::key;
+use keyward_core::{key, Scope, Scopes};
 use serde::Serialize;
 use std::sync::LazyLock;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-/// Routes that need an API key.
+/// THE operation table: every authenticated `/v1` operation, one handler
+/// per row, with the scope a key needs for it (`None`: any key, only
+/// `GET /v1/me`). The router, the OpenAPI document (each operation's
+/// `security: [{bearerAuth: [scope]}]`) and the pipeline's scope check
+/// are all built from it, so a route cannot be served without a row here,
+/// and the tests walk it (a key without the row's scope is refused, one
+/// with only that scope is let through).
+fn operations() -> Vec<(Option<Scope>, UtoipaMethodRouter<AppState>)> {
+    use Scope::*;
+    vec![
+        (None, routes!(me)),
+        (Some(StudiesRead), routes!(studies::list_studies)),
+        (Some(StudiesWrite), routes!(studies::create_study)),
+        (Some(StudiesRead), routes!(studies::get_study)),
+        (Some(TranscriptsRead), routes!(transcripts::list_study_transcripts)),
+        (Some(TranscriptsWrite), routes!(transcripts::create_transcript)),
+        (Some(TranscriptsRead), routes!(transcripts::list_transcripts)),
+        (Some(TranscriptsRead), routes!(transcripts::get_transcript)),
+        // There is no webhooks:read: listing a workspace's subscriptions is
+        // part of managing them (Zapier lists, subscribes and unsubscribes).
+        (Some(WebhooksWrite), routes!(hooks::list_hooks)),
+        (Some(WebhooksWrite), routes!(hooks::create_hook)),
+        (Some(WebhooksWrite), routes!(hooks::delete_hook)),
+    ]
+}
+
+/// One row of [`operations`], as data.
+#[derive(Debug, Clone)]
+pub struct OperationScope {
+    pub method: axum::http::Method,
+    /// The route template, e.g. `/v1/studies/{id}`.
+    pub path: String,
+    pub operation_id: String,
+    pub scope: Option<Scope>,
+}
+
+/// The operation table as data (for the pipeline's lookup and for tests).
+pub fn operation_scopes() -> &'static [OperationScope] {
+    static TABLE: LazyLock<Vec<OperationScope>> = LazyLock::new(|| {
+        operations()
+            .into_iter()
+            .flat_map(|(scope, (_, paths, _))| {
+                paths.paths.into_iter().flat_map(move |(path, item)| {
+                    operations_of(item).into_iter().map(move |(method, op)| OperationScope {
+                        method,
+                        path: path.clone(),
+                        operation_id: op.operation_id.unwrap_or_default(),
+                        scope,
+                    })
+                })
+            })
+            .collect()
+    });
+    &TABLE
+}
+
+fn operations_of(item: utoipa::openapi::PathItem) -> Vec<(axum::http::Method, utoipa::openapi::path::Operation)> {
+    use axum::http::Method;
+    [(Method::GET, item.get), (Method::POST, item.post), (Method::PUT, item.put), (Method::DELETE, item.delete)]
+        .into_iter()
+        .chain([(Method::PATCH, item.patch)])
+        .filter_map(|(m, op)| Some((m, op?)))
+        .collect()
+}
+
+/// Routes that need an API key: [`operations`], each operation's security
+/// requirement naming its scope.
 fn authenticated_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(me))
-        .routes(routes!(studies::list_studies, studies::create_study))
-        .routes(routes!(studies::get_study))
-        .routes(routes!(transcripts::list_study_transcripts, transcripts::create_transcript))
-        .routes(routes!(transcripts::list_transcripts))
-        .routes(routes!(transcripts::get_transcript))
+    operations().into_iter().fold(OpenApiRouter::new(), |router, (scope, (schemas, mut paths, method_router))| {
+        let scopes: Vec<&str> = scope.map(Scope::as_str).into_iter().collect();
+        for item in paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                op.security = Some(vec![SecurityRequirement::new("bearerAuth", scopes.clone())]);
+            }
+        }
+        router.routes((schemas, paths, method_router))
+    })
 }
 
 /// Routes anyone may call.
 fn public_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(openapi_json))
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(leaked::github_report))
+        .routes(routes!(leaked::public_report))
 }
 
 /// The `/v1` routes, with their full paths: merged into the application
@@ -115,6 +193,12 @@ pub struct MeKey<'a> {
     pub masked: String,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// When the key stops working (absent: never).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    /// The scopes in force: all five for a full-access key.
+    #[schema(value_type = Vec<String>, example = json!(["studies:read", "transcripts:read"]))]
+    pub scopes: Scopes,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -146,7 +230,14 @@ pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Res
     let k = &ctx.key.key;
     Json(Me {
         workspace: MeWorkspace { id: &k.workspace_id, name: &k.workspace_name, plan: k.plan },
-        key: MeKey { id: &k.id, name: &k.name, masked: key::mask(&k.last4), created_at: Timestamp(k.created_at) },
+        key: MeKey {
+            id: &k.id,
+            name: &k.name,
+            masked: key::mask(&k.last4),
+            created_at: Timestamp(k.created_at),
+            expires_at: k.expiry().map(Timestamp),
+            scopes: k.scopes,
+        },
         rate_limit: MeRateLimit { requests_per_minute: ctx.policy.requests_per_minute },
     })
     .into_response()
@@ -170,6 +261,8 @@ mod tests {
         assert_eq!(
             ops,
             [
+                "DELETE /v1/hooks/{id}",
+                "GET /v1/hooks",
                 "GET /v1/me",
                 "GET /v1/openapi.json",
                 "GET /v1/studies",
@@ -177,6 +270,9 @@ mod tests {
                 "GET /v1/studies/{id}/transcripts",
                 "GET /v1/transcripts",
                 "GET /v1/transcripts/{id}",
+                "POST /v1/hooks",
+                "POST /v1/leaked-keys",
+                "POST /v1/secret-scanning/github",
                 "POST /v1/studies",
                 "POST /v1/studies/{id}/transcripts",
             ]
@@ -186,7 +282,43 @@ mod tests {
             assert!(create["responses"][status].is_object(), "createTranscript lacks {status}");
         }
         assert_eq!(doc["paths"]["/v1/openapi.json"]["get"]["security"], serde_json::json!([]));
+        let github = &doc["paths"]["/v1/secret-scanning/github"]["post"];
+        let public = &doc["paths"]["/v1/leaked-keys"]["post"];
+        for op in [github, public] {
+            assert_eq!(op["security"], serde_json::json!([]));
+        }
+        for status in ["200", "400", "401", "413", "422", "503"] {
+            assert!(github["responses"][status].is_object(), "the GitHub endpoint lacks {status}");
+        }
+        for status in ["202", "400", "413", "415", "422", "429"] {
+            assert!(public["responses"][status].is_object(), "the public report endpoint lacks {status}");
+        }
+        assert_eq!(public["responses"]["429"]["headers"]["Retry-After"]["required"], true);
+        assert_eq!(github["requestBody"]["content"]["application/json"]["schema"]["maxItems"], 1000);
         assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    }
+
+    #[test]
+    fn every_operation_but_me_needs_a_scope_named_in_its_security() {
+        let doc = openapi();
+        let table = operation_scopes();
+        let mut documented = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if op["operationId"] == openapi::OPENAPI_OPERATION {
+                    continue;
+                }
+                documented += 1;
+                let row = table
+                    .iter()
+                    .find(|r| r.path == *path && r.method.as_str().eq_ignore_ascii_case(method))
+                    .unwrap_or_else(|| panic!("{method} {path} is served but not in the operation table"));
+                let want: Vec<&str> = row.scope.map(Scope::as_str).into_iter().collect();
+                assert_eq!(op["security"], serde_json::json!([{ "bearerAuth": want }]), "{method} {path}");
+                assert_eq!(row.scope.is_none(), row.operation_id == "getMe", "only getMe may need no scope");
+            }
+        }
+        assert_eq!(documented, table.len());
     }
 
     #[test]

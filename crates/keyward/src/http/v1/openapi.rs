@@ -16,8 +16,63 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-/// Operation id of `GET /v1/openapi.json`, the one operation without auth.
+/// Operation id of `GET /v1/openapi.json`.
 pub const OPENAPI_OPERATION: &str = "getOpenApi";
+/// The operations that need no API key.
+pub const PUBLIC_OPERATIONS: [&str; 3] =
+    [OPENAPI_OPERATION, super::leaked::GITHUB_OPERATION, super::leaked::PUBLIC_OPERATION];
+
+/// The error responses of the public operations that take a body.
+fn public_error_responses(operation: &str) -> Vec<(&'static str, Value)> {
+    let mut out = vec![
+        ("400", problem_response("The body is not valid JSON (`invalid_json`).", "Problem")),
+        ("413", problem_response("The body is larger than 1 MiB (`payload_too_large`).", "Problem")),
+    ];
+    if operation == super::leaked::GITHUB_OPERATION {
+        out.extend([
+            (
+                "401",
+                problem_response(
+                    "The signature headers are missing, the signature does not match the raw body, or the key \
+                     identifier is unknown (`invalid_signature`). Nothing was changed.",
+                    "Problem",
+                ),
+            ),
+            (
+                "422",
+                problem_response(
+                    "The body is not an array of at most 1000 matches `{token, type, url, source}` of strings \
+                     (`validation_failed`). Nothing was changed.",
+                    "ValidationProblem",
+                ),
+            ),
+            (
+                "503",
+                problem_response(
+                    "GitHub's public keys could not be fetched, or storage is unavailable (`service_unavailable`); \
+                     send the report again later.",
+                    "Problem",
+                ),
+            ),
+        ]);
+    } else if operation == super::leaked::PUBLIC_OPERATION {
+        out.extend([
+            (
+                "415",
+                problem_response("The body is not sent as `application/json` (`unsupported_media_type`).", "Problem"),
+            ),
+            (
+                "422",
+                problem_response(
+                    "The body is not `{keys: [string, …]}` with at most 1000 keys (`validation_failed`).",
+                    "ValidationProblem",
+                ),
+            ),
+            ("429", problem_response("More than 60 reports in an hour from this address (`rate_limited`).", "Problem")),
+        ]);
+    }
+    out
+}
 
 /// Base of the document (`#[derive(OpenApi)]` would give the same, less legibly).
 pub fn base() -> utoipa::openapi::OpenApi {
@@ -103,6 +158,22 @@ impl IntoParams for TranscriptIdParam {
     }
 }
 
+/// `limit` and `starting_after` of `GET /v1/hooks`.
+pub struct HookListParams;
+impl IntoParams for HookListParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_params(crate::webhooks::HOOK_PREFIX, "hooks", "hook")
+    }
+}
+
+/// The `{id}` of `/v1/hooks/{id}`.
+pub struct HookIdParam;
+impl IntoParams for HookIdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![id_param(crate::webhooks::HOOK_PREFIX, "hook")]
+    }
+}
+
 /// The body of `POST /v1/studies`, described from [`input`]'s constants.
 pub struct CreateStudy;
 impl PartialSchema for CreateStudy {
@@ -174,12 +245,19 @@ fn error_responses(op: &Map<String, Value>) -> Vec<(&'static str, Value)> {
         (
             "401",
             problem_response(
-                "The key is missing, malformed, unknown (`invalid_api_key`), revoked (`api_key_revoked`) or used \
-                 from an address outside its allowlist (`ip_not_allowed`).",
+                "The key is missing, malformed, unknown (`invalid_api_key`), revoked (`api_key_revoked`), past its \
+                 expiry (`api_key_expired`) or used from an address outside its allowlist (`ip_not_allowed`).",
                 "Problem",
             ),
         ),
-        ("403", problem_response("The workspace's plan has no API access (`plan_required`).", "Problem")),
+        (
+            "403",
+            problem_response(
+                "The workspace's plan has no API access (`plan_required`), or the key lacks the scope this \
+                 operation's security requirement names (`insufficient_scope`).",
+                "Problem",
+            ),
+        ),
         (
             "429",
             problem_response(
@@ -221,11 +299,26 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
     for (path, mut item) in paths {
         for (_, op) in item.as_object_mut().into_iter().flatten() {
             let Some(op) = op.as_object_mut() else { continue };
-            let public = op.get("operationId").and_then(Value::as_str) == Some(OPENAPI_OPERATION);
+            let operation = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_string();
+            let public = PUBLIC_OPERATIONS.contains(&operation.as_str());
             if public {
                 op.insert("security".into(), json!([]));
+                let errors = public_error_responses(&operation);
+                let responses = op.entry("responses").or_insert_with(|| json!({}));
+                for (status, resp) in errors {
+                    responses[status] = resp;
+                }
+                if operation == super::leaked::GITHUB_OPERATION {
+                    // utoipa cannot bound a `Vec` body: at most 1000 matches.
+                    if let Some(schema) =
+                        op.get_mut("requestBody").map(|b| &mut b["content"]["application/json"]["schema"])
+                    {
+                        schema["maxItems"] = json!(keyward_core::secret_scanning::MAX_MATCHES);
+                    }
+                }
             } else {
-                op.insert("security".into(), json!([{ "bearerAuth": [] }]));
+                // The scope from the operation table (see `super::operations`).
+                op.entry("security").or_insert_with(|| json!([{ "bearerAuth": [] }]));
                 let errors = error_responses(op);
                 let responses = op.entry("responses").or_insert_with(|| json!({}));
                 for (status, resp) in errors {
@@ -236,6 +329,9 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 let hs = resp.as_object_mut().unwrap().entry("headers").or_insert_with(|| json!({}));
                 hs["X-Request-Id"] = header("X-Request-Id", true);
                 if public {
+                    if status == "429" {
+                        hs["Retry-After"] = header("Retry-After", true);
+                    }
                     continue;
                 }
                 // Responses of requests that passed authentication (steps 1–5)
@@ -243,7 +339,14 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 // is the key's own limit (not the failed-auth throttle).
                 match status.as_str() {
                     "401" => hs["WWW-Authenticate"] = header("WWW-Authenticate", true),
-                    "403" | "503" => {}
+                    "503" => {}
+                    // `insufficient_scope` passed steps 1–6 and carries the
+                    // limit; `plan_required` does not.
+                    "403" => {
+                        for h in RATE_LIMIT_HEADERS {
+                            hs[h] = header(h, false);
+                        }
+                    }
                     "429" => {
                         hs["Retry-After"] = header("Retry-After", true);
                         for h in RATE_LIMIT_HEADERS {
@@ -295,6 +398,7 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
         { "name": "account", "description": "Who the key belongs to." },
         { "name": "studies", "description": "Research studies." },
         { "name": "transcripts", "description": "Session transcripts of studies." },
+        { "name": "leaks", "description": "Reporting leaked keys: GitHub secret scanning and anyone who finds one." },
         { "name": "meta", "description": "This document." },
     ]);
     doc

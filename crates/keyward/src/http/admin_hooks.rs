@@ -1,0 +1,130 @@
+//! `/api/workspaces/{ws}/hooks` (SPEC §9): admins subscribe the workspace
+//! to key events, and see and delete every hook of the workspace (those
+//! created by keys too). Session + CSRF, admin role; a workspace the user
+//! is not a member of answers 404.
+use super::admin::require_admin;
+use super::error::{ApiError, ApiResult};
+use super::json::ApiJson;
+use super::session::AdminSession;
+use super::v1::hooks::{create_hook_response, parse_hook_input};
+use crate::app::AppState;
+use crate::store::HookRecord;
+use crate::webhooks::EventType;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use keyward_core::api::Timestamp;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// A hook as the admin API and page show it.
+#[derive(Debug, Serialize)]
+pub struct AdminHook {
+    pub id: String,
+    pub target_url: String,
+    pub event: String,
+    pub status: String,
+    pub created_at: Timestamp,
+    /// The key that created it (`/v1`), or null for an admin's key-event hook.
+    pub key: Option<Value>,
+    /// The admin who created a key-event hook.
+    pub created_by: Option<Value>,
+    pub last_attempt: Option<Value>,
+    pub failing_since: Option<Timestamp>,
+}
+
+impl From<HookRecord> for AdminHook {
+    fn from(h: HookRecord) -> Self {
+        AdminHook {
+            key: h.key_id.as_ref().map(|id| json!({ "id": id, "name": h.key_name })),
+            created_by: h.created_by.as_ref().map(|(id, email)| json!({ "id": id, "email": email })),
+            last_attempt: h
+                .last_attempt_at
+                .map(|at| json!({ "at": Timestamp(at), "status_code": h.last_status_code, "error": h.last_error })),
+            failing_since: h.failing_since.map(Timestamp),
+            id: h.id,
+            target_url: h.target_url,
+            event: h.event,
+            status: h.status,
+            created_at: Timestamp(h.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AdminHookList {
+    pub data: Vec<AdminHook>,
+}
+
+/// Every hook of the workspace, newest first.
+pub async fn list_hooks(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<AdminHookList>> {
+    require_admin(&state, &session, &ws).await?;
+    Ok(Json(AdminHookList { data: hooks_for(&state, &ws).await? }))
+}
+
+/// The page's view of the same list.
+pub async fn hooks_for(state: &AppState, ws: &str) -> ApiResult<Vec<AdminHook>> {
+    Ok(state.store.list_hooks(ws).await?.into_iter().map(AdminHook::from).collect())
+}
+
+/// Subscribe the workspace to a key event.
+pub async fn create_hook(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let m = require_admin(&state, &session, &ws).await?;
+    if !m.workspace.plan.has_api_access() {
+        return Err(ApiError::PlanRequired);
+    }
+    let (target, event) = parse_hook_input(&state, &body, |e: EventType| !e.is_resource_event())?;
+    create_hook_response(&state, &ws, None, Some(&session.user_id), &target, event).await
+}
+
+/// Delete any hook of the workspace.
+pub async fn delete_hook(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path((ws, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    require_admin(&state, &session, &ws).await?;
+    state.store.delete_hook(&ws, &id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The page's rows: target host only (a URL may carry a token in its path).
+pub async fn hook_rows(state: &AppState, ws: &str) -> ApiResult<Vec<keyward_web::HookRow>> {
+    Ok(state
+        .store
+        .list_hooks(ws)
+        .await?
+        .into_iter()
+        .map(|h| keyward_web::HookRow {
+            target_host: url::Url::parse(&h.target_url)
+                .ok()
+                .and_then(|u| {
+                    u.host_str().map(|host| match u.port() {
+                        Some(p) => format!("{host}:{p}"),
+                        None => host.to_string(),
+                    })
+                })
+                .unwrap_or_default(),
+            id: h.id,
+            event: h.event,
+            status: h.status,
+            created_at: Timestamp(h.created_at),
+            key_name: h.key_name,
+            created_by_email: h.created_by.map(|(_, email)| email),
+            last_attempt_at: h.last_attempt_at.map(Timestamp),
+            last_status_code: h.last_status_code,
+            last_error: h.last_error,
+            failing_since: h.failing_since.map(Timestamp),
+        })
+        .collect())
+}

@@ -1,0 +1,558 @@
+//! Webhooks storage (SPEC §9): hooks, the outbox of events, and the
+//! deliveries the worker claims with a lease.
+//!
+//! Events are written by [`enqueue_event`] inside the transaction of the
+//! change they announce, together with one pending delivery per active
+//! hook subscribed to them: nothing is announced that was not committed,
+//! nothing committed goes unannounced. A workspace without hooks pays one
+//! indexed `INSERT … SELECT` that inserts nothing.
+//!
+//! Claiming: a worker sets `lease_owner` (a fresh token per claim) and
+//! `lease_until` on due rows in one statement (PostgreSQL: `FOR UPDATE SKIP
+//! LOCKED`, so concurrent nodes take disjoint rows); it finishes a delivery
+//! only while it still holds the lease. A node that dies mid-attempt leaves
+//! a lease that expires, and another node attempts the row again.
+use super::{now_ms, Backend, Page, Result, Store, StoreError};
+use crate::webhooks::{EventType, DISABLE_AFTER_GIVEN_UP, MAX_HOOKS_PER_WORKSPACE};
+use keyward_core::ids;
+use sqlx::Row;
+
+/// The `LimitReached` sentence of the 101st hook (the API answers it as
+/// `hook_limit_reached`).
+pub const HOOK_LIMIT_MESSAGE: &str = "this workspace already has 100 webhooks; delete one before subscribing another";
+
+/// A hook as the APIs show it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookRecord {
+    pub id: String,
+    pub workspace_id: String,
+    /// The key that created it (`/v1` hooks); `None` for admins' key-event hooks.
+    pub key_id: Option<String>,
+    pub key_name: Option<String>,
+    /// The admin who created a key-event hook (id, email).
+    pub created_by: Option<(String, String)>,
+    pub target_url: String,
+    pub event: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    pub created_at: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub failing_since: Option<i64>,
+}
+
+/// A hook to create. The id is chosen by the caller: the sealed secret is
+/// bound to it.
+#[derive(Debug, Clone)]
+pub struct NewHook<'a> {
+    pub id: &'a str,
+    pub key_id: Option<&'a str>,
+    pub created_by: Option<&'a str>,
+    pub target_url: &'a str,
+    pub event: EventType,
+    pub secret_sealed: &'a str,
+}
+
+/// A delivery claimed by a worker, with what it needs to attempt it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub hook_id: String,
+    pub event_id: String,
+    pub workspace_id: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub lease_owner: String,
+    pub target_url: String,
+    pub secret_sealed: String,
+    pub hook_active: bool,
+    /// The creating key is still active (always true for key-event hooks).
+    pub key_active: bool,
+    pub plan: String,
+    pub event_type: String,
+    /// The event's `data`, as JSON text.
+    pub payload: String,
+    pub event_created_at: i64,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    /// A 2xx answer.
+    Delivered { status: u16, duration_ms: i64 },
+    /// Anything else; `retry_at` = when to try again, `None` = give up.
+    Failed { status: Option<u16>, error: Option<String>, duration_ms: i64, retry_at: Option<i64> },
+    /// 410 Gone: the hook is deleted.
+    Gone { duration_ms: i64 },
+    /// Not attempted (free plan, disabled hook, revoked key).
+    Skipped { reason: &'static str },
+}
+
+const HOOK_COLUMNS: &str = "h.id, h.workspace_id, h.key_id, k.name AS key_name, h.created_by, \
+     u.email AS created_by_email, h.target_url, h.event, h.status, h.created_at, h.last_attempt_at, \
+     h.last_status_code, h.last_error, h.failing_since";
+const HOOK_FROM: &str = "FROM hooks h LEFT JOIN api_keys k ON k.id = h.key_id LEFT JOIN users u ON u.id = h.created_by";
+
+fn hook_from_row(r: &sqlx::any::AnyRow) -> Result<HookRecord> {
+    let created_by: Option<String> = r.try_get("created_by")?;
+    let email: Option<String> = r.try_get("created_by_email")?;
+    Ok(HookRecord {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        key_id: r.try_get("key_id")?,
+        key_name: r.try_get("key_name")?,
+        created_by: created_by.map(|id| (id, email.unwrap_or_default())),
+        target_url: r.try_get("target_url")?,
+        event: r.try_get("event")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+        last_attempt_at: r.try_get("last_attempt_at")?,
+        last_status_code: r.try_get("last_status_code")?,
+        last_error: r.try_get("last_error")?,
+        failing_since: r.try_get("failing_since")?,
+    })
+}
+
+/// Write `event_type` with `data` (the resource as GET returns it; never a
+/// secret) for `workspace_id`, inside the caller's transaction, with one
+/// pending delivery per active hook subscribed to it. Returns whether any
+/// hook is subscribed; then call [`Store::wake_webhooks`] after the commit
+/// so the worker delivers at once (it also polls every second).
+pub(crate) async fn enqueue_event(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: &str,
+    event_type: EventType,
+    data: &serde_json::Value,
+) -> Result<bool> {
+    let id = ids::new_id(crate::webhooks::EVENT_PREFIX);
+    let now = now_ms();
+    let n = sqlx::query(
+        "INSERT INTO webhook_deliveries (hook_id, event_id, workspace_id, state, attempts, next_attempt_at) \
+         SELECT id, $1, workspace_id, 'pending', 0, $2 FROM hooks \
+         WHERE workspace_id = $3 AND event = $4 AND status = 'active'",
+    )
+    .bind(&id)
+    .bind(now)
+    .bind(workspace_id)
+    .bind(event_type.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO webhook_events (id, workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(event_type.as_str())
+        .bind(data.to_string())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
+/// Hand a rolled key's REST hooks to its successor (same transaction as
+/// the roll), so their deliveries keep flowing after the old key expires.
+pub(crate) async fn move_key_hooks(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: &str,
+    from_key: &str,
+    to_key: &str,
+) -> Result<u64> {
+    Ok(sqlx::query("UPDATE hooks SET key_id = $1 WHERE workspace_id = $2 AND key_id = $3")
+        .bind(to_key)
+        .bind(workspace_id)
+        .bind(from_key)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+/// Disable the hooks created by `key_id` (its revocation), inside the
+/// caller's transaction.
+pub(crate) async fn disable_key_hooks(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'key_revoked' \
+         WHERE workspace_id = $2 AND key_id = $3 AND status = 'active'",
+    )
+    .bind(now_ms())
+    .bind(workspace_id)
+    .bind(key_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+impl Store {
+    /// Wake the delivery worker of this process (after a commit that enqueued events).
+    pub fn wake_webhooks(&self) {
+        self.webhooks_wake.notify_one();
+    }
+
+    /// The worker's wake-up signal.
+    pub fn webhooks_wake(&self) -> &tokio::sync::Notify {
+        &self.webhooks_wake
+    }
+
+    /// Create a hook; `LimitReached(HOOK_LIMIT_MESSAGE)` past [`MAX_HOOKS_PER_WORKSPACE`].
+    pub async fn create_hook(&self, workspace_id: &str, new: &NewHook<'_>) -> Result<HookRecord> {
+        let mut tx = self.pool().begin().await?;
+        // Lock the workspace row (PostgreSQL) / take the write lock (SQLite)
+        // first, so two concurrent creations cannot both count 99.
+        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
+        let n = sqlx::query(
+            "INSERT INTO hooks (id, workspace_id, key_id, created_by, target_url, event, status, secret, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, 'active', $7, $8 \
+             WHERE (SELECT COUNT(*) FROM hooks WHERE workspace_id = $2) < $9",
+        )
+        .bind(new.id)
+        .bind(workspace_id)
+        .bind(new.key_id)
+        .bind(new.created_by)
+        .bind(new.target_url)
+        .bind(new.event.as_str())
+        .bind(new.secret_sealed)
+        .bind(now_ms())
+        .bind(MAX_HOOKS_PER_WORKSPACE)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::LimitReached(HOOK_LIMIT_MESSAGE));
+        }
+        tx.commit().await?;
+        self.hook(workspace_id, new.id).await
+    }
+
+    /// One hook of a workspace; another workspace's is `NotFound`.
+    pub async fn hook(&self, workspace_id: &str, hook_id: &str) -> Result<HookRecord> {
+        let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 AND h.id = $2"))
+            .bind(workspace_id)
+            .bind(hook_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        hook_from_row(&row)
+    }
+
+    /// Every hook of a workspace (both kinds), newest first (at most 100 exist).
+    pub async fn list_hooks(&self, workspace_id: &str) -> Result<Vec<HookRecord>> {
+        let rows =
+            sqlx::query(&format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 ORDER BY h.id DESC"))
+                .bind(workspace_id)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter().map(hook_from_row).collect()
+    }
+
+    /// A page of the workspace's `/v1` hooks (those created with a key),
+    /// newest first; `None` when `starting_after` is not one of them.
+    pub async fn list_rest_hooks(
+        &self,
+        workspace_id: &str,
+        limit: u32,
+        starting_after: Option<&str>,
+    ) -> Result<Option<Page<HookRecord>>> {
+        if let Some(cursor) = starting_after {
+            match self.hook(workspace_id, cursor).await {
+                Ok(h) if h.key_id.is_some() => {}
+                Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let base = format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 AND h.key_id IS NOT NULL");
+        let rows = match starting_after {
+            Some(c) => {
+                sqlx::query(&format!("{base} AND h.id < $2 ORDER BY h.id DESC LIMIT $3"))
+                    .bind(workspace_id)
+                    .bind(c)
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("{base} ORDER BY h.id DESC LIMIT $2"))
+                    .bind(workspace_id)
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        let has_more = rows.len() > limit as usize;
+        let data = rows.iter().take(limit as usize).map(hook_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Some(Page { data, has_more }))
+    }
+
+    /// Delete a hook (its pending deliveries go with it). `rest_only`: only
+    /// a `/v1` hook (a key cannot delete an admin's key-event hook).
+    pub async fn delete_hook(&self, workspace_id: &str, hook_id: &str, rest_only: bool) -> Result<()> {
+        let sql = if rest_only {
+            "DELETE FROM hooks WHERE workspace_id = $1 AND id = $2 AND key_id IS NOT NULL"
+        } else {
+            "DELETE FROM hooks WHERE workspace_id = $1 AND id = $2"
+        };
+        let n = sqlx::query(sql).bind(workspace_id).bind(hook_id).execute(self.pool()).await?.rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Claim up to `limit` due deliveries for `lease_ms`.
+    pub async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let due = "state = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
+        let n = sqlx::query(&format!(
+            "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 \
+             WHERE {due} AND (hook_id, event_id) IN \
+               (SELECT hook_id, event_id FROM webhook_deliveries WHERE {due} \
+                ORDER BY next_attempt_at LIMIT $4{lock})"
+        ))
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT d.hook_id, d.event_id, d.workspace_id, d.attempts, h.target_url, h.secret, h.status, \
+                    CAST(CASE WHEN h.key_id IS NULL OR (k.revoked_at IS NULL \
+                                                        AND (k.expires_at IS NULL OR k.expires_at > $2)) \
+                         THEN 1 ELSE 0 END AS BIGINT) AS key_active, \
+                    w.plan, e.type, e.payload, e.created_at \
+             FROM webhook_deliveries d \
+             JOIN hooks h ON h.id = d.hook_id \
+             JOIN workspaces w ON w.id = h.workspace_id \
+             JOIN webhook_events e ON e.id = d.event_id \
+             LEFT JOIN api_keys k ON k.id = h.key_id \
+             WHERE d.lease_owner = $1 AND d.state = 'pending' ORDER BY d.next_attempt_at",
+        )
+        .bind(owner)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                let key_active: i64 = r.try_get("key_active")?;
+                Ok(ClaimedDelivery {
+                    hook_id: r.try_get("hook_id")?,
+                    event_id: r.try_get("event_id")?,
+                    workspace_id: r.try_get("workspace_id")?,
+                    attempts: r.try_get("attempts")?,
+                    lease_owner: owner.to_string(),
+                    target_url: r.try_get("target_url")?,
+                    secret_sealed: r.try_get("secret")?,
+                    hook_active: status == "active",
+                    key_active: key_active != 0,
+                    plan: r.try_get("plan")?,
+                    event_type: r.try_get("type")?,
+                    payload: r.try_get("payload")?,
+                    event_created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Record an attempt's outcome, if `d`'s lease is still held. Returns
+    /// `true` when this made the hook `disabled` (its last
+    /// [`DISABLE_AFTER_GIVEN_UP`] finished events were all given up).
+    pub async fn finish_delivery(&self, d: &ClaimedDelivery, outcome: &DeliveryOutcome) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        if let DeliveryOutcome::Gone { .. } = outcome {
+            // Only while we hold the lease: a stale worker must not delete.
+            let held = sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'delivered' \
+                 WHERE hook_id = $1 AND event_id = $2 AND lease_owner = $3",
+            )
+            .bind(&d.hook_id)
+            .bind(&d.event_id)
+            .bind(&d.lease_owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if held == 1 {
+                sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1")
+                    .bind(&d.hook_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM webhook_deliveries WHERE hook_id = $1")
+                    .bind(&d.hook_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM hooks WHERE id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            return Ok(false);
+        }
+        let attempted = !matches!(outcome, DeliveryOutcome::Skipped { .. });
+        let (state, next, status, error, duration): (&str, Option<i64>, Option<u16>, Option<String>, i64) =
+            match outcome {
+                DeliveryOutcome::Delivered { status, duration_ms } => {
+                    ("delivered", None, Some(*status), None, *duration_ms)
+                }
+                DeliveryOutcome::Failed { status, error, duration_ms, retry_at: Some(at) } => {
+                    ("pending", Some(*at), *status, error.clone(), *duration_ms)
+                }
+                DeliveryOutcome::Failed { status, error, duration_ms, retry_at: None } => {
+                    ("given_up", None, *status, error.clone(), *duration_ms)
+                }
+                DeliveryOutcome::Skipped { reason } => ("skipped", None, None, Some(reason.to_string()), 0),
+                DeliveryOutcome::Gone { .. } => unreachable!("handled above"),
+            };
+        let status_i = status.map(i64::from);
+        let n = sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+                    attempts = attempts + $3, lease_owner = NULL, lease_until = NULL, \
+                    last_attempt_at = $4, last_status_code = $5, last_error = $6, last_duration_ms = $7 \
+             WHERE hook_id = $8 AND event_id = $9 AND lease_owner = $10",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(i64::from(attempted))
+        .bind(now)
+        .bind(status_i)
+        .bind(error.as_deref())
+        .bind(duration)
+        .bind(&d.hook_id)
+        .bind(&d.event_id)
+        .bind(&d.lease_owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            // The lease expired and another worker took the delivery over.
+            return Ok(false);
+        }
+        if !attempted {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO webhook_attempts (hook_id, event_id, attempt, at, status_code, error, duration_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&d.hook_id)
+        .bind(&d.event_id)
+        .bind(d.attempts + 1)
+        .bind(now)
+        .bind(status_i)
+        .bind(error.as_deref())
+        .bind(duration)
+        .execute(&mut *tx)
+        .await?;
+        if state == "delivered" {
+            sqlx::query(
+                "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = NULL, failing_since = NULL \
+                 WHERE id = $3",
+            )
+            .bind(now)
+            .bind(status_i)
+            .bind(&d.hook_id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = $3, \
+                        failing_since = COALESCE(failing_since, $1) WHERE id = $4",
+            )
+            .bind(now)
+            .bind(status_i)
+            .bind(error.as_deref())
+            .bind(&d.hook_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut disabled = false;
+        if state == "given_up" {
+            let recent: Vec<String> = sqlx::query_scalar(
+                "SELECT state FROM webhook_deliveries WHERE hook_id = $1 AND state IN ('delivered', 'given_up') \
+                 ORDER BY event_id DESC LIMIT $2",
+            )
+            .bind(&d.hook_id)
+            .bind(DISABLE_AFTER_GIVEN_UP)
+            .fetch_all(&mut *tx)
+            .await?;
+            if recent.len() as i64 == DISABLE_AFTER_GIVEN_UP && recent.iter().all(|s| s == "given_up") {
+                disabled = sqlx::query(
+                    "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'failing' \
+                     WHERE id = $2 AND status = 'active'",
+                )
+                .bind(now)
+                .bind(&d.hook_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
+    /// Give up the claims `owners` still hold (a clean shutdown abandoned
+    /// their attempts): the deliveries are due again at once, here after a
+    /// restart or on another node, instead of after the lease expires.
+    pub async fn release_deliveries(&self, owners: &[String]) -> Result<u64> {
+        let mut n = 0;
+        for owner in owners {
+            n += sqlx::query(
+                "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL \
+                 WHERE lease_owner = $1 AND state = 'pending'",
+            )
+            .bind(owner)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// Deliveries waiting to be attempted, and disabled hooks (metrics).
+    pub async fn webhook_gauges(&self) -> Result<(i64, i64)> {
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'")
+            .fetch_one(self.pool())
+            .await?;
+        let disabled: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM hooks WHERE status = 'disabled'").fetch_one(self.pool()).await?;
+        Ok((pending, disabled))
+    }
+
+    /// Delete finished deliveries, their attempts and events older than `before_ms`.
+    pub async fn delete_webhook_history_before(&self, before_ms: i64) -> Result<u64> {
+        let mut n = sqlx::query(
+            "DELETE FROM webhook_attempts WHERE at < $1 AND (hook_id, event_id) IN \
+               (SELECT hook_id, event_id FROM webhook_deliveries WHERE state <> 'pending')",
+        )
+        .bind(before_ms)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        n += sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND next_attempt_at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        n += sqlx::query(
+            "DELETE FROM webhook_events WHERE created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+        )
+        .bind(before_ms)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+}

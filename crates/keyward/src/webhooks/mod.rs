@@ -1,0 +1,206 @@
+//! Webhooks (SPEC §9): REST hooks for `/v1` resources and key-event hooks
+//! for admins, delivered off the request path from a transactional outbox.
+//!
+//! - [`EventType`]: every event keyward announces;
+//! - [`secret`]: `whsec_` secrets, encrypted at rest under a master key;
+//! - [`sign`]: Standard Webhooks signatures;
+//! - [`worker`]: claims due deliveries, POSTs them through the one
+//!   [`crate::outbound::OutboundClient`], records and reschedules them.
+//!
+//! Events are written by [`crate::store::enqueue_event`] inside the
+//! transaction of the change they announce.
+pub mod metrics;
+pub mod secret;
+pub mod sign;
+pub mod worker;
+
+pub use worker::Webhooks;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Id prefix of hooks.
+pub const HOOK_PREFIX: &str = "hook";
+/// Id prefix of events.
+pub const EVENT_PREFIX: &str = "evt";
+/// At most this many hooks per workspace (both kinds together).
+pub const MAX_HOOKS_PER_WORKSPACE: i64 = 100;
+/// The longest `target_url`.
+pub const MAX_TARGET_URL_CHARS: usize = 2048;
+/// A hook all of whose last this many finished events were given up is disabled.
+pub const DISABLE_AFTER_GIVEN_UP: i64 = 5;
+
+/// Every event type keyward delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    StudyCreated,
+    TranscriptCreated,
+    KeyCreated,
+    KeyRevoked,
+    KeyRolled,
+    KeyExpiring,
+    KeyLeaked,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        EventType::StudyCreated,
+        EventType::TranscriptCreated,
+        EventType::KeyCreated,
+        EventType::KeyRevoked,
+        EventType::KeyRolled,
+        EventType::KeyExpiring,
+        EventType::KeyLeaked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::StudyCreated => "study.created",
+            EventType::TranscriptCreated => "transcript.created",
+            EventType::KeyCreated => "key.created",
+            EventType::KeyRevoked => "key.revoked",
+            EventType::KeyRolled => "key.rolled",
+            EventType::KeyExpiring => "key.expiring",
+            EventType::KeyLeaked => "key.leaked",
+        }
+    }
+
+    /// Events a `/v1` key may subscribe to (the rest are admins' key events).
+    pub fn is_resource_event(self) -> bool {
+        matches!(self, EventType::StudyCreated | EventType::TranscriptCreated)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventType {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        EventType::ALL.into_iter().find(|e| e.as_str() == s).ok_or(())
+    }
+}
+
+/// `--webhooks-retry-schedule`: the delays before each retry, e.g.
+/// `5s,5m,30m,2h,5h,10h,10h` (one first attempt plus one retry per delay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+/// The default schedule (about 28 hours in all, like Standard Webhooks').
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+impl RetrySchedule {
+    /// The delay before retry number `failed_attempts` (1 = after the first
+    /// attempt failed), or `None` when the schedule is used up.
+    pub fn delay_after(&self, failed_attempts: u32) -> Option<Duration> {
+        self.0.get(failed_attempts.checked_sub(1)? as usize).copied()
+    }
+}
+
+impl FromStr for RetrySchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            if part.is_empty() && s.trim().is_empty() {
+                break; // an empty schedule: no retries
+            }
+            let (num, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len()));
+            let n: u64 = num.parse().map_err(|_| format!("{part:?} is not a delay such as 5s, 5m, 2h or 1d"))?;
+            let secs = match unit {
+                "ms" => {
+                    out.push(Duration::from_millis(n));
+                    continue;
+                }
+                "s" => n,
+                "m" => n * 60,
+                "h" => n * 3600,
+                "d" => n * 86_400,
+                _ => return Err(format!("{part:?} is not a delay such as 5s, 5m, 2h or 1d")),
+            };
+            if secs > 7 * 86_400 {
+                return Err(format!("{part:?} is longer than 7 days"));
+            }
+            out.push(Duration::from_secs(secs));
+        }
+        if out.len() > 20 {
+            return Err("at most 20 retries".into());
+        }
+        Ok(RetrySchedule(out))
+    }
+}
+
+/// Clap's parser of `--webhooks-retry-schedule`.
+pub fn parse_retry_schedule(s: &str) -> Result<RetrySchedule, String> {
+    s.parse()
+}
+
+impl Webhooks {
+    /// From the serve flags. The master key: `--webhooks-secret-key`, or on
+    /// SQLite a generated `webhooks.key` beside the database; on PostgreSQL
+    /// without the flag, webhooks cannot be created (503) and keyward says so.
+    pub fn from_config(config: &crate::config::ServeArgs) -> anyhow::Result<Webhooks> {
+        let policy = crate::outbound::Policy {
+            allow_private: config.webhooks_allow_private,
+            allow_http: config.webhooks_allow_http,
+        };
+        let master = match &config.webhooks_secret_key {
+            Some(k) => Some(secret::MasterKey::parse(k)?),
+            None => match config.store.location()?.sqlite_path {
+                Some(db) => {
+                    let dir = db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                    Some(secret::MasterKey::load_or_create(dir)?)
+                }
+                None => {
+                    tracing::warn!(
+                        "webhooks are off: PostgreSQL needs --webhooks-secret-key (32 bytes, e.g. `openssl rand -hex 32`), \
+                         the same on every node"
+                    );
+                    None
+                }
+            },
+        };
+        Ok(Webhooks {
+            client: crate::outbound::OutboundClient::new(policy)?,
+            master,
+            schedule: config.webhooks_retry_schedule.clone(),
+            metrics: Default::default(),
+            claims: Default::default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_round_trip() {
+        for e in EventType::ALL {
+            assert_eq!(e.as_str().parse::<EventType>(), Ok(e));
+        }
+        assert!("study.deleted".parse::<EventType>().is_err());
+        assert!(EventType::StudyCreated.is_resource_event());
+        assert!(!EventType::KeyLeaked.is_resource_event());
+    }
+
+    #[test]
+    fn parses_the_default_retry_schedule() {
+        let s: RetrySchedule = DEFAULT_RETRY_SCHEDULE.parse().unwrap();
+        assert_eq!(s.0.len(), 7);
+        assert_eq!(s.delay_after(1), Some(Duration::from_secs(5)));
+        assert_eq!(s.delay_after(2), Some(Duration::from_secs(300)));
+        assert_eq!(s.delay_after(7), Some(Duration::from_secs(36_000)));
+        assert_eq!(s.delay_after(8), None);
+        assert_eq!(s.delay_after(0), None);
+        assert_eq!("1s, 1s".parse::<RetrySchedule>().unwrap().0, vec![Duration::from_secs(1); 2]);
+        assert!("".parse::<RetrySchedule>().unwrap().0.is_empty());
+        assert!("5x".parse::<RetrySchedule>().is_err());
+        assert!("s".parse::<RetrySchedule>().is_err());
+        assert!("8d".parse::<RetrySchedule>().is_err());
+    }
+}
