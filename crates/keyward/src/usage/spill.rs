@@ -254,7 +254,12 @@ impl Spill {
         if self.records == 0 {
             self.metrics.spilled_since_ms.store(0, Ordering::Relaxed);
         } else if let Some(s) = since {
-            let _ = self.metrics.spilled_since_ms.compare_exchange(0, s.max(1) as u64, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = self.metrics.spilled_since_ms.compare_exchange(
+                0,
+                s.max(1) as u64,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -372,7 +377,7 @@ mod tests {
     fn records_round_trip_in_order_and_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = open(dir.path(), 1 << 20);
-        let batch = vec![
+        let batch = [
             rec(1, "key_a", "/v1/me", 200, None),
             rec(2, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
             rec(3, "key_a", "/v1/me", 401, Some("ip_not_allowed")),
