@@ -198,8 +198,24 @@ impl Writer {
             };
             let started = Instant::now();
             if let Err(e) = write_batch(&self.store, &chunk).await {
-                tracing::debug!(error = ?e, "the store still refuses usage records; they stay in the spill file");
-                return;
+                // A store that answers yet refuses the chunk twice would
+                // hold the usage log back forever: that chunk is dropped.
+                if !self.store.ping().await {
+                    tracing::debug!(error = ?e, "the store still refuses usage records; they stay in the spill file");
+                    return;
+                }
+                if let Err(e) = write_batch(&self.store, &chunk).await {
+                    self.metrics.dropped.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    tracing::error!(
+                        error = ?e,
+                        dropped = chunk.len(),
+                        "the store answers but refuses these spilled usage records; they were dropped"
+                    );
+                    if let Err(e) = spill.replayed(end, chunk.len()) {
+                        tracing::error!(error = %e, "could not note the usage spill file's replay position");
+                    }
+                    continue;
+                }
             }
             if let Err(e) = spill.replayed(end, chunk.len()) {
                 tracing::error!(error = %e, "could not note the usage spill file's replay position");
