@@ -410,7 +410,7 @@ fn problem_schema(validation: bool) -> Value {
         "description": "RFC 9457 problem details.",
         "required": ["type", "title", "status", "detail", "code", "request_id"],
         "properties": {
-            "type": { "type": "string", "format": "uri" },
+            "type": { "type": "string", "format": "uri-reference", "description": "A URI reference (RFC 9457): `{--public-url}/docs/errors#<code>`, or `/docs/errors#<code>` without `--public-url`; the IANA quota-exceeded type for a key's 429." },
             "title": { "type": "string" },
             "status": { "type": "integer", "minimum": 400, "maximum": 599 },
             "detail": { "type": "string" },
