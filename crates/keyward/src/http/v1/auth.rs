@@ -192,7 +192,11 @@ pub fn expired(vk: &VerifiedKey, now: i64) -> bool {
 /// the key lacks (`None`: the key may call it). Pure; public for the
 /// request-path benchmark.
 #[inline]
-pub fn missing_scope(route: &routes::Route, method: &axum::http::Method, vk: &VerifiedKey) -> Option<keyward_core::Scope> {
+pub fn missing_scope(
+    route: &routes::Route,
+    method: &axum::http::Method,
+    vk: &VerifiedKey,
+) -> Option<keyward_core::Scope> {
     route.scope_for(method).filter(|s| !vk.key.scopes.contains(*s))
 }
 
