@@ -3,12 +3,13 @@
 # and a local receiver (python, answers 200 and counts POSTs), loopback only:
 #  (a) POST /v1/studies req/s and p99 (wrk) with 0 hooks, then with HOOKS
 #      `study.created` hooks to the receiver, alternating ROUNDS times; after
-#      each hooked run, the backlog is drained (bounded by DRAIN_TIMEOUT) and
-#      its delivery rate printed, so the next run starts on a quiet worker;
+#      each hooked run the script waits for the backlog (at most RUN_DRAIN s)
+#      and prints the delivery rate, then deletes the hooks, which drops what
+#      is still pending with them, so the next run starts on a quiet worker;
 #  (b) deliveries per second: N studies created back to back, then the time
 #      until all N × HOOKS deliveries reached the receiver.
 #
-#   scripts/bench-webhooks.sh [HOOKS=10] [ROUNDS=2] [DURATION=10] [CONNECTIONS=16] [THREADS=2] [N=300] [DRAIN_TIMEOUT=180]
+#   scripts/bench-webhooks.sh [HOOKS=10] [ROUNDS=2] [DURATION=10] [CONNECTIONS=16] [THREADS=2] [N=300] [RUN_DRAIN=20] [DRAIN_TIMEOUT=120]
 #
 # Needs: wrk (apt-get install wrk), python3, curl.
 set -euo pipefail
@@ -19,7 +20,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 N=${N:-300}
-DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-180}
+RUN_DRAIN=${RUN_DRAIN:-20}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
 [ -n "${NO_BUILD:-}" ] || cargo build --release -p keyward >&2
@@ -115,9 +117,9 @@ m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 print(f"{rps:.0f} {ms('50%'):.3f} {ms('99%'):.3f} {n} {int(m.group(1)) if m else 0}")
 PY
 }
-# Wait until the receiver has $1 POSTs (or DRAIN_TIMEOUT); prints seconds waited.
+# Wait until the receiver has $1 POSTs (or RUN_DRAIN s); prints seconds waited.
 drain_until() {
-  python3 - "$1" "$RPORT" "$DRAIN_TIMEOUT" <<'PY'
+  python3 - "$1" "$RPORT" "$RUN_DRAIN" <<'PY'
 import sys, time, urllib.request
 want, port, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 t0 = time.monotonic()
