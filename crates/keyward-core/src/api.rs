@@ -210,6 +210,18 @@ pub struct UsageReport {
     pub recent: Vec<RecentRequest>,
     /// 168 hourly buckets for the last 7 days, oldest first, empty hours included.
     pub series: Vec<SeriesBucket>,
+    /// Present while this node holds usage records the store has not taken
+    /// yet (the database was unavailable): the numbers above miss them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_behind: Option<UsageBehind>,
+}
+
+/// Usage records waiting in a node's spill file for the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageBehind {
+    pub spilled_records: u64,
+    /// When the oldest of them was made.
+    pub since: Timestamp,
 }
 
 /// One audit-log entry. `details` never holds a secret.

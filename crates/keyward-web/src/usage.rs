@@ -46,6 +46,13 @@ pub fn section(p: &ApiKeysPage, keys: &[KeyObject], u: &UsageReport, key_filter:
                         a href=(page_url(&p.current.id, None)) { "Show all keys" }
                     }
                 }
+                @if let Some(b) = &u.usage_behind {
+                    p.filter-note #usage-behind role="status" {
+                        "Usage is behind: " strong { (b.spilled_records) } " requests made since "
+                        time datetime=(b.since.to_rfc3339()) { (b.since.to_rfc3339()) }
+                        " wait on this server to be written (the database was unavailable). They are added, in order, as soon as it answers."
+                    }
+                }
                 (stats(&u.last_24h, &u.last_7d))
                 (chart_card(&u.series))
                 div.grid-2 {

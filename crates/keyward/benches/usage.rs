@@ -196,6 +196,8 @@ fn pipeline(_c: &mut Criterion) {
             policy: AutoRevokePolicy::from_config(&config),
             notifier,
             retry: Retry { attempts: 3, first_backoff: Duration::from_millis(50) },
+            spill: None,
+            replay_every: keyward::usage::writer::REPLAY_EVERY,
         };
         let mut all = Gen::new(&ws, &keys);
         let now = keyward::store::now_ms();

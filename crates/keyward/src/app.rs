@@ -196,12 +196,21 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
         }
     };
     let notifier = Arc::clone(&state.notifier);
+    let spill_dir = state.config.usage_spill_dir();
+    let spill = crate::usage::spill::Spill::open(
+        &spill_dir,
+        state.config.usage_spill_max_mb.saturating_mul(1 << 20),
+        Arc::clone(&metrics),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the usage spill file in {}: {e}", spill_dir.display()))?;
     let writer = Writer {
         store: state.store.clone(),
         metrics: Arc::clone(&metrics),
         policy: AutoRevokePolicy::from_config(&state.config),
         notifier: Arc::clone(&notifier),
         retry: notify::Retry { attempts: 5, first_backoff: Duration::from_millis(100) },
+        spill: Some(spill),
+        replay_every: crate::usage::writer::REPLAY_EVERY,
     };
     let writer = tokio::spawn(crate::usage::run_writer(writer, background.usage_rx));
     let retention = tokio::spawn(retention::run_loop(state.store.clone(), state.config.usage_retention_days, metrics));

@@ -14,6 +14,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of `Serve` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: /v1, the admin API and the API Keys page.
@@ -108,6 +110,13 @@ pub struct ServeArgs {
     /// Days to keep usage records and rollups.
     #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub usage_retention_days: u32,
+    /// Directory of the usage spill file, which holds usage records while
+    /// the store cannot take them (default: `<data-dir>/usage-spill`).
+    #[arg(long, env = "KEYWARD_USAGE_SPILL_DIR")]
+    pub usage_spill_dir: Option<PathBuf>,
+    /// Largest size of the usage spill file in MiB; records past it are dropped (counted, logged).
+    #[arg(long, env = "KEYWARD_USAGE_SPILL_MAX_MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub usage_spill_max_mb: u64,
     /// Auto-revocation: sliding window in seconds.
     #[arg(long, env = "KEYWARD_AUTO_REVOKE_WINDOW_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub auto_revoke_window_secs: u64,
@@ -152,6 +161,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("notify_webhook_url", &self.notify_webhook_url.is_some())
             .field("github_secret_scanning_keys_url", &self.github_secret_scanning_keys_url)
             .field("usage_retention_days", &self.usage_retention_days)
+            .field("usage_spill_dir", &self.usage_spill_dir)
+            .field("usage_spill_max_mb", &self.usage_spill_max_mb)
             .field("auto_revoke_window_secs", &self.auto_revoke_window_secs)
             .field("auto_revoke_min_errors", &self.auto_revoke_min_errors)
             .field("auto_revoke_min_ratio", &self.auto_revoke_min_ratio)
@@ -164,6 +175,11 @@ impl std::fmt::Debug for ServeArgs {
 }
 
 impl ServeArgs {
+    /// Where the usage spill file lives.
+    pub fn usage_spill_dir(&self) -> PathBuf {
+        self.usage_spill_dir.clone().unwrap_or_else(|| self.store.data_dir.join("usage-spill"))
+    }
+
     /// Defaults for tests and embedding: every flag at its documented default.
     pub fn defaults_for(store: StoreArgs) -> Self {
         let mut args = ServeArgs::try_parse_from(["serve"]).expect("defaults parse");
@@ -192,7 +208,9 @@ impl ServeArgs {
     }
 }
 
-fn parse_cidr(s: &str) -> Result<IpNet, String> {
+/// A `--trusted-proxies` entry: a CIDR or a single address (trimmed). A pure
+/// function, public for the fuzz targets in `fuzz/`.
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))

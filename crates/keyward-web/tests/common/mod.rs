@@ -187,6 +187,7 @@ pub fn usage() -> UsageReport {
         ],
         recent,
         series,
+        usage_behind: None,
     }
 }
 

@@ -53,7 +53,9 @@ pub async fn api_usage(
 /// The usage report the page renders (the same as the API's). The caller
 /// has checked the role and that `key_id` is one of the workspace's keys.
 pub async fn usage_report(state: &AppState, ws: &str, key_id: Option<&str>) -> ApiResult<UsageReport> {
-    Ok(crate::usage::stats::report(&state.store, ws, key_id, now_ms()).await?)
+    let mut report = crate::usage::stats::report(&state.store, ws, key_id, now_ms()).await?;
+    report.usage_behind = crate::usage::spill::behind(state.usage.metrics());
+    Ok(report)
 }
 
 /// Notifications the page shows as banners, newest first.

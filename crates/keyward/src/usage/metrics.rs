@@ -45,6 +45,12 @@ pub struct UsageMetrics {
     pub accept_errors: AtomicU64,
     /// Logins answered 503 because every password-check slot was busy.
     pub logins_refused_busy: AtomicU64,
+    /// Usage records in the spill file, waiting for the store (gauge).
+    pub spilled_records: AtomicU64,
+    /// Bytes of the spill file (gauge).
+    pub spill_bytes: AtomicU64,
+    /// `at` (unix ms) of the oldest record waiting in the spill file; 0 when none.
+    pub spilled_since_ms: AtomicU64,
     batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
     batch_count: AtomicU64,
     batch_sum_us: AtomicU64,
@@ -97,6 +103,15 @@ impl UsageMetrics {
             "# HELP keyward_connections_open Client connections open on the public listener.\n\
              # TYPE keyward_connections_open gauge\nkeyward_connections_open {}",
             get(&self.connections_open)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP keyward_usage_spilled_records Usage records in the spill file, waiting for the store.\n\
+             # TYPE keyward_usage_spilled_records gauge\nkeyward_usage_spilled_records {}\n\
+             # HELP keyward_usage_spill_bytes Size of the usage spill file in bytes.\n\
+             # TYPE keyward_usage_spill_bytes gauge\nkeyward_usage_spill_bytes {}",
+            get(&self.spilled_records),
+            get(&self.spill_bytes)
         );
         let pending = enqueued.saturating_sub(written + dropped);
         let _ = writeln!(

@@ -8,12 +8,14 @@
 //! - [`autorevoke`]: the error-rate rule and the revocation;
 //! - [`notify`]: the banner notification and the webhook;
 //! - [`stats`]: the API Usage report;
+//! - [`spill`]: the local file that holds batches while the store is down;
 //! - [`retention`]: the 90-day clean-up job;
 //! - [`metrics`]: Prometheus counters for all of the above.
 pub mod autorevoke;
 pub mod metrics;
 pub mod notify;
 pub mod retention;
+pub mod spill;
 pub mod stats;
 pub mod writer;
 

@@ -74,7 +74,7 @@ pub fn fold(rows: &[HourStatusCount], current: i64) -> UsageReport {
             add(&mut day, r, error);
         }
     }
-    UsageReport { last_24h: day, last_7d: week, top_endpoints: vec![], recent: vec![], series }
+    UsageReport { last_24h: day, last_7d: week, top_endpoints: vec![], recent: vec![], series, usage_behind: None }
 }
 
 fn add(t: &mut UsageTotals, r: &HourStatusCount, error: bool) {

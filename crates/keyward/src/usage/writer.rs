@@ -9,8 +9,13 @@
 //! (see [`Store::counts_key_buckets`]).
 //!
 //! Lossless: the request path waits for room in the channel instead of
-//! dropping; a batch that fails is retried with backoff, and only after
-//! every attempt failed are its records dropped, counted in the
+//! dropping; a batch that fails is retried with backoff, and after every
+//! attempt failed it goes to the [`Spill`] file (fsync'd before the batch
+//! counts as handled). While the spill file holds records, later batches go
+//! there too (order is kept) and a replay is tried every
+//! [`Writer::replay_every`]; once the store answers the file is written back
+//! in order and emptied. Only records that do not fit in the spill file's
+//! bound (or a writer without one) are dropped, counted in the
 //! `keyward_usage_records_dropped_total` metric and logged with their count.
 //! When every sender is gone (graceful shutdown) the channel is drained to
 //! the last record before [`run_writer`] returns.
@@ -21,6 +26,7 @@
 use super::autorevoke::{self, AutoRevokePolicy};
 use super::metrics::UsageMetrics;
 use super::notify::{Notifier, Retry};
+use super::spill::Spill;
 use super::UsageRecord;
 use crate::store::{now_ms, HourlyCount, Store, UsageIncrements, WorkspaceHourlyCount};
 use std::collections::HashMap;
@@ -45,20 +51,28 @@ pub struct Writer {
     pub notifier: Arc<Notifier>,
     /// Attempts per batch and the first backoff (doubling).
     pub retry: Retry,
+    /// Where batches go while the store cannot take them (none: dropped).
+    pub spill: Option<Spill>,
+    /// How often a replay of the spill file is tried while it holds records.
+    pub replay_every: std::time::Duration,
 }
+
+/// The default [`Writer::replay_every`].
+pub const REPLAY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often the hourly rollups are brought up to date on SQLite (see
 /// [`Store::defers_rollups`]).
 pub const ROLLUP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Run until every sender is gone and the channel is empty.
-pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
+pub async fn run_writer(mut writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
     let mut buf = Vec::with_capacity(BATCH_MAX);
     let mut checks = autorevoke::DueChecks::default();
     let mut buckets = autorevoke::KeyBuckets::default();
     let mut last_flush = Instant::now();
     let mut last_buckets = Instant::now();
     let mut catching_up = false;
+    let mut last_replay: Option<Instant> = None;
     loop {
         // Rollups behind: take what is waiting, if anything, and go on.
         // Counts put off (see `DueChecks`): wake up for them even when no
@@ -67,6 +81,8 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
             Some(std::time::Duration::ZERO)
         } else if checks.waiting() {
             Some(autorevoke::CHECK_GAP)
+        } else if writer.behind() {
+            Some(writer.replay_every)
         } else {
             None
         };
@@ -81,6 +97,10 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
                 n => n,
             },
         };
+        if writer.behind() && last_replay.is_none_or(|t| t.elapsed() >= writer.replay_every) {
+            last_replay = Some(Instant::now());
+            writer.replay(&mut checks, &mut buckets).await;
+        }
         if received > 0 {
             writer.handle(&buf, &mut checks, &mut buckets).await;
         }
@@ -114,6 +134,11 @@ pub async fn run_writer(writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> 
             // context switch on the request path). Costs ≤ LINGER of delay.
             tokio::time::sleep(LINGER).await;
         }
+    }
+    // Shutdown: one last try to bring the spill file back; what the store
+    // cannot take stays on disk for the next start.
+    if writer.behind() {
+        writer.replay(&mut checks, &mut buckets).await;
     }
     checks.hurry();
     writer.check_auto_revocation(&mut checks, &mut buckets).await;
@@ -153,12 +178,99 @@ impl Writer {
         }
     }
 
+    /// The spill file holds records the store does not have yet.
+    pub fn behind(&self) -> bool {
+        self.spill.as_ref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// Write the spill file back to the store, in order, one chunk at a
+    /// time (one attempt each); stop at the first failure.
+    async fn replay(&mut self, checks: &mut autorevoke::DueChecks, buckets: &mut autorevoke::KeyBuckets) {
+        let Some(spill) = self.spill.as_mut() else { return };
+        let before = spill.records();
+        while !spill.is_empty() {
+            let (chunk, end) = match spill.next_chunk(BATCH_MAX) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read the usage spill file; will retry");
+                    return;
+                }
+            };
+            let started = Instant::now();
+            if let Err(e) = write_batch(&self.store, &chunk).await {
+                // A store that answers yet refuses the chunk twice would
+                // hold the usage log back forever: that chunk is dropped.
+                if !self.store.ping().await {
+                    tracing::debug!(error = ?e, "the store still refuses usage records; they stay in the spill file");
+                    return;
+                }
+                if let Err(e) = write_batch(&self.store, &chunk).await {
+                    self.metrics.dropped.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    tracing::error!(
+                        error = ?e,
+                        dropped = chunk.len(),
+                        "the store answers but refuses these spilled usage records; they were dropped"
+                    );
+                    if let Err(e) = spill.replayed(end, chunk.len()) {
+                        tracing::error!(error = %e, "could not note the usage spill file's replay position");
+                    }
+                    continue;
+                }
+            }
+            if let Err(e) = spill.replayed(end, chunk.len()) {
+                tracing::error!(error = %e, "could not note the usage spill file's replay position");
+            }
+            self.metrics.observe_batch(started.elapsed());
+            self.metrics.written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+            checks.note(&chunk);
+            if self.store.counts_key_buckets() {
+                buckets.add(&chunk);
+            }
+        }
+        tracing::info!(records = before, "usage records from the spill file written to the store; usage is up to date");
+    }
+
+    /// Put a batch the store did not take into the spill file; what does
+    /// not fit (or no spill file) is dropped and counted.
+    fn spill_or_drop(&mut self, batch: &[UsageRecord], error: &dyn std::fmt::Debug) {
+        let kept = match self.spill.as_mut() {
+            Some(spill) => {
+                let was_empty = spill.is_empty();
+                let kept = spill.append(batch);
+                if was_empty && kept > 0 {
+                    tracing::warn!(
+                        error = ?error,
+                        records = kept,
+                        "the store refuses usage records; spilling them to the local spill file until it answers"
+                    );
+                }
+                kept
+            }
+            None => 0,
+        };
+        let dropped = batch.len() - kept;
+        if dropped > 0 {
+            self.metrics.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+            tracing::error!(
+                error = ?error,
+                dropped,
+                "usage records could be neither written nor spilled (spill file full or unavailable); they were dropped"
+            );
+        }
+    }
+
     async fn handle(
-        &self,
+        &mut self,
         batch: &[UsageRecord],
         checks: &mut autorevoke::DueChecks,
         buckets: &mut autorevoke::KeyBuckets,
     ) {
+        if self.behind() {
+            // Older records wait in the spill file: these go after them.
+            self.spill_or_drop(batch, &"older usage records are still waiting in the spill file");
+            return;
+        }
         let started = Instant::now();
         let mut backoff = self.retry.first_backoff;
         let mut attempt = 1;
@@ -172,13 +284,7 @@ impl Writer {
                     attempt += 1;
                 }
                 Err(e) => {
-                    self.metrics.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    tracing::error!(
-                        error = ?e,
-                        attempts = attempt,
-                        dropped = batch.len(),
-                        "usage batch failed every attempt; its records were dropped"
-                    );
+                    self.spill_or_drop(batch, &e);
                     return;
                 }
             }

@@ -228,7 +228,7 @@ async fn plan_changes_from_the_cli_apply_on_the_next_request() {
 
 /// Start the real binary; returns the child, what it printed up to the
 /// listening line, its base URL, and its stderr.
-fn start_binary(
+pub(crate) fn start_binary(
     dir: &std::path::Path,
     extra: &[&str],
 ) -> (std::process::Child, String, String, BufReader<std::process::ChildStderr>) {

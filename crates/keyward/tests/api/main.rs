@@ -15,6 +15,7 @@ mod notices;
 mod sessions;
 mod usage_autorevoke;
 mod usage_log;
+mod usage_spill;
 mod usage_unmatched;
 mod v1_errors;
 mod v1_isolation;

@@ -50,7 +50,8 @@ impl ApiKeyContext {
 /// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
 /// Two `Authorization` headers count as none (401 `invalid_api_key`): a
 /// proxy that keeps the last one would see another caller than keyward.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// A pure function of the headers (public for the fuzz targets in `fuzz/`).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let mut all = headers.get_all(header::AUTHORIZATION).iter();
     let v = all.next()?.to_str().ok()?;
     if all.next().is_some() {

@@ -7,7 +7,7 @@ use super::ApiKeyContext;
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::json::ApiJson;
-use crate::outbound::{check_url, UrlError};
+use crate::outbound::{check_url, Policy, UrlError};
 use crate::store::{HookRecord, NewHook, StoreError};
 use crate::webhooks::{secret, EventType, HOOK_PREFIX, MAX_TARGET_URL_CHARS};
 use axum::extract::State;
@@ -96,6 +96,14 @@ pub(crate) fn parse_hook_input(
     body: &Value,
     allowed: fn(EventType) -> bool,
 ) -> ApiResult<(String, EventType)> {
+    parse_hook_body(body, state.webhooks.client.policy(), allowed)
+}
+
+/// [`parse_hook_input`] without the app state: the body of `POST /v1/hooks`
+/// (or the admin's hooks) checked against the outbound URL `policy`, with
+/// `allowed` the events this endpoint takes. A pure function, public for the
+/// fuzz targets in `fuzz/`.
+pub fn parse_hook_body(body: &Value, policy: Policy, allowed: fn(EventType) -> bool) -> ApiResult<(String, EventType)> {
     let mut errs = Vec::new();
     let Some(obj) = body.as_object() else {
         return Err(ApiError::Validation(vec![FieldError::new("", "invalid_type", "expected a JSON object")]));
@@ -104,7 +112,6 @@ pub(crate) fn parse_hook_input(
         let shown: String = k.chars().take(64).collect();
         errs.push(FieldError::new(shown, "unknown_field", "is not a field of a hook"));
     }
-    let policy = state.webhooks.client.policy();
     let target = match obj.get("target_url") {
         None | Some(Value::Null) => {
             errs.push(FieldError::new("target_url", "required", "is required"));
