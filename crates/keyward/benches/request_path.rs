@@ -2,6 +2,7 @@
 //! `/v1/me` served in-process (no sockets), on a cache hit.
 //!
 //! `cargo bench -p keyward --bench request_path`
+//! (one group: `cargo bench -p keyward --bench request_path -- expiry_scope`)
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::Request;
@@ -84,6 +85,44 @@ fn steps(c: &mut Criterion) {
     });
 }
 
+/// Issue 23: the expiry check (step 3) and the scope check (step 7) on a
+/// cached key, as the `/v1` pipeline runs them: the comparison with the
+/// key's `expires_at`, then the matched route's lookup (interned template)
+/// and the scope its method needs against the key's scope set.
+fn expiry_and_scope(c: &mut Criterion) {
+    use axum::http::Method;
+    use keyward::http::v1::auth::{expired, missing_scope, routes};
+    let f = fixture();
+    let hash = HashedKey::of(&f.secret);
+    let vk = f.rt.block_on(f.state.keys.lookup(&hash)).unwrap().unwrap();
+    let now = keyward::store::now_ms();
+    let post = Method::POST;
+    // The route is interned per request in the pipeline (it also names the
+    // usage record's route), so both forms are measured.
+    let route = routes::intern("/v1/studies/{id}/transcripts");
+    assert!(!expired(&vk, now));
+    assert_eq!(missing_scope(&route, &post, &vk), None, "an all-scopes key passes");
+    let mut g = c.benchmark_group("expiry_scope");
+    g.bench_function("expiry_only", |b| b.iter(|| expired(black_box(&vk), black_box(now))));
+    g.bench_function("scope_only_interned_route", |b| {
+        b.iter(|| missing_scope(black_box(&route), black_box(&post), black_box(&vk)))
+    });
+    g.bench_function("expiry_and_scope_interned_route", |b| {
+        b.iter(|| {
+            let vk = black_box(&vk);
+            (expired(vk, black_box(now)), missing_scope(black_box(&route), black_box(&post), vk))
+        })
+    });
+    g.bench_function("expiry_and_scope_with_route_lookup", |b| {
+        b.iter(|| {
+            let vk = black_box(&vk);
+            let r = routes::intern(black_box("/v1/studies/{id}/transcripts"));
+            (expired(vk, black_box(now)), missing_scope(&r, black_box(&post), vk))
+        })
+    });
+    g.finish();
+}
+
 fn whole_request(c: &mut Criterion) {
     let f = fixture();
     let app =
@@ -113,5 +152,5 @@ fn whole_request(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, steps, whole_request);
+criterion_group!(benches, steps, expiry_and_scope, whole_request);
 criterion_main!(benches);

@@ -122,7 +122,7 @@ pub async fn pipeline(
             if vk.take_touch(now) {
                 state.last_used.touch(&vk.key.id, now, ip);
             }
-            let missing = matched.and_then(|m| m.scope_for(req.method())).filter(|s| !vk.key.scopes.contains(*s));
+            let missing = matched.and_then(|m| missing_scope(&m, req.method(), &vk));
             let mut res = if let (true, Some(scope)) = (d.allowed, missing) {
                 ApiError::InsufficientScope(format!(
                     "this API key lacks the {scope} scope, which {} {} needs",
@@ -168,7 +168,7 @@ fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr, now: i64) -> Result<Rate
         let how = vk.key.revoke_reason.unwrap_or(keyward_core::RevokeReason::Manual).explanation();
         return Err(ApiError::ApiKeyRevoked(format!("this API key was revoked at {} ({how})", Timestamp(at))));
     }
-    if now >= vk.key.expires_at {
+    if expired(vk, now) {
         return Err(ApiError::ApiKeyExpired(format!(
             "this API key expired at {}; an admin can generate a new one (or roll a key before it expires)",
             Timestamp(vk.key.expires_at)
@@ -179,6 +179,26 @@ fn steps_3_to_5(vk: &VerifiedKey, ip: std::net::IpAddr, now: i64) -> Result<Rate
         return Err(ApiError::IpNotAllowed(ip.to_string()));
     }
     Ok(policy)
+}
+
+/// Step 3's expiry test: whether the key is expired at `now` (Unix ms), a
+/// comparison with the cached key's `expires_at` (no storage read). Pure;
+/// public for the request-path benchmark.
+#[inline]
+pub fn expired(vk: &VerifiedKey, now: i64) -> bool {
+    now >= vk.key.expires_at
+}
+
+/// Step 7's scope test: the scope `method` on the matched `route` needs and
+/// the key lacks (`None`: the key may call it). Pure; public for the
+/// request-path benchmark.
+#[inline]
+pub fn missing_scope(
+    route: &routes::Route,
+    method: &axum::http::Method,
+    vk: &VerifiedKey,
+) -> Option<keyward_core::Scope> {
+    route.scope_for(method).filter(|s| !vk.key.scopes.contains(*s))
 }
 
 pub(crate) fn static_method(m: &str) -> &'static str {
@@ -278,7 +298,8 @@ impl HeaderBuf<'_> {
 /// and the same lookup gives the scopes its operations need (from
 /// [`super::operations`], resolved once per template).
 /// Only templates of routes that exist are interned (a bounded set).
-mod routes {
+/// Public for the request-path benchmark.
+pub mod routes {
     use axum::http::Method;
     use keyward_core::Scope;
     use std::collections::HashMap;
