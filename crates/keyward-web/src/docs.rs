@@ -15,7 +15,7 @@
 //! filter on the reference page.
 
 use crate::assets;
-use crate::layout::{logo, PRODUCT};
+use crate::layout::{head, logo, PRODUCT};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use std::collections::HashSet;
@@ -259,17 +259,10 @@ fn document(title: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                meta name="referrer" content="same-origin";
-                title { (title) }
-                link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
-                link rel="stylesheet" href=(assets::url("app.css"));
+            (head(title, html! {
                 link rel="stylesheet" href=(assets::url("docs.css"));
                 script src=(assets::url("docs.js")) defer {}
-            }
+            }))
             body.page-docs {
                 a.skip-link href="#main" { "Skip to main content" }
                 (body)

@@ -7,22 +7,29 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 /// The product name shown in titles and the top bar.
 pub const PRODUCT: &str = "User Evaluation";
 
+/// The `<head>` every page shares (the settings page and the docs), then
+/// `extra`: its own stylesheets, scripts and meta tags.
+pub(crate) fn head(title: &str, extra: Markup) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            meta name="referrer" content="same-origin";
+            title { (title) }
+            link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
+            link rel="stylesheet" href=(assets::url("app.css"));
+            (extra)
+        }
+    }
+}
+
 /// A complete HTML document. `meta` goes into `<head>` (e.g. the CSRF token).
 pub fn document(title: &str, body_class: &str, now_ms: i64, meta: Markup, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                meta name="referrer" content="same-origin";
-                title { (title) }
-                link rel="icon" type="image/svg+xml" href=(assets::url("favicon.svg"));
-                link rel="stylesheet" href=(assets::url("app.css"));
-                (meta)
-                script src=(assets::url("app.js")) defer {}
-            }
+            (head(title, html! { (meta) script src=(assets::url("app.js")) defer {} }))
             body class=(body_class) data-now-ms=(now_ms) {
                 a.skip-link href="#main" { "Skip to main content" }
                 (body)
