@@ -143,7 +143,7 @@ async fn problem_types_link_to_this_servers_errors_page() {
     let html = page(&app, "/docs/errors").await;
     assert!(html.contains("id=\"invalid_api_key\""));
 
-    let app = TestApp::spawn_with(|c| c.public_url = Some("https://keys.example.com/".into())).await;
+    let app = TestApp::builder().config(|c| c.public_url = Some("https://keys.example.com/".into())).spawn().await;
     let (_, v) = app.v1_get("/v1/me", "ue_live_nope").await;
     assert_eq!(v["type"], "https://keys.example.com/docs/errors#invalid_api_key");
     let (s, v) = body(app.http.get(app.url("/api/workspaces/ws_x/api-keys")).send().await.unwrap()).await;
@@ -179,8 +179,11 @@ async fn the_reference_has_every_operation_of_the_served_openapi_document() {
 
 #[tokio::test]
 async fn the_settings_page_links_the_docs_and_shows_the_api_base_url() {
-    let app = TestApp::spawn_with(|c| c.public_url = Some("https://keys.example.com".into())).await;
-    let (_ws, admin) = app.admin(keyward_core::Plan::Pro).await;
+    let AppWithAdmin { app, admin, .. } = TestApp::builder()
+        .config(|c| c.public_url = Some("https://keys.example.com".into()))
+        .with_admin()
+        .spawn()
+        .await;
     let res = app.http.get(app.url("/settings/api-keys")).header("cookie", &admin.cookie).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
@@ -213,7 +216,7 @@ async fn demo_with_key() -> (TestApp, String, Vec<String>) {
         panic!("a fresh store gets the demo");
     };
     let admin = app.login(&email, &password).await;
-    let (_, key) = admin.create_key(&workspace_id, "Quickstart").await;
+    let NewKey { secret: key, .. } = admin.new_key(&workspace_id, "Quickstart").await;
     let (s, v) = app.v1_get("/v1/transcripts?limit=100", &key).await;
     assert_eq!(s, StatusCode::OK);
     let ids: Vec<String> =

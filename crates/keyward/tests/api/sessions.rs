@@ -32,7 +32,7 @@ async fn login_returns_user_workspaces_and_csrf_and_sets_a_httponly_lax_cookie()
 
 #[tokio::test]
 async fn cookie_is_secure_when_the_public_url_is_https() {
-    let app = TestApp::spawn_with(|c| c.public_url = Some("https://keys.example.com".into())).await;
+    let app = TestApp::builder().config(|c| c.public_url = Some("https://keys.example.com".into())).spawn().await;
     let ws = app.workspace(Plan::Pro).await;
     app.user(&ws, "ada@example.com", Role::Admin).await;
     let res = app
@@ -110,8 +110,7 @@ async fn failed_logins_are_throttled_per_email() {
 
 #[tokio::test]
 async fn mutating_admin_calls_need_the_sessions_csrf_token() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let path = format!("/api/workspaces/{ws}/api-keys");
     for token in [None, Some("wrong"), Some("")] {
         let mut rb = app.http.post(app.url(&path)).header("cookie", &admin.cookie).json(&json!({ "name": "x" }));
@@ -128,8 +127,8 @@ async fn mutating_admin_calls_need_the_sessions_csrf_token() {
 
 #[tokio::test]
 async fn admin_api_without_a_session_is_401() {
-    let app = TestApp::spawn().await;
-    let (ws, _admin, _id, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().with_key().spawn().await;
     let (s, v) = body(app.http.get(app.url(&format!("/api/workspaces/{ws}/api-keys"))).send().await.unwrap()).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
     // An API key never opens the admin API: key management is session-only.
@@ -139,8 +138,7 @@ async fn admin_api_without_a_session_is_401() {
 
 #[tokio::test]
 async fn sessions_survive_a_restart() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let app = app.restart().await;
     let admin = Session { base: app.base.clone(), ..admin };
     let (s, _) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
@@ -149,8 +147,7 @@ async fn sessions_survive_a_restart() {
 
 #[tokio::test]
 async fn logout_ends_the_session() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let (s, _) = admin.delete("/api/session").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;

@@ -230,7 +230,7 @@ async fn the_demo_workspace_has_sample_studies_and_transcripts() {
     keyward::demo::seed_sample_data(&app.store, &ws).await.unwrap();
     let email = "demo-admin@example.com";
     let admin = app.user(&ws, email, keyward_core::Role::Admin).await;
-    let (_, key) = admin.create_key(&ws, "demo").await;
+    let NewKey { secret: key, .. } = admin.new_key(&ws, "demo").await;
 
     let (s, studies) = app.v1_get("/v1/studies", &key).await;
     assert_eq!(s, StatusCode::OK);

@@ -16,7 +16,7 @@ pub struct Tenant {
 
 /// A workspace on `plan` with an active key.
 pub async fn tenant(app: &TestApp, plan: Plan) -> Tenant {
-    let (ws, _admin, _id, key) = app.with_key(plan).await;
+    let AdminWithKey { workspace_id: ws, key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(plan).await;
     Tenant { ws, key }
 }
 
