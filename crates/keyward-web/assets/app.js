@@ -76,33 +76,6 @@
     if (rel) t.setAttribute('data-relative', '');
     return t;
   }
-  /* Static icon markup (no user data), same paths as layout::icon. */
-  var ICONS = {
-    trash: ['M3 6h18', 'M8 6V4a2 2 0 0 1 2-2h4a2 2 0 0 1 2 2v2', 'M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6', 'M10 11v6', 'M14 11v6'],
-    pencil: ['M12 20h9', 'M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z']
-  };
-  function icon(name) {
-    var ns = 'http://www.w3.org/2000/svg';
-    var svg = document.createElementNS(ns, 'svg');
-    svg.setAttribute('class', 'icon');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('width', '18');
-    svg.setAttribute('height', '18');
-    svg.setAttribute('aria-hidden', 'true');
-    svg.setAttribute('focusable', 'false');
-    svg.setAttribute('fill', 'none');
-    svg.setAttribute('stroke', 'currentColor');
-    svg.setAttribute('stroke-width', '2');
-    svg.setAttribute('stroke-linecap', 'round');
-    svg.setAttribute('stroke-linejoin', 'round');
-    ICONS[name].forEach(function (d) {
-      var p = document.createElementNS(ns, 'path');
-      p.setAttribute('d', d);
-      svg.appendChild(p);
-    });
-    return svg;
-  }
-
   var toastTimer = null;
   function toast(msg, isError) {
     var t = $('#toast');
@@ -273,152 +246,41 @@
     return $$('#keys-tbody tr.key-row').filter(function (r) { return r.getAttribute('data-key-id') === id; })[0] || null;
   }
 
-  function statusCell(td, k) {
-    td.textContent = '';
-    if (k.status === 'active' && k.rolled_to) {
-      td.appendChild(el('span', 'badge badge-warning', 'Rolled'));
-      var to = el('span', 'sub', 'to ');
-      to.appendChild(el('span', 'mono', k.rolled_to));
-      td.appendChild(to);
-      return;
-    }
-    if (k.status === 'active') {
-      td.appendChild(el('span', 'badge badge-success', 'Active'));
-      return;
-    }
-    if (k.status === 'expired') {
-      td.appendChild(el('span', 'badge badge-neutral', 'Expired'));
-      return;
-    }
-    var auto = k.revoke_reason === 'auto_error_rate';
-    td.appendChild(el('span', auto ? 'badge badge-danger' : 'badge badge-neutral',
-      auto ? 'Revoked automatically (error rate)' : 'Revoked'));
-    if (k.revoked_at) {
-      var sub = el('span', 'sub');
-      sub.appendChild(timeEl(k.revoked_at, true));
-      td.appendChild(sub);
-    }
+  /* Puts the server's rendering of key `id`'s row in place (GET
+   * /settings/api-keys/rows/{id}: keys::key_row, the markup the page has),
+   * or first in the table for a key just made. */
+  function showRow(id, isNew) {
+    var url = '/settings/api-keys/rows/' + encodeURIComponent(id) + '?workspace=' + encodeURIComponent(ws);
+    return fetch(url, { credentials: 'same-origin', cache: 'no-store', headers: { 'Accept': 'text/html' } })
+      .then(function (res) { return res.ok ? res.text() : ''; })
+      .then(function (html) {
+        var tbody = $('#keys-tbody'), t = document.createElement('template');
+        t.innerHTML = html;
+        var row = $('tr.key-row', t.content);
+        if (!tbody || !row) return;
+        if (isNew) row.classList.add('is-new');
+        var old = rowFor(id), empty = $('.empty-row', tbody);
+        if (empty) empty.remove();
+        keepingFocus(old || tbody, function () {
+          if (old) old.replaceWith(row); else tbody.insertBefore(row, tbody.firstChild);
+        });
+        var count = $('#keys-heading .count');
+        if (count) count.textContent = String($$('tr.key-row', tbody).length);
+      })
+      .catch(function () { /* refresh() brings it */ });
   }
 
-  function ipsCell(td, k) {
-    td.textContent = '';
-    var wrap = el('div', 'ips');
-    if (!k.allowed_cidrs || !k.allowed_cidrs.length) {
-      wrap.appendChild(el('span', 'muted ips-any', 'Any'));
-    } else {
-      var ul = el('ul', 'cidr-list');
-      k.allowed_cidrs.forEach(function (c) { ul.appendChild(el('li', 'mono', c)); });
-      wrap.appendChild(ul);
+  /* Runs `replace`, which swaps `container` for fresh markup, keeping focus
+   * on the same control of the same key's row when it was inside. */
+  function keepingFocus(container, replace) {
+    var active = document.activeElement, keep = null;
+    if (active && container.contains(active)) {
+      var r = active.closest('tr');
+      keep = opener(active);
+      if (keep) { keep.el = null; keep.keyId = r && r.getAttribute('data-key-id'); }
     }
-    if (k.status === 'active') {
-      var b = el('button', 'btn btn-ghost btn-xs edit-ips');
-      b.type = 'button';
-      b.setAttribute('data-key-id', k.id);
-      b.setAttribute('aria-label', 'Edit allowed IPs of key ' + k.name);
-      b.setAttribute('aria-haspopup', 'dialog');
-      b.appendChild(icon('pencil'));
-      b.appendChild(el('span', null, 'Edit'));
-      wrap.appendChild(b);
-    }
-    td.appendChild(wrap);
-  }
-
-  var ALL_SCOPES = ['studies:read', 'studies:write', 'transcripts:read', 'transcripts:write', 'webhooks:write'];
-  var READ_ONLY = ['studies:read', 'transcripts:read'];
-  /* The same markup as keys::access in src/keys.rs. */
-  function accessCell(td, scopes) {
-    td.textContent = '';
-    if (scopes.length === ALL_SCOPES.length) { td.appendChild(el('span', 'access-full', 'Full access')); return; }
-    if (scopes.length === 2 && scopes[0] === READ_ONLY[0] && scopes[1] === READ_ONLY[1]) {
-      td.appendChild(el('span', 'access-read', 'Read only'));
-      return;
-    }
-    var ul = el('ul', 'scope-list');
-    scopes.forEach(function (x) { ul.appendChild(el('li', 'mono', x)); });
-    td.appendChild(ul);
-  }
-
-  /* The same markup as keys::key_row in src/keys.rs. */
-  function buildRow(k) {
-    var tr = el('tr', 'key-row is-new');
-    tr.setAttribute('data-key-id', k.id);
-    tr.setAttribute('data-key-name', k.name);
-    tr.setAttribute('data-status', k.status);
-    function td(cls, label) {
-      var c = el('td', cls);
-      c.setAttribute('data-label', label);
-      tr.appendChild(c);
-      return c;
-    }
-    var name = td('cell-name', 'Name');
-    name.appendChild(el('span', 'key-name', k.name));
-    name.appendChild(el('span', 'key-id mono', k.id));
-    td('cell-key', 'Key').appendChild(el('code', 'masked', k.masked));
-    var created = td('cell-created', 'Created');
-    created.appendChild(timeEl(k.created_at, false));
-    var by = el('span', 'sub', 'by ');
-    by.appendChild(emailEl(k.created_by ? k.created_by.email : ''));
-    if (k.created_by && k.created_by.is_member === false) {
-      by.appendChild(document.createTextNode(' '));
-      by.appendChild(el('span', 'badge badge-warning', 'No longer a member'));
-    }
-    created.appendChild(by);
-    var used = td('cell-used', 'Last used');
-    if (k.last_used_at) {
-      used.appendChild(timeEl(k.last_used_at, true));
-      if (k.last_used_ip) used.appendChild(el('span', 'sub mono', k.last_used_ip));
-    } else {
-      used.appendChild(el('span', 'muted', 'Never'));
-    }
-    td('cell-requests num', 'Requests 24h').textContent = String(k.requests_24h || 0);
-    var expires = td('cell-expires', 'Expires');
-    if (k.expires_at) expires.appendChild(timeEl(k.expires_at, false));
-    else expires.appendChild(el('span', 'muted', 'Never'));
-    accessCell(td('cell-scopes', 'Access'), k.scopes || []);
-    statusCell(td('key-status', 'Status'), k);
-    ipsCell(td('key-ips', 'Allowed IPs'), k);
-    var actions = td('key-actions', 'Actions');
-    if (k.status === 'active' && !k.rolled_to && $('#rotate-dialog')) {
-      var r = el('button', 'btn btn-ghost btn-xs rotate-key');
-      r.type = 'button';
-      r.setAttribute('data-key-id', k.id);
-      r.setAttribute('aria-label', 'Rotate key ' + k.name);
-      r.setAttribute('aria-haspopup', 'dialog');
-      r.appendChild(el('span', null, 'Rotate'));
-      actions.appendChild(r);
-    }
-    if (k.status === 'active') {
-      var b = el('button', 'icon-btn icon-btn-danger revoke-key');
-      b.type = 'button';
-      b.setAttribute('data-key-id', k.id);
-      b.setAttribute('aria-label', 'Revoke key ' + k.name);
-      b.setAttribute('aria-haspopup', 'dialog');
-      b.title = 'Revoke key';
-      b.appendChild(icon('trash'));
-      actions.appendChild(b);
-    }
-    return tr;
-  }
-
-  function insertRow(k) {
-    var tbody = $('#keys-tbody');
-    if (!tbody) return;
-    var empty = $('.empty-row', tbody);
-    if (empty) empty.remove();
-    var old = rowFor(k.id);
-    var row = buildRow(k);
-    if (old) old.replaceWith(row); else tbody.insertBefore(row, tbody.firstChild);
-    var count = $('#keys-heading .count');
-    if (count) count.textContent = String($$('tr.key-row', tbody).length);
-  }
-
-  function markRevoked(row) {
-    row.setAttribute('data-status', 'revoked');
-    var iso = new Date(now()).toISOString();
-    statusCell($('.key-status', row), { status: 'revoked', revoked_at: iso, revoke_reason: 'manual' });
-    $$('.revoke-key, .edit-ips', row).forEach(function (b) { b.remove(); });
-    var opt = $('#usage-key-filter option[value="' + CSS.escape(row.getAttribute('data-key-id')) + '"]');
-    if (opt && !/\(revoked\)$/.test(opt.textContent)) opt.textContent += ' (revoked)';
+    replace();
+    if (keep) restoreFocus(keep);
   }
 
   /* Re-reads the page and swaps in the fresh keys table and usage section:
@@ -453,17 +315,9 @@
   function swapKeys(doc) {
     var tbody = $('#keys-tbody'), fresh = $('#keys-tbody', doc);
     if (!tbody || !fresh) return;
-    var active = document.activeElement, keep = null;
-    if (active && tbody.contains(active)) {
-      var r = active.closest('tr');
-      keep = opener(active);
-      if (keep) { keep.el = null; keep.keyId = r && r.getAttribute('data-key-id'); }
-    }
-    var fresh2 = document.importNode(fresh, true);
-    tbody.replaceWith(fresh2);
+    keepingFocus(tbody, function () { tbody.replaceWith(document.importNode(fresh, true)); });
     var count = $('#keys-heading .count'), freshCount = $('#keys-heading .count', doc);
     if (count && freshCount) count.textContent = freshCount.textContent;
-    if (keep) restoreFocus(keep);
   }
 
   function swapUsage(doc) {
@@ -485,6 +339,9 @@
   }
 
   /* ------------------------------------------------------- generate */
+
+  /* The scopes of a read-only key (keyward_core::Scopes::READ_ONLY). */
+  var READ_ONLY = ['studies:read', 'transcripts:read'];
 
   function initGenerate() {
     var btn = $('#generate-key'), dlg = $('#generate-dialog');
@@ -627,7 +484,7 @@
         createdName.textContent = '“' + created.name + '”';
         secret.focus();
         secret.select();
-        insertRow(created);
+        showRow(created.id, true);
         refresh();
       }, function (p) {
         setBusy(dlg, false, submit);
@@ -754,7 +611,7 @@
         dlg.opener = { el: null, keyId: created.id, cls: 'rotate-key' };
         secret.focus();
         secret.select();
-        insertRow(created);
+        showRow(created.id, true);
         refresh();
       }, function (p) {
         setBusy(dlg, false, submit);
@@ -788,10 +645,9 @@
       setBusy(dlg, true, confirm, 'Revoking…');
       api('DELETE', keysUrl(id)).then(function () {
         setBusy(dlg, false, confirm);
-        var row = rowFor(id);
-        if (row) markRevoked(row);
         dlg.opener = { el: null, keyId: id, cls: null }; /* focus the row's status */
         closeDialog(dlg);
+        showRow(id);
         toast('Key “' + name + '” revoked. Requests using it now get 401.');
         refresh();
       }, function (p) {
@@ -840,9 +696,8 @@
       setBusy(dlg, true, save, 'Saving…');
       api('PUT', keysUrl(id, '/allowed-ips'), { cidrs: entries.map(function (x) { return x.value; }) }).then(function (key) {
         setBusy(dlg, false, save);
-        var row = rowFor(id);
-        if (row && key) ipsCell($('.key-ips', row), key);
         closeDialog(dlg);
+        showRow(id);
         toast(key && key.allowed_cidrs && key.allowed_cidrs.length
           ? 'Key “' + name + '” now accepts requests only from the listed addresses.'
           : 'Key “' + name + '” accepts requests from any address.');

@@ -87,3 +87,10 @@ pub enum PageState<'a> {
 pub fn render_api_keys(p: &ApiKeysPage) -> String {
     keys::render(p)
 }
+
+/// One `<tr>` of the keys table, exactly as [`render_api_keys`] renders it
+/// (`ready`: the workspace's plan has API access; `leaks`: where the
+/// workspace's leaked keys were found). `app.js` swaps it in after a change.
+pub fn render_key_row(key: &KeyObject, ready: bool, now_ms: i64, leaks: &[LeakReport]) -> String {
+    keys::row_fragment(key, ready, now_ms, leaks)
+}

@@ -12,6 +12,7 @@ mod lifecycle;
 mod limits;
 mod multinode;
 mod notices;
+mod pages;
 mod sessions;
 mod usage_autorevoke;
 mod usage_log;

@@ -1,0 +1,78 @@
+//! `GET /settings/api-keys/rows/{id}`: one row of the keys table, rendered
+//! by the server for app.js to swap in (the page's markup, written once).
+use crate::helpers::*;
+use keyward_core::{Plan, Role};
+use reqwest::{Method, StatusCode};
+
+/// The `<tr class="key-row" data-key-id="ID" …>…</tr>` of `id` in `html`.
+fn row_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("<tr class=\"key-row\" data-key-id=\"{id}\"")).expect("the key's row");
+    let len = html[start..].find("</tr>").expect("the row's end") + "</tr>".len();
+    &html[start..start + len]
+}
+
+async fn fetch_row(admin: &Session, ws: &str, id: &str) -> (StatusCode, Option<String>, String) {
+    let res = admin.request(Method::GET, &format!("/settings/api-keys/rows/{id}?workspace={ws}")).send().await.unwrap();
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    (res.status(), ct, res.text().await.unwrap())
+}
+
+async fn page(admin: &Session, ws: &str) -> String {
+    admin
+        .request(Method::GET, &format!("/settings/api-keys?workspace={ws}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_keys_row_is_the_markup_of_the_page_and_follows_revocation() {
+    let AppWithKey { app: _app, workspace_id: ws, admin, key } = TestApp::builder().with_key().spawn().await;
+    let (s, ct, row) = fetch_row(&admin, &ws, &key.id).await;
+    assert_eq!(s, StatusCode::OK, "{row}");
+    assert_eq!(ct.as_deref(), Some("text/html; charset=utf-8"));
+    assert_eq!(row, row_of(&page(&admin, &ws).await, &key.id), "the fragment is the page's row");
+    assert!(row.contains("data-status=\"active\"") && row.contains("revoke-key"), "{row}");
+    assert!(!row.contains(&key.secret[8..]), "never the secret");
+
+    let (s, _) = admin.delete(&format!("/api/workspaces/{ws}/api-keys/{}", key.id)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, _, row) = fetch_row(&admin, &ws, &key.id).await;
+    assert!(row.contains("data-status=\"revoked\"") && !row.contains("revoke-key"), "{row}");
+}
+
+#[tokio::test]
+async fn a_row_needs_an_admin_session_of_the_keys_workspace() {
+    let AppWithKey { app, workspace_id: ws, key, .. } = TestApp::builder().with_key().spawn().await;
+    let path = format!("/settings/api-keys/rows/{}?workspace={ws}", key.id);
+    let (s, v) = body(app.http.get(app.url(&path)).send().await.unwrap()).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{v}");
+
+    let member = app.user(&ws, "member@example.com", Role::Member).await;
+    let (s, v) = member.get(&path).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{v}");
+
+    // Another workspace's admin: 404 whether they name their workspace or the key's.
+    let Admin { workspace_id: other_ws, admin: stranger } = app.add_admin(Plan::Pro).await;
+    for ws in [other_ws.as_str(), ws.as_str()] {
+        let (s, _, text) = fetch_row(&stranger, ws, &key.id).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{text}");
+        assert!(!text.contains(&key.id), "{text}");
+    }
+    let (s, v) = stranger.get(&format!("/settings/api-keys/rows/{}", key.id)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no workspace: {v}");
+}
+
+#[tokio::test]
+async fn on_the_free_plan_a_row_says_suspended_and_offers_no_rotation() {
+    let AppWithKey { app, workspace_id: ws, admin, key } = TestApp::builder().with_key().spawn().await;
+    let (_, _, ready) = fetch_row(&admin, &ws, &key.id).await;
+    assert!(ready.contains("rotate-key") && !ready.contains("Suspended"), "{ready}");
+    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    let (_, _, row) = fetch_row(&admin, &ws, &key.id).await;
+    assert!(row.contains("Suspended") && !row.contains("rotate-key"), "{row}");
+    assert_eq!(row, row_of(&page(&admin, &ws).await, &key.id));
+}
