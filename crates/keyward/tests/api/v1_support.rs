@@ -89,6 +89,17 @@ pub fn assert_problem(status: StatusCode, v: &Value, want_status: StatusCode, co
     assert!(v["request_id"].is_string(), "{v}");
 }
 
+/// Assert a 422 `validation_failed` whose errors are exactly the
+/// `(field, code)` pairs of `want`, in any order; `what` names the case.
+pub fn assert_field_errors(status: StatusCode, v: &Value, want: &[(&str, &str)], what: &str) {
+    assert_problem(status, v, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let mut got = field_errors(v);
+    got.sort();
+    let mut want: Vec<(String, String)> = want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
+    want.sort();
+    assert_eq!(got, want, "{what}: {v}");
+}
+
 /// The `(field, code)` pairs of a 422.
 pub fn field_errors(v: &Value) -> Vec<(String, String)> {
     v["errors"]
