@@ -13,6 +13,7 @@ mod limits;
 mod multinode;
 mod notices;
 mod pages;
+mod problems;
 mod sessions;
 mod usage_autorevoke;
 mod usage_log;
