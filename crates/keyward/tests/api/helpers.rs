@@ -95,6 +95,27 @@ impl Session {
     }
 }
 
+/// Signs in at `base` (`POST /api/session`) as `email`.
+pub async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str) -> Session {
+    let res = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let v: Value = res.json().await.unwrap();
+    Session {
+        http: http.clone(),
+        base: base.to_string(),
+        cookie,
+        csrf: v["csrf_token"].as_str().unwrap().to_string(),
+        user_id: v["user"]["id"].as_str().unwrap().to_string(),
+        email: email.to_string(),
+    }
+}
+
 /// Status and JSON body (Null when empty or not JSON).
 pub async fn body(res: Response) -> (StatusCode, Value) {
     let s = res.status();
@@ -444,24 +465,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        let res = self
-            .http
-            .post(self.url("/api/session"))
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
-        let v: Value = res.json().await.unwrap();
-        Session {
-            http: self.http.clone(),
-            base: self.base.clone(),
-            cookie,
-            csrf: v["csrf_token"].as_str().unwrap().to_string(),
-            user_id: v["user"]["id"].as_str().unwrap().to_string(),
-            email: email.to_string(),
-        }
+        sign_in(&self.http, &self.base, email, password).await
     }
 
     /// A workspace on `plan` with a signed-in admin.
