@@ -88,34 +88,33 @@ fn page_head(p: &ApiKeysPage, generate: bool) -> Markup {
 }
 
 fn tips() -> Markup {
+    const TIPS: [(&str, &str, &str); 3] = [
+        (
+            "shield",
+            "Store keys in a secret manager",
+            "Use 1Password, Doppler or AWS SSM. Never commit keys to source control or paste them into shared chat.",
+        ),
+        (
+            "key",
+            "Rotate keys periodically",
+            "Generate a new key with a date in its name, roll it out to your client and, once traffic \
+             shows up on the new key, revoke the old one.",
+        ),
+        (
+            "alert",
+            "Revoking is immediate",
+            "Scripts using a revoked key get 401 from their next request. When someone leaves the \
+             workspace, revoke the keys they generated.",
+        ),
+    ];
     html! {
         aside.tips aria-label="Keeping keys safe" {
-            div.tip {
-                span.tip-icon { (icon("shield")) }
-                div {
-                    h2.tip-title { "Store keys in a secret manager" }
-                    p {
-                        "Use 1Password, Doppler or AWS SSM. Never commit keys to source control or paste them into shared chat."
-                    }
-                }
-            }
-            div.tip {
-                span.tip-icon { (icon("key")) }
-                div {
-                    h2.tip-title { "Rotate keys periodically" }
-                    p {
-                        "Generate a new key with a date in its name, roll it out to your client and, once traffic "
-                        "shows up on the new key, revoke the old one."
-                    }
-                }
-            }
-            div.tip {
-                span.tip-icon { (icon("alert")) }
-                div {
-                    h2.tip-title { "Revoking is immediate" }
-                    p {
-                        "Scripts using a revoked key get 401 from their next request. When someone leaves the "
-                        "workspace, revoke the keys they generated."
+            @for (name, title, text) in TIPS {
+                div.tip {
+                    span.tip-icon { (icon(name)) }
+                    div {
+                        h2.tip-title { (title) }
+                        p { (text) }
                     }
                 }
             }

@@ -81,6 +81,13 @@ impl Session {
         body(self.request(Method::DELETE, path).send().await.unwrap()).await
     }
 
+    /// The HTML of the API Keys page of `ws`.
+    pub async fn page(&self, ws: &str) -> String {
+        let res = self.request(Method::GET, &format!("/settings/api-keys?workspace={ws}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
+    }
+
     /// Create a key named `name` in `ws`.
     pub async fn new_key(&self, ws: &str, name: &str) -> NewKey {
         let (s, v) = self.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": name })).await;

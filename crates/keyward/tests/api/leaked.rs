@@ -202,14 +202,7 @@ async fn a_key_github_found_is_revoked_and_refused_on_the_next_request() {
     assert_eq!(delivered["reporter"], "github");
     assert_eq!(delivered["url"], LEAK_URL);
     assert!(!delivered.to_string().contains(&secret[8..]));
-    let page = admin
-        .request(reqwest::Method::GET, &format!("/settings/api-keys?workspace={ws}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page(&ws).await;
     assert!(page.contains(">Leaked<"), "no Leaked badge");
     assert!(page.contains(LEAK_URL), "the page does not say where the key was found");
     assert!(page.contains("was found leaked and revoked"), "no banner");

@@ -17,24 +17,13 @@ async fn fetch_row(admin: &Session, ws: &str, id: &str) -> (StatusCode, Option<S
     (res.status(), ct, res.text().await.unwrap())
 }
 
-async fn page(admin: &Session, ws: &str) -> String {
-    admin
-        .request(Method::GET, &format!("/settings/api-keys?workspace={ws}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_keys_row_is_the_markup_of_the_page_and_follows_revocation() {
     let AppWithKey { app: _app, workspace_id: ws, admin, key } = TestApp::builder().with_key().spawn().await;
     let (s, ct, row) = fetch_row(&admin, &ws, &key.id).await;
     assert_eq!(s, StatusCode::OK, "{row}");
     assert_eq!(ct.as_deref(), Some("text/html; charset=utf-8"));
-    assert_eq!(row, row_of(&page(&admin, &ws).await, &key.id), "the fragment is the page's row");
+    assert_eq!(row, row_of(&admin.page(&ws).await, &key.id), "the fragment is the page's row");
     assert!(row.contains("data-status=\"active\"") && row.contains("revoke-key"), "{row}");
     assert!(!row.contains(&key.secret[8..]), "never the secret");
 
@@ -74,5 +63,5 @@ async fn on_the_free_plan_a_row_says_suspended_and_offers_no_rotation() {
     app.store.set_plan(&ws, Plan::Free).await.unwrap();
     let (_, _, row) = fetch_row(&admin, &ws, &key.id).await;
     assert!(row.contains("Suspended") && !row.contains("rotate-key"), "{row}");
-    assert_eq!(row, row_of(&page(&admin, &ws).await, &key.id));
+    assert_eq!(row, row_of(&admin.page(&ws).await, &key.id));
 }
