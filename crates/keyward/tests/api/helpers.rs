@@ -181,13 +181,16 @@ enum StoreChoice<'a> {
     NodeOf(&'a TestApp),
 }
 
+/// A change to the settings before the node starts.
+type Adjust<'a> = Box<dyn FnOnce(&mut ServeArgs) + 'a>;
+
 /// How a test's keyward starts: `TestApp::builder()`, then any of
 /// `.config(..)`, `.sqlite()`, `.database(..)`, `.node_of(..)`, `.plan(..)`,
 /// and `.spawn()`, or `.with_admin().spawn()` / `.with_key().spawn()` for
 /// a workspace (on `.plan`, pro unless said) with an admin (and a key).
 pub struct TestAppBuilder<'a> {
     store: StoreChoice<'a>,
-    adjust: Vec<Box<dyn FnOnce(&mut ServeArgs) + 'a>>,
+    adjust: Vec<Adjust<'a>>,
     plan: Plan,
 }
 

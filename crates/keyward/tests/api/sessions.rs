@@ -45,7 +45,7 @@ async fn unknown_email_and_wrong_password_get_the_same_401() {
     app.user(&ws, "ada@example.com", Role::Admin).await;
     let try_login = |email: &'static str, pw: &'static str| {
         let app = &app;
-        async move { body(post_login(&app, email, pw).await).await }
+        async move { body(post_login(app, email, pw).await).await }
     };
     let (s1, b1) = try_login("ada@example.com", "wrong password").await;
     let (s2, b2) = try_login("nobody@example.com", "wrong password").await;
