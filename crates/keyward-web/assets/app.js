@@ -23,15 +23,9 @@
   var skew = serverNow > 0 ? serverNow - Date.now() : 0;
   function now() { return Date.now() + skew; }
 
-  function pad(n) { return (n < 10 ? '0' : '') + n; }
   function formatDate(ms) {
     var d = new Date(ms);
     return MONTHS[d.getUTCMonth()] + ' ' + d.getUTCDate() + ', ' + d.getUTCFullYear();
-  }
-  function formatUtc(ms) {
-    var d = new Date(ms);
-    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
-      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ' UTC';
   }
   /* Same rules as fmt::relative in src/fmt.rs. */
   function relative(ms, nowMs) {
@@ -59,23 +53,6 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
-  /* An email that wraps only before "@" and dots (as keys.rs renders it). */
-  function emailEl(email) {
-    var span = el('span', 'email');
-    String(email).split(/(?=[@.])/).forEach(function (part, i) {
-      if (i > 0) span.appendChild(document.createElement('wbr'));
-      span.appendChild(document.createTextNode(part));
-    });
-    return span;
-  }
-  function timeEl(iso, rel) {
-    var ms = Date.parse(iso);
-    var t = el('time', null, rel ? relative(ms, now()) : formatDate(ms));
-    t.setAttribute('datetime', iso);
-    t.title = formatUtc(ms);
-    if (rel) t.setAttribute('data-relative', '');
-    return t;
-  }
   var toastTimer = null;
   function toast(msg, isError) {
     var t = $('#toast');
@@ -101,8 +78,10 @@
 
   /* Calls the admin API. Resolves with the JSON body (null for 204);
    * rejects with the problem object (plus `status`). */
-  function api(method, url, body) {
-    var headers = { 'Accept': 'application/json' };
+  /* A call of the admin API (JSON), or with `asHtml` a fragment the server
+   * renders (its text); an error answer rejects with its problem. */
+  function api(method, url, body, asHtml) {
+    var headers = { 'Accept': asHtml ? 'text/html' : 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = meta('csrf-token');
     return fetch(url, {
@@ -114,6 +93,7 @@
     }).then(function (res) {
       if (res.status === 204) return null;
       return res.text().then(function (text) {
+        if (res.ok && asHtml) return text;
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (res.ok) return data;
@@ -251,12 +231,9 @@
    * or first in the table for a key just made. */
   function showRow(id, isNew) {
     var url = '/settings/api-keys/rows/' + encodeURIComponent(id) + '?workspace=' + encodeURIComponent(ws);
-    return fetch(url, { credentials: 'same-origin', cache: 'no-store', headers: { 'Accept': 'text/html' } })
-      .then(function (res) { return res.ok ? res.text() : ''; })
+    return api('GET', url, undefined, true)
       .then(function (html) {
-        var tbody = $('#keys-tbody'), t = document.createElement('template');
-        t.innerHTML = html;
-        var row = $('tr.key-row', t.content);
+        var tbody = $('#keys-tbody'), row = $('tr.key-row', fragment(html));
         if (!tbody || !row) return;
         if (isNew) row.classList.add('is-new');
         var old = rowFor(id), empty = $('.empty-row', tbody);
@@ -268,6 +245,25 @@
         if (count) count.textContent = String($$('tr.key-row', tbody).length);
       })
       .catch(function () { /* refresh() brings it */ });
+  }
+
+  /* The elements of server-rendered `html` (table rows and sections too). */
+  function fragment(html) {
+    var t = document.createElement('template');
+    t.innerHTML = html;
+    return t.content;
+  }
+
+  /* Clicks on a key's `.cls` button: names the key in `nameEl` and calls
+   * `open(keyId, its row or null, the button)`. */
+  function onRowButton(cls, nameEl, open) {
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('.' + cls);
+      if (!b) return;
+      var row = b.closest('tr'), id = b.getAttribute('data-key-id');
+      nameEl.textContent = row ? row.getAttribute('data-key-name') : id;
+      open(id, row, b);
+    });
   }
 
   /* Runs `replace`, which swaps `container` for fresh markup, keeping focus
@@ -401,20 +397,7 @@
     }
 
     var dup = $('#key-name-duplicate');
-    var copied = false, warned = false;
-
-    /* The secret is shown once: closing before it was copied asks first
-     * (the next Escape, Close or Done then closes). */
-    dlg.mayClose = function () {
-      if (step2.hidden || !secret.value || copied || warned) return true;
-      warned = true;
-      copyStatus.classList.remove('ok');
-      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
-        'Copy it now, or press Escape (or Done) again to close without it.';
-      copy.focus();
-      return false;
-    };
-    secret.addEventListener('copy', function () { copied = true; });
+    var once = onceSecret(dlg, form, step2, secret, copy, copyStatus, function () { reset(); });
 
     /* A name another key already has is allowed, but said. */
     function checkDuplicate() {
@@ -437,17 +420,9 @@
       if (msg) name.setAttribute('aria-invalid', 'true'); else name.removeAttribute('aria-invalid');
     }
     function reset() {
-      copied = false;
-      warned = false;
+      once.reset();
       if (dup) { dup.textContent = ''; dup.hidden = true; }
-      secret.value = '';
-      secret.removeAttribute('value');
       createdName.textContent = '';
-      copyStatus.textContent = '';
-      copyStatus.classList.remove('ok');
-      step2.hidden = true;
-      form.hidden = false;
-      form.reset();
       fieldError('');
       showError(formErr, '');
       syncLifecycle();
@@ -455,7 +430,6 @@
       lifecycleError(scopesErr, null, '');
     }
 
-    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
     btn.addEventListener('click', function () {
       reset();
       openDialog(dlg, btn, name);
@@ -475,17 +449,9 @@
       body.name = value;
       setBusy(dlg, true, submit, 'Generating…');
       api('POST', keysUrl(), body).then(function (created) {
-        var key = created.key;
-        delete created.key;
         setBusy(dlg, false, submit);
-        form.hidden = true;
-        step2.hidden = false;
-        secret.value = key;
         createdName.textContent = '“' + created.name + '”';
-        secret.focus();
-        secret.select();
-        showRow(created.id, true);
-        refresh();
+        once.show(created);
       }, function (p) {
         setBusy(dlg, false, submit);
         if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
@@ -500,14 +466,53 @@
         }
       });
     });
+  }
 
-    /* Never keep a secret around in a page the back/forward cache may restore. */
+  /* The once-only secret of the generate and rotate dialogs. Closing before
+   * it was copied asks first (the next Escape, Close or Done then closes);
+   * `reset` (the dialog's, which calls once.reset()) wipes it from the DOM,
+   * also when the page is hidden: never a secret in the back/forward cache. */
+  function onceSecret(dlg, form, step, secret, copy, copyStatus, reset) {
+    var copied = false, warned = false;
+    dlg.mayClose = function () {
+      if (step.hidden || !secret.value || copied || warned) return true;
+      warned = true;
+      copyStatus.classList.remove('ok');
+      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
+        'Copy it now, or press Escape (or Done) again to close without it.';
+      copy.focus();
+      return false;
+    };
+    secret.addEventListener('copy', function () { copied = true; });
+    wireCopy(copy, secret, copyStatus, function () { copied = true; });
+    setupDialog(dlg, reset);
     window.addEventListener('pagehide', function () {
       reset();
       if (dlg.open) { dlg.opener = null; dlg.close(); }
     });
-
-    wireCopy(copy, secret, copyStatus, function () { copied = true; });
+    return {
+      reset: function () {
+        copied = false;
+        warned = false;
+        secret.value = '';
+        secret.removeAttribute('value');
+        copyStatus.textContent = '';
+        copyStatus.classList.remove('ok');
+        step.hidden = true;
+        form.hidden = false;
+        form.reset();
+      },
+      /* Shows the key just made (its secret, once) and puts its row in the table. */
+      show: function (created) {
+        form.hidden = true;
+        step.hidden = false;
+        secret.value = created.key;
+        secret.focus();
+        secret.select();
+        showRow(created.id, true);
+        refresh();
+      }
+    };
   }
 
   /* A copy-once dialog's Copy button: the clipboard, else select + Ctrl+C. */
@@ -546,47 +551,19 @@
     var form = $('#rotate-form'), step2 = $('#rotated-key-step'), err = $('#rotate-error');
     var nameEl = $('#rotate-key-name'), submit = $('#rotate-submit'), secret = $('#rotated-key-secret');
     var newName = $('#rotated-key-name'), until = $('#rotated-key-until'), copyStatus = $('#rotated-copy-status');
-    var target = null, copied = false, warned = false;
-    /* As in the generate dialog: closing before the key was copied asks first. */
-    dlg.mayClose = function () {
-      if (step2.hidden || !secret.value || copied || warned) return true;
-      warned = true;
-      copyStatus.classList.remove('ok');
-      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
-        'Copy it now, or press Escape (or Done) again to close without it.';
-      $('#copy-rotated-key').focus();
-      return false;
-    };
-    secret.addEventListener('copy', function () { copied = true; });
+    var target = null;
+    var once = onceSecret(dlg, form, step2, secret, $('#copy-rotated-key'), copyStatus, function () { reset(); });
     function reset() {
       target = null;
-      copied = false;
-      warned = false;
-      secret.value = '';
-      secret.removeAttribute('value');
+      once.reset();
       newName.textContent = '';
       until.textContent = '';
-      copyStatus.textContent = '';
-      copyStatus.classList.remove('ok');
-      step2.hidden = true;
-      form.hidden = false;
-      form.reset();
       showError(err, '');
     }
-    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
-    wireCopy($('#copy-rotated-key'), secret, copyStatus, function () { copied = true; });
-    window.addEventListener('pagehide', function () {
-      reset();
-      if (dlg.open) { dlg.opener = null; dlg.close(); }
-    });
 
-    document.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('.rotate-key');
-      if (!b) return;
+    onRowButton('rotate-key', nameEl, function (id, row, b) {
       reset();
-      var row = b.closest('tr');
-      target = b.getAttribute('data-key-id');
-      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+      target = id;
       openDialog(dlg, b, $('input[name="grace"]:checked', form));
     });
 
@@ -598,21 +575,13 @@
       showError(err, '');
       setBusy(dlg, true, submit, 'Rotating…');
       api('POST', keysUrl(id, '/roll'), { grace_period_secs: Number(grace ? grace.value : 86400) }).then(function (created) {
-        var key = created.key;
-        delete created.key;
         setBusy(dlg, false, submit);
-        form.hidden = true;
-        step2.hidden = false;
-        secret.value = key;
         newName.textContent = '“' + created.name + '”';
         until.textContent = grace && grace.value === '0'
           ? '“' + oldName + '” stopped working. Requests using it now get 401.'
           : '“' + oldName + '” keeps working until the grace period ends. Watch its requests fall in the table.';
         dlg.opener = { el: null, keyId: created.id, cls: 'rotate-key' };
-        secret.focus();
-        secret.select();
-        showRow(created.id, true);
-        refresh();
+        once.show(created);
       }, function (p) {
         setBusy(dlg, false, submit);
         showError(err, problemMessage(p));
@@ -629,12 +598,8 @@
     var target = null;
     setupDialog(dlg, function () { target = null; showError(err, ''); });
 
-    document.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('.revoke-key');
-      if (!b) return;
-      var row = b.closest('tr');
-      target = b.getAttribute('data-key-id');
-      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+    onRowButton('revoke-key', nameEl, function (id, row, b) {
+      target = id;
       showError(err, '');
       openDialog(dlg, b, $('.dialog-foot [data-close]', dlg));
     });
@@ -673,12 +638,8 @@
     }
     setupDialog(dlg, function () { target = null; clearErrors(); });
 
-    document.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('.edit-ips');
-      if (!b) return;
-      var row = b.closest('tr');
-      target = b.getAttribute('data-key-id');
-      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+    onRowButton('edit-ips', nameEl, function (id, row, b) {
+      target = id;
       input.value = row ? $$('.cidr-list li', row).map(function (li) { return li.textContent.trim(); }).join('\n') : '';
       clearErrors();
       openDialog(dlg, b, input);
@@ -900,65 +861,22 @@
 
   /* ------------------------------------------------------- audit log */
 
-  function auditActor(a) {
-    if (a === 'support') return 'Support (CLI)';
-    if (a === 'system') return 'System (automatic)';
-    return a;
-  }
-  function auditWhat(e) {
-    var d = e.details || {};
-    function list(v) { return Array.isArray(v) && v.length ? v.join(', ') : 'any IP'; }
-    switch (e.action) {
-      case 'key.created': return 'Generated the key';
-      case 'key.revoked': return 'Revoked the key';
-      case 'key.allowed_ips_changed': return 'Changed the allowed IPs: ' + list(d.before) + ' → ' + list(d.after);
-      case 'key.auto_revoked':
-        var codes = d.by_code ? Object.keys(d.by_code).map(function (c) { return d.by_code[c] + ' × ' + c; }).join(', ') : '';
-        return 'Revoked the key automatically' + (d.errors != null ? ': ' + d.errors + ' of ' + d.requests + ' requests refused' : '') +
-          (codes ? ' (' + codes + ')' : '');
-      default: return e.action;
-    }
-  }
-  /* Same markup as the server's audit rows (keyward-web/src/audit.rs). */
-  function auditRow(e) {
-    var tr = el('tr', 'audit-row');
-    tr.setAttribute('data-audit-id', e.id);
-    function td(label) { var c = el('td'); c.setAttribute('data-label', label); tr.appendChild(c); return c; }
-    td('When').appendChild(timeEl(e.at, true));
-    var who = td('Who');
-    if (e.actor === 'support' || e.actor === 'system') who.appendChild(el('span', 'badge badge-neutral', auditActor(e.actor)));
-    else who.appendChild(emailEl(e.actor));
-    td('What').textContent = auditWhat(e);
-    var key = td('Key');
-    if (e.key_id) {
-      var row = rowFor(e.key_id);
-      if (row) key.appendChild(el('span', 'key-name', row.getAttribute('data-key-name')));
-      key.appendChild(el('span', 'key-id mono', e.key_id));
-    } else {
-      key.appendChild(el('span', 'muted', '–'));
-    }
-    return tr;
-  }
   function initAudit() {
     var card = $('#audit-log');
     if (!card) return;
-    var size = Number(card.getAttribute('data-page-size')) || 20;
     document.addEventListener('click', function (e) {
       var b = e.target.closest && e.target.closest('#audit-older');
       if (!b || b.disabled) return;
       b.disabled = true;
-      var url = '/api/workspaces/' + encodeURIComponent(ws) + '/audit-log?limit=' + size +
+      /* The server renders the older rows (audit::render_rows). */
+      var url = '/settings/api-keys/audit-rows?workspace=' + encodeURIComponent(ws) +
         '&starting_after=' + encodeURIComponent(b.getAttribute('data-after'));
-      api('GET', url).then(function (page) {
-        var body = $('#audit-tbody');
-        var first = null;
-        (page.data || []).forEach(function (entry) {
-          var tr = auditRow(entry);
-          if (!first) first = tr;
-          body.appendChild(tr);
-        });
-        var last = page.data && page.data.length ? page.data[page.data.length - 1].id : null;
-        if (page.has_more && last) {
+      api('GET', url, undefined, true).then(function (html) {
+        var page = $('tbody', fragment(html)), rows = page ? $$('tr', page) : [];
+        var body = $('#audit-tbody'), first = rows[0] || null;
+        rows.forEach(function (tr) { body.appendChild(tr); });
+        var last = rows.length ? rows[rows.length - 1].getAttribute('data-audit-id') : null;
+        if (page && page.getAttribute('data-has-more') === 'true' && last) {
           b.setAttribute('data-after', last);
           b.disabled = false;
         } else {

@@ -5,7 +5,7 @@ mod banners;
 mod dialogs;
 mod row;
 
-use crate::layout::{self, icon, PRODUCT};
+use crate::layout::{self, icon, thead, PRODUCT};
 use crate::{usage, ApiKeysPage, PageState, API_KEYS_PATH};
 use banners::{banners, lifecycle_banners};
 use dialogs::{generate_dialog, ips_dialog, revoke_dialog, rotate_dialog};
@@ -201,20 +201,7 @@ fn manage(
             div.table-wrap role="region" aria-labelledby="keys-heading" tabindex="0" {
                 table #keys-table .table.keys-table {
                     caption.sr-only { "API keys of " (p.current.name) }
-                    thead {
-                        tr {
-                            th scope="col" { "Name" }
-                            th scope="col" { "Key" }
-                            th scope="col" { "Created" }
-                            th scope="col" { "Last used" }
-                            th scope="col" { "Requests 24h" }
-                            th scope="col" { "Expires" }
-                            th scope="col" { "Access" }
-                            th scope="col" { "Status" }
-                            th scope="col" { "Allowed IPs" }
-                            th scope="col" { span.th-actions { "Actions" } }
-                        }
-                    }
+                    (thead(&["Name", "Key", "Created", "Last used", "Requests 24h", "Expires", "Access", "Status", "Allowed IPs", "Actions"], &[]))
                     tbody #keys-tbody {
                         @for k in keys { (key_row(k, mode, p.now_ms, leak_of(p.leaks, k))) }
                         @if keys.is_empty() { (empty_row(mode)) }

@@ -23,7 +23,7 @@ mod login;
 mod usage;
 
 pub use assets::asset;
-pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
+pub use audit::{render_rows as render_audit_rows, AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use hooks::HookRow;
 pub use login::{render_login, LoginPage};
 

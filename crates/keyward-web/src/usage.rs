@@ -2,7 +2,7 @@
 //! newest requests and the hourly chart (inline SVG).
 
 use crate::keys::page_url;
-use crate::layout::{icon, time_ago};
+use crate::layout::{icon, thead, time_ago};
 use crate::{fmt, ApiKeysPage, API_KEYS_PATH};
 use keyward_core::api::{KeyObject, KeyStatus, SeriesBucket, UsageReport, UsageTotals};
 use maud::{html, Markup};
@@ -143,13 +143,7 @@ fn chart_table(buckets: &[SeriesBucket]) -> Markup {
             div.table-wrap role="region" aria-label="Requests per hour, last 24 hours" tabindex="0" {
                 table.table.table-compact {
                     caption.sr-only { "Requests and errors per hour over the last 24 hours, oldest first (UTC)" }
-                    thead {
-                        tr {
-                            th scope="col" { "Hour (UTC)" }
-                            th.num scope="col" { "Requests" }
-                            th.num scope="col" { "Errors" }
-                        }
-                    }
+                    (thead(&["Hour (UTC)", "Requests", "Errors"], &["Requests", "Errors"]))
                     tbody {
                         @for b in buckets {
                             tr {
@@ -353,7 +347,7 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                 div.table-wrap {
                     table.table.table-compact.breakdown {
                         caption { "By status" }
-                        thead { tr { th scope="col" { "Status" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
+                        (thead(&["Status", "24 hours", "7 days"], &["24 hours", "7 days"]))
                         tbody {
                             @for s in &statuses {
                                 tr {
@@ -369,7 +363,7 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                     div.table-wrap {
                         table.table.table-compact.breakdown {
                             caption { "By error code" }
-                            thead { tr { th scope="col" { "Code" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
+                            (thead(&["Code", "24 hours", "7 days"], &["24 hours", "7 days"]))
                             tbody {
                                 @for c in &codes {
                                     tr {
@@ -422,14 +416,7 @@ fn top_endpoints(u: &UsageReport) -> Markup {
                 div.table-wrap {
                     table.table.table-compact {
                         caption.sr-only { "Top endpoints over the last 7 days" }
-                        thead {
-                            tr {
-                                th scope="col" { "Method" }
-                                th scope="col" { "Endpoint" }
-                                th.num scope="col" { "Requests" }
-                                th.num scope="col" { "Errors" }
-                            }
-                        }
+                        (thead(&["Method", "Endpoint", "Requests", "Errors"], &["Requests", "Errors"]))
                         tbody {
                             @for e in &u.top_endpoints {
                                 tr {
@@ -464,18 +451,7 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
                 div.table-wrap role="region" aria-label="Recent requests" tabindex="0" {
                     table.table.table-compact.recent-table {
                         caption.sr-only { "The 20 most recent requests" }
-                        thead {
-                            tr {
-                                th scope="col" { "Time" }
-                                th scope="col" { "Status" }
-                                th scope="col" { "Code" }
-                                th scope="col" { "Method" }
-                                th scope="col" { "Path" }
-                                th.num scope="col" { "Latency" }
-                                th scope="col" { "Key" }
-                                th scope="col" { "IP" }
-                            }
-                        }
+                        (thead(&["Time", "Status", "Code", "Method", "Path", "Latency", "Key", "IP"], &["Latency"]))
                         tbody {
                             @for r in u.recent.iter().take(20) {
                                 tr {

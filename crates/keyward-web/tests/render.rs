@@ -58,28 +58,29 @@ fn only_svg_ns(lower: &str) -> bool {
 fn ready_page_has_everything_the_browser_test_needs() {
     let html = ready();
     assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
-    for id in [
-        "id=\"generate-key\"",
-        "id=\"generate-dialog\"",
-        "id=\"key-name\"",
-        "id=\"create-key-submit\"",
-        "id=\"dialog-close\"",
-        "id=\"new-key-secret\"",
-        "id=\"copy-key\"",
-        "id=\"revoke-dialog\"",
-        "id=\"confirm-revoke\"",
-        "id=\"ips-dialog\"",
-        "id=\"allowed-ips-input\"",
-        "id=\"keys-table\"",
-        "id=\"keys-tbody\"",
-        "id=\"api-usage\"",
-        "id=\"usage-24h-total\"",
-        "id=\"usage-key-filter\"",
-        "id=\"logout\"",
-        "id=\"workspace-select\"",
-    ] {
-        assert!(html.contains(id), "missing {id}");
-    }
+    assert_ids(
+        &html,
+        &[
+            "generate-key",
+            "generate-dialog",
+            "key-name",
+            "create-key-submit",
+            "dialog-close",
+            "new-key-secret",
+            "copy-key",
+            "revoke-dialog",
+            "confirm-revoke",
+            "ips-dialog",
+            "allowed-ips-input",
+            "keys-table",
+            "keys-tbody",
+            "api-usage",
+            "usage-24h-total",
+            "usage-key-filter",
+            "logout",
+            "workspace-select",
+        ],
+    );
     // Breadcrumb, user, CSRF meta (escaped), intro and dialog copy.
     assert!(html.contains("<li>Settings</li><li>Other</li><li aria-current=\"page\">API Keys</li>"));
     assert!(html.contains("maria@acme.example"));
@@ -265,15 +266,7 @@ fn login_page() {
         email: Some("a@b.example"),
         next: Some("/settings/api-keys?workspace=ws_1&key_id=k"),
     });
-    for id in [
-        "id=\"login-form\"",
-        "id=\"login-email\"",
-        "id=\"login-password\"",
-        "id=\"login-submit\"",
-        "id=\"login-error\"",
-    ] {
-        assert!(html.contains(id), "missing {id}");
-    }
+    assert_ids(&html, &["login-form", "login-email", "login-password", "login-submit", "login-error"]);
     assert!(html.contains("&lt;b&gt;expired&lt;/b&gt;"));
     assert!(html.contains("value=\"a@b.example\""));
     assert!(html.contains("value=\"/settings/api-keys?workspace=ws_1&amp;key_id=k\""));
@@ -533,4 +526,11 @@ fn dialogs_show_the_whole_key_warn_about_duplicate_names_and_banners_can_be_dism
         )));
     }
     assert!(!html.contains("a sign the key leaked"), "the banner does not guess at a leak");
+}
+
+/// Every element id in `ids` is in `html`.
+fn assert_ids(html: &str, ids: &[&str]) {
+    for id in ids {
+        assert!(html.contains(&format!("id=\"{id}\"")), "missing id={id}");
+    }
 }

@@ -1,6 +1,6 @@
 //! The page's dialogs: generate, rotate, revoke and the IP allowlist.
 
-use crate::layout::icon;
+use crate::layout::{dialog_foot, dialog_head, icon};
 use keyward_core::Scope;
 use maud::{html, Markup};
 
@@ -13,10 +13,7 @@ pub(super) fn rotate_dialog() -> Markup {
     ];
     html! {
         dialog #rotate-dialog .dialog aria-labelledby="rotate-title" {
-            div.dialog-head {
-                h2 #rotate-title { "Rotate API key" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
+            (dialog_head("rotate-title", "Rotate API key"))
             form #rotate-form .dialog-step novalidate {
                 div.dialog-body {
                     p {
@@ -35,10 +32,7 @@ pub(super) fn rotate_dialog() -> Markup {
                     }
                     div #rotate-error .alert.alert-danger role="alert" hidden {}
                 }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #rotate-submit .btn.btn-primary type="submit" { "Rotate key" }
-                }
+                (dialog_foot(html! { button #rotate-submit .btn.btn-primary type="submit" { "Rotate key" } }))
             }
             div #rotated-key-step .dialog-step hidden {
                 div.dialog-body {
@@ -128,10 +122,7 @@ pub(super) fn generate_dialog() -> Markup {
                     }
                     div #create-key-error .alert.alert-danger role="alert" hidden {}
                 }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #create-key-submit .btn.btn-primary type="submit" { "Generate key" }
-                }
+                (dialog_foot(html! { button #create-key-submit .btn.btn-primary type="submit" { "Generate key" } }))
             }
             div #created-key-step .dialog-step hidden {
                 div.dialog-body {
@@ -165,10 +156,7 @@ pub(super) fn generate_dialog() -> Markup {
 pub(super) fn revoke_dialog() -> Markup {
     html! {
         dialog #revoke-dialog .dialog.dialog-sm aria-labelledby="revoke-title" aria-describedby="revoke-text" {
-            div.dialog-head {
-                h2 #revoke-title { "Revoke API key" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
+            (dialog_head("revoke-title", "Revoke API key"))
             div.dialog-body {
                 p #revoke-text {
                     "Revoke " strong #revoke-key-name {} "? Scripts using it will start getting 401 from the next request."
@@ -176,10 +164,7 @@ pub(super) fn revoke_dialog() -> Markup {
                 p.hint { "Revocation is immediate and can't be undone." }
                 div #revoke-error .alert.alert-danger role="alert" hidden {}
             }
-            div.dialog-foot {
-                button.btn.btn-secondary type="button" data-close { "Cancel" }
-                button #confirm-revoke .btn.btn-danger type="button" { "Revoke key" }
-            }
+            (dialog_foot(html! { button #confirm-revoke .btn.btn-danger type="button" { "Revoke key" } }))
         }
     }
 }
@@ -187,10 +172,7 @@ pub(super) fn revoke_dialog() -> Markup {
 pub(super) fn ips_dialog() -> Markup {
     html! {
         dialog #ips-dialog .dialog aria-labelledby="ips-title" {
-            div.dialog-head {
-                h2 #ips-title { "Allowed IPs" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
+            (dialog_head("ips-title", "Allowed IPs"))
             form #ips-form .dialog-step novalidate {
                 div.dialog-body {
                     p {
@@ -209,10 +191,7 @@ pub(super) fn ips_dialog() -> Markup {
                     }
                     div #ips-error .alert.alert-danger role="alert" hidden {}
                 }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #ips-save .btn.btn-primary type="submit" { "Save" }
-                }
+                (dialog_foot(html! { button #ips-save .btn.btn-primary type="submit" { "Save" } }))
             }
         }
     }

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_page))
         .route("/settings/api-keys", get(api_keys_page))
         .route("/settings/api-keys/rows/{id}", get(key_row))
+        .route("/settings/api-keys/audit-rows", get(audit_rows))
         .route("/assets/{*path}", get(asset))
 }
 
@@ -163,6 +164,35 @@ async fn key_row(
         Vec::new()
     };
     let mut res = html(keyward_web::render_key_row(&key, m.workspace.plan.has_api_access(), now_ms(), &leaks));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct AuditRowsQuery {
+    workspace: Option<String>,
+    starting_after: Option<String>,
+}
+
+/// `GET /settings/api-keys/audit-rows?workspace=WS[&starting_after=ID]`: the
+/// next page of the audit log as the card's rows (`<tbody data-has-more>`),
+/// for the card's "Show older" button; the same rules as
+/// `GET /api/workspaces/{ws}/audit-log` (admins only, an unknown cursor 422).
+async fn audit_rows(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Query(q): Query<AuditRowsQuery>,
+) -> ApiResult<Response> {
+    let ws = q.workspace.ok_or(ApiError::NotFound)?;
+    super::admin::require_admin(&state, &session, &ws).await?;
+    if let Some(cursor) = q.starting_after.as_deref() {
+        if !state.store.audit_entry_exists(&ws, cursor).await? {
+            return Err(super::v1::extract::unknown_cursor());
+        }
+    }
+    let page = state.store.audit_log(&ws, keyward_web::AUDIT_PAGE_SIZE, q.starting_after.as_deref()).await?;
+    let keys = state.store.list_keys(&ws).await?;
+    let mut res = html(keyward_web::render_audit_rows(&page.data, page.has_more, &keys, now_ms()));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }

@@ -115,13 +115,7 @@ async fn the_redis_fallback_share_splits_a_limit_between_nodes() {
 async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
     let url = require_redis();
     let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::builder()
-        .config(|c| {
-            c.redis_url = Some(redis_url_via(&url, proxy.addr));
-            c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
-        })
-        .spawn()
-        .await;
+    let app = TestApp::builder().redis_via(&proxy).spawn().await;
     let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Starter).await;
     let redis_key = format!("{}rl:{}", app.redis_prefix().unwrap(), hex::encode(HashedKey::of(&key).as_bytes()));
     assert_eq!(count(&app, &key, 10).await, (10, 0));

@@ -9,11 +9,13 @@ fn json_of(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-/// A new, empty keyward store in `dir` (admin commands never create one:
-/// only `serve` does, as here through the library).
-async fn init_store(dir: &std::path::Path) {
-    let loc = keyward::store::StoreLocation::resolve(dir, None).unwrap();
+/// A temp dir with a new, empty keyward store (admin commands never create
+/// one: only `serve` does, as here through the library).
+async fn init_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = keyward::store::StoreLocation::resolve(dir.path(), None).unwrap();
     keyward::store::Store::open(&loc).await.unwrap().close().await;
+    dir
 }
 
 /// Everything the CLI can change, as one comparable value.
@@ -39,9 +41,8 @@ async fn snapshot(app_dir: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_user_and_member_flows_work_with_json() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = init_store().await;
     let d = dir.path();
-    init_store(d).await;
     let (ok, out, err) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "Starter", "--json"]);
     assert!(ok, "{err}");
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
@@ -105,9 +106,8 @@ async fn workspace_user_and_member_flows_work_with_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = init_store().await;
     let d = dir.path();
-    init_store(d).await;
     let (_, out, _) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "pro", "--json"]);
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
     let mut child = keyward_cmd()

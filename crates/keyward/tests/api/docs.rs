@@ -207,8 +207,16 @@ fn sample(slug: &str, name: &str) -> String {
 }
 
 /// keyward with the demo workspace, and a key created as the quickstart
-/// says (by the admin): (app, key, the transcript ids newest first).
-async fn demo_with_key() -> (TestApp, String, Vec<String>) {
+/// says (by the admin).
+struct Demo {
+    app: TestApp,
+    /// The key's secret.
+    key: String,
+    /// The demo's transcript ids, newest first.
+    ids: Vec<String>,
+}
+
+async fn demo_with_key() -> Demo {
     let app = TestApp::spawn().await;
     let keyward::demo::DemoOutcome::Created { email, password, workspace_id } =
         keyward::demo::ensure(&app.store).await.unwrap()
@@ -222,7 +230,7 @@ async fn demo_with_key() -> (TestApp, String, Vec<String>) {
     let ids: Vec<String> =
         v["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
     assert!(ids.len() >= 3, "the demo has transcripts");
-    (app, key, ids)
+    Demo { app, key, ids }
 }
 
 /// Runs `program file` (the sample written to a temp file) with the
@@ -257,29 +265,31 @@ fn assert_in_order(out: &str, ids: &[String]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_curl_quickstart_prints_the_workspace_and_the_newest_transcripts() {
-    let (app, key, ids) = demo_with_key().await;
+    let Demo { app, key, ids } = demo_with_key().await;
     let out = run_sample("bash", "quickstart.sh", &sample("quickstart", "quickstart.sh"), &app, &key);
     assert!(out.contains("\"name\":\"Demo\""), "{out}");
     assert_in_order(&out, &ids[..3]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_node_quickstart_prints_the_workspace_and_every_transcript() {
-    let (app, key, ids) = demo_with_key().await;
-    let out = run_sample("node", "quickstart.mjs", &sample("quickstart", "quickstart.mjs"), &app, &key);
+/// The quickstart sample `file`, run with `program`, prints the workspace,
+/// then every transcript, newest first.
+async fn assert_the_quickstart_prints_every_transcript(program: &str, file: &str) {
+    let Demo { app, key, ids } = demo_with_key().await;
+    let out = run_sample(program, file, &sample("quickstart", file), &app, &key);
     assert!(out.starts_with("Workspace: Demo (pro plan, 300 requests/minute)\n"), "{out}");
     assert_in_order(&out, &ids);
     assert_eq!(out.lines().count(), 1 + ids.len(), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_node_quickstart_prints_the_workspace_and_every_transcript() {
+    assert_the_quickstart_prints_every_transcript("node", "quickstart.mjs").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs python3 with requests"]
 async fn the_python_quickstart_prints_the_workspace_and_every_transcript() {
-    let (app, key, ids) = demo_with_key().await;
-    let out = run_sample("python3", "quickstart.py", &sample("quickstart", "quickstart.py"), &app, &key);
-    assert!(out.starts_with("Workspace: Demo (pro plan, 300 requests/minute)\n"), "{out}");
-    assert_in_order(&out, &ids);
-    assert_eq!(out.lines().count(), 1 + ids.len(), "{out}");
+    assert_the_quickstart_prints_every_transcript("python3", "quickstart.py").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

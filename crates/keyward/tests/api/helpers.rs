@@ -222,6 +222,16 @@ impl<'a> TestAppBuilder<'a> {
         self
     }
 
+    /// Redis (`KEYWARD_TEST_REDIS_URL`, required) reached through `proxy`,
+    /// under a key prefix of its own: the test can cut it off.
+    pub fn redis_via(self, proxy: &TcpProxy) -> Self {
+        let url = redis_url_via(&require_redis(), proxy.addr);
+        self.config(move |c| {
+            c.redis_url = Some(url);
+            c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+        })
+    }
+
     /// The plan of the workspace `.with_admin()`/`.with_key()` make (pro by default).
     pub fn plan(mut self, plan: Plan) -> Self {
         self.plan = plan;
@@ -457,6 +467,11 @@ impl TestApp {
 
     pub async fn v1_get(&self, path: &str, key: &str) -> (StatusCode, Value) {
         body(self.v1(Method::GET, path, key).send().await.unwrap()).await
+    }
+
+    /// `POST path` on `/v1` with `key` and the JSON body `v`.
+    pub async fn v1_post(&self, path: &str, key: &str, v: Value) -> (StatusCode, Value) {
+        body(self.v1(Method::POST, path, key).json(&v).send().await.unwrap()).await
     }
 
     pub async fn workspace(&self, plan: Plan) -> String {

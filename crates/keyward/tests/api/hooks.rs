@@ -349,13 +349,9 @@ async fn the_101st_hook_is_refused_with_hook_limit_reached() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let res = app
-        .v1(Method::POST, "/v1/hooks", &key)
-        .json(&json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" }))
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = body(res).await;
+    let (s, v) = app
+        .v1_post("/v1/hooks", &key, json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" }))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["code"], "hook_limit_reached");
     assert_eq!(admin_hooks(&admin, &ws).await.len(), 100);
@@ -401,7 +397,7 @@ async fn bad_target_urls_and_events_are_each_refused_per_field_and_nothing_is_st
         cases.push((study(json!(target)), "target_url", "target_not_allowed", "target_not_allowed"));
     }
     for (input, field, code, top) in cases {
-        let (s, v) = body(app.v1(Method::POST, "/v1/hooks", &key).json(&input).send().await.unwrap()).await;
+        let (s, v) = app.v1_post("/v1/hooks", &key, input.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{input}: {v}");
         assert_eq!(v["code"], top, "{input}: {v}");
         let errs = v["errors"].as_array().unwrap();
@@ -633,7 +629,7 @@ fn assert_secret_absent(haystack: &[u8], secret: &str) {
 async fn a_database_dump_reveals_no_hook_secret_and_postgres_needs_the_master_key() {
     let AppWithKey { app, key: NewKey { secret: key, .. }, .. } = TestApp::builder().with_key().spawn().await; // no --webhooks-secret-key
     let input = json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" });
-    let (s, v) = body(app.v1(Method::POST, "/v1/hooks", &key).json(&input).send().await.unwrap()).await;
+    let (s, v) = app.v1_post("/v1/hooks", &key, input.clone()).await;
     match app.backend() {
         keyward::store::Backend::Postgres => {
             assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");

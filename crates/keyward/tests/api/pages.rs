@@ -1,5 +1,7 @@
-//! `GET /settings/api-keys/rows/{id}`: one row of the keys table, rendered
-//! by the server for app.js to swap in (the page's markup, written once).
+//! The page's fragments, rendered by the server for app.js to swap in (the
+//! page's markup, written once): `GET /settings/api-keys/rows/{id}` (one row
+//! of the keys table) and `GET /settings/api-keys/audit-rows` (older audit
+//! log entries).
 use crate::helpers::*;
 use keyward_core::{Plan, Role};
 use reqwest::{Method, StatusCode};
@@ -64,4 +66,52 @@ async fn on_the_free_plan_a_row_says_suspended_and_offers_no_rotation() {
     let (_, _, row) = fetch_row(&admin, &ws, &key.id).await;
     assert!(row.contains("Suspended") && !row.contains("rotate-key"), "{row}");
     assert_eq!(row, row_of(&admin.page(&ws).await, &key.id));
+}
+
+/// The `data-audit-id`s of the rows in `html`, in order.
+fn audit_ids(html: &str) -> Vec<String> {
+    html.split("data-audit-id=\"").skip(1).map(|s| s[..s.find('"').unwrap()].to_string()).collect()
+}
+
+#[tokio::test]
+async fn older_audit_rows_are_the_admin_apis_next_page_rendered() {
+    let AppWithKey { app, workspace_id: ws, admin, key } = TestApp::builder().with_key().spawn().await;
+    let ips = format!("/api/workspaces/{ws}/api-keys/{}/allowed-ips", key.id);
+    for i in 0..44 {
+        let (s, v) = admin.put(&ips, serde_json::json!({ "cidrs": [format!("10.0.0.{i}/32")] })).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    // 45 entries: the page shows 20, then 20 more, then the last 5.
+    let (_, log) = admin.get(&format!("/api/workspaces/{ws}/audit-log?limit=100")).await;
+    let all: Vec<String> =
+        log["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(all.len(), 45);
+    assert_eq!(audit_ids(&admin.page(&ws).await), all[..20]);
+    let rows = |after: &str| {
+        let admin = admin.clone();
+        let path = format!("/settings/api-keys/audit-rows?workspace={ws}&starting_after={after}");
+        async move {
+            let res = admin.request(Method::GET, &path).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+            res.text().await.unwrap()
+        }
+    };
+    let second = rows(&all[19]).await;
+    assert!(second.starts_with("<tbody data-has-more=\"true\">"), "{second}");
+    assert_eq!(audit_ids(&second), all[20..40]);
+    assert!(second.contains("Changed the allowed IPs") && second.contains("integration"), "{second}");
+    let last = rows(&all[39]).await;
+    assert!(last.starts_with("<tbody data-has-more=\"false\">"), "{last}");
+    assert_eq!(audit_ids(&last), all[40..]);
+
+    // The admin API's rules: an unknown cursor is 422, members 403, strangers 404.
+    let path = format!("/settings/api-keys/audit-rows?workspace={ws}&starting_after=aud_nope");
+    let (s, v) = admin.get(&path).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")), "{v}");
+    assert_eq!(v["errors"][0]["code"], "unknown_cursor", "{v}");
+    let member = app.user(&ws, "member@example.com", Role::Member).await;
+    assert_eq!(member.get(&path).await.0, StatusCode::FORBIDDEN);
+    let Admin { admin: stranger, .. } = app.add_admin(Plan::Pro).await;
+    assert_eq!(stranger.get(&path).await.0, StatusCode::NOT_FOUND);
 }

@@ -5,7 +5,7 @@
 use crate::helpers::*;
 use keyward::store::{NewStudy, NewTranscript, Segment};
 use keyward_core::Plan;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A workspace and one key of it.
@@ -22,7 +22,7 @@ pub async fn tenant(app: &TestApp, plan: Plan) -> Tenant {
 
 /// `POST` a JSON body to `/v1…` with `key`.
 pub async fn post(app: &TestApp, path: &str, key: &str, v: Value) -> (StatusCode, Value) {
-    body(app.v1(Method::POST, path, key).json(&v).send().await.unwrap()).await
+    app.v1_post(path, key, v).await
 }
 
 /// Create a study through the API; its JSON.
