@@ -168,9 +168,7 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
     assert!(study_hook["created_at"].is_string());
 
     let started = std::time::Instant::now();
-    let (s, study) =
-        body(app.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Checkout" })).send().await.unwrap())
-            .await;
+    let (s, study) = app.v1_post("/v1/studies", &key, json!({ "name": "Checkout" })).await;
     assert_eq!(s, StatusCode::CREATED);
     let got = rx.wait_for("/studies", 1, 5).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
@@ -185,9 +183,7 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
 
     let sid = study["id"].as_str().unwrap();
     let t = json!({ "participant": { "name": "Zoë" }, "segments": [{ "speaker": "A", "start_ms": 0, "end_ms": 5, "text": "hi" }] });
-    let (s, trn) =
-        body(app.v1(Method::POST, &format!("/v1/studies/{sid}/transcripts"), &key).json(&t).send().await.unwrap())
-            .await;
+    let (s, trn) = app.v1_post(&format!("/v1/studies/{sid}/transcripts"), &key, t).await;
     assert_eq!(s, StatusCode::CREATED, "{trn}");
     let got = rx.wait_for("/transcripts", 1, 5).await;
     verify(trn_hook["secret"].as_str().unwrap(), &got[0]);
@@ -210,21 +206,22 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_started_with_webhooks_deliver_false_writes_events_that_a_delivering_node_sends_once() {
-    let api = TestApp::spawn_with(|c| {
-        open(c);
-        c.webhooks_deliver = false;
-    })
-    .await;
+    let api = TestApp::builder()
+        .config(|c| {
+            open(c);
+            c.webhooks_deliver = false;
+        })
+        .spawn()
+        .await;
     let rx = Receiver::start().await;
-    let (_ws, _admin, _kid, key) = api.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = api.add_admin_with_key(Plan::Pro).await;
     let hook = subscribe(&api, &key, &rx.url("/elsewhere"), "study.created").await;
-    let (s, _) =
-        body(api.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Kept" })).send().await.unwrap()).await;
+    let (s, _) = api.v1_post("/v1/studies", &key, json!({ "name": "Kept" })).await;
     assert_eq!(s, StatusCode::CREATED);
     // The event waits in the store: this node has no worker to fan it out.
     assert_eq!(api.store.webhook_gauges().await.unwrap().0, 1);
 
-    let worker = TestApp::spawn_node_with(&api, |c| c.webhooks_deliver = true).await;
+    let worker = TestApp::builder().node_of(&api).config(|c| c.webhooks_deliver = true).spawn().await;
     let got = rx.wait_for("/elsewhere", 1, 5).await;
     verify(hook["secret"].as_str().unwrap(), &got[0]);
     eventually(5, || async { (worker.store.webhook_gauges().await.unwrap().0 == 0).then_some(()) }).await;
