@@ -199,6 +199,13 @@
     dlg.showModal();
     if (focusEl) focusEl.focus();
   }
+  /* `call` (a promise) with the dialog busy and `button` saying `label`
+   * until it settles; it resolves or rejects as the call does. */
+  function whileBusy(dlg, button, label, call) {
+    setBusy(dlg, true, button, label);
+    return call.then(function (r) { setBusy(dlg, false, button); return r; },
+      function (p) { setBusy(dlg, false, button); throw p; });
+  }
   function setBusy(dlg, busy, button, busyLabel) {
     dlg.busy = busy;
     $$('[data-close], #dialog-close', dlg).forEach(function (b) { b.disabled = busy; });
@@ -447,13 +454,10 @@
       var body = lifecycleBody();
       if (!body) return;
       body.name = value;
-      setBusy(dlg, true, submit, 'Generating…');
-      api('POST', keysUrl(), body).then(function (created) {
-        setBusy(dlg, false, submit);
+      whileBusy(dlg, submit, 'Generating…', api('POST', keysUrl(), body)).then(function (created) {
         createdName.textContent = '“' + created.name + '”';
         once.show(created);
       }, function (p) {
-        setBusy(dlg, false, submit);
         if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
           var of = function (f) { return p.errors.filter(function (x) { return x.field === f; }).map(function (x) { return x.message; }).join(' '); };
           if (of('expires_in_days')) { lifecycleError(expiryErr, expiryDays, 'Expiry ' + of('expires_in_days')); expiry.focus(); return; }
@@ -573,9 +577,8 @@
       var grace = $('input[name="grace"]:checked', form);
       var id = target, oldName = nameEl.textContent;
       showError(err, '');
-      setBusy(dlg, true, submit, 'Rotating…');
-      api('POST', keysUrl(id, '/roll'), { grace_period_secs: Number(grace ? grace.value : 86400) }).then(function (created) {
-        setBusy(dlg, false, submit);
+      var roll = api('POST', keysUrl(id, '/roll'), { grace_period_secs: Number(grace ? grace.value : 86400) });
+      whileBusy(dlg, submit, 'Rotating…', roll).then(function (created) {
         newName.textContent = '“' + created.name + '”';
         until.textContent = grace && grace.value === '0'
           ? '“' + oldName + '” stopped working. Requests using it now get 401.'
@@ -583,7 +586,6 @@
         dlg.opener = { el: null, keyId: created.id, cls: 'rotate-key' };
         once.show(created);
       }, function (p) {
-        setBusy(dlg, false, submit);
         showError(err, problemMessage(p));
       });
     });
@@ -607,16 +609,13 @@
     confirm.addEventListener('click', function () {
       if (!target || dlg.busy) return;
       var id = target, name = nameEl.textContent;
-      setBusy(dlg, true, confirm, 'Revoking…');
-      api('DELETE', keysUrl(id)).then(function () {
-        setBusy(dlg, false, confirm);
+      whileBusy(dlg, confirm, 'Revoking…', api('DELETE', keysUrl(id))).then(function () {
         dlg.opener = { el: null, keyId: id, cls: null }; /* focus the row's status */
         closeDialog(dlg);
         showRow(id);
         toast('Key “' + name + '” revoked. Requests using it now get 401.');
         refresh();
       }, function (p) {
-        setBusy(dlg, false, confirm);
         showError(err, problemMessage(p));
       });
     });
@@ -654,9 +653,8 @@
       });
       var id = target, name = nameEl.textContent;
       clearErrors();
-      setBusy(dlg, true, save, 'Saving…');
-      api('PUT', keysUrl(id, '/allowed-ips'), { cidrs: entries.map(function (x) { return x.value; }) }).then(function (key) {
-        setBusy(dlg, false, save);
+      var put = api('PUT', keysUrl(id, '/allowed-ips'), { cidrs: entries.map(function (x) { return x.value; }) });
+      whileBusy(dlg, save, 'Saving…', put).then(function (key) {
         closeDialog(dlg);
         showRow(id);
         toast(key && key.allowed_cidrs && key.allowed_cidrs.length
@@ -664,7 +662,6 @@
           : 'Key “' + name + '” accepts requests from any address.');
         refresh();
       }, function (p) {
-        setBusy(dlg, false, save);
         if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
           p.errors.forEach(function (x) {
             var m = /^cidrs\[(\d+)\]$/.exec(x.field || '');

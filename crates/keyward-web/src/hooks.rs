@@ -3,7 +3,7 @@
 //! key-event hooks) with its last attempt, a delete button, and a form to
 //! subscribe the workspace to a key event (the secret is shown once, by
 //! `app.js`, in the dialog that created it).
-use crate::layout::{dialog_foot, dialog_head, icon, thead, time_ago, time_date};
+use crate::layout::{dialog_foot, dialog_head, icon, shown_once, thead, time_ago, time_date};
 use keyward_core::api::Timestamp;
 use maud::{html, Markup};
 
@@ -147,10 +147,7 @@ pub(crate) fn dialog() -> Markup {
             }
             div #created-hook-step .dialog-step hidden {
                 div.dialog-body {
-                    div.alert.alert-warning {
-                        span.alert-icon { (icon("alert")) }
-                        p #new-hook-warning { strong { "This signing secret will not be shown again." } }
-                    }
+                    (shown_once("new-hook-warning", "This signing secret will not be shown again."))
                     div.field {
                         label for="new-hook-secret" { "Signing secret" }
                         div.secret-row {

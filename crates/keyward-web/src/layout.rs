@@ -135,6 +135,16 @@ pub(crate) fn dialog_head(id: &str, title: &str) -> Markup {
     }
 }
 
+/// The warning above a secret shown once (`id` describes its field).
+pub(crate) fn shown_once(id: &str, text: &str) -> Markup {
+    html! {
+        div.alert.alert-warning {
+            span.alert-icon { (icon("alert")) }
+            p id=(id) { strong { (text) } }
+        }
+    }
+}
+
 /// A dialog step's buttons: Cancel, then `action`.
 pub(crate) fn dialog_foot(action: Markup) -> Markup {
     html! {

@@ -344,35 +344,39 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                     p.muted { "Every request made with your keys succeeded." }
                 }
             } @else {
-                div.table-wrap {
-                    table.table.table-compact.breakdown {
-                        caption { "By status" }
-                        (thead(&["Status", "24 hours", "7 days"], &["24 hours", "7 days"]))
-                        tbody {
-                            @for s in &statuses {
-                                tr {
-                                    th scope="row" { (status_badge(s)) " " span.muted { (fmt::status_text(s)) } }
-                                    td.num { (count(&d.by_status, s)) }
-                                    td.num { (count(&w.by_status, s)) }
-                                }
-                            }
-                        }
-                    }
-                }
+                (breakdown_table("By status", "Status", &statuses, |s| html! {
+                    (status_badge(s)) " " span.muted { (fmt::status_text(s)) }
+                }, |s| (count(&d.by_status, s), count(&w.by_status, s))))
                 @if !codes.is_empty() {
-                    div.table-wrap {
-                        table.table.table-compact.breakdown {
-                            caption { "By error code" }
-                            (thead(&["Code", "24 hours", "7 days"], &["24 hours", "7 days"]))
-                            tbody {
-                                @for c in &codes {
-                                    tr {
-                                        th scope="row" { code { (c) } }
-                                        td.num { (count(&d.by_code, c)) }
-                                        td.num { (count(&w.by_code, c)) }
-                                    }
-                                }
-                            }
+                    (breakdown_table("By error code", "Code", &codes, |c| html! { code { (c) } },
+                        |c| (count(&d.by_code, c), count(&w.by_code, c))))
+                }
+            }
+        }
+    }
+}
+
+/// One table of the error breakdown: a row per key (`label` its heading
+/// cell), with its counts over 24 hours and 7 days.
+fn breakdown_table(
+    caption: &str,
+    first_col: &str,
+    keys: &[&String],
+    label: impl Fn(&str) -> Markup,
+    counts: impl Fn(&str) -> (String, String),
+) -> Markup {
+    html! {
+        div.table-wrap {
+            table.table.table-compact.breakdown {
+                caption { (caption) }
+                (thead(&[first_col, "24 hours", "7 days"], &["24 hours", "7 days"]))
+                tbody {
+                    @for k in keys {
+                        @let (day, week) = counts(k);
+                        tr {
+                            th scope="row" { (label(k)) }
+                            td.num { (day) }
+                            td.num { (week) }
                         }
                     }
                 }

@@ -1,6 +1,6 @@
 //! The page's dialogs: generate, rotate, revoke and the IP allowlist.
 
-use crate::layout::{dialog_foot, dialog_head, icon};
+use crate::layout::{dialog_foot, dialog_head, icon, shown_once};
 use keyward_core::Scope;
 use maud::{html, Markup};
 
@@ -36,10 +36,7 @@ pub(super) fn rotate_dialog() -> Markup {
             }
             div #rotated-key-step .dialog-step hidden {
                 div.dialog-body {
-                    div.alert.alert-warning {
-                        span.alert-icon { (icon("alert")) }
-                        p #rotated-key-warning { strong { "This key will not be shown again. Store it in a secret manager." } }
-                    }
+                    (shown_once("rotated-key-warning", "This key will not be shown again. Store it in a secret manager."))
                     div.field {
                         label for="rotated-key-secret" { "Your new key " span #rotated-key-name .muted {} }
                         div.secret-row {
@@ -126,10 +123,7 @@ pub(super) fn generate_dialog() -> Markup {
             }
             div #created-key-step .dialog-step hidden {
                 div.dialog-body {
-                    div.alert.alert-warning {
-                        span.alert-icon { (icon("alert")) }
-                        p #new-key-warning { strong { "This key will not be shown again. Store it in a secret manager." } }
-                    }
+                    (shown_once("new-key-warning", "This key will not be shown again. Store it in a secret manager."))
                     div.field {
                         label for="new-key-secret" { "Your new key " span #created-key-name .muted {} }
                         div.secret-row {
