@@ -114,9 +114,9 @@ async fn the_redis_fallback_share_splits_a_limit_between_nodes() {
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
     let url = require_redis();
-    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::builder().redis_via(&proxy).spawn().await;
-    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Starter).await;
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).plan(Plan::Starter).with_key().spawn().await;
     let redis_key = format!("{}rl:{}", app.redis_prefix().unwrap(), hex::encode(HashedKey::of(&key).as_bytes()));
     assert_eq!(count(&app, &key, 10).await, (10, 0));
     assert_eq!(redis_query::<usize>(&url, redis::cmd("ZCARD").arg(&redis_key)).await, 10);

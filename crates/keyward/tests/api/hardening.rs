@@ -380,10 +380,9 @@ async fn successes(app: &TestApp, key: &str, n: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
-    let url = require_redis();
-    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::builder().redis_via(&proxy).spawn().await;
-    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
     assert_eq!(successes(&app, &key, 1).await, 1);
     assert!(app.redis_stats().unwrap().up);
 
@@ -402,10 +401,9 @@ async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn a_known_dead_redis_costs_requests_nothing_and_is_left_as_soon_as_it_answers() {
-    let url = require_redis();
-    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::builder().redis_via(&proxy).spawn().await;
-    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
     proxy.cut();
     // Noticed without any request (the watcher PINGs).
     eventually(10, || async { (!app.redis_stats().unwrap().up).then_some(()) }).await;

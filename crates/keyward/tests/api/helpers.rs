@@ -806,6 +806,12 @@ pub async fn redis_server_addr(url: &str) -> SocketAddr {
     tokio::net::lookup_host(host_port).await.unwrap().next().unwrap()
 }
 
+/// A [`TcpProxy`] in front of the test Redis (`KEYWARD_TEST_REDIS_URL`,
+/// required), for [`TestAppBuilder::redis_via`].
+pub async fn redis_proxy() -> TcpProxy {
+    TcpProxy::start(redis_server_addr(&require_redis()).await).await
+}
+
 /// Run one command against the test Redis.
 pub async fn redis_query<T: redis::FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
     let client = redis::Client::open(url).unwrap();
