@@ -16,6 +16,8 @@ mod app;
 mod docs;
 #[path = "browser/driver.rs"]
 mod driver;
+#[path = "browser/hooks.rs"]
+mod hooks;
 
 use app::{TestApp, PASSWORD};
 use driver::Browser;
