@@ -11,67 +11,18 @@
 use super::app::TestApp;
 use super::driver::{poll, require_installed, Browser, DEADLINE};
 use super::{api_create_key, api_session, dialog_open, login, screenshot_dir};
-use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use keyward_core::Plan;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
 
-/// One POST the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    id: String,
-    timestamp: String,
-    signature: String,
-    content_type: String,
-    body: String,
-}
-
-/// A local webhook receiver (an axum server): records every POST and
-/// answers `status` (settable while it runs).
-struct Receiver {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Received>>>,
-    status: Arc<AtomicU16>,
-}
+#[path = "../common/webhook_receiver.rs"]
+mod webhook_receiver;
+use webhook_receiver::{verify, Received, Receiver};
 
 impl Receiver {
-    async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let status = Arc::new(AtomicU16::new(204));
-        let (g, s) = (Arc::clone(&got), Arc::clone(&status));
-        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, h: HeaderMap, b: String| {
-            let (g, s) = (Arc::clone(&g), Arc::clone(&s));
-            async move {
-                let hv = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                g.lock().unwrap().push(Received {
-                    path: uri.path().to_string(),
-                    id: hv("webhook-id"),
-                    timestamp: hv("webhook-timestamp"),
-                    signature: hv("webhook-signature"),
-                    content_type: hv("content-type"),
-                    body: b,
-                });
-                axum::http::StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap()
-            }
-        });
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { addr, got, status }
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
     /// Polls until a delivery of `type` announcing `data.id == id` arrived.
     async fn wait_for_event(&self, event: &str, id: &str) -> Received {
         let found = poll(DEADLINE, || async {
@@ -83,44 +34,6 @@ impl Receiver {
         .await;
         found.unwrap_or_else(|| panic!("no {event} for {id} within {DEADLINE:?}; got {:?}", self.got()))
     }
-}
-
-/// HMAC-SHA256 written out here (RFC 2104), independent of keyward's `hmac`
-/// crate, so a signing bug there cannot verify itself.
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
-
-/// Verifies a delivery as a Standard Webhooks receiver does: the `v1,`
-/// signature over `{webhook-id}.{webhook-timestamp}.{raw body}` with the
-/// base64-decoded part of the secret after `whsec_`, a fresh timestamp, and
-/// `webhook-id` equal to the body's `id`.
-fn verify(secret: &str, r: &Received) {
-    let key = STANDARD.decode(secret.strip_prefix("whsec_").expect("a whsec_ secret")).unwrap();
-    let expected = hmac_sha256(&key, format!("{}.{}.{}", r.id, r.timestamp, r.body).as_bytes());
-    let ok = r
-        .signature
-        .split(' ')
-        .any(|s| s.strip_prefix("v1,").and_then(|b64| STANDARD.decode(b64).ok()).is_some_and(|sig| sig == expected));
-    assert!(ok, "no v1 signature of {} verifies: {:?}", r.id, r.signature);
-    let ts: i64 = r.timestamp.parse().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!((now - ts).abs() < 300, "timestamp {ts} vs now {now}");
-    assert_eq!(r.content_type, "application/json");
-    let body: Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(body["id"], r.id.as_str(), "webhook-id is the event id");
 }
 
 /// The text of the hook's row, whitespace collapsed (None while absent).
@@ -151,6 +64,7 @@ async fn an_admin_subscribes_a_key_event_hook_sees_its_deliveries_fail_and_delet
     })
     .await;
     let rx = Receiver::start().await;
+    rx.set_status(204);
     let (ws, email) = app.admin(Plan::Pro).await;
     let b = Browser::start(super::WIDTH, super::HEIGHT).await;
     let (enter, escape) = (Key::Enter.to_string(), Key::Escape.to_string());
@@ -269,7 +183,7 @@ async fn an_admin_subscribes_a_key_event_hook_sees_its_deliveries_fail_and_delet
 
     // The receiver starts failing; another key is created: after a reload
     // the row shows the attempt's status code and since when it fails.
-    rx.status.store(500, Ordering::SeqCst);
+    rx.set_status(500);
     let (second_id, _) = api_create_key(&app, &email, &ws, "nightly sync").await;
     let failed = rx.wait_for_event("key.created", &second_id).await;
     verify(&secret, &failed);
