@@ -15,16 +15,14 @@
 //! window of keys that had a numerator answer in the batch, at most once a
 //! second per key ([`DueChecks`]). The counts come from the store, not from
 //! memory, so several nodes writing to one store see the same totals, and
-//! a graceful restart loses nothing (a crash, on SQLite, the buckets of the
-//! last few seconds):
-//! - PostgreSQL: one range of the `(workspace_id, key_id, at)` index of the
-//!   raw records;
-//! - SQLite: per-key, 10-second buckets (`usage_key_buckets`), which each
-//!   node's writer gathers in memory ([`KeyBuckets`]) and adds to the store
-//!   every few seconds and before it counts; the log itself has no per-key
-//!   index there (see `store::UsageStrategy::Deferred`). The window then starts
-//!   at the beginning of the bucket holding its first second, and another
-//!   node's answers of the last few seconds may not be added yet.
+//! a graceful restart loses nothing. They are per-key, 10-second buckets
+//! (`usage_key_buckets`, see `store::UsageStrategy`): on PostgreSQL each
+//! batch upserts its own in its transaction; on SQLite each node's writer
+//! gathers them in memory ([`KeyBuckets`]) and adds them to the store every
+//! few seconds and before it counts (so a crash loses the last few
+//! seconds, and another node's answers of the last few seconds may not be
+//! added yet). The window then starts at the beginning of the bucket
+//! holding its first second.
 //!
 //! The window is the last `window_secs` whole seconds, the current one
 //! included.

@@ -14,6 +14,7 @@ mod multinode;
 mod notices;
 mod sessions;
 mod usage_autorevoke;
+mod usage_format;
 mod usage_log;
 mod usage_spill;
 mod usage_unmatched;

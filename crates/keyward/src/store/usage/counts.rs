@@ -1,12 +1,15 @@
 //! What auto-revocation counts (SPEC §6): a key's answers in the window,
 //! classified by `usage::autorevoke::classify`, the rule's one definition.
 //! No SQL here repeats the rule: the per-key buckets are classified in Rust
-//! before they are written, and reads of the records group by (status,
-//! code) and classify the groups.
+//! before they are written, and the by-code read of the records groups by
+//! (status, code) and classifies the groups.
+use super::legacy::LEGACY_ANSWERS_SQL;
 use crate::store::sql::{to_i64, to_u64};
 use crate::store::{Result, Store};
 use crate::usage::autorevoke::classify;
-use sqlx::Row;
+use crate::usage::UsageRecord;
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
 
 /// Counted answers of one key in one bucket (see [`super::UsageStrategy::Deferred`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,38 +35,54 @@ const KEY_BUCKETS_HEAD: &str = "usage_key_buckets (bucket, workspace_id, key_id,
 const KEY_BUCKETS_TAIL: &str = "ON CONFLICT (bucket, workspace_id, key_id) DO UPDATE SET \
      requests = usage_key_buckets.requests + excluded.requests, errors = usage_key_buckets.errors + excluded.errors";
 
-/// The window one count covers.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct KeyWindow<'a> {
-    pub workspace_id: &'a str,
-    pub key_id: &'a str,
-    pub since_ms: i64,
-    pub now_ms: i64,
+/// The counted answers of a batch per key and bucket, sorted by (bucket,
+/// workspace, key) (the writers' in-memory equivalent is
+/// `autorevoke::KeyBuckets`).
+pub(super) fn key_bucket_rows(batch: &[UsageRecord]) -> Vec<KeyBucketCount<'_>> {
+    let mut rows: BTreeMap<(i64, &str, &str), (u64, u64)> = BTreeMap::new();
+    for r in batch {
+        let (counted, error) = classify(r.status, r.code);
+        if counted {
+            let row = rows.entry((key_bucket(r.at_ms), &r.workspace_id, &r.key_id)).or_default();
+            *row = (row.0 + 1, row.1 + u64::from(error));
+        }
+    }
+    rows.into_iter()
+        .map(|((bucket, workspace_id, key_id), (requests, errors))| KeyBucketCount {
+            bucket,
+            workspace_id,
+            key_id,
+            requests,
+            errors,
+        })
+        .collect()
 }
 
 /// A key's answers since some time, grouped by (status, code).
-const ANSWERS_SQL: &str = "SELECT status, code, CAST(COUNT(*) AS BIGINT) AS n FROM usage_records \
-     WHERE workspace_id = $1 AND key_id = $2 AND at >= $3 GROUP BY status, code";
+const ANSWERS_SQL: &str = "SELECT CAST(l.status AS BIGINT) AS status, c.code, CAST(COUNT(*) AS BIGINT) AS n \
+     FROM usage_log l LEFT JOIN usage_codes c ON c.n = l.code \
+     WHERE l.ws = (SELECT n FROM usage_names WHERE name = $1) AND l.key = (SELECT n FROM usage_names WHERE name = $2) \
+     AND l.at >= $3 GROUP BY l.status, c.code";
 
 impl Store {
     /// Add counted answers to the per-key buckets, in one transaction;
     /// `rows` sorted by (bucket, workspace, key).
     pub async fn add_usage_key_buckets(&self, rows: &[KeyBucketCount<'_>]) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        self.insert_rows(&mut tx, KEY_BUCKETS_HEAD, 5, KEY_BUCKETS_TAIL, rows, |q, r| {
-            q.bind(r.bucket).bind(r.workspace_id).bind(r.key_id).bind(to_i64(r.requests)).bind(to_i64(r.errors))
-        })
-        .await?;
+        self.insert_key_buckets(&mut tx, rows).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Forget per-key buckets that start before `bucket` (unix seconds).
-    pub async fn delete_usage_key_buckets_before(&self, bucket: i64) -> Result<u64> {
-        self.usage_strategy().forget_key_buckets(self, bucket).await
+    pub(super) async fn insert_key_buckets(&self, conn: &mut AnyConnection, rows: &[KeyBucketCount<'_>]) -> Result<()> {
+        self.insert_rows(conn, KEY_BUCKETS_HEAD, 5, KEY_BUCKETS_TAIL, rows, |q, r| {
+            q.bind(r.bucket).bind(r.workspace_id).bind(r.key_id).bind(to_i64(r.requests)).bind(to_i64(r.errors))
+        })
+        .await
     }
 
-    pub(super) async fn delete_key_buckets(&self, bucket: i64) -> Result<u64> {
+    /// Forget per-key buckets that start before `bucket` (unix seconds).
+    pub async fn delete_usage_key_buckets_before(&self, bucket: i64) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM usage_key_buckets WHERE bucket < $1")
             .bind(bucket)
             .execute(self.pool())
@@ -74,11 +93,10 @@ impl Store {
     /// A key's auto-revocation counts since `since_ms` (up to `now_ms`):
     /// `(errors, requests)` as `usage::autorevoke::classify` defines them.
     ///
-    /// PostgreSQL: a range of the `(workspace_id, key_id, at)` index, at most
-    /// the key's requests in the window. SQLite: the key's buckets from the
-    /// one holding `since_ms` on (up to a minute past `now_ms`, for clocks
-    /// a little ahead), one primary-key lookup each; so the window reaches
-    /// back up to [`KEY_BUCKET_SECS`] - 1 seconds further.
+    /// The key's buckets from the one holding `since_ms` on (up to a minute
+    /// past `now_ms`, for clocks a little ahead), one primary-key lookup
+    /// each; so the window reaches back up to [`KEY_BUCKET_SECS`] - 1
+    /// seconds further.
     pub async fn usage_key_window(
         &self,
         workspace_id: &str,
@@ -86,40 +104,35 @@ impl Store {
         since_ms: i64,
         now_ms: i64,
     ) -> Result<(u64, u64)> {
-        let w = KeyWindow { workspace_id, key_id, since_ms, now_ms };
-        self.usage_strategy().key_window(self, w).await
-    }
-
-    pub(super) async fn key_window_from_buckets(&self, w: KeyWindow<'_>) -> Result<(u64, u64)> {
         let row = sqlx::query(
             "WITH RECURSIVE b(bucket) AS (SELECT $3 UNION ALL SELECT bucket + $5 FROM b WHERE bucket + $5 <= $4) \
              SELECT CAST(COALESCE(SUM(k.errors), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(k.requests), 0) AS BIGINT) AS n \
              FROM b JOIN usage_key_buckets k ON k.bucket = b.bucket AND k.workspace_id = $1 AND k.key_id = $2",
         )
-        .bind(w.workspace_id)
-        .bind(w.key_id)
-        .bind(key_bucket(w.since_ms))
-        .bind(key_bucket(w.now_ms.saturating_add(60_000)))
+        .bind(workspace_id)
+        .bind(key_id)
+        .bind(key_bucket(since_ms))
+        .bind(key_bucket(now_ms.saturating_add(60_000)))
         .bind(KEY_BUCKET_SECS)
         .fetch_one(self.pool())
         .await?;
         Ok((to_u64(row.try_get("e")?), to_u64(row.try_get("n")?)))
     }
 
-    pub(super) async fn key_window_from_records(&self, w: KeyWindow<'_>) -> Result<(u64, u64)> {
-        let answers = self.key_answers(w.workspace_id, w.key_id, w.since_ms).await?;
-        Ok(answers.iter().fold((0, 0), |(e, n), (status, code, count)| {
-            let (counted, error) = classify(*status, code.as_deref());
-            (e + if error { *count } else { 0 }, n + if counted { *count } else { 0 })
-        }))
-    }
-
     /// A key's answers since `since_ms` by (status, code).
     async fn key_answers(&self, workspace_id: &str, key_id: &str, since_ms: i64) -> Result<Vec<AnswerCount>> {
-        sqlx::query(ANSWERS_SQL)
+        let mut out = self.answers_of(ANSWERS_SQL, workspace_id, key_id, since_ms).await?;
+        if self.usage_dict().legacy_left() {
+            out.extend(self.answers_of(LEGACY_ANSWERS_SQL, workspace_id, key_id, since_ms).await?);
+        }
+        Ok(out)
+    }
+
+    async fn answers_of(&self, sql: &str, workspace_id: &str, key_id: &str, since: i64) -> Result<Vec<AnswerCount>> {
+        sqlx::query(sql)
             .bind(workspace_id)
             .bind(key_id)
-            .bind(since_ms)
+            .bind(since)
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -144,6 +157,11 @@ impl Store {
             .into_iter()
             .filter(|(status, code, _)| classify(*status, code.as_deref()).1)
             .map(|(status, code, n)| (code.unwrap_or_else(|| status.to_string()), n))
+            .fold(std::collections::BTreeMap::new(), |mut m, (code, n)| {
+                *m.entry(code).or_insert(0) += n;
+                m
+            })
+            .into_iter()
             .collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(out)

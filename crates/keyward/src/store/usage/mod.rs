@@ -7,16 +7,24 @@
 //!   SQLite, the records on PostgreSQL);
 //! - [`reports`]: the reads behind the API Usage statistics;
 //! - [`retention`]: the deletes of old records and rollups;
+//! - [`dict`], [`codec`]: the compact record's numbers and bytes;
+//! - [`legacy`]: the records of the format before, until they are moved;
 //! - [`strategy`]: which of the two ways a backend takes ([`UsageStrategy`]),
 //!   decided in one place.
+mod codec;
 mod counts;
+mod dict;
+mod legacy;
 mod records;
 mod reports;
 mod retention;
 mod rollups;
 mod strategy;
 
+pub use codec::{decode_ip, decode_path, encode_ip, encode_path};
 pub use counts::{key_bucket, KeyBucketCount, KEY_BUCKET_SECS};
+pub use dict::UsageDict;
+pub use legacy::MIGRATE_STEP;
 pub use reports::{EndpointCount, HourStatusCount};
 pub use rollups::{aggregate, HourlyCount, UsageIncrements, ROLLUP_STEP};
 pub use strategy::UsageStrategy;

@@ -1,45 +1,92 @@
 //! The raw usage records: one row per `/v1` request made with a key that
-//! exists, written in batches, read back newest first (`recent`).
+//! exists, written in batches in their compact form (issue 25: see
+//! `migrations/sqlite/0013`, [`super::codec`]), read back newest first
+//! (`recent`) exactly as they came in.
+use super::codec::{decode_ip, decode_path, encode_ip, encode_path};
+use super::dict::Wanted;
 use super::rollups::UsageIncrements;
 use super::HOUR_MS;
-use crate::store::sql::{bind_some, to_i64};
-use crate::store::{now_ms, Result, Store};
+use crate::store::sql::{bind_some, to_i64, AnyQuery};
+use crate::store::{corrupt, now_ms, Result, Store};
 use crate::usage::UsageRecord;
 use keyward_core::api::{RecentRequest, Timestamp};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const RECORD_HEAD: &str = "usage_records (workspace_id, key_id, at, method, route, path, status, code, latency_us, ip)";
+/// A record's dictionary numbers: workspace, key, endpoint, code.
+pub(super) type Ids = [i64; 4];
 
-const RECENT_COLUMNS: &str = "r.at, r.method, r.path, r.route, r.status, r.code, r.latency_us, r.key_id, \
-     COALESCE(k.name, '') AS key_name, r.ip";
+/// One row of `usage_log`, in [`LOG_COLUMNS`] order.
+pub(super) fn bind_log_row<'q>(q: AnyQuery<'q>, (ids, r): &'q (Ids, RecordRef<'_>)) -> AnyQuery<'q> {
+    let [ws, key, endpoint, code] = *ids;
+    q.bind(ws)
+        .bind(r.at_ms)
+        .bind(key)
+        .bind(endpoint)
+        .bind(r.status)
+        .bind(code)
+        .bind(r.latency_us)
+        .bind(r.ip.as_slice())
+        .bind(r.path.as_slice())
+}
+
+pub(super) const LOG_COLUMNS: &str = "ws, at, key, endpoint, status, code, latency_us, ip, path";
+
+/// The workspace's number, looked up in the statement (`$1`).
+pub(super) const WS_N: &str = "(SELECT n FROM usage_names WHERE name = $1)";
+
+const RECENT_SQL: &str = "SELECT l.id, l.at, e.method, e.route, l.path, CAST(l.status AS BIGINT) AS status, c.code, \
+     CAST(l.latency_us AS BIGINT) AS latency_us, kn.name AS key_id, COALESCE(k.name, '') AS key_name, l.ip \
+     FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint JOIN usage_names kn ON kn.n = l.key \
+     LEFT JOIN usage_codes c ON c.n = l.code LEFT JOIN api_keys k ON k.id = kn.name \
+     WHERE l.ws = (SELECT n FROM usage_names WHERE name = $1) AND l.at >= $2 AND l.at < $3";
 
 impl Store {
+    /// The dictionary numbers of what `records` name, looked up (and
+    /// created) as needed.
+    pub(super) async fn log_rows<'a>(&self, records: Vec<RecordRef<'a>>) -> Result<Vec<(Ids, RecordRef<'a>)>> {
+        let mut wanted = Wanted::default();
+        for r in &records {
+            wanted.names.extend([r.workspace_id, r.key_id]);
+            wanted.endpoints.push((r.method, r.route));
+            wanted.codes.extend(r.code);
+        }
+        wanted.endpoints.sort_unstable();
+        wanted.endpoints.dedup();
+        wanted.codes.sort_unstable();
+        wanted.codes.dedup();
+        self.intern(wanted).await?;
+        let dict = self.usage_dict();
+        let missing = || corrupt("a usage dictionary entry just written is missing");
+        records
+            .into_iter()
+            .map(|r| {
+                let ids = [
+                    dict.name(r.workspace_id).ok_or_else(missing)?,
+                    dict.name(r.key_id).ok_or_else(missing)?,
+                    dict.endpoint(r.method, r.route).ok_or_else(missing)?,
+                    dict.code(r.code).ok_or_else(missing)?,
+                ];
+                Ok((ids, r))
+            })
+            .collect()
+    }
+
     /// Write a batch of records and the rollup increments computed from it,
     /// in one transaction: all or nothing, so a failed attempt can be retried
     /// as a whole.
     pub async fn write_usage_batch(&self, records: &[UsageRecord], inc: &UsageIncrements<'_>) -> Result<()> {
+        let rows = self.log_rows(records.iter().map(RecordRef::from).collect()).await?;
         let mut tx = self.pool().begin().await?;
-        self.insert_rows(&mut tx, RECORD_HEAD, 10, "", records, |q, r| {
-            q.bind(&*r.workspace_id)
-                .bind(&*r.key_id)
-                .bind(r.at_ms)
-                .bind(r.method)
-                .bind(&*r.route)
-                .bind(r.path.as_str())
-                .bind(i64::from(r.status))
-                .bind(r.code)
-                .bind(to_i64(r.latency_us))
-                .bind(r.ip.to_string())
-        })
-        .await?;
+        let head = format!("usage_log ({LOG_COLUMNS})");
+        self.insert_rows(&mut tx, &head, 9, "", &rows, bind_log_row).await?;
         self.add_rollups(&mut tx, inc).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The newest `limit` raw records (newest first), read backwards along
-    /// the `(workspace_id, at)` index; for one key as
-    /// [`super::UsageStrategy`] says.
+    /// the `(ws, at)` index; for one key hour by hour.
     pub async fn usage_recent(
         &self,
         workspace_id: &str,
@@ -47,7 +94,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<RecentRequest>> {
         match key_id {
-            Some(key_id) => self.usage_strategy().recent_of_key(self, workspace_id, key_id, limit).await,
+            Some(key_id) => self.usage_recent_of_key_by_hour(workspace_id, key_id, limit).await,
             None => self.usage_recent_between(workspace_id, None, (i64::MIN, i64::MAX), limit).await,
         }
     }
@@ -55,12 +102,12 @@ impl Store {
     /// A key's newest records without a per-key index: only the hours its
     /// per-key rollup names (newest first, and always the current and the
     /// previous hour, which may hold records not rolled up yet) are read,
-    /// each along `(workspace_id, at)` until enough are found. The cost is
-    /// bounded by the workspace's traffic in those hours, not by its whole
-    /// log: an idle key costs the rollup lookup and a read of the
-    /// workspace's last two hours. Callers bring the rollups up to date
-    /// first (`usage::stats::report` does).
-    pub(super) async fn usage_recent_of_key_by_hour(
+    /// each along `(ws, at)` until enough are found. The cost is bounded by
+    /// the workspace's traffic in those hours, not by its whole log: an idle
+    /// key costs the rollup lookup and a read of the workspace's last two
+    /// hours. Callers bring the rollups up to date first
+    /// (`usage::stats::report` does).
+    async fn usage_recent_of_key_by_hour(
         &self,
         workspace_id: &str,
         key_id: &str,
@@ -92,37 +139,86 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest `limit` records with `from <= at < until`, newest first.
-    pub(super) async fn usage_recent_between(
+    /// The newest `limit` records with `from <= at < until`, newest first
+    /// (while old-format records remain, of both formats).
+    async fn usage_recent_between(
         &self,
         workspace_id: &str,
         key_id: Option<&str>,
         (from, until): (i64, i64),
         limit: u32,
     ) -> Result<Vec<RecentRequest>> {
-        let filter = if key_id.is_some() { "AND r.key_id = $5" } else { "" };
-        let sql = format!(
-            "SELECT {RECENT_COLUMNS} FROM usage_records r LEFT JOIN api_keys k ON k.id = r.key_id \
-             WHERE r.workspace_id = $1 AND r.at >= $2 AND r.at < $3 {filter} ORDER BY r.at DESC, r.id DESC LIMIT $4"
-        );
+        let filter = if key_id.is_some() { "AND l.key = (SELECT n FROM usage_names WHERE name = $5)" } else { "" };
+        let sql = format!("{RECENT_SQL} {filter} ORDER BY l.at DESC, l.id DESC LIMIT $4");
         let q = sqlx::query(&sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
         let rows = bind_some(q, key_id).fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let latency_us: i64 = r.try_get("latency_us")?;
-                Ok(RecentRequest {
-                    at: Timestamp(r.try_get("at")?),
-                    method: r.try_get("method")?,
-                    path: r.try_get("path")?,
-                    route: r.try_get("route")?,
-                    status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
-                    code: r.try_get("code")?,
-                    latency_ms: latency_us as f64 / 1000.0,
-                    key_id: r.try_get("key_id")?,
-                    key_name: r.try_get("key_name")?,
-                    ip: r.try_get("ip")?,
-                })
-            })
-            .collect()
+        let mut out = rows.iter().map(recent_from_row).collect::<Result<Vec<_>>>()?;
+        if self.usage_dict().legacy_left() {
+            out.extend(self.legacy_recent(workspace_id, key_id, (from, until), limit).await?);
+            out.sort_by(|a, b| (b.1.at.0, b.0).cmp(&(a.1.at.0, a.0)));
+            out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+/// A record of `recent` and its id (the tie-break between equal times).
+pub(super) type RecentWithId = (i64, RecentRequest);
+
+fn recent_from_row(r: &AnyRow) -> Result<RecentWithId> {
+    let route: String = r.try_get("route")?;
+    let path: Vec<u8> = r.try_get("path")?;
+    let ip: Vec<u8> = r.try_get("ip")?;
+    recent_request(r, decode_path(&route, &path).ok_or_else(|| corrupt("usage record path"))?, decode_ip(&ip))
+}
+
+/// A row of `recent` (either format), its path and IP already as text.
+pub(super) fn recent_request(r: &AnyRow, path: String, ip: String) -> Result<RecentWithId> {
+    let latency_us: i64 = r.try_get("latency_us")?;
+    let request = RecentRequest {
+        at: Timestamp(r.try_get("at")?),
+        method: r.try_get("method")?,
+        path,
+        route: r.try_get("route")?,
+        status: u16::try_from(r.try_get::<i64, _>("status")?).map_err(corrupt)?,
+        code: r.try_get("code")?,
+        latency_ms: latency_us as f64 / 1000.0,
+        key_id: r.try_get("key_id")?,
+        key_name: r.try_get("key_name")?,
+        ip,
+    };
+    Ok((r.try_get("id")?, request))
+}
+
+/// A record to write, new ([`UsageRecord`]) or moved from the old format,
+/// its IP and path already in their compact form ([`super::codec`]).
+#[derive(Debug, Clone)]
+pub(super) struct RecordRef<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    pub at_ms: i64,
+    pub method: &'a str,
+    pub route: &'a str,
+    pub status: i64,
+    pub code: Option<&'a str>,
+    pub latency_us: i64,
+    pub ip: Vec<u8>,
+    pub path: Vec<u8>,
+}
+
+impl<'a> From<&'a UsageRecord> for RecordRef<'a> {
+    fn from(r: &'a UsageRecord) -> Self {
+        RecordRef {
+            workspace_id: &r.workspace_id,
+            key_id: &r.key_id,
+            at_ms: r.at_ms,
+            method: r.method,
+            route: &r.route,
+            status: i64::from(r.status),
+            code: r.code,
+            latency_us: to_i64(r.latency_us),
+            ip: encode_ip(&r.ip),
+            path: encode_path(&r.route, &r.path),
+        }
     }
 }

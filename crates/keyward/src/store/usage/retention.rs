@@ -1,5 +1,6 @@
 //! Retention's deletes (SPEC §6): old raw records and rollup hours, in
 //! small statements (see `usage::retention`).
+use super::records::WS_N;
 use crate::store::{Result, Store};
 use sqlx::Row;
 
@@ -17,17 +18,25 @@ impl Store {
 
     /// Delete at most `limit` of a workspace's raw records older than
     /// `before_ms` (oldest first); returns how many went.
+    ///
+    /// Along `(ws, at)` up to the time of the `limit`-th oldest (so ties
+    /// there go too); no index on the id is needed.
     pub async fn delete_usage_records_before(&self, workspace_id: &str, before_ms: i64, limit: u32) -> Result<u64> {
-        Ok(sqlx::query(
-            "DELETE FROM usage_records WHERE id IN \
-             (SELECT id FROM usage_records WHERE workspace_id = $1 AND at < $2 ORDER BY at LIMIT $3)",
-        )
-        .bind(workspace_id)
-        .bind(before_ms)
-        .bind(i64::from(limit))
-        .execute(self.pool())
-        .await?
-        .rows_affected())
+        let sql = format!(
+            "DELETE FROM usage_log WHERE ws = {WS_N} AND at < $2 AND at <= COALESCE(\
+             (SELECT at FROM usage_log WHERE ws = {WS_N} AND at < $2 ORDER BY at LIMIT 1 OFFSET $3), $2)"
+        );
+        let mut n = sqlx::query(&sql)
+            .bind(workspace_id)
+            .bind(before_ms)
+            .bind(i64::from(limit.max(1) - 1))
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        if self.usage_dict().legacy_left() {
+            n += self.legacy_delete_before(workspace_id, before_ms, limit).await?;
+        }
+        Ok(n)
     }
 
     /// Delete a workspace's oldest hour of rollups (per key and per

@@ -2,6 +2,7 @@
 //! Usage statistics in O(buckets): the increments of a batch, their upserts,
 //! and the catch-up from the records past a watermark
 //! ([`super::UsageStrategy::Deferred`]).
+use super::counts::KeyBucketCount;
 use super::HOUR_MS;
 use crate::store::sql::to_i64;
 use crate::store::{Result, Store};
@@ -26,11 +27,14 @@ pub struct HourlyCount<'a> {
     pub requests: u64,
 }
 
-/// Everything a batch adds besides its raw records (see [`aggregate`]);
-/// the workspace-level rollup's increments are these summed over keys.
+/// Everything a batch adds besides its raw records (see
+/// [`super::UsageStrategy::batch_increments`]); the workspace-level
+/// rollup's increments are `hourly` summed over keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageIncrements<'a> {
     pub hourly: Vec<HourlyCount<'a>>,
+    /// Sorted by (bucket, workspace, key).
+    pub key_buckets: Vec<KeyBucketCount<'a>>,
 }
 
 /// The rollup increments of a batch, sorted by primary key (so concurrent
@@ -50,7 +54,8 @@ pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
         };
         *hourly.entry(cell).or_default() += 1;
     }
-    UsageIncrements { hourly: hourly.into_iter().map(|(cell, requests)| HourlyCount { requests, ..cell }).collect() }
+    let hourly = hourly.into_iter().map(|(cell, requests)| HourlyCount { requests, ..cell }).collect();
+    UsageIncrements { hourly, key_buckets: Vec::new() }
 }
 
 /// A workspace-level rollup cell: (workspace, hour, method, route, status, code).
@@ -75,19 +80,24 @@ const HOURLY_WS_TAIL: &str = "ON CONFLICT (workspace_id, hour_start, method, rou
 /// Records rolled up per transaction by [`Store::flush_rollups_step`].
 pub const ROLLUP_STEP: i64 = 10_000;
 
-/// The rollups of the records in an id range, in the buckets of [`aggregate`].
+/// The rollups of the records in an id range, in the buckets of
+/// [`aggregate`]: grouped by numbers first, then named.
 const ROLLUP_KEY_SQL: &str =
     "INSERT INTO usage_hourly (workspace_id, hour_start, key_id, method, route, status, code, requests) \
-     SELECT workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, ''), COUNT(*) \
-     FROM usage_records WHERE id > $1 AND id <= $2 \
-     GROUP BY workspace_id, at - (at % 3600000), key_id, method, route, status, COALESCE(code, '') \
+     SELECT w.name, g.h, k.name, e.method, e.route, g.status, COALESCE(c.code, ''), g.n FROM \
+     (SELECT ws, at - (at % 3600000) AS h, key, endpoint, status, code, COUNT(*) AS n FROM usage_log \
+      WHERE id > $1 AND id <= $2 GROUP BY ws, at - (at % 3600000), key, endpoint, status, code) g \
+     JOIN usage_names w ON w.n = g.ws JOIN usage_names k ON k.n = g.key \
+     JOIN usage_endpoints e ON e.n = g.endpoint LEFT JOIN usage_codes c ON c.n = g.code WHERE true \
      ON CONFLICT (workspace_id, hour_start, key_id, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly.requests + excluded.requests";
 const ROLLUP_WS_SQL: &str =
     "INSERT INTO usage_hourly_ws (workspace_id, hour_start, method, route, status, code, requests) \
-     SELECT workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, ''), COUNT(*) \
-     FROM usage_records WHERE id > $1 AND id <= $2 \
-     GROUP BY workspace_id, at - (at % 3600000), method, route, status, COALESCE(code, '') \
+     SELECT w.name, g.h, e.method, e.route, g.status, COALESCE(c.code, ''), g.n FROM \
+     (SELECT ws, at - (at % 3600000) AS h, endpoint, status, code, COUNT(*) AS n FROM usage_log \
+      WHERE id > $1 AND id <= $2 GROUP BY ws, at - (at % 3600000), endpoint, status, code) g \
+     JOIN usage_names w ON w.n = g.ws JOIN usage_endpoints e ON e.n = g.endpoint \
+     LEFT JOIN usage_codes c ON c.n = g.code WHERE true \
      ON CONFLICT (workspace_id, hour_start, method, route, status, code) \
      DO UPDATE SET requests = usage_hourly_ws.requests + excluded.requests";
 
@@ -116,7 +126,8 @@ impl Store {
                 q.bind(*ws).bind(*hour).bind(*method).bind(*route).bind(i64::from(*status)).bind(*code).bind(to_i64(*n))
             },
         )
-        .await
+        .await?;
+        self.insert_key_buckets(conn, &inc.key_buckets).await
     }
 
     /// Bring both rollups up to date with the log (a no-op where they are
@@ -151,7 +162,7 @@ impl Store {
         )
         .fetch_one(&mut *tx)
         .await?;
-        let max: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM usage_records")
+        let max: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM usage_log")
             .fetch_one(&mut *tx)
             .await?;
         if max == mark {
@@ -190,7 +201,7 @@ mod tests {
             rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
             rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
         ];
-        let UsageIncrements { hourly } = aggregate(&batch);
+        let UsageIncrements { hourly, .. } = aggregate(&batch);
         let hourly_ws = workspace_rows(&hourly);
         let count = |hour: i64, key: &str, status: u16| {
             hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)

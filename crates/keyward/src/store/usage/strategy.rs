@@ -1,13 +1,18 @@
 //! The one owner of the SQLite/PostgreSQL difference in the usage log
 //! (SPEC §6). Everything else calls [`UsageStrategy`]'s methods; nothing
 //! else asks which backend it runs on.
-use super::counts::KeyWindow;
+use super::counts::key_bucket_rows;
 use super::rollups::{aggregate, UsageIncrements};
 use crate::store::{Backend, Result, Store};
 use crate::usage::UsageRecord;
-use keyward_core::api::RecentRequest;
 
-/// How a backend keeps the usage log's derived tables.
+/// How a backend keeps the usage log's derived tables. On both, the log
+/// has one index, `(ws, at)`: auto-revocation counts come from per-key
+/// 10-second buckets (`usage_key_buckets`), and a key's newest requests are
+/// read hour by hour where its rollup says it made requests. A per-key
+/// index would cost a page write per record on SQLite (keys interleave: a
+/// 4 KiB WAL frame per record, the largest cost of the `/v1` path) and 47
+/// of 124 bytes a record on PostgreSQL (half-full pages from splits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageStrategy {
     /// SQLite: one writer at a time, pages are what costs. The hourly
@@ -17,17 +22,13 @@ pub enum UsageStrategy {
     /// different B-tree page for nearly every record. SQLite hands out
     /// record ids in commit order (each new id the largest plus one), so
     /// "every record up to id W is rolled up" is exact whichever process
-    /// wrote them, and a crash loses nothing. The log has no per-key index
-    /// (each record's entry dirtied another page: a 4 KiB WAL frame per
-    /// record, the largest cost of the `/v1` path); auto-revocation counts
-    /// come from per-key 10-second buckets the writers add every few
-    /// seconds, and a key's newest requests are read hour by hour where its
-    /// rollup says it made requests.
+    /// wrote them, and a crash loses nothing. The key buckets are gathered
+    /// by each writer and added every few seconds, and before it counts.
     Deferred,
     /// PostgreSQL: ids come from a sequence and commit out of order on
-    /// several nodes, so no watermark is exact: the rollups are upserted
-    /// with each batch, and the `(workspace_id, key_id, at)` index serves
-    /// auto-revocation counts and a key's newest requests.
+    /// several nodes, so no watermark is exact: the rollups and the key
+    /// buckets are upserted with each batch, in its transaction (so every
+    /// node's count sees every committed answer).
     WithBatch,
 }
 
@@ -39,18 +40,28 @@ impl UsageStrategy {
         }
     }
 
-    /// The rollup increments written in a batch's own transaction.
+    /// The rollup and key bucket increments written in a batch's own
+    /// transaction.
     pub fn batch_increments(self, batch: &[UsageRecord]) -> UsageIncrements<'_> {
         match self {
             UsageStrategy::Deferred => UsageIncrements::default(),
-            UsageStrategy::WithBatch => aggregate(batch),
+            UsageStrategy::WithBatch => UsageIncrements { key_buckets: key_bucket_rows(batch), ..aggregate(batch) },
         }
     }
 
     /// Whether the writers gather per-key auto-revocation buckets
-    /// (`autorevoke::KeyBuckets`) and add them to the store.
+    /// (`autorevoke::KeyBuckets`) and add them to the store themselves.
     pub fn gathers_key_buckets(self) -> bool {
         self == UsageStrategy::Deferred
+    }
+
+    /// What makes a transaction the only one moving old records (SQLite
+    /// has one writer at a time anyway).
+    pub(super) fn exclusive_sql(self) -> Option<&'static str> {
+        match self {
+            UsageStrategy::Deferred => None,
+            UsageStrategy::WithBatch => Some("SELECT pg_advisory_xact_lock(2025025)"),
+        }
     }
 
     /// Whether the rollups lag the log until [`Store::flush_rollups`].
@@ -63,38 +74,6 @@ impl UsageStrategy {
         match self {
             UsageStrategy::Deferred => store.roll_up_past_watermark().await,
             UsageStrategy::WithBatch => Ok((0, true)),
-        }
-    }
-
-    /// A key's auto-revocation counts `(errors, requests)`.
-    pub(super) async fn key_window(self, store: &Store, w: KeyWindow<'_>) -> Result<(u64, u64)> {
-        match self {
-            UsageStrategy::Deferred => store.key_window_from_buckets(w).await,
-            UsageStrategy::WithBatch => store.key_window_from_records(w).await,
-        }
-    }
-
-    /// Forget per-key buckets before `bucket`; how many went.
-    pub(super) async fn forget_key_buckets(self, store: &Store, bucket: i64) -> Result<u64> {
-        match self {
-            UsageStrategy::Deferred => store.delete_key_buckets(bucket).await,
-            UsageStrategy::WithBatch => Ok(0),
-        }
-    }
-
-    /// A key's newest `limit` records, newest first.
-    pub(super) async fn recent_of_key(
-        self,
-        store: &Store,
-        workspace_id: &str,
-        key_id: &str,
-        limit: u32,
-    ) -> Result<Vec<RecentRequest>> {
-        match self {
-            UsageStrategy::Deferred => store.usage_recent_of_key_by_hour(workspace_id, key_id, limit).await,
-            UsageStrategy::WithBatch => {
-                store.usage_recent_between(workspace_id, Some(key_id), (i64::MIN, i64::MAX), limit).await
-            }
         }
     }
 }
@@ -111,7 +90,7 @@ impl Store {
         self.usage_strategy().defers_rollups()
     }
 
-    /// Whether auto-revocation counts come from per-key buckets (SQLite;
+    /// Whether the writers gather the per-key buckets themselves (SQLite;
     /// see [`UsageStrategy::Deferred`]). For tests and benchmarks.
     pub fn counts_key_buckets(&self) -> bool {
         self.usage_strategy().gathers_key_buckets()
