@@ -30,8 +30,12 @@ CREATE TABLE usage_log (
     code SMALLINT NOT NULL,                -- 0: none
     ip BYTEA NOT NULL,
     path BYTEA NOT NULL
-);
--- `recent` and retention. No per-key index: with keys interleaved its
+) PARTITION BY RANGE (at);
+-- Daily partitions (usage_log_pYYYYMMDD) are created ahead by the
+-- maintenance job and dropped whole by retention (store/usage/partitions.rs);
+-- records of days without one land here and are deleted row by row.
+CREATE TABLE usage_log_default PARTITION OF usage_log DEFAULT;
+-- `recent` and retention (on every partition). No per-key index: with keys interleaved its
 -- inserts split pages in the middle (47 of 124 bytes a record, measured);
 -- auto-revocation counts come from per-key buckets as on SQLite, written
 -- with each batch, and a key's newest requests are read hour by hour.

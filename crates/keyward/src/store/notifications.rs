@@ -123,10 +123,6 @@ impl Store {
 
     /// Delete notifications older than `before_ms` (retention, SPEC §6).
     pub async fn delete_notifications_before(&self, before_ms: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM notifications WHERE at < $1")
-            .bind(before_ms)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
+        self.delete_below("DELETE FROM notifications WHERE at < $1", before_ms).await
     }
 }

@@ -87,6 +87,11 @@ pub(super) fn bind_some<'q>(q: AnyQuery<'q>, value: Option<&'q str>) -> AnyQuery
 }
 
 impl Store {
+    /// Run a `DELETE … WHERE column < $1`; how many rows went.
+    pub(super) async fn delete_below(&self, sql: &str, bound: i64) -> Result<u64> {
+        Ok(sqlx::query(sql).bind(bound).execute(self.pool()).await?.rows_affected())
+    }
+
     /// `rows` as multi-row `INSERT INTO {head} VALUES ... {tail}`
     /// statements in the sizes of [`CHUNK_SIZES`], `bind` binding the `cols`
     /// values of one row.

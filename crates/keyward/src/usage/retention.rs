@@ -19,6 +19,8 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Deleted {
     pub records: u64,
+    /// Of which in whole daily partitions dropped (PostgreSQL).
+    pub partitions: u64,
     pub rollups: u64,
     pub notifications: u64,
 }
@@ -34,6 +36,9 @@ pub async fn run_once(store: &Store, retention_days: u32, now_ms: i64, pause: Du
     // Rollups lagging the log (SQLite) catch up first, so the hours they
     // add go with the rest.
     store.flush_rollups().await?;
+    let (partitions, records) = store.drop_usage_partitions_before(cutoff).await?;
+    out.partitions = u64::from(partitions);
+    out.records += records;
     for ws in store.usage_workspace_ids().await? {
         loop {
             let n = store.delete_usage_records_before(&ws, cutoff, DELETE_BATCH).await?;
@@ -76,6 +81,13 @@ pub async fn run_loop(store: Store, retention_days: u32, metrics: Arc<UsageMetri
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        // Partitions for the whole retention period (old records moved in
+        // below land in them) and two days ahead.
+        let now = now_ms();
+        let from = now - i64::from(retention_days) * DAY_MS;
+        if let Err(e) = store.ensure_usage_partitions(from, now + 2 * DAY_MS).await {
+            tracing::warn!(error = ?e, "creating usage log partitions failed; will retry");
+        }
         match migrate_old_records(&store, Duration::from_millis(20)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(records = n, "usage records moved to the compact format"),

@@ -248,24 +248,11 @@ async fn the_sqlite_0006_backfill_counts_what_classify_counts() {
     // (sqlx refuses an applied migration whose text changed). Run that
     // backfill on the table it was written for and compare, answer by answer.
     use sqlx::Connection;
-    let answers: [(u16, Option<&str>); 16] = [
-        (200, None),
-        (201, None),
-        (400, Some("invalid_json")),
-        (401, Some("ip_not_allowed")),
-        (401, Some("api_key_revoked")),
-        (401, Some("invalid_api_key")),
-        (403, Some("plan_required")),
-        (404, Some("not_found")),
-        (413, Some("payload_too_large")),
-        (422, Some("validation_failed")),
-        (422, Some("unknown_parameter")),
-        (422, None),
-        (429, Some("rate_limited")),
-        (500, Some("internal_error")),
-        (503, Some("service_unavailable")),
-        (599, None),
-    ];
+    let codes = [None, Some("ip_not_allowed"), Some("validation_failed"), Some("api_key_revoked"), Some("rate_limited")];
+    let answers: Vec<(u16, Option<&str>)> = [200, 201, 400, 401, 403, 404, 413, 422, 429, 500, 503, 599]
+        .into_iter()
+        .flat_map(|status| codes.iter().map(move |&code| (status, code)))
+        .collect();
     let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
     sqlx::raw_sql(include_str!("../../migrations/sqlite/0003_usage.sql")).execute(&mut db).await.unwrap();
     let now = keyward::store::now_ms();

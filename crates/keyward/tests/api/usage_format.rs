@@ -163,14 +163,21 @@ async fn a_usage_record_of_the_load_mix_takes_at_most_120_bytes_on_postgres() {
     let ws = keyward_core::ids::new_id("ws");
     let keys: Vec<String> = (0..20).map(|_| keyward_core::ids::new_id("key")).collect();
     const N: usize = 100_000;
-    for batch in load_mix(&ws, &keys, keyward::store::now_ms() - 3_600_000, N).chunks(5000) {
+    let now = keyward::store::now_ms();
+    assert!(store.ensure_usage_partitions(now - DAY, now).await.unwrap() >= 1);
+    for batch in load_mix(&ws, &keys, now - 3_600_000, N).chunks(5000) {
         writer::write_batch_with_counts(&store, batch).await.unwrap();
     }
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
     sqlx::query("VACUUM ANALYZE usage_log").execute(&mut conn).await.unwrap();
-    let bytes: i64 =
-        sqlx::query_scalar("SELECT pg_total_relation_size('usage_log')").fetch_one(&mut conn).await.unwrap();
+    let bytes: i64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(pg_total_relation_size(inhrelid)) AS BIGINT) FROM pg_inherits \
+         WHERE inhparent = 'usage_log'::regclass",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     let per_record = bytes as f64 / N as f64;
     eprintln!("PostgreSQL: {per_record:.1} bytes per usage record (load mix, indexes included)");
     assert!(per_record <= 120.0, "{per_record:.1} bytes per record");
@@ -196,4 +203,65 @@ async fn retention_reuses_the_pages_it_frees_so_the_file_stops_growing() {
     }
     eprintln!("SQLite file size after each day's retention pass: {sizes:?}");
     assert!(sizes[8] <= sizes[4] + sizes[4] / 20, "the file kept growing: {sizes:?}");
+}
+
+/// The daily partitions of `usage_log` that exist.
+async fn partitions(db: &TestDb) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'usage_log'::regclass AND c.relname <> 'usage_log_default' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_DATABASE_URL)"]
+async fn nodes_creating_the_same_partitions_at_once_all_succeed() {
+    let db = TestDb::create(&require_pg()).await;
+    let loc = StoreLocation::resolve(Path::new("."), Some(&db.url)).unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        nodes.push(Store::open(&loc).await.unwrap());
+    }
+    let now = keyward::store::now_ms();
+    let mut set = tokio::task::JoinSet::new();
+    for node in nodes {
+        set.spawn(async move { node.ensure_usage_partitions(now - 4 * DAY, now).await });
+    }
+    let mut created = 0;
+    while let Some(r) = set.join_next().await {
+        created += r.unwrap().unwrap();
+    }
+    assert_eq!(created, 5, "each of the 5 days created once, by whichever node came first");
+    assert_eq!(partitions(&db).await.len(), 5);
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (KEYWARD_TEST_DATABASE_URL)"]
+async fn retention_drops_whole_daily_partitions_on_postgres() {
+    // A store of its own: a server's maintenance job would drop partitions too.
+    let db = TestDb::create(&require_pg()).await;
+    let store = Store::open(&StoreLocation::resolve(Path::new("."), Some(&db.url)).unwrap()).await.unwrap();
+    let ws = store.create_workspace("Partitions", keyward_core::Plan::Pro).await.unwrap().id;
+    let key = keyward_core::ids::new_id("key");
+    let now = keyward::store::now_ms();
+    assert_eq!(store.ensure_usage_partitions(now - 100 * DAY, now).await.unwrap(), 101);
+    assert_eq!(store.ensure_usage_partitions(now - 100 * DAY, now).await.unwrap(), 0, "created once");
+    let batch = [
+        usage_record(&ws, &key, now - 95 * DAY),
+        usage_record(&ws, &key, now - 95 * DAY + 1),
+        usage_record(&ws, &key, now - 200 * DAY), // no partition that old: the default one
+        usage_record(&ws, &key, now - DAY),
+    ];
+    writer::write_batch(&store, &batch).await.unwrap();
+    let d = retention::run_once(&store, 90, now, Duration::ZERO).await.unwrap();
+    assert_eq!((d.records, d.partitions), (3, 10), "days 91 to 100 ago went whole, the default one row by row");
+    assert_eq!(partitions(&db).await.len(), 91);
+    let r = stats::report(&store, &ws, None, now).await.unwrap();
+    assert_eq!(r.recent.len(), 1);
+    assert_eq!(r.recent[0].at.0, now - DAY);
 }

@@ -83,11 +83,7 @@ impl Store {
 
     /// Forget per-key buckets that start before `bucket` (unix seconds).
     pub async fn delete_usage_key_buckets_before(&self, bucket: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM usage_key_buckets WHERE bucket < $1")
-            .bind(bucket)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
+        self.delete_below("DELETE FROM usage_key_buckets WHERE bucket < $1", bucket).await
     }
 
     /// A key's auto-revocation counts since `since_ms` (up to `now_ms`):

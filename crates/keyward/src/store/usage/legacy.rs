@@ -6,7 +6,6 @@
 //! is older than everything in `usage_log`.
 use super::codec::{encode_ip, encode_path};
 use super::records::{bind_log_row, recent_request, RecentWithId, RecordRef, LOG_COLUMNS};
-use crate::store::sql::bind_some;
 use crate::store::{Result, Store};
 use sqlx::Row;
 
@@ -133,8 +132,7 @@ impl Store {
             "SELECT {OLD_RECENT_COLUMNS} FROM usage_records r LEFT JOIN api_keys k ON k.id = r.key_id \
              WHERE r.workspace_id = $1 AND r.at >= $2 AND r.at < $3 {filter} ORDER BY r.at DESC, r.id DESC LIMIT $4"
         );
-        let q = sqlx::query(&sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
-        let rows = bind_some(q, key_id).fetch_all(self.pool()).await?;
+        let rows = self.recent_rows(&sql, workspace_id, key_id, (from, until), limit).await?;
         rows.iter().map(|r| recent_request(r, r.try_get("path")?, r.try_get("ip")?)).collect()
     }
 

@@ -9,12 +9,14 @@
 //! - [`retention`]: the deletes of old records and rollups;
 //! - [`dict`], [`codec`]: the compact record's numbers and bytes;
 //! - [`legacy`]: the records of the format before, until they are moved;
+//! - [`partitions`]: PostgreSQL's daily partitions;
 //! - [`strategy`]: which of the two ways a backend takes ([`UsageStrategy`]),
 //!   decided in one place.
 mod codec;
 mod counts;
 mod dict;
 mod legacy;
+mod partitions;
 mod records;
 mod reports;
 mod retention;

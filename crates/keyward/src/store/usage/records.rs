@@ -150,8 +150,7 @@ impl Store {
     ) -> Result<Vec<RecentRequest>> {
         let filter = if key_id.is_some() { "AND l.key = (SELECT n FROM usage_names WHERE name = $5)" } else { "" };
         let sql = format!("{RECENT_SQL} {filter} ORDER BY l.at DESC, l.id DESC LIMIT $4");
-        let q = sqlx::query(&sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
-        let rows = bind_some(q, key_id).fetch_all(self.pool()).await?;
+        let rows = self.recent_rows(&sql, workspace_id, key_id, (from, until), limit).await?;
         let mut out = rows.iter().map(recent_from_row).collect::<Result<Vec<_>>>()?;
         if self.usage_dict().legacy_left() {
             out.extend(self.legacy_recent(workspace_id, key_id, (from, until), limit).await?);
@@ -159,6 +158,20 @@ impl Store {
             out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }
         Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// The rows of a `recent` query: `$1` the workspace, `$2 <= at < $3`,
+    /// `$4` the limit, `$5` the key when there is one.
+    pub(super) async fn recent_rows(
+        &self,
+        sql: &str,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        (from, until): (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<AnyRow>> {
+        let q = sqlx::query(sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
+        Ok(bind_some(q, key_id).fetch_all(self.pool()).await?)
     }
 }
 

@@ -64,6 +64,12 @@ impl UsageStrategy {
         }
     }
 
+    /// Whether `usage_log` is partitioned by day (retention drops whole
+    /// partitions; see `partitions`).
+    pub fn partitions_by_day(self) -> bool {
+        self == UsageStrategy::WithBatch
+    }
+
     /// Whether the rollups lag the log until [`Store::flush_rollups`].
     pub fn defers_rollups(self) -> bool {
         self == UsageStrategy::Deferred
