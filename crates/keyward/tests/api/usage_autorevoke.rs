@@ -248,7 +248,8 @@ async fn the_sqlite_0006_backfill_counts_what_classify_counts() {
     // (sqlx refuses an applied migration whose text changed). Run that
     // backfill on the table it was written for and compare, answer by answer.
     use sqlx::Connection;
-    let codes = [None, Some("ip_not_allowed"), Some("validation_failed"), Some("api_key_revoked"), Some("rate_limited")];
+    let codes =
+        [None, Some("ip_not_allowed"), Some("validation_failed"), Some("api_key_revoked"), Some("rate_limited")];
     let answers: Vec<(u16, Option<&str>)> = [200, 201, 400, 401, 403, 404, 413, 422, 429, 500, 503, 599]
         .into_iter()
         .flat_map(|status| codes.iter().map(move |&code| (status, code)))
