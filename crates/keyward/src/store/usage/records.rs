@@ -154,7 +154,7 @@ impl Store {
         let mut out = rows.iter().map(recent_from_row).collect::<Result<Vec<_>>>()?;
         if self.usage_dict().legacy_left() {
             out.extend(self.legacy_recent(workspace_id, key_id, (from, until), limit).await?);
-            out.sort_by(|a, b| (b.1.at.0, b.0).cmp(&(a.1.at.0, a.0)));
+            out.sort_by_key(|(id, r)| std::cmp::Reverse((r.at.0, *id)));
             out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }
         Ok(out.into_iter().map(|(_, r)| r).collect())
