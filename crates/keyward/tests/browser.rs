@@ -92,19 +92,6 @@ async fn admin_session(app: &TestApp, email: &str) -> helpers::Session {
     helpers::sign_in(&app.http, &app.base, email, PASSWORD).await
 }
 
-// The two set-up shortcuts browser/hooks.rs (branch hookbrowser) calls, as
-// they were; they go once it moves to `admin_session`.
-#[allow(dead_code)]
-async fn api_session(app: &TestApp, email: &str) -> (String, String) {
-    let s = admin_session(app, email).await;
-    (s.cookie, s.csrf)
-}
-#[allow(dead_code)]
-async fn api_create_key(app: &TestApp, email: &str, ws: &str, name: &str) -> (String, String) {
-    let k = admin_session(app, email).await.new_key(ws, name).await;
-    (k.id, k.secret)
-}
-
 /// A keyward with a workspace on `plan` and its admin (not signed in yet),
 /// and a browser.
 struct Scene {

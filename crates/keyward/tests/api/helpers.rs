@@ -94,12 +94,6 @@ impl Session {
         assert_eq!(s, StatusCode::CREATED, "{v}");
         NewKey { id: v["id"].as_str().unwrap().to_string(), secret: v["key"].as_str().unwrap().to_string() }
     }
-
-    // Old tuple entry point (key id, secret), kept until every caller has moved.
-    pub async fn create_key(&self, ws: &str, name: &str) -> (String, String) {
-        let k = self.new_key(ws, name).await;
-        (k.id, k.secret)
-    }
 }
 
 /// Signs in at `base` (`POST /api/session`) as `email`.
@@ -337,26 +331,6 @@ impl TestApp {
         Self::builder().node_of(other).spawn().await
     }
 
-    // Old entry points, kept until every caller has moved to the builder.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        Self::builder().config(adjust).spawn().await
-    }
-    pub async fn spawn_on(db: Option<Arc<TestDb>>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        match db {
-            Some(db) => Self::builder().database(db),
-            None => Self::builder().sqlite(),
-        }
-        .config(adjust)
-        .spawn()
-        .await
-    }
-    pub async fn spawn_sqlite() -> TestApp {
-        Self::builder().sqlite().spawn().await
-    }
-    pub async fn spawn_node_with(other: &TestApp, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        Self::builder().node_of(other).config(adjust).spawn().await
-    }
-
     async fn start(dir: tempfile::TempDir, config: ServeArgs, db: Option<Arc<TestDb>>) -> TestApp {
         if let Some(url) = &config.store.database_url {
             register_database(&config.store.data_dir, url, None);
@@ -506,16 +480,6 @@ impl TestApp {
         let Admin { workspace_id, admin } = self.add_admin(plan).await;
         let key = admin.new_key(&workspace_id, "integration").await;
         AdminWithKey { workspace_id, admin, key }
-    }
-
-    // Old tuple entry points, kept until every caller has moved.
-    pub async fn admin(&self, plan: Plan) -> (String, Session) {
-        let a = self.add_admin(plan).await;
-        (a.workspace_id, a.admin)
-    }
-    pub async fn with_key(&self, plan: Plan) -> (String, Session, String, String) {
-        let a = self.add_admin_with_key(plan).await;
-        (a.workspace_id, a.admin, a.key.id, a.key.secret)
     }
 }
 

@@ -78,12 +78,15 @@ async fn webhook_target(fail_first: usize) -> (String, mpsc::UnboundedReceiver<(
 #[tokio::test]
 async fn a_flood_of_ip_violations_revokes_the_key_audits_and_notifies() {
     let (hook, mut hook_rx) = webhook_target(1).await;
-    let app = TestApp::spawn_with(|c| {
-        c.auto_revoke_min_errors = 5;
-        c.notify_webhook_url = Some(hook);
-    })
-    .await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder()
+        .config(|c| {
+            c.auto_revoke_min_errors = 5;
+            c.notify_webhook_url = Some(hook);
+        })
+        .spawn()
+        .await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
     allow_only(&admin, &ws, &id, "10.0.0.0/8").await;
     for _ in 0..5 {
         assert_eq!(app.v1_get("/v1/me", &key).await.1["code"], "ip_not_allowed");
@@ -134,8 +137,9 @@ async fn a_flood_of_ip_violations_revokes_the_key_audits_and_notifies() {
 
 #[tokio::test]
 async fn a_flood_of_422s_revokes_the_key() {
-    let app = TestApp::spawn_with(|c| c.auto_revoke_min_errors = 5).await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder().config(|c| c.auto_revoke_min_errors = 5).spawn().await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
     for _ in 0..5 {
         let res = app.http.post(app.url("/v1/studies")).bearer_auth(&key).json(&json!({})).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -158,8 +162,9 @@ async fn a_flood_of_422s_revokes_the_key() {
 
 #[tokio::test]
 async fn rate_limited_answers_are_left_out_of_the_denominator() {
-    let app = TestApp::spawn_with(|c| c.auto_revoke_min_errors = 3).await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder().config(|c| c.auto_revoke_min_errors = 3).spawn().await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
     app.store.set_rate_limit(&ws, Some(1)).await.unwrap();
     allow_only(&admin, &ws, &id, "127.0.0.2/32").await;
     let (allowed, outside) = (client_from("127.0.0.2"), client_from("127.0.0.1"));
@@ -180,12 +185,15 @@ async fn rate_limited_answers_are_left_out_of_the_denominator() {
 
 #[tokio::test]
 async fn a_flood_of_429s_never_revokes() {
-    let app = TestApp::spawn_with(|c| {
-        c.auto_revoke_min_errors = 1;
-        c.auto_revoke_min_ratio = 0.01;
-    })
-    .await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder()
+        .config(|c| {
+            c.auto_revoke_min_errors = 1;
+            c.auto_revoke_min_ratio = 0.01;
+        })
+        .spawn()
+        .await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
     app.store.set_rate_limit(&ws, Some(2)).await.unwrap();
     for _ in 0..30 {
         app.v1_get("/v1/me", &key).await;
@@ -199,8 +207,9 @@ async fn a_flood_of_429s_never_revokes() {
 
 #[tokio::test]
 async fn an_error_share_below_the_threshold_never_revokes() {
-    let app = TestApp::spawn_with(|c| c.auto_revoke_min_errors = 3).await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder().config(|c| c.auto_revoke_min_errors = 3).spawn().await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
     allow_only(&admin, &ws, &id, "127.0.0.2/32").await;
     let (allowed, outside) = (client_from("127.0.0.2"), client_from("127.0.0.1"));
     for _ in 0..10 {
@@ -223,9 +232,10 @@ async fn an_error_share_below_the_threshold_never_revokes() {
 
 #[tokio::test]
 async fn errors_seen_by_two_nodes_add_up() {
-    let a = TestApp::spawn_with(|c| c.auto_revoke_min_errors = 6).await;
+    let a = TestApp::builder().config(|c| c.auto_revoke_min_errors = 6).spawn().await;
     let b = TestApp::spawn_node(&a).await;
-    let (ws, admin, id, key) = a.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        a.add_admin_with_key(Plan::Pro).await;
     allow_only(&admin, &ws, &id, "10.0.0.0/8").await;
     // Three on each node: neither node alone reaches 6.
     for _ in 0..3 {

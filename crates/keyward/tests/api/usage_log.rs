@@ -28,8 +28,9 @@ async fn usage_when(admin: &Session, ws: &str, query: &str, n: u64) -> Value {
 #[tokio::test]
 async fn a_mixed_burst_is_counted_exactly_by_status_code_and_endpoint_template() {
     let app = TestApp::spawn().await;
-    let (ws, admin, a_id, a) = app.with_key(Plan::Pro).await;
-    let (b_id, b) = admin.create_key(&ws, "second").await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: a_id, secret: a } } =
+        app.add_admin_with_key(Plan::Pro).await;
+    let NewKey { id: b_id, secret: b } = admin.new_key(&ws, "second").await;
     app.store.set_rate_limit(&ws, Some(5)).await.unwrap();
 
     // Key a: 3 × 200, 2 × 404 (unknown study), then 2 × 429 (limit of 5).
@@ -107,7 +108,8 @@ async fn a_mixed_burst_is_counted_exactly_by_status_code_and_endpoint_template()
 #[tokio::test]
 async fn recent_holds_the_newest_20_newest_first() {
     let app = TestApp::spawn().await;
-    let (ws, admin, _, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     for i in 0..25 {
         app.v1_get(&format!("/v1/studies/std_01ARZ3NDEKTSV4RRFFQ69G5F{i:02}"), &key).await;
     }
@@ -126,8 +128,10 @@ async fn recent_holds_the_newest_20_newest_first() {
 #[tokio::test]
 async fn api_usage_is_for_admins_of_the_workspace_only() {
     let app = TestApp::spawn().await;
-    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
-    let (other_ws, other_admin, other_key, _) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: other_ws, admin: other_admin, key: NewKey { id: other_key, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let path = format!("/api/workspaces/{ws}/api-usage");
 
     assert_eq!(app.http.get(app.url(&path)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
@@ -161,7 +165,8 @@ async fn api_usage_is_for_admins_of_the_workspace_only() {
 #[tokio::test]
 async fn every_answered_request_is_recorded_across_a_graceful_restart() {
     let app = TestApp::spawn().await;
-    let (ws, admin, _, key) = app.with_key(Plan::Enterprise).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Enterprise).await;
     const N: usize = 400;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..N {
@@ -188,7 +193,8 @@ async fn every_answered_request_is_recorded_across_a_graceful_restart() {
 #[tokio::test]
 async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_younger_ones() {
     let app = TestApp::spawn().await;
-    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     const DAY: i64 = 86_400_000;
     let now = keyward::store::now_ms();
     let batch = vec![usage_record(&ws, &key_id, now - 91 * DAY), usage_record(&ws, &key_id, now - 89 * DAY)];
@@ -213,7 +219,8 @@ async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_youn
 #[tokio::test]
 async fn rollups_are_exact_whoever_brings_them_up_to_date() {
     let app = TestApp::spawn().await;
-    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
     let batch: Vec<UsageRecord> = (0..5).map(|i| usage_record(&ws, &key_id, now + i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
@@ -243,9 +250,10 @@ async fn rollups_are_exact_whoever_brings_them_up_to_date() {
 #[tokio::test]
 async fn rollups_catch_up_in_short_steps() {
     // SQLite only: PostgreSQL writes the rollups with each batch.
-    let app = TestApp::spawn_sqlite().await;
+    let app = TestApp::builder().sqlite().spawn().await;
     assert!(app.store.defers_rollups());
-    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
     let batch: Vec<UsageRecord> = (0..25_000).map(|i| usage_record(&ws, &key_id, now - i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
@@ -267,9 +275,9 @@ async fn a_keys_newest_requests_are_found_however_old_and_sparse() {
     // read hour by hour where its rollup says it made requests.
     const HOUR: i64 = 3_600_000;
     let app = TestApp::spawn().await;
-    let (ws, admin, a, _) = app.with_key(Plan::Pro).await;
-    let (busy, _) = admin.create_key(&ws, "busy").await;
-    let (idle, _) = admin.create_key(&ws, "idle").await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: a, .. } } = app.add_admin_with_key(Plan::Pro).await;
+    let NewKey { id: busy, .. } = admin.new_key(&ws, "busy").await;
+    let NewKey { id: idle, .. } = admin.new_key(&ws, "idle").await;
     let now = keyward::store::now_ms();
     // Key a: 12 requests three days ago, 6 five hours ago, 4 in the last minute.
     let mut times: Vec<i64> = (0..12)
@@ -297,7 +305,8 @@ async fn a_keys_newest_requests_are_found_however_old_and_sparse() {
 #[tokio::test]
 async fn retention_works_in_bounded_batches() {
     let app = TestApp::spawn().await;
-    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
     let old = (now - 100 * 86_400_000) / 3_600_000 * 3_600_000;
     // 12 000 old records over 3 hours (more than two delete batches), one fresh.
@@ -315,8 +324,8 @@ async fn retention_works_in_bounded_batches() {
 async fn metrics_are_served_on_their_own_listener() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let app = TestApp::spawn_with(|c| c.metrics_listen = Some(metrics_addr)).await;
-    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder().config(|c| c.metrics_listen = Some(metrics_addr)).spawn().await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
     for _ in 0..3 {
         app.v1_get("/v1/me", &key).await;
     }
@@ -338,7 +347,7 @@ async fn metrics_are_served_on_their_own_listener() {
 #[tokio::test]
 async fn an_unknown_usage_query_parameter_is_a_422_with_the_same_code_as_on_v1() {
     let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let Admin { workspace_id: ws, admin } = app.add_admin(Plan::Pro).await;
     let (s, v) = admin.get(&format!("/api/workspaces/{ws}/api-usage?kye_id=x")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"][0]["field"], "kye_id");

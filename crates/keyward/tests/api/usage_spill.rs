@@ -30,8 +30,8 @@ async fn stored_ats(db_url: &str, ws: &str) -> Vec<i64> {
 async fn a_postgres_outage_longer_than_the_old_drop_point_loses_no_usage_record_and_replays_in_order() {
     let admin_url = require_pg();
     let db = TestDb::create(&admin_url).await;
-    let app = TestApp::spawn_on(Some(db.clone()), |_| {}).await;
-    let (ws, _admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder().database(db.clone()).spawn().await;
+    let AdminWithKey { workspace_id: ws, key: NewKey { id: key_id, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
 
     // A writer of its own, over a proxy that the test cuts.
     let proxy = TcpProxy::start(db.server_addr().await).await;
@@ -114,8 +114,9 @@ async fn a_postgres_outage_longer_than_the_old_drop_point_loses_no_usage_record_
 async fn a_restart_with_records_in_the_spill_file_replays_them_and_the_report_counts_them() {
     let spill_dir = tempfile::tempdir().unwrap();
     let path = spill_dir.path().to_path_buf();
-    let app = TestApp::spawn_with(|c| c.usage_spill_dir = Some(path)).await;
-    let (ws, admin, key_id, _) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder().config(|c| c.usage_spill_dir = Some(path)).spawn().await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let now = keyward::store::now_ms();
     // What a node that stopped during an outage leaves behind.
     let mut left = Spill::open(spill_dir.path(), 1 << 20, Arc::default()).unwrap();
@@ -164,7 +165,7 @@ async fn sigkill_under_light_load_loses_at_most_the_last_batch_of_usage_records(
         user_id: v["user"]["id"].as_str().unwrap().to_string(),
         email,
     };
-    let (key_id, secret) = admin.create_key(&ws, "sigkill").await;
+    let NewKey { id: key_id, secret } = admin.new_key(&ws, "sigkill").await;
 
     // Light load: two clients, for about a second; note when each answer came.
     let started = Instant::now();

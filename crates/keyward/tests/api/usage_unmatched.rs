@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_with_a_valid_key_are_recorded_as_unmatched() {
     let app = TestApp::spawn().await;
-    let (ws, admin, key_id, secret) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, secret } } =
+        app.add_admin_with_key(Plan::Pro).await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     let (s, v) = app.v1_get("/v1/nope?token=x", &secret).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));

@@ -10,7 +10,7 @@
 
 use super::app::TestApp;
 use super::driver::{poll, require_installed, Browser, DEADLINE};
-use super::{api_create_key, api_session, dialog_open, login, screenshot_dir};
+use super::{admin_session, dialog_open, login, screenshot_dir};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fantoccini::key::Key;
@@ -43,7 +43,7 @@ async fn hook_row_text(b: &Browser, id: &str) -> Option<String> {
 }
 
 async fn admin_hooks(app: &TestApp, email: &str, ws: &str) -> Vec<Value> {
-    let (cookie, _) = api_session(app, email).await;
+    let cookie = admin_session(app, email).await.cookie;
     let res =
         app.http.get(app.url(&format!("/api/workspaces/{ws}/hooks"))).header("cookie", cookie).send().await.unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::OK);
@@ -184,7 +184,7 @@ async fn an_admin_subscribes_a_key_event_hook_sees_its_deliveries_fail_and_delet
     // The receiver starts failing; another key is created: after a reload
     // the row shows the attempt's status code and since when it fails.
     rx.set_status(500);
-    let (second_id, _) = api_create_key(&app, &email, &ws, "nightly sync").await;
+    let second_id = admin_session(&app, &email).await.new_key(&ws, "nightly sync").await.id;
     let failed = rx.wait_for_event("key.created", &second_id).await;
     verify(&secret, &failed);
     let row = b
