@@ -1,5 +1,6 @@
-//! The operator CLI (`keyward admin ...`, SPEC §8): what "support" does for
-//! customers. Every command opens the store itself, so it works while
+//! The command line: `keyward serve` (its flags are in [`crate::config`])
+//! and the operator CLI (`keyward admin ...`, SPEC §8), what "support" does
+//! for customers. Every command opens the store itself, so it works while
 //! `serve` runs on the same data; changes reach the server's next request
 //! through the store's change counter.
 //!
@@ -9,13 +10,31 @@
 
 mod lookup;
 
-use crate::config::StoreArgs;
+use crate::config::{ServeArgs, StoreArgs};
 use crate::store::{Revoker, Store, StoreError};
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use keyward_core::validate::{bounded_text, check_password, normalize_email};
 use keyward_core::{Plan, Role};
 use serde_json::{json, Value};
 use std::io::Read;
+
+/// keyward: API keys for User Evaluation.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once at start: the size of `Serve` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: /v1, the admin API and the API Keys page.
+    Serve(ServeArgs),
+    /// Operator commands ("support"): workspaces, users, members, keys.
+    Admin(AdminArgs),
+}
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {

@@ -5,7 +5,7 @@
 use super::error::{ApiError, ApiResult};
 use super::html_security_headers;
 use super::session::{self, AdminSession};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::now_ms;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -61,7 +61,7 @@ async fn api_keys_page(
         return Ok(Redirect::to("/login?next=/settings/api-keys").into_response());
     };
     // `--public-url`, else the address the browser used.
-    let base = match super::docs::base_url(&state.config) {
+    let base = match state.settings.base_url() {
         b if !b.is_empty() => b,
         _ => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
             Some(host) => format!("http://{host}"),
@@ -103,9 +103,9 @@ async fn render_page(
     } else {
         keys = state.store.list_keys(&current.id).await?;
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
-        usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
-        notifications = super::admin_usage::notifications_for(state, &current.id, &session.user_id).await?;
-        hooks = super::admin_hooks::hook_rows(state, &current.id).await?;
+        usage = super::admin::usage::usage_report(state, &current.id, filter).await?;
+        notifications = super::admin::usage::notifications_for(state, &current.id, &session.user_id).await?;
+        hooks = super::admin::hooks::hook_rows(state, &current.id).await?;
         if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {
             leaks = state.store.leak_reports(&current.id).await?;
         }

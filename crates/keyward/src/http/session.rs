@@ -5,8 +5,9 @@
 //! [`SESSION_IDLE_MS`] (12 h), absolute expiry [`SESSION_ABSOLUTE_MS`] (7 days).
 
 use super::error::{ApiError, ApiResult};
+use super::extract::client_ip;
 use super::json::ApiJson;
-use crate::app::{AppState, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
+use crate::state::{AppState, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
 use crate::store::now_ms;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -17,12 +18,11 @@ use axum::{Json, Router};
 use keyward_core::api::WorkspaceMembership;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "keyward_session";
-pub use crate::ratelimit::login::LoginThrottle;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/session", post(login).delete(logout).get(current))
@@ -133,19 +133,6 @@ async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String
     Ok(SessionView { user: UserView { id: user_id.into(), email: email.into() }, workspaces, csrf_token: csrf })
 }
 
-/// The client's address for throttling (same rules as `/v1`, SPEC §4).
-pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    use keyward_core::client_ip as ci;
-    let trusted = &state.config.trusted_proxies;
-    let peer = keyward_core::allowlist::canonical_ip(peer.ip());
-    // The common case (no proxy in front) costs no allocation.
-    if trusted.is_empty() || !ci::is_trusted(peer, trusted) {
-        return peer;
-    }
-    let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    ci::client_ip(peer, &xff, trusted)
-}
-
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -190,7 +177,7 @@ async fn login(
     let view = session_view(&state, &user.id, &user.email, csrf).await?;
     let mut cookie =
         format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", SESSION_ABSOLUTE_MS / 1000);
-    if state.config.https() {
+    if state.settings.https() {
         cookie.push_str("; Secure");
     }
     let mut res = Json(view).into_response();
@@ -203,7 +190,7 @@ async fn login(
 async fn logout(State(state): State<AppState>, session: AdminSession) -> ApiResult<Response> {
     state.store.delete_session(&session.token_hash).await?;
     let mut cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if state.config.https() {
+    if state.settings.https() {
         cookie.push_str("; Secure");
     }
     let mut res = StatusCode::NO_CONTENT.into_response();

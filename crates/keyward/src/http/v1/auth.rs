@@ -15,10 +15,10 @@
 //! whatever its outcome. Responses that passed steps 1–5 carry the
 //! rate-limit headers.
 
-use crate::app::AppState;
-use crate::auth::VerifiedKey;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::session::client_ip;
+use crate::http::extract::client_ip;
+use crate::keycache::VerifiedKey;
+use crate::state::AppState;
 use crate::store::now_ms;
 use crate::usage::UsageRecord;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};

@@ -2,12 +2,12 @@
 //! Also the validation and creation shared with the admins' key-event
 //! hooks (`/api/workspaces/{ws}/hooks`).
 
-use super::extract::{unknown_cursor, ListParams, ResourceId};
 use super::ApiKeyContext;
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
 use crate::http::json::ApiJson;
 use crate::outbound::{check_url, Policy, UrlError};
+use crate::state::AppState;
 use crate::store::{HookRecord, NewHook, StoreError};
 use crate::webhooks::{secret, EventType, HOOK_PREFIX, MAX_TARGET_URL_CHARS};
 use axum::extract::State;

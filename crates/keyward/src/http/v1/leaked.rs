@@ -6,12 +6,12 @@
 //!   anything is read from it;
 //! - `POST /v1/leaked-keys`: anyone's report, always the same 202.
 
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::client_ip;
 use crate::http::json::{is_json, parse_json};
-use crate::http::session::client_ip;
 use crate::leaked::github::KeyLookup;
 use crate::leaked::{revoke_reported, Reported, Reporter};
+use crate::state::AppState;
 use crate::store::now_ms;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

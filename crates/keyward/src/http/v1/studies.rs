@@ -1,10 +1,10 @@
 //! `/v1/studies`: list, create, fetch. Every query is scoped by the key's workspace.
 
-use super::extract::{unknown_cursor, ListParams, ResourceId};
 use super::{created, input, ApiKeyContext};
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
 use crate::http::json::ApiJson;
+use crate::state::AppState;
 use crate::store::Study;
 use axum::extract::State;
 use axum::response::Response;

@@ -3,9 +3,9 @@
 //! that exists (SPEC §6): they are what someone debugging an integration
 //! looks for. The answer itself does not change.
 use super::auth::{bearer, static_method, ApiKeyContext};
-use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::session::client_ip;
+use crate::http::extract::client_ip;
+use crate::state::AppState;
 use crate::store::now_ms;
 use crate::usage::UsageRecord;
 use axum::extract::{ConnectInfo, Request};

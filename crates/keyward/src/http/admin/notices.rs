@@ -7,10 +7,10 @@
 //! another workspace's notification. Other admins keep seeing it until they
 //! dismiss it themselves; `GET .../notifications` and the page leave out the
 //! caller's dismissed ones.
-use super::admin::require_admin;
-use super::error::ApiResult;
-use super::session::AdminSession;
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::ApiResult;
+use crate::http::session::AdminSession;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;

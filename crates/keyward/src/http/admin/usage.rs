@@ -2,10 +2,10 @@
 //! `GET /api/workspaces/{ws}/notifications`. Admins and superadmins only; a
 //! workspace the caller is not a member of is 404, and so is a `key_id` that
 //! is not one of this workspace's keys. Window definitions: [`crate::usage::stats`].
-use super::admin::require_admin;
-use super::error::{ApiError, ApiResult, FieldError};
-use super::session::AdminSession;
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::session::AdminSession;
+use crate::state::AppState;
 use crate::store::now_ms;
 use axum::extract::{Path, Query, State};
 use axum::Json;

@@ -1,10 +1,10 @@
 //! The key lifecycle in the admin API (SPEC §12): expiry and scopes at
 //! creation, and `POST /api/workspaces/{ws}/api-keys/{id}/roll`.
-use super::admin::require_admin;
-use super::error::{ApiError, ApiResult, FieldError};
-use super::json::{is_json, parse_json};
-use super::session::AdminSession;
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::json::{is_json, parse_json};
+use crate::http::session::AdminSession;
+use crate::state::AppState;
 use crate::store::{KeyTerms, Revoker, MAX_GRACE_SECS};
 use axum::body::Bytes;
 use axum::extract::{Path, State};

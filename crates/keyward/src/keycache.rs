@@ -1,4 +1,4 @@
-//! Verifying API keys for `/v1`: the key cache and last-used tracking.
+//! The key cache and last-used tracking behind `/v1` authentication.
 //!
 //! Revocation is immediate (SPEC §4) without a storage read per request:
 //! verified keys are cached by hash, stamped with the store's change counter

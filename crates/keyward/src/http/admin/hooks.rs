@@ -2,12 +2,12 @@
 //! to key events, and see and delete every hook of the workspace (those
 //! created by keys too). Session + CSRF, admin role; a workspace the user
 //! is not a member of answers 404.
-use super::admin::require_admin;
-use super::error::{ApiError, ApiResult};
-use super::json::ApiJson;
-use super::session::AdminSession;
-use super::v1::hooks::{create_hook_response, parse_hook_input};
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::http::session::AdminSession;
+use crate::http::v1::hooks::{create_hook_response, parse_hook_input};
+use crate::state::AppState;
 use crate::store::HookRecord;
 use crate::webhooks::EventType;
 use axum::extract::{Path, State};
