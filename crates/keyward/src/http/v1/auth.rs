@@ -142,24 +142,45 @@ pub async fn pipeline(
     };
 
     // A method the route does not take: the request matched no operation.
-    let route =
-        if res.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED { super::unmatched::route() } else { route };
-    state
-        .usage
-        .record(UsageRecord {
-            at_ms: now,
-            workspace_id: Arc::clone(&vk.key.workspace_id),
-            key_id: Arc::clone(&vk.key.id),
-            method,
-            route,
-            path,
-            status: res.status().as_u16(),
-            code: res.extensions().get::<ErrorCode>().map(|c| c.0),
-            latency_us: started.elapsed().as_micros() as u64,
-            ip,
-        })
-        .await;
+    let route = if res.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED { unmatched_route() } else { route };
+    state.usage.record(usage_record(&vk, Use { method, route, path, started, now, ip }, &res)).await;
     res
+}
+
+/// A request made with a key that exists, as the usage log records it.
+pub(crate) struct Use {
+    pub method: &'static str,
+    pub route: Arc<str>,
+    pub path: String,
+    pub started: Instant,
+    pub now: i64,
+    pub ip: std::net::IpAddr,
+}
+
+/// The usage log's record (SPEC §6) of `u`, answered `res`.
+pub(crate) fn usage_record(vk: &VerifiedKey, u: Use, res: &Response) -> UsageRecord {
+    UsageRecord {
+        at_ms: u.now,
+        workspace_id: Arc::clone(&vk.key.workspace_id),
+        key_id: Arc::clone(&vk.key.id),
+        method: u.method,
+        route: u.route,
+        path: u.path,
+        status: res.status().as_u16(),
+        code: res.extensions().get::<ErrorCode>().map(|c| c.0),
+        latency_us: u.started.elapsed().as_micros() as u64,
+        ip: u.ip,
+    }
+}
+
+/// The route name of `/v1` requests that match no route or not its method
+/// ([`super::unmatched`]).
+pub const UNMATCHED: &str = "unmatched";
+
+/// The shared `unmatched` route name.
+pub fn unmatched_route() -> Arc<str> {
+    static R: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(UNMATCHED));
+    Arc::clone(&R)
 }
 
 /// Steps 3–5; the rate-limit policy in force when they pass.
