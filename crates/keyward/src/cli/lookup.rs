@@ -4,7 +4,7 @@ use super::{db, fail, key_workspace, not_found, user_id, CliError};
 use crate::store::{Store, StoreError};
 use keyward_core::api::KeyObject;
 use keyward_core::key::{self, KeyParseError};
-use keyward_core::{HashedKey, Plan};
+use keyward_core::Plan;
 use serde_json::{json, Value};
 
 type Out = Result<(String, Value), CliError>;
@@ -223,8 +223,8 @@ pub(super) async fn key_by_id_or_secret(store: &Store, arg: &str) -> Result<(Str
     if !arg.starts_with("ue_") {
         return fail("expected a key id (key_…) or a full secret (ue_live_…)");
     }
-    match key::parse(arg) {
-        Ok(()) => {}
+    let parsed = match key::parse(arg) {
+        Ok(parsed) => parsed,
         Err(KeyParseError::Checksum) => {
             return fail("this is not a valid secret (its checksum does not match): it was mistyped or cut")
         }
@@ -234,8 +234,8 @@ pub(super) async fn key_by_id_or_secret(store: &Store, arg: &str) -> Result<(Str
                 key::KEY_LEN
             ))
         }
-    }
-    match store.auth_key(&HashedKey::of(arg)).await.map_err(db)? {
+    };
+    match store.auth_key(&parsed.hash()).await.map_err(db)? {
         Some(k) => Ok((k.workspace_id.to_string(), k.id.to_string())),
         None => not_found("no key of this store has this secret"),
     }

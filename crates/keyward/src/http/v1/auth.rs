@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use keyward_core::api::Timestamp;
 use keyward_core::key::{self, KeyParseError};
 use keyward_core::ratelimit::Decision;
-use keyward_core::{HashedKey, RateLimitPolicy};
+use keyward_core::RateLimitPolicy;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -83,8 +83,8 @@ pub async fn pipeline(
         None => Err("send the key as Authorization: Bearer ue_live_…"),
         Some(token) => match key::parse(token) {
             Err(e) => Err(parse_detail(e)),
-            Ok(()) => {
-                let hash = HashedKey::of(token);
+            Ok(parsed) => {
+                let hash = parsed.hash();
                 match state.keys.lookup(&hash).await {
                     Err(e) => {
                         tracing::error!(error = ?e, "key lookup failed");

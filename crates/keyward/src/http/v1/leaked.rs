@@ -23,7 +23,7 @@ use keyward_core::secret_scanning::{
     decode_signature, parse_github_report, verify_decoded, ReportError, KEY_IDENTIFIER_HEADER, MAX_MATCHES,
     SIGNATURE_HEADER,
 };
-use keyward_core::{key, HashedKey};
+use keyward_core::key;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -155,14 +155,16 @@ pub async fn github_report(
     let matches = parse_github_report(&body).map_err(report_error)?;
     let reported: Vec<Reported> = matches
         .iter()
-        .filter(|m| key::parse(&m.token).is_ok())
-        .map(|m| Reported { hash: HashedKey::of(&m.token), source: m.source.clone(), url: m.url.clone() })
+        .filter_map(|m| {
+            let hash = key::parse(&m.token).ok()?.hash();
+            Some(Reported { hash, source: m.source.clone(), url: m.url.clone() })
+        })
         .collect();
     let ours = revoke_reported(&state.store, &state.notifier, Reporter::Github, &reported).await?;
     let feedback: Vec<SecretScanningFeedback> = matches
         .iter()
         .map(|m| {
-            let mine = key::parse(&m.token).is_ok() && ours.contains(&HashedKey::of(&m.token));
+            let mine = key::parse(&m.token).is_ok_and(|k| ours.contains(&k.hash()));
             SecretScanningFeedback {
                 token_hash: m.token_hash(),
                 token_type: m.token_type.clone(),
@@ -215,15 +217,14 @@ pub async fn public_report(
         )]));
     }
     let received = report.keys.len();
-    // The same work for every string (a hash each), and the lookups and
-    // revocations off the request path: neither the answer nor its time
-    // nor this log line tells a real key from a made-up one.
+    // The same work for every well-formed string (a hash each; whether a
+    // string is well-formed is no secret, the checksum is public), and the
+    // lookups and revocations off the request path: neither the answer nor
+    // its time nor this log line tells a real key from a made-up one.
     let reported: Vec<Reported> = report
         .keys
         .iter()
-        .map(|k| (HashedKey::of(k), key::parse(k).is_ok()))
-        .filter(|(_, well_formed)| *well_formed)
-        .map(|(hash, _)| Reported { hash, source: None, url: None })
+        .filter_map(|k| Some(Reported { hash: key::parse(k).ok()?.hash(), source: None, url: None }))
         .collect();
     let store = state.store.clone();
     let notifier = Arc::clone(&state.notifier);

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::store::now_ms;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
-use keyward_core::{key, HashedKey};
+use keyward_core::key;
 use std::net::SocketAddr;
 
 /// Answer `err`, recording it first when `req` is a `/v1` request with a
@@ -24,10 +24,8 @@ pub async fn answer(state: &AppState, req: Request, err: ApiError) -> Response {
         return res;
     }
     let Some(token) = bearer(req.headers()) else { return res };
-    if key::parse(token).is_err() {
-        return res;
-    }
-    let vk = match state.keys.lookup(&HashedKey::of(token)).await {
+    let Ok(parsed) = key::parse(token) else { return res };
+    let vk = match state.keys.lookup(&parsed.hash()).await {
         Ok(Some(vk)) => vk,
         Ok(None) => return res,
         Err(e) => {
