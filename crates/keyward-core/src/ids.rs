@@ -84,6 +84,14 @@ macro_rules! id_type {
             }
         }
 
+        /// Infallible: command-line arguments read as ids (see [`$name::new`]).
+        impl std::str::FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ok($name(s.to_string()))
+            }
+        }
+
         impl From<$name> for String {
             fn from(id: $name) -> String {
                 id.0

@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use keyward_core::api::UsageReport;
+use keyward_core::WorkspaceId;
 use keyward_web::{ApiKeysPage, LoginPage, PageState};
 use serde::Deserialize;
 
@@ -101,13 +102,14 @@ async fn render_page(
     let page_state = if !current.role.can_manage_keys() {
         PageState::NotAdmin
     } else {
-        keys = state.store.list_keys(&current.id).await?;
+        let ws = WorkspaceId::new(current.id.as_str());
+        keys = state.store.list_keys(&ws).await?;
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
-        usage = super::admin::usage::usage_report(state, &current.id, filter).await?;
-        notifications = super::admin::usage::notifications_for(state, &current.id, &session.user_id).await?;
-        hooks = super::admin::hooks::hook_rows(state, &current.id).await?;
+        usage = super::admin::usage::usage_report(state, &ws, filter).await?;
+        notifications = super::admin::usage::notifications_for(state, &ws, &session.user_id).await?;
+        hooks = super::admin::hooks::hook_rows(state, &ws).await?;
         if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {
-            leaks = state.store.leak_reports(&current.id).await?;
+            leaks = state.store.leak_reports(&ws).await?;
         }
         if current.plan.has_api_access() {
             PageState::Ready { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
@@ -117,7 +119,7 @@ async fn render_page(
     };
     // The audit log's first page, for admins (the card pages on with app.js).
     let audit = if current.role.can_manage_keys() {
-        Some(state.store.audit_log(&current.id, keyward_web::AUDIT_PAGE_SIZE, None).await?)
+        Some(state.store.audit_log(&WorkspaceId::new(current.id.as_str()), keyward_web::AUDIT_PAGE_SIZE, None).await?)
     } else {
         None
     };

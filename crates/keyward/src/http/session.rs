@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use keyward_core::api::WorkspaceMembership;
+use keyward_core::UserId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// A signed-in user, from the session cookie.
 #[derive(Clone)]
 pub struct AdminSession {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub csrf_token: String,
     token_hash: [u8; 32],
@@ -113,14 +114,14 @@ struct SessionView {
 }
 
 /// The user's workspaces, as the session answer and the page show them.
-pub async fn workspaces_of(state: &AppState, user_id: &str) -> ApiResult<Vec<WorkspaceMembership>> {
+pub async fn workspaces_of(state: &AppState, user_id: &UserId) -> ApiResult<Vec<WorkspaceMembership>> {
     Ok(state
         .store
         .memberships_of(user_id)
         .await?
         .into_iter()
         .map(|m| WorkspaceMembership {
-            id: m.workspace.id,
+            id: m.workspace.id.into_string(),
             name: m.workspace.name,
             role: m.role,
             plan: m.workspace.plan,
@@ -128,9 +129,9 @@ pub async fn workspaces_of(state: &AppState, user_id: &str) -> ApiResult<Vec<Wor
         .collect())
 }
 
-async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String) -> ApiResult<SessionView> {
+async fn session_view(state: &AppState, user_id: &UserId, email: &str, csrf: String) -> ApiResult<SessionView> {
     let workspaces = workspaces_of(state, user_id).await?;
-    Ok(SessionView { user: UserView { id: user_id.into(), email: email.into() }, workspaces, csrf_token: csrf })
+    Ok(SessionView { user: UserView { id: user_id.to_string(), email: email.into() }, workspaces, csrf_token: csrf })
 }
 
 async fn login(

@@ -2,6 +2,7 @@
 //! auto-revocation notice explains itself with.
 use super::{now_ms, Result, Store, StoreError};
 use keyward_core::api::Notification;
+use keyward_core::ids::{KeyId, UserId, WorkspaceId};
 use sqlx::Row;
 
 impl Store {
@@ -9,8 +10,8 @@ impl Store {
     /// dismissed, newest first.
     pub async fn notifications_for_user(
         &self,
-        workspace_id: &str,
-        user_id: &str,
+        workspace_id: &WorkspaceId,
+        user_id: &UserId,
         limit: u32,
     ) -> Result<Vec<Notification>> {
         sqlx::query(
@@ -18,8 +19,8 @@ impl Store {
              AND NOT EXISTS (SELECT 1 FROM notification_dismissals d WHERE d.notification_id = n.id AND d.user_id = $2) \
              ORDER BY n.id DESC LIMIT $3",
         )
-        .bind(workspace_id)
-        .bind(user_id)
+        .bind(workspace_id.as_str())
+        .bind(user_id.as_str())
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?
@@ -40,13 +41,13 @@ impl Store {
     /// one user; idempotent. `NotFound` when it is not this workspace's.
     pub async fn set_notification_dismissed(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         notification_id: &str,
-        user_id: &str,
+        user_id: &UserId,
         dismissed: bool,
     ) -> Result<()> {
         let exists = sqlx::query("SELECT 1 AS one FROM notifications WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace_id)
+            .bind(workspace_id.as_str())
             .bind(notification_id)
             .fetch_optional(self.pool())
             .await?;
@@ -59,12 +60,12 @@ impl Store {
                  ON CONFLICT (notification_id, user_id) DO NOTHING",
             )
             .bind(notification_id)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now_ms())
         } else {
             sqlx::query("DELETE FROM notification_dismissals WHERE notification_id = $1 AND user_id = $2")
                 .bind(notification_id)
-                .bind(user_id)
+                .bind(user_id.as_str())
         };
         q.execute(self.pool()).await?;
         Ok(())
@@ -74,8 +75,8 @@ impl Store {
     /// `since_ms`, by problem code, most frequent first.
     pub async fn usage_key_error_codes(
         &self,
-        workspace_id: &str,
-        key_id: &str,
+        workspace_id: &WorkspaceId,
+        key_id: &KeyId,
         since_ms: i64,
     ) -> Result<Vec<(String, u64)>> {
         let rows = sqlx::query(
@@ -83,8 +84,8 @@ impl Store {
              WHERE workspace_id = $1 AND key_id = $2 AND at >= $3 \
              AND (status = 422 OR (status = 401 AND code = 'ip_not_allowed')) GROUP BY status, code",
         )
-        .bind(workspace_id)
-        .bind(key_id)
+        .bind(workspace_id.as_str())
+        .bind(key_id.as_str())
         .bind(since_ms)
         .fetch_all(self.pool())
         .await?;

@@ -271,16 +271,14 @@ pub async fn check_key(
         return Ok(None);
     }
     let ratio = (errors as f64 / requests as f64 * 1000.0).round() / 1000.0;
-    let by_code = store.usage_key_error_codes(workspace_id, key_id, since_ms).await?;
+    let (ws, key) = (keyward_core::WorkspaceId::new(workspace_id), keyward_core::KeyId::new(key_id));
+    let by_code = store.usage_key_error_codes(&ws, &key, since_ms).await?;
     let codes: serde_json::Map<String, serde_json::Value> =
         by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect();
     let details = json!({
         "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio, "by_code": codes,
     });
-    if !store
-        .revoke_key(workspace_id, key_id, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details)
-        .await?
-    {
+    if !store.revoke_key(&ws, &key, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details).await? {
         return Ok(None);
     }
     Ok(Some(Revoked {

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use keyward_core::api::Timestamp;
+use keyward_core::WorkspaceId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -61,7 +62,7 @@ pub struct AdminHookList {
 pub async fn list_hooks(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
 ) -> ApiResult<Json<AdminHookList>> {
     require_admin(&state, &session, &ws).await?;
     Ok(Json(AdminHookList { data: hooks_for(&state, &ws).await? }))
@@ -76,7 +77,7 @@ pub async fn hooks_for(state: &AppState, ws: &str) -> ApiResult<Vec<AdminHook>> 
 pub async fn create_hook(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let m = require_admin(&state, &session, &ws).await?;
@@ -91,7 +92,7 @@ pub async fn create_hook(
 pub async fn delete_hook(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state.store.delete_hook(&ws, &id, false).await?;

@@ -17,6 +17,7 @@ use keyward_core::allowlist::Allowlist;
 use keyward_core::api::{AuditEntry, KeyObject};
 use keyward_core::validate::KeyName;
 use keyward_core::{ApiKeySecret, RevokeReason};
+use keyward_core::{KeyId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -36,7 +37,7 @@ struct List<T> {
 async fn list_keys(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
 ) -> ApiResult<Json<List<KeyObject>>> {
     require_admin(&state, &session, &ws).await?;
     Ok(Json(List { data: state.store.list_keys(&ws).await? }))
@@ -57,7 +58,7 @@ struct CreateKey {
 async fn create_key(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> ApiResult<Response> {
     let m = require_admin(&state, &session, &ws).await?;
@@ -86,7 +87,7 @@ async fn create_key(
 async fn revoke_key(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state
@@ -125,7 +126,7 @@ pub fn parse_allowlist(cidrs: &[String]) -> ApiResult<Allowlist> {
 async fn set_allowed_ips(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
     ApiJson(body): ApiJson<AllowedIps>,
 ) -> ApiResult<Json<KeyObject>> {
     require_admin(&state, &session, &ws).await?;
@@ -142,7 +143,7 @@ struct AuditPageView {
 async fn audit_log(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     q: ListParams,
 ) -> ApiResult<Json<AuditPageView>> {
     require_admin(&state, &session, &ws).await?;

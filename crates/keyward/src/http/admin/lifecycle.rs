@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyward_core::api::CreatedKey;
 use keyward_core::{ApiKeySecret, Scopes};
+use keyward_core::{KeyId, WorkspaceId};
 use serde::Deserialize;
 
 /// Longest expiry at creation, in days.
@@ -57,7 +58,7 @@ struct RollKey {
 pub async fn roll_key(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {

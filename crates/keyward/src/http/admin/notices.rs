@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use keyward_core::WorkspaceId;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/workspaces/{ws}/notifications/{id}/dismissal", post(dismiss).delete(restore))
@@ -23,7 +24,7 @@ pub fn router() -> Router<AppState> {
 async fn dismiss(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state.store.set_notification_dismissed(&ws, &id, &session.user_id, true).await?;
@@ -33,7 +34,7 @@ async fn dismiss(
 async fn restore(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state.store.set_notification_dismissed(&ws, &id, &session.user_id, false).await?;

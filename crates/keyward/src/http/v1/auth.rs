@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use keyward_core::api::Timestamp;
 use keyward_core::key::{self, KeyParseError};
 use keyward_core::ratelimit::Decision;
-use keyward_core::RateLimitPolicy;
+use keyward_core::{RateLimitPolicy, WorkspaceId};
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -42,8 +42,8 @@ pub struct ApiKeyContext {
 
 impl ApiKeyContext {
     /// The workspace every query of this request is scoped to.
-    pub fn workspace_id(&self) -> &str {
-        &self.key.key.workspace_id[..]
+    pub fn workspace_id(&self) -> WorkspaceId {
+        WorkspaceId::new(&*self.key.key.workspace_id)
     }
 }
 

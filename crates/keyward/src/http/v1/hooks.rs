@@ -227,7 +227,7 @@ pub async fn create_hook(
 ) -> ApiResult<Response> {
     let (target, event) = parse_hook_input(&state, &body, EventType::is_resource_event)?;
     let key_id = ctx.key.key.id.clone();
-    create_hook_response(&state, ctx.workspace_id(), Some(&key_id), None, &target, event).await
+    create_hook_response(&state, &ctx.workspace_id(), Some(&key_id), None, &target, event).await
 }
 
 /// The workspace's REST hooks, newest first.
@@ -246,7 +246,7 @@ pub async fn list_hooks(
 ) -> ApiResult<Json<HookList>> {
     let page = state
         .store
-        .list_rest_hooks(ctx.workspace_id(), params.limit, params.starting_after.as_deref())
+        .list_rest_hooks(&ctx.workspace_id(), params.limit, params.starting_after.as_deref())
         .await?
         .ok_or_else(unknown_cursor)?;
     Ok(Json(HookList { data: page.data.iter().map(HookObject::from).collect(), has_more: page.has_more }))
@@ -266,7 +266,7 @@ pub async fn delete_hook(
     Extension(ctx): Extension<ApiKeyContext>,
     ResourceId(id): ResourceId,
 ) -> ApiResult<StatusCode> {
-    match state.store.delete_hook(ctx.workspace_id(), &id, true).await {
+    match state.store.delete_hook(&ctx.workspace_id(), &id, true).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(ApiError::NotFound),
         Err(e) => Err(e.into()),

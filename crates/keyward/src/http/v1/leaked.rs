@@ -19,11 +19,11 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use keyward_core::key;
 use keyward_core::secret_scanning::{
     decode_signature, parse_github_report, verify_decoded, ReportError, KEY_IDENTIFIER_HEADER, MAX_MATCHES,
     SIGNATURE_HEADER,
 };
-use keyward_core::key;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
