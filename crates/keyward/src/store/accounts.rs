@@ -1,5 +1,5 @@
 //! Workspaces, users and memberships.
-use super::{corrupt, now_ms, Result, Store, StoreError};
+use super::{corrupt, now_ms, stored, Result, Store, StoreError};
 use keyward_core::ids::{UserId, WorkspaceId};
 use keyward_core::{Plan, Role};
 use sqlx::Row;
@@ -43,7 +43,7 @@ fn workspace_from_row(r: &sqlx::any::AnyRow) -> Result<Workspace> {
         id: WorkspaceId::new(r.try_get::<String, _>("id")?),
         name: r.try_get("name")?,
         plan: plan.parse().map_err(corrupt)?,
-        rpm_override: rpm.map(u32::try_from).transpose().map_err(corrupt)?,
+        rpm_override: rpm.map(|v| stored("rpm_override", v)).transpose()?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -203,5 +203,30 @@ impl Store {
                 Ok(MembershipView { workspace: workspace_from_row(r)?, role: role.parse().map_err(corrupt)? })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_rpm_override_that_fits_no_u32_reads_as_a_corrupt_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&super::super::StoreLocation::resolve(dir.path(), None).unwrap()).await.unwrap();
+        let ws = store.create_workspace("W", Plan::Pro).await.unwrap();
+        store.set_rate_limit(&ws.id, Some(7)).await.unwrap();
+        assert_eq!(store.workspace(&ws.id).await.unwrap().rpm_override, Some(7));
+        for bad in [-1_i64, 1 << 40] {
+            sqlx::query("UPDATE workspaces SET rpm_override = $1 WHERE id = $2")
+                .bind(bad)
+                .bind(ws.id.as_str())
+                .execute(store.pool())
+                .await
+                .unwrap();
+            assert!(matches!(store.workspace(&ws.id).await, Err(StoreError::Corrupt(_))), "{bad}");
+            assert!(matches!(store.workspace_summary(&ws.id).await, Err(StoreError::Corrupt(_))), "{bad}");
+        }
+        store.close().await;
     }
 }

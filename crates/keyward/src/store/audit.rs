@@ -76,7 +76,7 @@ impl Store {
                     action: r.try_get("action")?,
                     actor: r.try_get("actor")?,
                     key_id: r.try_get("key_id")?,
-                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                    details: super::stored_json("details", &details)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -74,8 +74,7 @@ impl Store {
             if out.iter().any(|l| l.key_id == key_id) {
                 continue;
             }
-            let details: serde_json::Value =
-                serde_json::from_str(&r.try_get::<String, _>("details")?).unwrap_or_default();
+            let details = super::stored_json("details", &r.try_get::<String, _>("details")?)?;
             let text = |name: &str| details.get(name).and_then(|v| v.as_str()).map(str::to_string);
             out.push(LeakReport {
                 key_id,

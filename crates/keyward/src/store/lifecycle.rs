@@ -86,7 +86,7 @@ impl Store {
             .map(|r| Ok((r.try_get("key_id")?, r.try_get("n")?)))
             .collect::<Result<_>>()?;
         for k in keys {
-            k.requests_24h = counts.get(&k.id).map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+            k.requests_24h = counts.get(&k.id).map_or(Ok(0), |n| super::stored("requests_24h", *n))?;
         }
         Ok(())
     }

@@ -375,3 +375,14 @@ pub fn now_ms() -> i64 {
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
+
+/// A stored integer that must fit `T` (an rpm override, a count): anything
+/// else is a corrupt row, never a silent 0 or a wrapped number.
+pub(crate) fn stored<T: TryFrom<i64>>(column: &str, v: i64) -> Result<T> {
+    T::try_from(v).map_err(|_| corrupt(format!("{column} = {v} is out of range")))
+}
+
+/// A stored JSON text; one that does not parse is a corrupt row.
+pub(crate) fn stored_json(column: &str, text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("{column} is not JSON: {e}")))
+}

@@ -95,7 +95,7 @@ impl Store {
                 let status: i64 = r.try_get("status")?;
                 let code: Option<String> = r.try_get("code")?;
                 let n: i64 = r.try_get("n")?;
-                Ok((code.unwrap_or_else(|| status.to_string()), n as u64))
+                Ok((code.unwrap_or_else(|| status.to_string()), super::stored::<u64>("n", n)?))
             })
             .collect::<Result<Vec<_>>>()?;
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -385,6 +385,7 @@ pub fn create_transcript_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::error::MAX_ERRORS;
 
     fn errors(r: Result<impl std::fmt::Debug, Vec<FieldError>>) -> Vec<(String, String)> {
         r.expect_err("expected field errors").into_iter().map(|e| (e.field, e.code)).collect()
