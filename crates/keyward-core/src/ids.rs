@@ -104,14 +104,14 @@ id_type!(
     /// A workspace (`ws_…`): the tenant every query is scoped to.
     ///
     /// ```compile_fail
-    /// fn key(_workspace: &keyward_core::ids::WorkspaceId, _key: &keyward_core::ids::KeyId) {}
+    /// fn lookup(_workspace: &keyward_core::ids::WorkspaceId, _key: &keyward_core::ids::KeyId) {}
     /// let (ws, key) = (keyward_core::ids::WorkspaceId::generate(), keyward_core::ids::KeyId::generate());
-    /// key(&key, &ws); // swapped: does not compile
+    /// lookup(&key, &ws); // swapped: does not compile
     /// ```
     /// ```
-    /// fn key(_workspace: &keyward_core::ids::WorkspaceId, _key: &keyward_core::ids::KeyId) {}
+    /// fn lookup(_workspace: &keyward_core::ids::WorkspaceId, _key: &keyward_core::ids::KeyId) {}
     /// let (ws, key) = (keyward_core::ids::WorkspaceId::generate(), keyward_core::ids::KeyId::generate());
-    /// key(&ws, &key);
+    /// lookup(&ws, &key);
     /// ```
     WorkspaceId,
     "ws"

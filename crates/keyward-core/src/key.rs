@@ -139,7 +139,7 @@ pub fn parse(s: &str) -> Result<ParsedKey<'_>, KeyParseError> {
 
 /// The 6-character base62 CRC32 of `body` (big-endian, left-padded with `0`).
 pub fn checksum(body: &[u8]) -> [u8; CHECKSUM_LEN] {
-    let mut n = crc32fast::hash(body) as u64;
+    let mut n = u64::from(crc32fast::hash(body));
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];

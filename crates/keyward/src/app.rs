@@ -135,8 +135,8 @@ async fn maintenance(state: AppState) {
             tracing::warn!(error = ?e, "could not write last-used times");
         }
         let now = crate::store::now_ms();
-        state.limiter.evict_idle(now as u64);
-        state.logins.evict_idle(now as u64);
+        state.limiter.evict_idle(crate::store::unsigned_ms(now));
+        state.logins.evict_idle(crate::store::unsigned_ms(now));
         if n.is_multiple_of(300) {
             if let Err(e) = state.store.delete_expired_sessions(now - SESSION_IDLE_MS, now - SESSION_ABSOLUTE_MS).await
             {

@@ -480,7 +480,7 @@ async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(
         let ws = store.create_workspace("Load test", Plan::Enterprise).await.map_err(db)?;
         store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await.map_err(db)?;
         store.upsert_member(&ws.id, &user.id, Role::Admin).await.map_err(db)?;
-        for _ in 0..(keys - made).min(crate::store::MAX_ACTIVE_KEYS as u32) {
+        for _ in 0..(keys - made).min(u32::try_from(crate::store::MAX_ACTIVE_KEYS).unwrap_or(u32::MAX)) {
             let secret = keyward_core::ApiKeySecret::generate();
             store
                 .create_key(&ws.id, "load test", &secret.hash(), secret.last4(), (&user.id, &user.email))

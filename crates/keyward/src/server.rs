@@ -144,7 +144,7 @@ impl Shared {
 
     /// Whether a warning is due now (first one, then every 30 s).
     fn warn_due(&self) -> bool {
-        let now = crate::store::now_ms().max(0) as u64;
+        let now = crate::store::unsigned_ms(crate::store::now_ms());
         let last = self.last_warn.load(Ordering::Acquire);
         (last == 0 || now >= last + WARN_EVERY_MS)
             && self.last_warn.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_ok()

@@ -87,7 +87,11 @@ async fn request_id(req: Request, next: Next) -> Response {
     }
     // Only method, path (never the query, never headers), status and time.
     span.in_scope(|| {
-        tracing::debug!(status = res.status().as_u16(), micros = start.elapsed().as_micros() as u64, "served")
+        tracing::debug!(
+            status = res.status().as_u16(),
+            micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "served"
+        )
     });
     res
 }

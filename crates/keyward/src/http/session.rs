@@ -142,7 +142,7 @@ async fn login(
 ) -> ApiResult<Response> {
     let ip = client_ip(&state, peer, &headers);
     let email = body.email.trim().to_lowercase();
-    let now = now_ms() as u64;
+    let now = crate::store::unsigned_ms(now_ms());
     // The attempt is counted before the check runs, so concurrent attempts
     // cannot all pass the throttle before the first failure is recorded.
     let reservation = state.logins.reserve(&email, ip, now).await.map_err(ApiError::TooManyLoginAttempts)?;

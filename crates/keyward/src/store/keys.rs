@@ -409,7 +409,10 @@ impl Store {
                 workspace_id: Arc::from(r.try_get::<String, _>("workspace_id")?),
                 workspace_name: Arc::from(r.try_get::<String, _>("workspace_name")?),
                 plan: plan.parse().map_err(corrupt)?,
-                rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| super::stored("rpm_override", v)).transpose()?,
+                rpm_override: r
+                    .try_get::<Option<i64>, _>("rpm_override")?
+                    .map(|v| super::stored("rpm_override", v))
+                    .transpose()?,
                 revoked_at: r.try_get("revoked_at")?,
                 revoke_reason: reason_from_row(&r)?,
                 allowed_cidrs: split_cidrs(&cidrs).into_boxed_slice(),

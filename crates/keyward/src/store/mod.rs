@@ -369,7 +369,15 @@ async fn has_migrations_table(pool: &AnyPool, backend: Backend) -> Result<bool> 
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Unix milliseconds as the limiters count them: unsigned (a clock before
+/// 1970 reads 0).
+pub fn unsigned_ms(ms: i64) -> u64 {
+    ms.max(0).unsigned_abs()
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {

@@ -44,7 +44,8 @@ const SUMMARY_SQL: &str = "SELECT w.id, w.name, w.plan, w.rpm_override, w.create
 
 fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<WorkspaceSummary> {
     let plan: Plan = r.try_get::<String, _>("plan")?.parse().map_err(corrupt)?;
-    let rpm_override = r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| super::stored("rpm_override", v)).transpose()?;
+    let rpm_override =
+        r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| super::stored("rpm_override", v)).transpose()?;
     Ok(WorkspaceSummary {
         id: r.try_get("id")?,
         name: r.try_get("name")?,

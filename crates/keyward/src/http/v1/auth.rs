@@ -99,7 +99,7 @@ pub async fn pipeline(
     let (vk, hash) = match verified {
         Ok(found) => found,
         Err(detail) => {
-            return match state.limiter.failed_auth(ip, now as u64).await {
+            return match state.limiter.failed_auth(ip, crate::store::unsigned_ms(now)).await {
                 Some(retry) => ApiError::TooManyFailedAuth(retry).into_response(),
                 None => ApiError::InvalidApiKey(detail).into_response(),
             };
@@ -118,7 +118,7 @@ pub async fn pipeline(
         Err(e) => e.into_response(),
         Ok(policy) => {
             // Step 6.
-            let d = state.limiter.try_acquire(&hash, policy.requests_per_minute, now as u64).await;
+            let d = state.limiter.try_acquire(&hash, policy.requests_per_minute, crate::store::unsigned_ms(now)).await;
             if vk.take_touch(now) {
                 state.last_used.touch(&vk.key.id, now, ip);
             }
@@ -168,7 +168,7 @@ pub(crate) fn usage_record(vk: &VerifiedKey, u: Use, res: &Response) -> UsageRec
         path: u.path,
         status: res.status().as_u16(),
         code: res.extensions().get::<ErrorCode>().map(|c| c.0),
-        latency_us: u.started.elapsed().as_micros() as u64,
+        latency_us: u64::try_from(u.started.elapsed().as_micros()).unwrap_or(u64::MAX),
         ip: u.ip,
     }
 }
@@ -268,7 +268,7 @@ fn number(n: u64) -> HeaderValue {
     const SMALL: usize = 1001;
     static TABLE: LazyLock<Vec<HeaderValue>> =
         LazyLock::new(|| (0..SMALL).map(|i| HeaderValue::from_static(String::leak(i.to_string()))).collect());
-    match TABLE.get(n as usize) {
+    match usize::try_from(n).ok().and_then(|i| TABLE.get(i)) {
         Some(v) => v.clone(),
         None => HeaderValue::from(n),
     }

@@ -165,6 +165,8 @@ fn optional<'a>(map: &'a Map<String, Value>, name: &str, nullable: bool) -> Opti
 }
 
 /// A whole number in `0..=MS_MAX`. JSON Schema counts `5.0` as an integer, and so does this.
+// The float case is whole and within 0..=MS_MAX (checked before the cast).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn millis(v: &Value, at: &str, errs: &mut Errors) -> Option<u64> {
     let Value::Number(n) = v else {
         errs.push(at, "invalid_type", format!("expected an integer, got {}", type_name(v)));

@@ -197,7 +197,7 @@ pub async fn public_report(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let ip = client_ip(&state, peer, &headers);
-    if let Some(retry) = state.leaks.throttle.check(&state.limiter, ip, now_ms().max(0) as u64).await {
+    if let Some(retry) = state.leaks.throttle.check(&state.limiter, ip, crate::store::unsigned_ms(now_ms())).await {
         return Err(ApiError::RateLimited {
             limit: crate::leaked::throttle::PUBLIC_REPORTS_PER_HOUR,
             per: "hour",

@@ -222,7 +222,7 @@ pub struct Me<'a> {
     path = "/v1/me",
     tag = "account",
     operation_id = "getMe",
-    responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me)),
+    responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me<'_>)),
 )]
 pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Response {
     use axum::response::IntoResponse;
