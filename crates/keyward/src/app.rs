@@ -20,7 +20,7 @@ pub async fn run(
     let app = crate::http::router(state.clone());
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
-    let hooks_worker = state.config.webhooks_deliver.then(|| {
+    let hooks_worker = state.settings.webhooks_deliver.then(|| {
         tokio::spawn(crate::webhooks::worker::run(
             state.store.clone(),
             Arc::clone(&state.webhooks),

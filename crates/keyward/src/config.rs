@@ -194,6 +194,7 @@ impl From<&ServeArgs> for Settings {
                 spill_max_bytes: a.usage_spill_max_mb.saturating_mul(1 << 20),
                 auto_revoke: AutoRevokePolicy::from(a),
             },
+            webhooks_deliver: a.webhooks_deliver,
             webhooks_flags: a.clone(),
         }
     }

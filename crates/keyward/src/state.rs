@@ -37,6 +37,8 @@ pub struct Settings {
     pub notify_webhook_url: Option<String>,
     pub github_secret_scanning_keys_url: String,
     pub usage: UsageSettings,
+    /// `--webhooks-deliver`: this node runs the delivery worker.
+    pub webhooks_deliver: bool,
     // INTERIM(layers): webhooks/ still reads the flags; replaced by its own config at the merge.
     pub webhooks_flags: crate::config::ServeArgs,
 }
