@@ -126,7 +126,7 @@ async fn workspace(store: &Store) -> (String, Vec<String>) {
         let k = store.create_key(&ws.id, &format!("key {i}"), &s.hash(), s.last4(), (&user.id, &user.email)).await;
         keys.push(k.unwrap().id);
     }
-    (ws.id, keys)
+    (ws.id.into_string(), keys)
 }
 
 fn write_batch(c: &mut Criterion) {
@@ -193,7 +193,7 @@ fn pipeline(_c: &mut Criterion) {
         let w = Writer {
             store: store.clone(),
             metrics: Arc::clone(&metrics),
-            policy: AutoRevokePolicy::from_config(&config),
+            policy: AutoRevokePolicy::from(&config),
             notifier,
             retry: Retry { attempts: 3, first_backoff: Duration::from_millis(50) },
             spill: None,

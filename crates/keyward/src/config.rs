@@ -6,6 +6,7 @@ use crate::ratelimit::LimiterConfig;
 use crate::server::Limits;
 use crate::state::{Settings, UsageSettings};
 use crate::usage::autorevoke::AutoRevokePolicy;
+use crate::webhooks::WebhooksConfig;
 use clap::{Args, Parser};
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -195,7 +196,17 @@ impl From<&ServeArgs> for Settings {
                 auto_revoke: AutoRevokePolicy::from(a),
             },
             webhooks_deliver: a.webhooks_deliver,
-            webhooks_flags: a.clone(),
+            webhooks: WebhooksConfig {
+                policy: crate::outbound::Policy {
+                    allow_private: a.webhooks_allow_private,
+                    allow_http: a.webhooks_allow_http,
+                },
+                secret_key: a.webhooks_secret_key.clone(),
+                // `serve` resolved the location before it opened the store,
+                // so an unresolvable one never gets here.
+                sqlite_path: a.store.location().ok().and_then(|l| l.sqlite_path),
+                schedule: a.webhooks_retry_schedule.clone(),
+            },
         }
     }
 }

@@ -39,8 +39,7 @@ pub struct Settings {
     pub usage: UsageSettings,
     /// `--webhooks-deliver`: this node runs the delivery worker.
     pub webhooks_deliver: bool,
-    // INTERIM(layers): webhooks/ still reads the flags; replaced by its own config at the merge.
-    pub webhooks_flags: crate::config::ServeArgs,
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 /// The usage pipeline's settings.
@@ -131,7 +130,7 @@ impl AppState {
         let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
         let limiter = RateLimiter::connect(&settings.limiter).await?;
         let logins = LoginThrottle::new(limiter.redis().cloned(), &settings.limiter.redis_prefix);
-        let webhooks = Arc::new(crate::webhooks::Webhooks::from_config(&settings.webhooks_flags)?);
+        let webhooks = Arc::new(crate::webhooks::Webhooks::new(&settings.webhooks)?);
         let notifier = Arc::new(crate::usage::notify::Notifier::new(
             store.clone(),
             settings.notify_webhook_url.as_deref(),

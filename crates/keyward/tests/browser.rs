@@ -559,7 +559,10 @@ async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners
     // 25 audit entries (one page is 20) and an auto-revocation banner.
     for i in 0..24 {
         let cidrs = vec![format!("10.0.0.{i}/32")];
-        app.store.set_allowed_cidrs(&ws, &id, &cidrs, &email).await.unwrap();
+        app.store
+            .set_allowed_cidrs(&keyward_core::WorkspaceId::new(&*ws), &keyward_core::KeyId::new(&*id), &cidrs, &email)
+            .await
+            .unwrap();
     }
     let note = keyward::store::NewNotification {
         workspace_id: &ws,
@@ -569,7 +572,10 @@ async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners
         message: "revoked",
     };
     app.store.insert_notification(&note).await.unwrap();
-    app.store.set_allowed_cidrs(&ws, &id, &[], &email).await.unwrap();
+    app.store
+        .set_allowed_cidrs(&keyward_core::WorkspaceId::new(&*ws), &keyward_core::KeyId::new(&*id), &[], &email)
+        .await
+        .unwrap();
     for path in ["/v1/me", "/v1/studies/std_nope", "/v1/no-such-route"] {
         app.v1_get(path, &secret).await;
     }

@@ -34,7 +34,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Thresholds of auto-revocation (from `--auto-revoke-*`).
+/// Thresholds of auto-revocation (from `--auto-revoke-*`, see `config.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoRevokePolicy {
     pub window_secs: u64,
@@ -43,14 +43,6 @@ pub struct AutoRevokePolicy {
 }
 
 impl AutoRevokePolicy {
-    pub fn from_config(c: &crate::config::ServeArgs) -> Self {
-        AutoRevokePolicy {
-            window_secs: c.auto_revoke_window_secs,
-            min_errors: c.auto_revoke_min_errors,
-            min_ratio: c.auto_revoke_min_ratio,
-        }
-    }
-
     /// The first second of the window ending at `now_ms` (inclusive).
     pub fn window_start_sec(&self, now_ms: i64) -> i64 {
         now_ms.div_euclid(1000) - self.window_secs as i64 + 1

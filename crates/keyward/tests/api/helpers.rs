@@ -274,7 +274,7 @@ impl TestApp {
     }
 
     pub async fn workspace(&self, plan: Plan) -> String {
-        self.store.create_workspace("Acme Research", plan).await.unwrap().id
+        self.store.create_workspace("Acme Research", plan).await.unwrap().id.into_string()
     }
 
     /// A user with `role` in `ws`, signed in.
@@ -284,7 +284,7 @@ impl TestApp {
             Some(u) => u,
             None => self.store.create_user(email, &hash).await.unwrap(),
         };
-        self.store.upsert_member(ws, &user.id, role).await.unwrap();
+        self.store.upsert_member(&keyward_core::WorkspaceId::new(ws), &user.id, role).await.unwrap();
         self.login(email, PASSWORD).await
     }
 

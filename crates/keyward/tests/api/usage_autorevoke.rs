@@ -160,7 +160,7 @@ async fn a_flood_of_422s_revokes_the_key() {
 async fn rate_limited_answers_are_left_out_of_the_denominator() {
     let app = TestApp::spawn_with(|c| c.auto_revoke_min_errors = 3).await;
     let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
-    app.store.set_rate_limit(&ws, Some(1)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(1)).await.unwrap();
     allow_only(&admin, &ws, &id, "127.0.0.2/32").await;
     let (allowed, outside) = (client_from("127.0.0.2"), client_from("127.0.0.1"));
     assert_eq!(me_from(&app, &allowed, &key).await.0, StatusCode::OK);
@@ -186,7 +186,7 @@ async fn a_flood_of_429s_never_revokes() {
     })
     .await;
     let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
-    app.store.set_rate_limit(&ws, Some(2)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(2)).await.unwrap();
     for _ in 0..30 {
         app.v1_get("/v1/me", &key).await;
     }

@@ -30,7 +30,7 @@ async fn a_mixed_burst_is_counted_exactly_by_status_code_and_endpoint_template()
     let app = TestApp::spawn().await;
     let (ws, admin, a_id, a) = app.with_key(Plan::Pro).await;
     let (b_id, b) = admin.create_key(&ws, "second").await;
-    app.store.set_rate_limit(&ws, Some(5)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(5)).await.unwrap();
 
     // Key a: 3 × 200, 2 × 404 (unknown study), then 2 × 429 (limit of 5).
     for path in ["/v1/me?expand=nothing", "/v1/me", "/v1/me", UNKNOWN_STUDY, UNKNOWN_STUDY] {

@@ -309,7 +309,7 @@ async fn a_free_workspace_gets_403_plan_required_on_resource_routes() {
     let app = TestApp::spawn().await;
     let t = tenant(&app, Plan::Pro).await;
     let sid = study_id(&app, &t.key).await;
-    app.store.set_plan(&t.ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*t.ws), Plan::Free).await.unwrap();
     for path in ["/v1/studies".to_string(), format!("/v1/studies/{sid}"), "/v1/transcripts".to_string()] {
         let (s, v) = app.v1_get(&path, &t.key).await;
         assert_problem(s, &v, StatusCode::FORBIDDEN, "plan_required");

@@ -54,7 +54,7 @@ impl TestApp {
     }
 
     pub async fn workspace(&self, name: &str, plan: Plan) -> String {
-        self.store.create_workspace(name, plan).await.unwrap().id
+        self.store.create_workspace(name, plan).await.unwrap().id.into_string()
     }
 
     /// A user (password [`PASSWORD`]) with `role` in `ws`; returns the email.
@@ -63,7 +63,7 @@ impl TestApp {
             Some(u) => u,
             None => self.store.create_user(email, &keyward::password::hash(PASSWORD).unwrap()).await.unwrap(),
         };
-        self.store.upsert_member(ws, &user.id, role).await.unwrap();
+        self.store.upsert_member(&keyward_core::WorkspaceId::new(ws), &user.id, role).await.unwrap();
         email.to_string()
     }
 
