@@ -83,7 +83,7 @@ fn row(e: &AuditEntry, keys: &[KeyObject], now_ms: i64) -> Markup {
     }
 }
 
-pub fn section(view: &AuditView, keys: &[KeyObject], now_ms: i64) -> Markup {
+pub fn section(view: &AuditView<'_>, keys: &[KeyObject], now_ms: i64) -> Markup {
     html! {
         section.card #audit-log aria-labelledby="audit-heading" data-page-size=(PAGE_SIZE) {
             div.card-head {

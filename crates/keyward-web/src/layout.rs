@@ -105,7 +105,7 @@ pub fn icon(name: &str) -> Markup {
 }
 
 /// The top bar: brand, workspace switcher, user, log out; then the breadcrumb.
-pub fn topbar(p: &ApiKeysPage) -> Markup {
+pub fn topbar(p: &ApiKeysPage<'_>) -> Markup {
     html! {
         header.topbar {
             div.topbar-inner {

@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p keyward --bench request_path`
 //! (one group: `cargo bench -p keyward --bench request_path -- expiry_scope`)
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::Request;

@@ -9,6 +9,9 @@
 //! `cargo test -p keyward --test browser -- --include-ignored` runs them (and
 //! fails without a browser). Screenshots go to `target/screenshots/` on
 //! every run.
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 #[path = "browser/app.rs"]
 mod app;

@@ -539,7 +539,7 @@ impl Store {
         let ranges = std::iter::once((current - HOUR, i64::MAX)).chain(hours.into_iter().map(|h| (h, h + HOUR)));
         let mut out: Vec<RecentRequest> = Vec::new();
         for range in ranges {
-            let left = limit.saturating_sub(out.len() as u32);
+            let left = u32::try_from(out.len()).map_or(0, |n| limit.saturating_sub(n));
             if left == 0 {
                 break;
             }

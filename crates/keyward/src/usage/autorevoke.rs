@@ -45,7 +45,7 @@ pub struct AutoRevokePolicy {
 impl AutoRevokePolicy {
     /// The first second of the window ending at `now_ms` (inclusive).
     pub fn window_start_sec(&self, now_ms: i64) -> i64 {
-        now_ms.div_euclid(1000) - self.window_secs as i64 + 1
+        now_ms.div_euclid(1000) - i64::try_from(self.window_secs).unwrap_or(i64::MAX) + 1
     }
 
     /// Whether `errors` out of `requests` reach both thresholds.
@@ -101,7 +101,7 @@ impl DueChecks {
 
     /// The keys to count now (in key order); they are marked counted.
     pub fn take_due(&mut self, now_ms: i64) -> Vec<(Arc<str>, Arc<str>)> {
-        let gap = CHECK_GAP.as_millis() as i64;
+        let gap = i64::try_from(CHECK_GAP.as_millis()).unwrap_or(i64::MAX);
         let mut due: Vec<_> = self
             .keys
             .iter_mut()
