@@ -2,7 +2,7 @@
 //! bound listener until SIGTERM/SIGINT (or a test's shutdown signal), then
 //! drains in-flight requests and flushes pending writes before exiting.
 
-pub use crate::state::{AppState, Background};
+use crate::state::{AppState, Background};
 use crate::state::{SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
 use std::future::Future;
 use std::sync::Arc;

@@ -55,7 +55,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "keyward listening on http://{addr} (sign in at http://{addr}/login)")?;
     out.flush()?;
     drop(out);
-    let (state, background) = app::AppState::new(store, args).await?;
+    let (state, background) = state::AppState::new(store, args).await?;
     app::run(state, background, listener, shutdown).await
 }
 

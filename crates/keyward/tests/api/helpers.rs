@@ -11,8 +11,9 @@
 //! the same store and Redis.
 #![allow(dead_code)]
 
-use keyward::app::{self, AppState};
+use keyward::app;
 use keyward::config::{ServeArgs, StoreArgs};
+use keyward::state::AppState;
 use keyward::store::{Store, StoreLocation};
 use keyward_core::{Plan, Role};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};

@@ -1,8 +1,9 @@
 //! The real keyward on a real socket over a fresh SQLite store (a trimmed
 //! copy of `tests/api/helpers.rs`: this binary needs no PostgreSQL/Redis).
 
-use keyward::app::{self, AppState};
+use keyward::app;
 use keyward::config::{ServeArgs, StoreArgs};
+use keyward::state::AppState;
 use keyward::store::Store;
 use keyward_core::{Plan, Role};
 use reqwest::StatusCode;
