@@ -112,7 +112,7 @@ fn decode(body: &[u8]) -> Option<UsageRecord> {
         at_ms: r.at,
         workspace_id: Arc::from(r.ws),
         key_id: Arc::from(r.key),
-        method: crate::http::v1::auth::static_method(&r.m),
+        method: super::static_method(&r.m),
         route: Arc::from(r.route),
         path: r.path,
         status: r.status,

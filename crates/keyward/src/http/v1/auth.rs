@@ -20,7 +20,7 @@ use crate::http::extract::client_ip;
 use crate::keycache::VerifiedKey;
 use crate::state::AppState;
 use crate::store::now_ms;
-use crate::usage::UsageRecord;
+use crate::usage::{static_method, UsageRecord};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -220,19 +220,6 @@ pub fn missing_scope(
     vk: &VerifiedKey,
 ) -> Option<keyward_core::Scope> {
     route.scope_for(method).filter(|s| !vk.key.scopes.contains(*s))
-}
-
-pub(crate) fn static_method(m: &str) -> &'static str {
-    match m {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        _ => "OTHER",
-    }
 }
 
 /// `X-RateLimit-*` and the IETF draft `RateLimit-Policy` / `RateLimit` fields.

@@ -2,11 +2,12 @@
 //! recorded in the usage log with route `unmatched` when they carry a key
 //! that exists (SPEC §6): they are what someone debugging an integration
 //! looks for. The answer itself does not change.
-use super::auth::{bearer, static_method, unmatched_route, usage_record, ApiKeyContext, Use};
+use super::auth::{bearer, unmatched_route, usage_record, ApiKeyContext, Use};
 use crate::http::error::ApiError;
 use crate::http::extract::client_ip;
 use crate::state::AppState;
 use crate::store::now_ms;
+use crate::usage::static_method;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use keyward_core::key;
