@@ -145,16 +145,7 @@ impl Store {
 
     /// Add a member, or change the role of an existing one.
     pub async fn upsert_member(&self, workspace_id: &WorkspaceId, user_id: &UserId, role: Role) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(workspace_id.as_str())
-        .bind(user_id.as_str())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        upsert_member_on(self.pool(), workspace_id, user_id, role).await?;
         self.changes.bump();
         Ok(())
     }
@@ -204,6 +195,29 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Add a member or change their role, on `exec` (the pool or a transaction).
+pub(super) async fn upsert_member_on<'e, E>(
+    exec: E,
+    workspace_id: &WorkspaceId,
+    user_id: &UserId,
+    role: Role,
+) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(workspace_id.as_str())
+    .bind(user_id.as_str())
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(exec)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -267,17 +267,9 @@ impl Store {
     /// }
     /// ```
     pub async fn key(&self, workspace_id: &WorkspaceId, key_id: &KeyId) -> Result<KeyObject> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
-             WHERE k.workspace_id = $1 AND k.id = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(workspace_id.as_str())
-            .bind(key_id.as_str())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut keys = [key_from_row(&row)?];
+        let mut conn = self.pool().acquire().await?;
+        let mut keys = [key_on(&mut conn, workspace_id, key_id).await?];
+        drop(conn);
         self.fill_requests_24h(workspace_id, Some(key_id), &mut keys).await?;
         let [key] = keys;
         Ok(key)

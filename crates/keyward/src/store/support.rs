@@ -1,7 +1,7 @@
 //! What support looks up with the operator CLI (SPEC §8): workspaces with
 //! their member and key counts, members, and membership changes that never
 //! leave a workspace without an admin.
-use super::{corrupt, now_ms, Result, Store, StoreError};
+use super::{corrupt, Result, Store, StoreError};
 use keyward_core::api::Timestamp;
 use keyward_core::ids::{UserId, WorkspaceId};
 use keyward_core::{Plan, Role};
@@ -130,16 +130,7 @@ impl Store {
         if was_admin && !role.can_manage_keys() && admins(&mut tx, workspace_id).await? <= 1 {
             return Err(StoreError::Conflict(LAST_ADMIN));
         }
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(workspace_id.as_str())
-        .bind(user_id.as_str())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        super::accounts::upsert_member_on(&mut *tx, workspace_id, user_id, role).await?;
         tx.commit().await?;
         self.changes.bump();
         Ok(())
