@@ -29,11 +29,11 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => return client_error(e),
     };
     if let Err(errs) = input::new_study(&value) {
-        assert!(!errs.is_empty() && errs.len() <= input::MAX_ERRORS);
+        assert!(!errs.is_empty() && errs.len() <= keyward::http::error::MAX_ERRORS);
         client_error(ApiError::Validation(errs));
     }
     if let Err(errs) = input::new_transcript(&value) {
-        assert!(!errs.is_empty() && errs.len() <= input::MAX_ERRORS);
+        assert!(!errs.is_empty() && errs.len() <= keyward::http::error::MAX_ERRORS);
         client_error(ApiError::Validation(errs));
     }
     for policy in [Policy::default(), Policy::operator()] {

@@ -91,7 +91,7 @@ fn parse_entry(s: &str) -> Result<IpNet, String> {
                 let family = if max == 32 { "IPv4" } else { "IPv6" };
                 return Err(format!("prefix length /{p} is too long for {family} (at most /{max})"));
             }
-            p as u8
+            u8::try_from(p).map_err(|_| format!("invalid prefix length {p:?}"))?
         }
     };
     let net = IpNet::new(addr, prefix).map_err(|e| e.to_string())?;
@@ -173,14 +173,12 @@ impl Allowlist {
 
     /// The entries as networks, in canonical order.
     pub fn nets(&self) -> Vec<IpNet> {
-        let v4 = self
-            .v4
-            .iter()
-            .map(|&(net, mask)| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(net), mask.count_ones() as u8).expect("<= 32")));
-        let v6 = self
-            .v6
-            .iter()
-            .map(|&(net, mask)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(net), mask.count_ones() as u8).expect("<= 128")));
+        let v4 = self.v4.iter().map(|&(net, mask)| {
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(net), prefix_len(mask.count_ones())).expect("<= 32"))
+        });
+        let v6 = self.v6.iter().map(|&(net, mask)| {
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(net), prefix_len(mask.count_ones())).expect("<= 128"))
+        });
         v4.chain(v6).collect()
     }
 
@@ -188,6 +186,11 @@ impl Allowlist {
     pub fn to_strings(&self) -> Vec<String> {
         self.nets().iter().map(ToString::to_string).collect()
     }
+}
+
+/// The prefix length of a mask from its set bits (at most 128).
+fn prefix_len(ones: u32) -> u8 {
+    u8::try_from(ones).unwrap_or(u8::MAX)
 }
 
 #[cfg(test)]
@@ -377,7 +380,7 @@ mod tests {
         let noise = r.checked_shr(flip).unwrap_or(0);
         match style {
             0 => IpAddr::V6(Ipv6Addr::from(r)),
-            1 => IpAddr::V4(Ipv4Addr::from(r as u32)),
+            1 => IpAddr::V4(Ipv4Addr::from(u32::try_from(r >> 96).expect("32 bits"))),
             2 => IpAddr::V6(Ipv6Addr::from(base ^ noise)),
             _ => IpAddr::V6(Ipv6Addr::from(base ^ noise)).to_canonical(),
         }

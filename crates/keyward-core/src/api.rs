@@ -26,7 +26,7 @@ impl Timestamp {
     /// record carries timestamps: this is several times faster than the
     /// `time` crate's generic formatter, which stays for the rest.
     fn write_rfc3339(self, buf: &mut [u8; 24]) -> Option<&str> {
-        let t = time::OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000).ok()?;
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).ok()?;
         let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
         let fields: [(usize, u32, usize); 7] = [
             (0, year, 4),
@@ -48,7 +48,7 @@ impl Timestamp {
     }
 
     fn format_with_time(self) -> String {
-        let t = time::OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         let f =
             time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
@@ -57,7 +57,7 @@ impl Timestamp {
 
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-        Some(Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
     }
 }
 

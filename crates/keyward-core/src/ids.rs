@@ -26,6 +26,107 @@ pub fn has_prefix(id: &str, prefix: &str) -> bool {
         && ulid::Ulid::from_string(&id[prefix.len() + 1..]).is_ok()
 }
 
+/// An id type: a newtype over the id's text, so a workspace id cannot be
+/// passed where a key id is expected (the swapped call does not compile).
+/// Ids are not checked when made: one that is malformed names nothing, and
+/// the store answers it as it answers any unknown id (404).
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix of every id of this type.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id (see [`new_id`]).
+            pub fn generate() -> Self {
+                $name(new_id($prefix))
+            }
+
+            /// An id read from storage or a request.
+            pub fn new(id: impl Into<String>) -> Self {
+                $name(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+
+            /// Whether the id has this type's `prefix_<ULID>` shape.
+            pub fn is_well_formed(&self) -> bool {
+                has_prefix(&self.0, $prefix)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        /// Infallible: command-line arguments read as ids (see [`$name::new`]).
+        impl std::str::FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ok($name(s.to_string()))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A workspace (`ws_…`): the tenant every query is scoped to.
+    ///
+    /// ```compile_fail
+    /// fn lookup(_workspace: &keyward_core::ids::WorkspaceId, _key: &keyward_core::ids::KeyId) {}
+    /// let (ws, key) = (keyward_core::ids::WorkspaceId::generate(), keyward_core::ids::KeyId::generate());
+    /// lookup(&key, &ws); // swapped: does not compile
+    /// ```
+    /// ```
+    /// fn lookup(_workspace: &keyward_core::ids::WorkspaceId, _key: &keyward_core::ids::KeyId) {}
+    /// let (ws, key) = (keyward_core::ids::WorkspaceId::generate(), keyward_core::ids::KeyId::generate());
+    /// lookup(&ws, &key);
+    /// ```
+    WorkspaceId,
+    "ws"
+);
+id_type!(
+    /// An API key (`key_…`; not the secret).
+    KeyId,
+    "key"
+);
+id_type!(
+    /// A user account (`usr_…`).
+    UserId,
+    "usr"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +139,17 @@ mod tests {
         assert!(!has_prefix("key_nope", "key"));
         let ids: Vec<_> = (0..1000).map(|_| new_id("key")).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn typed_ids_carry_their_own_prefix_and_serialize_as_plain_strings() {
+        let ws = WorkspaceId::generate();
+        assert!(ws.starts_with("ws_") && ws.is_well_formed());
+        assert!(KeyId::generate().starts_with("key_") && UserId::generate().starts_with("usr_"));
+        assert!(!KeyId::new(ws.as_str()).is_well_formed(), "a workspace id is no key id");
+        assert_eq!(serde_json::to_string(&ws).unwrap(), format!("\"{ws}\""));
+        let back: WorkspaceId = serde_json::from_str(&format!("\"{ws}\"")).unwrap();
+        assert_eq!(back, ws);
+        assert_eq!(format!("{ws:?}"), format!("{:?}", ws.as_str()));
     }
 }

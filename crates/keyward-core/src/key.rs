@@ -83,9 +83,43 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
+/// A presented string that [`parse`] found well-formed: with a freshly
+/// generated [`ApiKeySecret`], the only thing that hashes into a
+/// [`HashedKey`], so nothing unchecked reaches a storage lookup.
+/// `Debug` never prints it.
+///
+/// ```compile_fail
+/// let _ = keyward_core::HashedKey::of("ue_live_not_parsed");
+/// ```
+/// ```
+/// let secret = keyward_core::ApiKeySecret::generate();
+/// let parsed = keyward_core::key::parse(secret.expose()).unwrap();
+/// assert_eq!(parsed.hash(), secret.hash());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ParsedKey<'a>(&'a str);
+
+impl ParsedKey<'_> {
+    /// The stored form.
+    pub fn hash(&self) -> HashedKey {
+        HashedKey::of(self.0)
+    }
+
+    /// The last four characters, kept for display.
+    pub fn last4(&self) -> &str {
+        &self.0[KEY_LEN - 4..]
+    }
+}
+
+impl fmt::Debug for ParsedKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ParsedKey(REDACTED)")
+    }
+}
+
 /// Check that `s` is a well-formed key (length, prefix, alphabet, checksum)
 /// without any storage read. Runs in constant work for any input length.
-pub fn parse(s: &str) -> Result<(), KeyParseError> {
+pub fn parse(s: &str) -> Result<ParsedKey<'_>, KeyParseError> {
     let b = s.as_bytes();
     if b.len() != KEY_LEN {
         return Err(KeyParseError::Length);
@@ -100,12 +134,12 @@ pub fn parse(s: &str) -> Result<(), KeyParseError> {
     if checksum(&b[..body]) != b[body..] {
         return Err(KeyParseError::Checksum);
     }
-    Ok(())
+    Ok(ParsedKey(s))
 }
 
 /// The 6-character base62 CRC32 of `body` (big-endian, left-padded with `0`).
 pub fn checksum(body: &[u8]) -> [u8; CHECKSUM_LEN] {
-    let mut n = crc32fast::hash(body) as u64;
+    let mut n = u64::from(crc32fast::hash(body));
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
@@ -127,10 +161,12 @@ pub fn last4(key: &str) -> &str {
 /// SHA-256 of a full key: the only form in which keys are stored.
 /// `Debug` prints no bytes so a hash never lands in a log by accident.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct HashedKey(pub [u8; 32]);
+pub struct HashedKey([u8; 32]);
 
 impl HashedKey {
-    pub fn of(key: &str) -> Self {
+    /// Private: a key is hashed through [`ParsedKey::hash`] or
+    /// [`ApiKeySecret::hash`].
+    fn of(key: &str) -> Self {
         HashedKey(Sha256::digest(key.as_bytes()).into())
     }
 
@@ -164,7 +200,7 @@ mod tests {
             let s = k.expose();
             assert_eq!(s.len(), KEY_LEN);
             assert!(s.starts_with(KEY_PREFIX));
-            assert_eq!(parse(s), Ok(()));
+            assert_eq!(parse(s).map(|p| p.hash()), Ok(k.hash()));
             assert!(seen.insert(k.hash()), "duplicate key generated");
         }
     }
@@ -184,7 +220,7 @@ mod tests {
         }
         digits.reverse();
         assert_eq!(checksum(body.as_bytes()).to_vec(), digits);
-        assert_eq!(parse(&format!("{body}{}", String::from_utf8(digits).unwrap())), Ok(()));
+        assert!(parse(&format!("{body}{}", String::from_utf8(digits).unwrap())).is_ok());
     }
 
     #[test]
@@ -204,6 +240,7 @@ mod tests {
         assert!(!format!("{k:?}").contains(&k.expose()[8..]));
         let h = k.hash();
         assert_eq!(format!("{h:?}"), "HashedKey(..)");
+        assert_eq!(format!("{:?}", parse(k.expose()).unwrap()), "ParsedKey(REDACTED)");
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub mod scope;
 pub mod secret_scanning;
 pub mod validate;
 
-pub use key::{ApiKeySecret, HashedKey, KeyParseError};
+pub use ids::{KeyId, UserId, WorkspaceId};
+pub use key::{ApiKeySecret, HashedKey, KeyParseError, ParsedKey};
 pub use plan::{Plan, RateLimitPolicy};
 pub use revoke::RevokeReason;
 pub use role::Role;

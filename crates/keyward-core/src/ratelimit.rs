@@ -138,7 +138,7 @@ impl SlidingLog {
     }
 
     fn decide(&self, limit: u32, now: u64, allowed: bool) -> Decision {
-        let remaining = (limit as usize).saturating_sub(self.log.len()) as u32;
+        let remaining = u32::try_from(self.log.len()).map_or(0, |n| limit.saturating_sub(n));
         let reset_secs = self.secs_until_growth(limit, now);
         let retry_after_secs = if allowed {
             None
@@ -636,7 +636,7 @@ mod tests {
             max_len = max_len.max(l.len());
         }
         // live keys are 100k; growth-triggered sweeps keep it under ~2x
-        assert!(max_len <= 2 * KEYS as usize, "len reached {max_len}");
+        assert!(max_len <= 2 * usize::try_from(KEYS).unwrap(), "len reached {max_len}");
         let held = l.len();
         assert_eq!(l.evict_idle(T0 + 10 * WINDOW_MS), held);
         assert_eq!(l.len(), 0);
@@ -704,7 +704,7 @@ mod tests {
             self.successes.iter().filter(|&&s| s + WINDOW_MS > t).count()
         }
         fn remaining_at(&self, limit: u32, t: u64) -> u32 {
-            (limit as usize).saturating_sub(self.count_at(t)) as u32
+            u32::try_from(self.count_at(t)).map_or(0, |n| limit.saturating_sub(n))
         }
         /// Smallest d > 0 (ms) after which remaining exceeds its value now.
         fn ms_until_growth(&self, limit: u32, now: u64) -> Option<u64> {

@@ -4,6 +4,9 @@
 //! `keyward-sample-member.html` (NotAdmin), `keyward-sample-empty.html` and
 //! `keyward-login.html` to OUT_DIR (default `/tmp`). The stylesheet is inlined
 //! (assets do not load from `file://`), which the real pages never do.
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -93,7 +93,7 @@ pub fn render_rows(entries: &[AuditEntry], has_more: bool, keys: &[KeyObject], n
     .into_string()
 }
 
-pub fn section(view: &AuditView, keys: &[KeyObject], now_ms: i64) -> Markup {
+pub fn section(view: &AuditView<'_>, keys: &[KeyObject], now_ms: i64) -> Markup {
     html! {
         section.card #audit-log aria-labelledby="audit-heading" data-page-size=(PAGE_SIZE) {
             div.card-head {

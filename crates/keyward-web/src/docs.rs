@@ -114,7 +114,7 @@ fn parse_info(info: &str) -> (Option<&str>, Option<&str>) {
 pub fn render_markdown(md: &str) -> Rendered {
     let opts = Options::ENABLE_TABLES | Options::ENABLE_HEADING_ATTRIBUTES | Options::ENABLE_STRIKETHROUGH;
     let mut events = Parser::new_ext(md, opts).peekable();
-    let mut out: Vec<Event> = Vec::new();
+    let mut out: Vec<Event<'_>> = Vec::new();
     let mut headings = Vec::new();
     let mut used: HashSet<String> = HashSet::new();
     let mut title = String::new();

@@ -21,7 +21,7 @@ pub(crate) enum Mode {
     PlanRequired,
 }
 
-pub fn render(p: &ApiKeysPage) -> String {
+pub fn render(p: &ApiKeysPage<'_>) -> String {
     let (state_name, content) = match &p.state {
         PageState::NotAdmin => ("not_admin", not_admin(p)),
         PageState::PlanRequired { keys, usage, notifications, key_filter } => {
@@ -49,7 +49,7 @@ pub fn render(p: &ApiKeysPage) -> String {
 }
 
 /// The API's base URL and the help page's links to the developer docs.
-fn api_docs(p: &ApiKeysPage) -> Markup {
+fn api_docs(p: &ApiKeysPage<'_>) -> Markup {
     html! {
         div #api-docs .api-docs {
             p {
@@ -66,7 +66,7 @@ fn api_docs(p: &ApiKeysPage) -> Markup {
     }
 }
 
-fn page_head(p: &ApiKeysPage, generate: bool) -> Markup {
+fn page_head(p: &ApiKeysPage<'_>, generate: bool) -> Markup {
     html! {
         div.page-head {
             div.page-title {
@@ -122,7 +122,7 @@ fn tips() -> Markup {
     }
 }
 
-fn not_admin(p: &ApiKeysPage) -> Markup {
+fn not_admin(p: &ApiKeysPage<'_>) -> Markup {
     let admin_elsewhere: Vec<&WorkspaceMembership> =
         p.workspaces.iter().filter(|w| w.id != p.current.id && w.role.can_manage_keys()).collect();
     html! {
@@ -159,7 +159,7 @@ fn article(word: &str) -> &'static str {
 }
 
 fn manage(
-    p: &ApiKeysPage,
+    p: &ApiKeysPage<'_>,
     mode: Mode,
     keys: &[KeyObject],
     usage_report: &keyward_core::api::UsageReport,

@@ -156,7 +156,7 @@ pub(crate) fn dialog_foot(action: Markup) -> Markup {
 }
 
 /// The top bar: brand, workspace switcher, user, log out; then the breadcrumb.
-pub fn topbar(p: &ApiKeysPage) -> Markup {
+pub fn topbar(p: &ApiKeysPage<'_>) -> Markup {
     html! {
         header.topbar {
             div.topbar-inner {

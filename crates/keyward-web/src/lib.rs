@@ -84,7 +84,7 @@ pub enum PageState<'a> {
 }
 
 /// Renders the full API Keys settings document.
-pub fn render_api_keys(p: &ApiKeysPage) -> String {
+pub fn render_api_keys(p: &ApiKeysPage<'_>) -> String {
     keys::render(p)
 }
 

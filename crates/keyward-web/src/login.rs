@@ -26,7 +26,7 @@ pub(crate) fn safe_next(next: Option<&str>) -> Option<&str> {
 
 /// The full login document. The form is submitted by `app.js` as JSON to
 /// `POST /api/session`, then the browser goes to `next` (or the API Keys page).
-pub fn render_login(p: &LoginPage) -> String {
+pub fn render_login(p: &LoginPage<'_>) -> String {
     let next = safe_next(p.next).unwrap_or(crate::API_KEYS_PATH);
     let body = html! {
         main #main .auth {

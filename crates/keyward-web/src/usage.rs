@@ -8,7 +8,7 @@ use keyward_core::api::{KeyObject, KeyStatus, SeriesBucket, UsageReport, UsageTo
 use maud::{html, Markup};
 use std::collections::BTreeSet;
 
-pub fn section(p: &ApiKeysPage, keys: &[KeyObject], u: &UsageReport, key_filter: Option<&str>) -> Markup {
+pub fn section(p: &ApiKeysPage<'_>, keys: &[KeyObject], u: &UsageReport, key_filter: Option<&str>) -> Markup {
     let key_filter = key_filter.filter(|k| !k.is_empty());
     let filtered_name = key_filter.map(|id| keys.iter().find(|k| k.id == id).map_or(id, |k| k.name.as_str()));
     let unknown_filter = key_filter.filter(|id| !keys.iter().any(|k| k.id == *id));
@@ -97,7 +97,10 @@ pub(crate) fn average(total: u64, buckets: u64, unit: &str) -> String {
     }
     let rate = total as f64 / buckets.max(1) as f64;
     if rate >= 10.0 {
-        format!("about {} per {unit}", fmt::number(rate.round() as u64))
+        // A positive rate of at least 10: rounded, it fits a u64.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let per = rate.round() as u64;
+        format!("about {} per {unit}", fmt::number(per))
     } else if rate >= 0.1 {
         let r = format!("{rate:.1}");
         format!("about {} per {unit}", r.strip_suffix(".0").unwrap_or(&r))

@@ -1,5 +1,8 @@
 //! Renders every page state with sample data and checks what the browser
 //! tests and the strict CSP rely on.
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 mod common;
 

@@ -14,6 +14,9 @@
 //! The 10 M store is loaded once through the writer's own batch path and
 //! kept in `target/usage-bench/` for the next run (delete it to reload).
 //! `USAGE_BENCH_RECORDS` changes the size (e.g. 1000000 for a quick run).
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use keyward::config::{ServeArgs, StoreArgs};
 use keyward::store::Store;
@@ -126,7 +129,7 @@ async fn workspace(store: &Store) -> (String, Vec<String>) {
         let k = store.create_key(&ws.id, &format!("key {i}"), &s.hash(), s.last4(), (&user.id, &user.email)).await;
         keys.push(k.unwrap().id);
     }
-    (ws.id, keys)
+    (ws.id.into_string(), keys)
 }
 
 fn write_batch(c: &mut Criterion) {
@@ -193,7 +196,7 @@ fn pipeline(_c: &mut Criterion) {
         let w = Writer {
             store: store.clone(),
             metrics: Arc::clone(&metrics),
-            policy: AutoRevokePolicy::from_config(&config),
+            policy: AutoRevokePolicy::from(&config),
             notifier,
             retry: Retry { attempts: 3, first_backoff: Duration::from_millis(50) },
             spill: None,

@@ -1,115 +1,13 @@
-//! The application: shared state, background tasks, and `run`, which serves
-//! a bound listener until SIGTERM/SIGINT (or a test's shutdown signal) and
-//! then drains in-flight requests and flushes pending writes before exiting.
+//! The running application: `run` starts the background tasks, serves a
+//! bound listener until SIGTERM/SIGINT (or a test's shutdown signal), then
+//! drains in-flight requests and flushes pending writes before exiting.
 
-use crate::auth::{KeyCache, LastUsed};
-use crate::config::ServeArgs;
-use crate::ratelimit::RateLimiter;
-use crate::store::{Backend, Store};
-use crate::usage::{Recorder, UsageRecord};
+use crate::state::{AppState, Background};
+use crate::state::{SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-
-/// Session idle expiry: a session unused this long ends.
-pub const SESSION_IDLE_MS: i64 = 12 * 3600 * 1000;
-/// Session absolute expiry: no session lives longer, however active.
-pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
-
-/// Shared state of a running keyward.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub store: Store,
-    pub config: ServeArgs,
-    pub keys: KeyCache,
-    pub limiter: RateLimiter,
-    pub logins: crate::http::session::LoginThrottle,
-    /// Bounds concurrent password checks (memory and CPU under a login flood).
-    pub hash_gate: crate::password::HashGate,
-    pub last_used: LastUsed,
-    pub usage: Recorder,
-    /// Webhooks: the outbound client, the secrets' master key, the schedule.
-    pub webhooks: Arc<crate::webhooks::Webhooks>,
-    /// Banner notifications and the notify webhook (automatic revocations).
-    pub notifier: Arc<crate::usage::notify::Notifier>,
-    /// GitHub's secret scanning keys and the public leak report throttle.
-    pub leaks: crate::leaked::Leaks,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-/// Background work that must finish before the process exits.
-pub struct Background {
-    usage_rx: mpsc::Receiver<UsageRecord>,
-}
-
-/// Usage records that may wait for the writer before requests wait for
-/// room (about a second of full load on this machine).
-const USAGE_CHANNEL_CAPACITY: usize = 65_536;
-
-impl Background {
-    /// Drain usage records without storing them (benchmarks of the request
-    /// path that must not measure the writer).
-    ///
-    /// Like the writer it lingers after each batch, so senders rarely wake
-    /// it; it takes up to a full channel at a time so that the lingering
-    /// never throttles the sender being measured.
-    pub async fn discard_usage(mut self) {
-        let mut buf = Vec::with_capacity(USAGE_CHANNEL_CAPACITY);
-        while self.usage_rx.recv_many(&mut buf, USAGE_CHANNEL_CAPACITY).await > 0 {
-            buf.clear();
-            tokio::time::sleep(crate::usage::writer::LINGER).await;
-        }
-    }
-}
-
-impl AppState {
-    /// Build the state over an open store.
-    pub async fn new(store: Store, config: ServeArgs) -> anyhow::Result<(AppState, Background)> {
-        if let Some(url) = &config.notify_webhook_url {
-            crate::usage::notify::parse_webhook_url(url)?;
-        }
-        let cache_enabled = store.backend() == Backend::Sqlite;
-        let (usage, usage_rx) = Recorder::new(USAGE_CHANNEL_CAPACITY);
-        let limiter = RateLimiter::from_config(&config).await?;
-        let logins = crate::http::session::LoginThrottle::new(limiter.redis().cloned(), &config.redis_prefix);
-        let webhooks = Arc::new(crate::webhooks::Webhooks::from_config(&config)?);
-        let notifier = Arc::new(crate::usage::notify::Notifier::new(
-            store.clone(),
-            config.notify_webhook_url.as_deref(),
-            crate::usage::notify::Retry::default(),
-            Arc::clone(usage.metrics()),
-        )?);
-        let leaks = crate::leaked::Leaks::new(
-            config.github_secret_scanning_keys_url.clone(),
-            crate::leaked::github::default_source()?,
-        );
-        let state = AppState(Arc::new(Inner {
-            keys: KeyCache::new(store.clone(), cache_enabled),
-            limiter,
-            logins,
-            hash_gate: crate::password::HashGate::for_this_machine(),
-            last_used: LastUsed::default(),
-            usage,
-            webhooks,
-            notifier,
-            leaks,
-            store,
-            config,
-        }));
-        Ok((state, Background { usage_rx }))
-    }
-}
 
 /// Serve `listener` until `shutdown` resolves; then stop accepting, let
 /// in-flight requests finish, flush usage records and last-used times.
@@ -122,7 +20,7 @@ pub async fn run(
     let app = crate::http::router(state.clone());
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
-    let hooks_worker = state.config.webhooks_deliver.then(|| {
+    let hooks_worker = state.settings.webhooks_deliver.then(|| {
         tokio::spawn(crate::webhooks::worker::run(
             state.store.clone(),
             Arc::clone(&state.webhooks),
@@ -131,7 +29,7 @@ pub async fn run(
     });
 
     // TCP_NODELAY, timeouts, connection caps: see crate::server.
-    let limits = crate::server::Limits::from_config(&state.config);
+    let limits = state.settings.listener.clone().fitted_to_open_files();
     crate::server::serve(listener, app, limits, Arc::clone(state.usage.metrics()), shutdown).await;
 
     ticker.abort();
@@ -178,9 +76,10 @@ struct UsageTasks {
 /// Start the batch writer, the retention job and (with `--metrics-listen`)
 /// the metrics listener.
 async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result<UsageTasks> {
-    use crate::usage::{autorevoke::AutoRevokePolicy, notify, retention, Writer};
+    use crate::usage::{notify, retention, Writer};
     let metrics = Arc::clone(state.usage.metrics());
-    let metrics_server = match state.config.metrics_listen {
+    let settings = &state.settings.usage;
+    let metrics_server = match state.settings.metrics_listen {
         None => None,
         Some(addr) => {
             let listener = TcpListener::bind(addr)
@@ -200,24 +99,20 @@ async fn spawn_usage(state: &AppState, background: Background) -> anyhow::Result
         }
     };
     let notifier = Arc::clone(&state.notifier);
-    let spill_dir = state.config.usage_spill_dir();
-    let spill = crate::usage::spill::Spill::open(
-        &spill_dir,
-        state.config.usage_spill_max_mb.saturating_mul(1 << 20),
-        Arc::clone(&metrics),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the usage spill file in {}: {e}", spill_dir.display()))?;
+    let spill_dir = &settings.spill_dir;
+    let spill = crate::usage::spill::Spill::open(spill_dir, settings.spill_max_bytes, Arc::clone(&metrics))
+        .map_err(|e| anyhow::anyhow!("cannot open the usage spill file in {}: {e}", spill_dir.display()))?;
     let writer = Writer {
         store: state.store.clone(),
         metrics: Arc::clone(&metrics),
-        policy: AutoRevokePolicy::from_config(&state.config),
+        policy: settings.auto_revoke,
         notifier: Arc::clone(&notifier),
         retry: notify::Retry { attempts: 5, first_backoff: Duration::from_millis(100) },
         spill: Some(spill),
         replay_every: crate::usage::writer::REPLAY_EVERY,
     };
     let writer = tokio::spawn(crate::usage::run_writer(writer, background.usage_rx));
-    let retention = tokio::spawn(retention::run_loop(state.store.clone(), state.config.usage_retention_days, metrics));
+    let retention = tokio::spawn(retention::run_loop(state.store.clone(), settings.retention_days, metrics));
     Ok(UsageTasks { writer, retention, notifier, metrics_server })
 }
 
@@ -237,15 +132,15 @@ async fn maintenance(state: AppState) {
         if n == 1 || n.is_multiple_of(crate::lifecycle::CHECK_EVERY_S) {
             crate::lifecycle::check_expiring(&state.store, crate::store::now_ms()).await;
         }
-        if !n.is_multiple_of(crate::auth::LAST_USED_FLUSH_EVERY_S) {
+        if !n.is_multiple_of(crate::keycache::LAST_USED_FLUSH_EVERY_S) {
             continue;
         }
         if let Err(e) = state.last_used.flush(&state.store, crate::store::now_ms(), false).await {
             tracing::warn!(error = ?e, "could not write last-used times");
         }
         let now = crate::store::now_ms();
-        state.limiter.evict_idle(now as u64);
-        state.logins.evict_idle(now as u64);
+        state.limiter.evict_idle(crate::store::unsigned_ms(now));
+        state.logins.evict_idle(crate::store::unsigned_ms(now));
         if n.is_multiple_of(300) {
             if let Err(e) = state.store.delete_expired_sessions(now - SESSION_IDLE_MS, now - SESSION_ABSOLUTE_MS).await
             {

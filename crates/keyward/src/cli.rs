@@ -1,5 +1,6 @@
-//! The operator CLI (`keyward admin ...`, SPEC §8): what "support" does for
-//! customers. Every command opens the store itself, so it works while
+//! The command line: `keyward serve` (its flags are in [`crate::config`])
+//! and the operator CLI (`keyward admin ...`, SPEC §8), what "support" does
+//! for customers. Every command opens the store itself, so it works while
 //! `serve` runs on the same data; changes reach the server's next request
 //! through the store's change counter.
 //!
@@ -9,13 +10,31 @@
 
 mod lookup;
 
-use crate::config::StoreArgs;
+use crate::config::{ServeArgs, StoreArgs};
 use crate::store::{Revoker, Store, StoreError};
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use keyward_core::validate::{bounded_text, check_password, normalize_email};
-use keyward_core::{Plan, Role};
+use keyward_core::{KeyId, Plan, Role, UserId, WorkspaceId};
 use serde_json::{json, Value};
 use std::io::Read;
+
+/// keyward: API keys for User Evaluation.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once at start: the size of `Serve` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: /v1, the admin API and the API Keys page.
+    Serve(ServeArgs),
+    /// Operator commands ("support"): workspaces, users, members, keys.
+    Admin(AdminArgs),
+}
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -76,12 +95,12 @@ pub enum WorkspaceCmd {
         plan: Option<String>,
     },
     /// A workspace: plan, rate-limit override, members and key counts.
-    Show { workspace_id: String },
+    Show { workspace_id: WorkspaceId },
     /// Change a workspace's plan (applies on the next request).
-    SetPlan { workspace_id: String, plan: String },
+    SetPlan { workspace_id: WorkspaceId, plan: String },
     /// Override the per-key rpm for a workspace, or --clear to return to the plan's.
     SetRateLimit {
-        workspace_id: String,
+        workspace_id: WorkspaceId,
         /// Requests per minute per key (checked by keyward, one message for every bad value).
         #[arg(required_unless_present = "clear", allow_hyphen_values = true)]
         rpm: Option<String>,
@@ -109,7 +128,7 @@ pub enum MemberCmd {
     /// Add a user to a workspace (or change their role).
     Add {
         #[arg(long)]
-        workspace: String,
+        workspace: WorkspaceId,
         #[arg(long)]
         email: String,
         /// participant, member, admin or superadmin.
@@ -119,12 +138,12 @@ pub enum MemberCmd {
     /// List a workspace's members and their roles.
     List {
         #[arg(long)]
-        workspace: String,
+        workspace: WorkspaceId,
     },
     /// Remove a user from a workspace (their keys keep working).
     Remove {
         #[arg(long)]
-        workspace: String,
+        workspace: WorkspaceId,
         #[arg(long)]
         email: String,
     },
@@ -135,10 +154,10 @@ pub enum KeyCmd {
     /// List a workspace's keys (masked), newest first.
     List {
         #[arg(long)]
-        workspace: String,
+        workspace: WorkspaceId,
     },
     /// One key: workspace, status, creator, last use, allowlist.
-    Show { key_id: String },
+    Show { key_id: KeyId },
     /// Revoke a key (immediate, also for a running server), by id or by
     /// its full secret (hashed, never printed or stored).
     Revoke {
@@ -146,11 +165,11 @@ pub enum KeyCmd {
         key: String,
     },
     /// Restrict a key to source IPs/CIDRs; no CIDR clears the list.
-    AllowIps { key_id: String, cidrs: Vec<String> },
+    AllowIps { key_id: KeyId, cidrs: Vec<String> },
     /// Roll a key: print its successor's secret once; the old key keeps
     /// working for the grace period (default 86400 s, at most 604800).
     Roll {
-        key_id: String,
+        key_id: KeyId,
         #[arg(long, default_value_t = 86_400)]
         grace_secs: i64,
     },
@@ -218,7 +237,7 @@ fn db(e: StoreError) -> CliError {
     }
 }
 
-async fn workspace_exists(store: &Store, id: &str) -> Result<(), CliError> {
+async fn workspace_exists(store: &Store, id: &WorkspaceId) -> Result<(), CliError> {
     match store.workspace(id).await {
         Ok(_) => Ok(()),
         Err(StoreError::NotFound) => not_found(format!("unknown workspace {id:?}")),
@@ -226,7 +245,7 @@ async fn workspace_exists(store: &Store, id: &str) -> Result<(), CliError> {
     }
 }
 
-async fn user_id(store: &Store, email: &str) -> Result<String, CliError> {
+async fn user_id(store: &Store, email: &str) -> Result<UserId, CliError> {
     let email = normalize_email(email).map_err(|e| CliError(format!("{email:?}: {e}")))?;
     match store.user_by_email(&email).await.map_err(db)? {
         Some(u) => Ok(u.id),
@@ -461,7 +480,7 @@ async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(
         let ws = store.create_workspace("Load test", Plan::Enterprise).await.map_err(db)?;
         store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await.map_err(db)?;
         store.upsert_member(&ws.id, &user.id, Role::Admin).await.map_err(db)?;
-        for _ in 0..(keys - made).min(crate::store::MAX_ACTIVE_KEYS as u32) {
+        for _ in 0..(keys - made).min(u32::try_from(crate::store::MAX_ACTIVE_KEYS).unwrap_or(u32::MAX)) {
             let secret = keyward_core::ApiKeySecret::generate();
             store
                 .create_key(&ws.id, "load test", &secret.hash(), secret.last4(), (&user.id, &user.email))
@@ -479,7 +498,7 @@ async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(
     ))
 }
 
-async fn key_workspace(store: &Store, key_id: &str) -> Result<String, CliError> {
+async fn key_workspace(store: &Store, key_id: &KeyId) -> Result<WorkspaceId, CliError> {
     match store.key_workspace(key_id).await {
         Ok(ws) => Ok(ws),
         Err(StoreError::NotFound) => not_found(format!("unknown key {key_id:?}")),

@@ -1,28 +1,17 @@
-//! Command-line flags and their `KEYWARD_*` environment variables: the one
-//! documented place for every setting and its default (README mirrors it).
+//! The flags of `keyward serve` and their `KEYWARD_*` environment variables:
+//! the one documented place for every setting and its default (README
+//! mirrors it), and the plain [`Settings`] start-up builds from them.
 
-use clap::{Args, Parser, Subcommand};
+use crate::ratelimit::LimiterConfig;
+use crate::server::Limits;
+use crate::state::{Settings, UsageSettings};
+use crate::usage::autorevoke::AutoRevokePolicy;
+use crate::webhooks::WebhooksConfig;
+use clap::{Args, Parser};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-
-/// keyward: API keys for User Evaluation.
-#[derive(Debug, Parser)]
-#[command(name = "keyward", version, about)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-// Parsed once at start: the size of `Serve` costs nothing worth a box.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server: /v1, the admin API and the API Keys page.
-    Serve(ServeArgs),
-    /// Operator commands ("support"): workspaces, users, members, keys.
-    Admin(crate::cli::AdminArgs),
-}
+use std::time::Duration;
 
 /// Where the store is. `--database-url` wins when both are given.
 #[derive(Clone, Args)]
@@ -178,6 +167,63 @@ impl std::fmt::Debug for ServeArgs {
             .field("webhooks_deliver", &self.webhooks_deliver)
             .field("webhooks_secret_key", &self.webhooks_secret_key.is_some())
             .finish()
+    }
+}
+
+impl From<&ServeArgs> for Settings {
+    fn from(a: &ServeArgs) -> Settings {
+        Settings {
+            public_url: a.public_url.clone(),
+            trusted_proxies: a.trusted_proxies.clone(),
+            limiter: LimiterConfig {
+                redis_url: a.redis_url.clone(),
+                redis_prefix: a.redis_prefix.clone(),
+                redis_fallback_share: a.redis_fallback_share,
+            },
+            listener: Limits {
+                header_read_timeout: Duration::from_secs(a.header_read_timeout_secs),
+                max_connections: a.max_connections,
+                max_per_ip: a.max_connections_per_ip,
+                trusted_proxies: a.trusted_proxies.clone(),
+            },
+            metrics_listen: a.metrics_listen,
+            notify_webhook_url: a.notify_webhook_url.clone(),
+            github_secret_scanning_keys_url: a.github_secret_scanning_keys_url.clone(),
+            usage: UsageSettings {
+                retention_days: a.usage_retention_days,
+                spill_dir: a.usage_spill_dir(),
+                spill_max_bytes: a.usage_spill_max_mb.saturating_mul(1 << 20),
+                auto_revoke: AutoRevokePolicy::from(a),
+            },
+            webhooks_deliver: a.webhooks_deliver,
+            webhooks: WebhooksConfig {
+                policy: crate::outbound::Policy {
+                    allow_private: a.webhooks_allow_private,
+                    allow_http: a.webhooks_allow_http,
+                },
+                secret_key: a.webhooks_secret_key.clone(),
+                // `serve` resolved the location before it opened the store,
+                // so an unresolvable one never gets here.
+                sqlite_path: a.store.location().ok().and_then(|l| l.sqlite_path),
+                schedule: a.webhooks_retry_schedule.clone(),
+            },
+        }
+    }
+}
+
+impl From<ServeArgs> for Settings {
+    fn from(a: ServeArgs) -> Settings {
+        Settings::from(&a)
+    }
+}
+
+impl From<&ServeArgs> for AutoRevokePolicy {
+    fn from(a: &ServeArgs) -> AutoRevokePolicy {
+        AutoRevokePolicy {
+            window_secs: a.auto_revoke_window_secs,
+            min_errors: a.auto_revoke_min_errors,
+            min_ratio: a.auto_revoke_min_ratio,
+        }
     }
 }
 

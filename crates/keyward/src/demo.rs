@@ -1,5 +1,6 @@
 //! `serve --demo`: a workspace to click through on a fresh machine.
 use crate::store::{NewStudy, NewTranscript, Segment, Store};
+use keyward_core::WorkspaceId;
 use keyward_core::{Plan, Role};
 
 /// The demo admin's email.
@@ -10,7 +11,7 @@ pub const DEMO_WORKSPACE: &str = "Demo";
 /// What `--demo` printed.
 #[derive(Debug)]
 pub enum DemoOutcome {
-    Created { email: String, password: String, workspace_id: String },
+    Created { email: String, password: String, workspace_id: WorkspaceId },
     Exists { email: String },
 }
 
@@ -203,7 +204,7 @@ const SAMPLES: &[SampleStudy] = &[
 /// Sample studies and transcripts for the demo workspace: three studies with
 /// multi-speaker transcripts in several languages, so `/v1/studies` and
 /// `/v1/transcripts` have something to show at once.
-pub async fn seed_sample_data(store: &Store, workspace_id: &str) -> anyhow::Result<()> {
+pub async fn seed_sample_data(store: &Store, workspace_id: &WorkspaceId) -> anyhow::Result<()> {
     for s in SAMPLES {
         let study = store.create_study(workspace_id, &s.new_study()).await?;
         for t in s.transcripts {

@@ -3,18 +3,19 @@
 //! else lives here so tests drive the very app that ships.
 
 pub mod app;
-pub mod auth;
 pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod keycache;
 pub mod leaked;
 pub mod lifecycle;
 pub mod outbound;
 pub mod password;
 pub mod ratelimit;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod usage;
 pub mod webhooks;
@@ -54,7 +55,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "keyward listening on http://{addr} (sign in at http://{addr}/login)")?;
     out.flush()?;
     drop(out);
-    let (state, background) = app::AppState::new(store, args).await?;
+    let (state, background) = state::AppState::new(store, args).await?;
     app::run(state, background, listener, shutdown).await
 }
 

@@ -1,6 +1,6 @@
 //! The `keyward` binary: parse the command line and hand over to the library.
 use clap::Parser;
-use keyward::config::{Cli, Command};
+use keyward::cli::{Cli, Command};
 use std::process::ExitCode;
 
 #[global_allocator]

@@ -61,8 +61,10 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_config(c: &crate::config::ServeArgs) -> Self {
-        let wanted = c.max_connections;
+    /// These limits with `max_connections` lowered to fit the open-file
+    /// limit (logged when it is).
+    pub fn fitted_to_open_files(self) -> Self {
+        let wanted = self.max_connections;
         let max_connections = match open_file_limit() {
             Some(n) if n.saturating_sub(FD_RESERVE) < wanted => {
                 let fit = n.saturating_sub(FD_RESERVE).max(1);
@@ -76,12 +78,7 @@ impl Limits {
             }
             _ => wanted,
         };
-        Limits {
-            header_read_timeout: Duration::from_secs(c.header_read_timeout_secs),
-            max_connections,
-            max_per_ip: c.max_connections_per_ip,
-            trusted_proxies: c.trusted_proxies.clone(),
-        }
+        Limits { max_connections, ..self }
     }
 }
 
@@ -147,7 +144,7 @@ impl Shared {
 
     /// Whether a warning is due now (first one, then every 30 s).
     fn warn_due(&self) -> bool {
-        let now = crate::store::now_ms().max(0) as u64;
+        let now = crate::store::unsigned_ms(crate::store::now_ms());
         let last = self.last_warn.load(Ordering::Acquire);
         (last == 0 || now >= last + WARN_EVERY_MS)
             && self.last_warn.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire).is_ok()

@@ -10,6 +10,9 @@
 //! `cargo test -p keyward --test browser -- --include-ignored` runs them (and
 //! fails without a browser). Screenshots go to `target/screenshots/` on
 //! every run.
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 #[path = "browser/app.rs"]
 mod app;
@@ -532,7 +535,10 @@ async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners
     // 25 audit entries (one page is 20) and an auto-revocation banner.
     for i in 0..24 {
         let cidrs = vec![format!("10.0.0.{i}/32")];
-        app.store.set_allowed_cidrs(&ws, &id, &cidrs, &email).await.unwrap();
+        app.store
+            .set_allowed_cidrs(&keyward_core::WorkspaceId::new(&*ws), &keyward_core::KeyId::new(&*id), &cidrs, &email)
+            .await
+            .unwrap();
     }
     let note = keyward::store::NewNotification {
         workspace_id: &ws,
@@ -542,7 +548,10 @@ async fn the_page_warns_on_duplicate_names_pages_the_audit_log_dismisses_banners
         message: "revoked",
     };
     app.store.insert_notification(&note).await.unwrap();
-    app.store.set_allowed_cidrs(&ws, &id, &[], &email).await.unwrap();
+    app.store
+        .set_allowed_cidrs(&keyward_core::WorkspaceId::new(&*ws), &keyward_core::KeyId::new(&*id), &[], &email)
+        .await
+        .unwrap();
     for path in ["/v1/me", "/v1/studies/std_nope", "/v1/no-such-route"] {
         app.v1_get(path, &secret).await;
     }

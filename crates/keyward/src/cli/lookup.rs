@@ -4,7 +4,7 @@ use super::{db, fail, key_workspace, not_found, user_id, CliError};
 use crate::store::{Store, StoreError};
 use keyward_core::api::KeyObject;
 use keyward_core::key::{self, KeyParseError};
-use keyward_core::{HashedKey, Plan};
+use keyward_core::{KeyId, Plan, WorkspaceId};
 use serde_json::{json, Value};
 
 type Out = Result<(String, Value), CliError>;
@@ -64,7 +64,7 @@ pub(super) async fn workspace_list(store: &Store, plan: Option<Plan>) -> Out {
     Ok((text, json!({ "data": all })))
 }
 
-pub(super) async fn workspace_show(store: &Store, id: &str) -> Out {
+pub(super) async fn workspace_show(store: &Store, id: &WorkspaceId) -> Out {
     let w = match store.workspace_summary(id).await {
         Ok(w) => w,
         Err(StoreError::NotFound) => return not_found(format!("unknown workspace {id:?}")),
@@ -95,7 +95,7 @@ pub(super) async fn workspace_show(store: &Store, id: &str) -> Out {
     Ok((text, v))
 }
 
-pub(super) async fn member_list(store: &Store, workspace: &str) -> Out {
+pub(super) async fn member_list(store: &Store, workspace: &WorkspaceId) -> Out {
     super::workspace_exists(store, workspace).await?;
     let members = store.members(workspace).await.map_err(db)?;
     let rows: Vec<Vec<String>> = members
@@ -118,7 +118,7 @@ pub(super) async fn user_show(store: &Store, email: &str) -> Out {
     let rows: Vec<Vec<String>> = ms
         .iter()
         .map(|m| {
-            vec![m.workspace.id.clone(), m.role.to_string(), m.workspace.plan.to_string(), m.workspace.name.clone()]
+            vec![m.workspace.id.to_string(), m.role.to_string(), m.workspace.plan.to_string(), m.workspace.name.clone()]
         })
         .collect();
     let mut text = format!("user {uid} ({email})\n");
@@ -188,7 +188,7 @@ pub(super) fn key_table(keys: &[KeyObject]) -> String {
     )
 }
 
-pub(super) async fn key_show(store: &Store, key_id: &str) -> Out {
+pub(super) async fn key_show(store: &Store, key_id: &KeyId) -> Out {
     let ws = key_workspace(store, key_id).await?;
     let k = store.key(&ws, key_id).await.map_err(db)?;
     let w = store.workspace(&ws).await.map_err(db)?;
@@ -215,16 +215,17 @@ pub(super) async fn key_show(store: &Store, key_id: &str) -> Out {
 
 /// `key revoke`'s argument: a key id, or a full secret (hashed here; the
 /// secret itself is never printed, logged or stored). Returns (workspace, key id).
-pub(super) async fn key_by_id_or_secret(store: &Store, arg: &str) -> Result<(String, String), CliError> {
+pub(super) async fn key_by_id_or_secret(store: &Store, arg: &str) -> Result<(WorkspaceId, KeyId), CliError> {
     let arg = arg.trim();
     if arg.starts_with("key_") {
-        return Ok((key_workspace(store, arg).await?, arg.to_string()));
+        let key_id = KeyId::new(arg);
+        return Ok((key_workspace(store, &key_id).await?, key_id));
     }
     if !arg.starts_with("ue_") {
         return fail("expected a key id (key_…) or a full secret (ue_live_…)");
     }
-    match key::parse(arg) {
-        Ok(()) => {}
+    let parsed = match key::parse(arg) {
+        Ok(parsed) => parsed,
         Err(KeyParseError::Checksum) => {
             return fail("this is not a valid secret (its checksum does not match): it was mistyped or cut")
         }
@@ -234,9 +235,9 @@ pub(super) async fn key_by_id_or_secret(store: &Store, arg: &str) -> Result<(Str
                 key::KEY_LEN
             ))
         }
-    }
-    match store.auth_key(&HashedKey::of(arg)).await.map_err(db)? {
-        Some(k) => Ok((k.workspace_id.to_string(), k.id.to_string())),
+    };
+    match store.auth_key(&parsed.hash()).await.map_err(db)? {
+        Some(k) => Ok((WorkspaceId::new(&*k.workspace_id), KeyId::new(&*k.id))),
         None => not_found("no key of this store has this secret"),
     }
 }

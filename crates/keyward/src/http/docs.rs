@@ -9,8 +9,7 @@
 pub mod reference;
 
 use super::html_security_headers;
-use crate::app::AppState;
-use crate::config::ServeArgs;
+use crate::state::AppState;
 use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -87,12 +86,6 @@ fn page(slug: &str) -> Response {
         }
         None => super::error::ApiError::NotFound.into_response(),
     }
-}
-
-/// `--public-url` without a trailing `/`, or empty (then problem `type`
-/// URLs and links are relative to the server).
-pub fn base_url(config: &ServeArgs) -> String {
-    config.public_url.as_deref().map(|u| u.trim_end_matches('/').to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -38,6 +38,38 @@ impl FieldError {
     }
 }
 
+/// A 422 lists at most this many field errors.
+pub const MAX_ERRORS: usize = 100;
+
+/// The field errors of one body, capped at [`MAX_ERRORS`].
+#[derive(Debug, Default)]
+pub struct Errors(Vec<FieldError>);
+
+impl Errors {
+    pub fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+        if self.0.len() < MAX_ERRORS {
+            self.0.push(FieldError::new(field, code, message));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+
+    /// `Ok(v)` when nothing was pushed.
+    pub fn finish<T>(self, v: T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(v)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
 /// The problem `code` of an error response, left in the response's
 /// extensions so the usage log can record it.
 #[derive(Debug, Clone, Copy)]

@@ -7,19 +7,16 @@
 //! - `/healthz`, `/readyz`.
 
 pub mod admin;
-pub mod admin_hooks;
-pub mod admin_lifecycle;
-pub mod admin_usage;
 pub mod docs;
 pub mod error;
 pub mod error_docs;
+pub mod extract;
 pub mod json;
-pub mod notices;
 pub mod pages;
 pub mod session;
 pub mod v1;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -36,13 +33,12 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let docs_base: Arc<str> = Arc::from(docs::base_url(&state.config));
+    let docs_base: Arc<str> = Arc::from(state.settings.base_url());
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(session::router())
         .merge(admin::router())
-        .merge(notices::router())
         .merge(pages::router())
         .merge(docs::router())
         .merge(v1::router(state.clone()))
@@ -91,7 +87,11 @@ async fn request_id(req: Request, next: Next) -> Response {
     }
     // Only method, path (never the query, never headers), status and time.
     span.in_scope(|| {
-        tracing::debug!(status = res.status().as_u16(), micros = start.elapsed().as_micros() as u64, "served")
+        tracing::debug!(
+            status = res.status().as_u16(),
+            micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "served"
+        )
     });
     res
 }

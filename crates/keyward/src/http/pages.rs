@@ -5,7 +5,7 @@
 use super::error::{ApiError, ApiResult};
 use super::html_security_headers;
 use super::session::{self, AdminSession};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::now_ms;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use keyward_core::api::UsageReport;
+use keyward_core::{KeyId, WorkspaceId};
 use keyward_web::{ApiKeysPage, LoginPage, PageState};
 use serde::Deserialize;
 
@@ -63,7 +64,7 @@ async fn api_keys_page(
         return Ok(Redirect::to("/login?next=/settings/api-keys").into_response());
     };
     // `--public-url`, else the address the browser used.
-    let base = match super::docs::base_url(&state.config) {
+    let base = match state.settings.base_url() {
         b if !b.is_empty() => b,
         _ => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
             Some(host) => format!("http://{host}"),
@@ -103,13 +104,14 @@ async fn render_page(
     let page_state = if !current.role.can_manage_keys() {
         PageState::NotAdmin
     } else {
-        keys = state.store.list_keys(&current.id).await?;
+        let ws = WorkspaceId::new(current.id.as_str());
+        keys = state.store.list_keys(&ws).await?;
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
-        usage = super::admin_usage::usage_report(state, &current.id, filter).await?;
-        notifications = super::admin_usage::notifications_for(state, &current.id, &session.user_id).await?;
-        hooks = super::admin_hooks::hook_rows(state, &current.id).await?;
+        usage = super::admin::usage::usage_report(state, &ws, filter).await?;
+        notifications = super::admin::usage::notifications_for(state, &ws, &session.user_id).await?;
+        hooks = super::admin::hooks::hook_rows(state, &ws).await?;
         if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {
-            leaks = state.store.leak_reports(&current.id).await?;
+            leaks = state.store.leak_reports(&ws).await?;
         }
         if current.plan.has_api_access() {
             PageState::Ready { keys: &keys, usage: &usage, notifications: &notifications, key_filter: filter }
@@ -119,7 +121,7 @@ async fn render_page(
     };
     // The audit log's first page, for admins (the card pages on with app.js).
     let audit = if current.role.can_manage_keys() {
-        Some(state.store.audit_log(&current.id, keyward_web::AUDIT_PAGE_SIZE, None).await?)
+        Some(state.store.audit_log(&WorkspaceId::new(current.id.as_str()), keyward_web::AUDIT_PAGE_SIZE, None).await?)
     } else {
         None
     };
@@ -139,7 +141,7 @@ async fn render_page(
 
 #[derive(Deserialize)]
 struct RowQuery {
-    workspace: Option<String>,
+    workspace: Option<WorkspaceId>,
 }
 
 /// `GET /settings/api-keys/rows/{id}?workspace=WS`: one row of the keys
@@ -151,12 +153,12 @@ struct RowQuery {
 async fn key_row(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(id): Path<String>,
+    Path(id): Path<KeyId>,
     Query(q): Query<RowQuery>,
 ) -> ApiResult<Response> {
     // No workspace: no such row (like another workspace's key).
     let ws = q.workspace.ok_or(ApiError::NotFound)?;
-    let m = super::admin::require_admin(&state, &session, &ws).await?;
+    let m = super::admin::access::require_admin(&state, &session, &ws).await?;
     let key = state.store.key(&ws, &id).await?;
     let leaks = if key.revoke_reason == Some(keyward_core::RevokeReason::Leaked) {
         state.store.leak_reports(&ws).await?
@@ -170,7 +172,7 @@ async fn key_row(
 
 #[derive(Deserialize)]
 struct AuditRowsQuery {
-    workspace: Option<String>,
+    workspace: Option<WorkspaceId>,
     starting_after: Option<String>,
 }
 
@@ -184,10 +186,10 @@ async fn audit_rows(
     Query(q): Query<AuditRowsQuery>,
 ) -> ApiResult<Response> {
     let ws = q.workspace.ok_or(ApiError::NotFound)?;
-    super::admin::require_admin(&state, &session, &ws).await?;
+    super::admin::access::require_admin(&state, &session, &ws).await?;
     if let Some(cursor) = q.starting_after.as_deref() {
         if !state.store.audit_entry_exists(&ws, cursor).await? {
-            return Err(super::v1::extract::unknown_cursor());
+            return Err(super::extract::unknown_cursor());
         }
     }
     let page = state.store.audit_log(&ws, keyward_web::AUDIT_PAGE_SIZE, q.starting_after.as_deref()).await?;

@@ -5,8 +5,9 @@
 //! [`SESSION_IDLE_MS`] (12 h), absolute expiry [`SESSION_ABSOLUTE_MS`] (7 days).
 
 use super::error::{ApiError, ApiResult};
+use super::extract::client_ip;
 use super::json::ApiJson;
-use crate::app::{AppState, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
+use crate::state::{AppState, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
 use crate::store::now_ms;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -15,14 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use keyward_core::api::WorkspaceMembership;
+use keyward_core::UserId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "keyward_session";
-pub use crate::ratelimit::login::LoginThrottle;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/session", post(login).delete(logout).get(current))
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// A signed-in user, from the session cookie.
 #[derive(Clone)]
 pub struct AdminSession {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub csrf_token: String,
     token_hash: [u8; 32],
@@ -113,14 +114,14 @@ struct SessionView {
 }
 
 /// The user's workspaces, as the session answer and the page show them.
-pub async fn workspaces_of(state: &AppState, user_id: &str) -> ApiResult<Vec<WorkspaceMembership>> {
+pub async fn workspaces_of(state: &AppState, user_id: &UserId) -> ApiResult<Vec<WorkspaceMembership>> {
     Ok(state
         .store
         .memberships_of(user_id)
         .await?
         .into_iter()
         .map(|m| WorkspaceMembership {
-            id: m.workspace.id,
+            id: m.workspace.id.into_string(),
             name: m.workspace.name,
             role: m.role,
             plan: m.workspace.plan,
@@ -128,22 +129,9 @@ pub async fn workspaces_of(state: &AppState, user_id: &str) -> ApiResult<Vec<Wor
         .collect())
 }
 
-async fn session_view(state: &AppState, user_id: &str, email: &str, csrf: String) -> ApiResult<SessionView> {
+async fn session_view(state: &AppState, user_id: &UserId, email: &str, csrf: String) -> ApiResult<SessionView> {
     let workspaces = workspaces_of(state, user_id).await?;
-    Ok(SessionView { user: UserView { id: user_id.into(), email: email.into() }, workspaces, csrf_token: csrf })
-}
-
-/// The client's address for throttling (same rules as `/v1`, SPEC §4).
-pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    use keyward_core::client_ip as ci;
-    let trusted = &state.config.trusted_proxies;
-    let peer = keyward_core::allowlist::canonical_ip(peer.ip());
-    // The common case (no proxy in front) costs no allocation.
-    if trusted.is_empty() || !ci::is_trusted(peer, trusted) {
-        return peer;
-    }
-    let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    ci::client_ip(peer, &xff, trusted)
+    Ok(SessionView { user: UserView { id: user_id.to_string(), email: email.into() }, workspaces, csrf_token: csrf })
 }
 
 async fn login(
@@ -154,7 +142,7 @@ async fn login(
 ) -> ApiResult<Response> {
     let ip = client_ip(&state, peer, &headers);
     let email = body.email.trim().to_lowercase();
-    let now = now_ms() as u64;
+    let now = crate::store::unsigned_ms(now_ms());
     // The attempt is counted before the check runs, so concurrent attempts
     // cannot all pass the throttle before the first failure is recorded.
     let reservation = state.logins.reserve(&email, ip, now).await.map_err(ApiError::TooManyLoginAttempts)?;
@@ -190,7 +178,7 @@ async fn login(
     let view = session_view(&state, &user.id, &user.email, csrf).await?;
     let mut cookie =
         format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", SESSION_ABSOLUTE_MS / 1000);
-    if state.config.https() {
+    if state.settings.https() {
         cookie.push_str("; Secure");
     }
     let mut res = Json(view).into_response();
@@ -203,7 +191,7 @@ async fn login(
 async fn logout(State(state): State<AppState>, session: AdminSession) -> ApiResult<Response> {
     state.store.delete_session(&session.token_hash).await?;
     let mut cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if state.config.https() {
+    if state.settings.https() {
         cookie.push_str("; Secure");
     }
     let mut res = StatusCode::NO_CONTENT.into_response();

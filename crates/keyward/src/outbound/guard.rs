@@ -144,7 +144,8 @@ fn is_blocked_v6(ip: Ipv6Addr) -> bool {
 }
 
 fn embedded_v4(hi: u16, lo: u16) -> Ipv4Addr {
-    Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+    let ([a, b], [c, d]) = (hi.to_be_bytes(), lo.to_be_bytes());
+    Ipv4Addr::new(a, b, c, d)
 }
 
 /// A resolved name held an address the guard refuses. The outbound client

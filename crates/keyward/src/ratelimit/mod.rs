@@ -9,10 +9,21 @@ pub mod login;
 pub mod redis;
 
 use self::redis::{RedisLimiter, RedisStats};
-use crate::config::ServeArgs;
 use keyward_core::ratelimit::{Decision, FailedAuthThrottle, KeyedLimiter};
 use keyward_core::HashedKey;
 use std::net::IpAddr;
+
+/// Where the limits live (`--redis-*`).
+#[derive(Clone)]
+pub struct LimiterConfig {
+    /// Redis shared by every node; in-process limits when `None`.
+    pub redis_url: Option<String>,
+    /// Prefix of every key keyward writes to Redis.
+    pub redis_prefix: String,
+    /// The share of a key's limit each node grants on its own while Redis
+    /// does not answer.
+    pub redis_fallback_share: f64,
+}
 
 /// The rate limiter in force, chosen at start-up.
 pub enum RateLimiter {
@@ -32,7 +43,7 @@ impl RateLimiter {
     /// set, otherwise in-process. A malformed URL fails start-up; a Redis that
     /// does not answer does not (the node starts on its local fallback and
     /// keeps trying to connect).
-    pub async fn from_config(config: &ServeArgs) -> anyhow::Result<Self> {
+    pub async fn connect(config: &LimiterConfig) -> anyhow::Result<Self> {
         match &config.redis_url {
             None => Ok(Self::memory()),
             Some(url) => Ok(RateLimiter::Redis(

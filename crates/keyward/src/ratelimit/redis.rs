@@ -268,7 +268,7 @@ impl RedisLimiter {
         }
         invocation.arg(WINDOW_MS).arg(member);
         let retry: i64 = self.0.run_script(&invocation, now_ms).await?;
-        Some(if retry > 0 { Err(retry as u64) } else { Ok(()) })
+        Some(if retry > 0 { Err(retry.unsigned_abs()) } else { Ok(()) })
     }
 
     /// Give a login reservation back (best effort: it expires in a minute).
@@ -302,7 +302,10 @@ fn local_limit(limit: u32, share: f64) -> u32 {
     if limit == 0 {
         return 0;
     }
-    ((f64::from(limit) * share).floor() as u32).clamp(1, limit)
+    // `share` is in (0, 1], so the product is in [0, limit]: it fits a u32.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = (f64::from(limit) * share).floor() as u32;
+    n.clamp(1, limit)
 }
 
 impl Inner {
@@ -503,7 +506,7 @@ async fn ping(conn: &mut ConnectionManager) -> Result<(), String> {
 }
 
 fn now_ms() -> u64 {
-    crate::store::now_ms().max(0) as u64
+    crate::store::unsigned_ms(crate::store::now_ms())
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Workspaces, users and memberships.
-use super::{corrupt, now_ms, Result, Store, StoreError};
-use keyward_core::{ids, Plan, Role};
+use super::{corrupt, now_ms, stored, Result, Store, StoreError};
+use keyward_core::ids::{UserId, WorkspaceId};
+use keyward_core::{Plan, Role};
 use sqlx::Row;
 
 /// A workspace and its plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
-    pub id: String,
+    pub id: WorkspaceId,
     pub name: String,
     pub plan: Plan,
     /// Support's per-key rpm override (replaces the plan's number).
@@ -17,7 +18,7 @@ pub struct Workspace {
 /// A user. The password hash never leaves the store module except to verify.
 #[derive(Clone)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
 }
@@ -39,20 +40,25 @@ fn workspace_from_row(r: &sqlx::any::AnyRow) -> Result<Workspace> {
     let plan: String = r.try_get("plan")?;
     let rpm: Option<i64> = r.try_get("rpm_override")?;
     Ok(Workspace {
-        id: r.try_get("id")?,
+        id: WorkspaceId::new(r.try_get::<String, _>("id")?),
         name: r.try_get("name")?,
         plan: plan.parse().map_err(corrupt)?,
-        rpm_override: rpm.map(|v| v as u32),
+        rpm_override: rpm.map(|v| stored("rpm_override", v)).transpose()?,
         created_at: r.try_get("created_at")?,
     })
 }
 
 impl Store {
     pub async fn create_workspace(&self, name: &str, plan: Plan) -> Result<Workspace> {
-        let ws =
-            Workspace { id: ids::new_id("ws"), name: name.to_string(), plan, rpm_override: None, created_at: now_ms() };
+        let ws = Workspace {
+            id: WorkspaceId::generate(),
+            name: name.to_string(),
+            plan,
+            rpm_override: None,
+            created_at: now_ms(),
+        };
         sqlx::query("INSERT INTO workspaces (id, name, plan, rpm_override, created_at) VALUES ($1, $2, $3, NULL, $4)")
-            .bind(&ws.id)
+            .bind(ws.id.as_str())
             .bind(&ws.name)
             .bind(plan.as_str())
             .bind(ws.created_at)
@@ -61,9 +67,9 @@ impl Store {
         Ok(ws)
     }
 
-    pub async fn workspace(&self, id: &str) -> Result<Workspace> {
+    pub async fn workspace(&self, id: &WorkspaceId) -> Result<Workspace> {
         let row = sqlx::query("SELECT id, name, plan, rpm_override, created_at FROM workspaces WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -74,10 +80,10 @@ impl Store {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(self.pool()).await?.try_get("n")?)
     }
 
-    pub async fn set_plan(&self, id: &str, plan: Plan) -> Result<()> {
+    pub async fn set_plan(&self, id: &WorkspaceId, plan: Plan) -> Result<()> {
         let n = sqlx::query("UPDATE workspaces SET plan = $1 WHERE id = $2")
             .bind(plan.as_str())
-            .bind(id)
+            .bind(id.as_str())
             .execute(self.pool())
             .await?
             .rows_affected();
@@ -85,10 +91,10 @@ impl Store {
     }
 
     /// Set (`Some`) or clear (`None`) the per-key rpm override.
-    pub async fn set_rate_limit(&self, id: &str, rpm: Option<u32>) -> Result<()> {
+    pub async fn set_rate_limit(&self, id: &WorkspaceId, rpm: Option<u32>) -> Result<()> {
         let n = sqlx::query("UPDATE workspaces SET rpm_override = $1 WHERE id = $2")
             .bind(rpm.map(i64::from))
-            .bind(id)
+            .bind(id.as_str())
             .execute(self.pool())
             .await?
             .rows_affected();
@@ -107,9 +113,9 @@ impl Store {
 
     /// Create a user; `email` must already be normalised (lowercase).
     pub async fn create_user(&self, email: &str, password_hash: &str) -> Result<User> {
-        let user = User { id: ids::new_id("usr"), email: email.to_string(), password_hash: password_hash.to_string() };
+        let user = User { id: UserId::generate(), email: email.to_string(), password_hash: password_hash.to_string() };
         sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&user.id)
+            .bind(user.id.as_str())
             .bind(&user.email)
             .bind(&user.password_hash)
             .bind(now_ms())
@@ -128,31 +134,26 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| {
-            Ok(User { id: r.try_get("id")?, email: r.try_get("email")?, password_hash: r.try_get("password_hash")? })
+            Ok(User {
+                id: UserId::new(r.try_get::<String, _>("id")?),
+                email: r.try_get("email")?,
+                password_hash: r.try_get("password_hash")?,
+            })
         })
         .transpose()
     }
 
     /// Add a member, or change the role of an existing one.
-    pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(workspace_id)
-        .bind(user_id)
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+    pub async fn upsert_member(&self, workspace_id: &WorkspaceId, user_id: &UserId, role: Role) -> Result<()> {
+        upsert_member_on(self.pool(), workspace_id, user_id, role).await?;
         self.changes.bump();
         Ok(())
     }
 
-    pub async fn remove_member(&self, workspace_id: &str, user_id: &str) -> Result<()> {
+    pub async fn remove_member(&self, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<()> {
         let n = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id)
-            .bind(user_id)
+            .bind(workspace_id.as_str())
+            .bind(user_id.as_str())
             .execute(self.pool())
             .await?
             .rows_affected();
@@ -160,14 +161,14 @@ impl Store {
     }
 
     /// The user's role in a workspace; `None` when not a member (→ 404).
-    pub async fn membership(&self, workspace_id: &str, user_id: &str) -> Result<Option<MembershipView>> {
+    pub async fn membership(&self, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<Option<MembershipView>> {
         let row = sqlx::query(
             "SELECT w.id, w.name, w.plan, w.rpm_override, w.created_at, m.role \
              FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.workspace_id = $1 AND m.user_id = $2",
         )
-        .bind(workspace_id)
-        .bind(user_id)
+        .bind(workspace_id.as_str())
+        .bind(user_id.as_str())
         .fetch_optional(self.pool())
         .await?;
         row.map(|r| {
@@ -178,13 +179,13 @@ impl Store {
     }
 
     /// Every workspace the user belongs to, oldest first.
-    pub async fn memberships_of(&self, user_id: &str) -> Result<Vec<MembershipView>> {
+    pub async fn memberships_of(&self, user_id: &UserId) -> Result<Vec<MembershipView>> {
         let rows = sqlx::query(
             "SELECT w.id, w.name, w.plan, w.rpm_override, w.created_at, m.role \
              FROM memberships m JOIN workspaces w ON w.id = m.workspace_id \
              WHERE m.user_id = $1 ORDER BY w.created_at, w.id",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -193,5 +194,53 @@ impl Store {
                 Ok(MembershipView { workspace: workspace_from_row(r)?, role: role.parse().map_err(corrupt)? })
             })
             .collect()
+    }
+}
+
+/// Add a member or change their role, on `exec` (the pool or a transaction).
+pub(super) async fn upsert_member_on<'e, E>(
+    exec: E,
+    workspace_id: &WorkspaceId,
+    user_id: &UserId,
+    role: Role,
+) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(workspace_id.as_str())
+    .bind(user_id.as_str())
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_rpm_override_that_fits_no_u32_reads_as_a_corrupt_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&super::super::StoreLocation::resolve(dir.path(), None).unwrap()).await.unwrap();
+        let ws = store.create_workspace("W", Plan::Pro).await.unwrap();
+        store.set_rate_limit(&ws.id, Some(7)).await.unwrap();
+        assert_eq!(store.workspace(&ws.id).await.unwrap().rpm_override, Some(7));
+        for bad in [-1_i64, 1 << 40] {
+            sqlx::query("UPDATE workspaces SET rpm_override = $1 WHERE id = $2")
+                .bind(bad)
+                .bind(ws.id.as_str())
+                .execute(store.pool())
+                .await
+                .unwrap();
+            assert!(matches!(store.workspace(&ws.id).await, Err(StoreError::Corrupt(_))), "{bad}");
+            assert!(matches!(store.workspace_summary(&ws.id).await, Err(StoreError::Corrupt(_))), "{bad}");
+        }
+        store.close().await;
     }
 }

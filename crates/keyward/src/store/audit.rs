@@ -2,6 +2,7 @@
 use super::{now_ms, Result, Store};
 use keyward_core::api::{AuditEntry, Timestamp};
 use keyward_core::ids;
+use keyward_core::ids::WorkspaceId;
 use sqlx::Row;
 
 /// An event to append.
@@ -44,21 +45,21 @@ where
 impl Store {
     /// Newest first; `before` is the id of the last entry of the previous page.
     /// Whether `id` is an entry of this workspace's audit log (a cursor check).
-    pub async fn audit_entry_exists(&self, workspace_id: &str, id: &str) -> Result<bool> {
+    pub async fn audit_entry_exists(&self, workspace_id: &WorkspaceId, id: &str) -> Result<bool> {
         let row = sqlx::query("SELECT 1 FROM audit_log WHERE workspace_id = $1 AND id = $2")
-            .bind(workspace_id)
+            .bind(workspace_id.as_str())
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
         Ok(row.is_some())
     }
 
-    pub async fn audit_log(&self, workspace_id: &str, limit: u32, before: Option<&str>) -> Result<AuditPage> {
+    pub async fn audit_log(&self, workspace_id: &WorkspaceId, limit: u32, before: Option<&str>) -> Result<AuditPage> {
         let rows = sqlx::query(
             "SELECT id, at, action, actor, key_id, details FROM audit_log \
              WHERE workspace_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
         )
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .bind(before)
         .bind(i64::from(limit) + 1)
         .fetch_all(self.pool())
@@ -75,7 +76,7 @@ impl Store {
                     action: r.try_get("action")?,
                     actor: r.try_get("actor")?,
                     key_id: r.try_get("key_id")?,
-                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                    details: super::stored_json("details", &details)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -577,7 +577,7 @@ async fn finish_one(
         .bind(DISABLE_AFTER_GIVEN_UP)
         .fetch_all(&mut *tx)
         .await?;
-        if recent.len() as i64 == DISABLE_AFTER_GIVEN_UP && recent.iter().all(|s| s == "given_up") {
+        if i64::try_from(recent.len()) == Ok(DISABLE_AFTER_GIVEN_UP) && recent.iter().all(|s| s == "given_up") {
             disabled = sqlx::query(
                 "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'failing' \
                  WHERE id = $2 AND status = 'active'",

@@ -4,7 +4,8 @@ use super::audit::{insert_audit, AuditEvent};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
-use keyward_core::{ids, key, HashedKey, Plan, RevokeReason, Scopes};
+use keyward_core::ids::{KeyId, WorkspaceId};
+use keyward_core::{key, HashedKey, Plan, RevokeReason, Scopes};
 use serde_json::json;
 use sqlx::Row;
 use std::sync::Arc;
@@ -153,7 +154,7 @@ impl Store {
     /// Store a new full-access key that never expires (see [`Store::create_key_with`]).
     pub async fn create_key(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         name: &str,
         hash: &HashedKey,
         last4: &str,
@@ -166,14 +167,14 @@ impl Store {
     /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
     pub async fn create_key_with(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         name: &str,
         hash: &HashedKey,
         last4: &str,
         created_by: (&str, &str),
         terms: KeyTerms,
     ) -> Result<KeyObject> {
-        let id = ids::new_id("key");
+        let id = KeyId::generate();
         let now = now_ms();
         let expires_at = terms.expires_in_ms.map(|ms| now.saturating_add(ms));
         let mut tx = self.pool().begin().await?;
@@ -181,7 +182,10 @@ impl Store {
         // the workspace row, which READ COMMITTED needs so that two nodes
         // creating keys at once cannot both count 99) and check the limit in
         // the same statement, so two concurrent creations cannot both slip under it.
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
+            .bind(workspace_id.as_str())
+            .execute(&mut *tx)
+            .await?;
         let sql = format!(
             "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs, \
                                    expires_at, scopes) \
@@ -190,8 +194,8 @@ impl Store {
             counts_as_active("$6")
         );
         let n = sqlx::query(&sql)
-            .bind(&id)
-            .bind(workspace_id)
+            .bind(id.as_str())
+            .bind(workspace_id.as_str())
             .bind(name)
             .bind(last4)
             .bind(hash.as_bytes().to_vec())
@@ -236,30 +240,36 @@ impl Store {
     }
 
     /// All keys of a workspace, newest first.
-    pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<KeyObject>> {
+    pub async fn list_keys(&self, workspace_id: &WorkspaceId) -> Result<Vec<KeyObject>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
              WHERE k.workspace_id = $1 ORDER BY k.id DESC"
         );
-        let rows = sqlx::query(&sql).bind(workspace_id).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql).bind(workspace_id.as_str()).fetch_all(self.pool()).await?;
         let mut keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
         self.fill_requests_24h(workspace_id, None, &mut keys).await?;
         Ok(keys)
     }
 
-    /// One key of a workspace; another workspace's key is `NotFound`.
-    pub async fn key(&self, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
-             WHERE k.workspace_id = $1 AND k.id = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(workspace_id)
-            .bind(key_id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let mut keys = [key_from_row(&row)?];
+    /// One key of a workspace; another workspace's key is `NotFound`. Ids
+    /// are typed, so the arguments cannot be swapped:
+    ///
+    /// ```compile_fail
+    /// # use keyward_core::{KeyId, WorkspaceId};
+    /// async fn f(store: &keyward::store::Store, ws: &WorkspaceId, key: &KeyId) {
+    ///     let _ = store.key(key, ws).await;
+    /// }
+    /// ```
+    /// ```
+    /// # use keyward_core::{KeyId, WorkspaceId};
+    /// async fn f(store: &keyward::store::Store, ws: &WorkspaceId, key: &KeyId) {
+    ///     let _ = store.key(ws, key).await;
+    /// }
+    /// ```
+    pub async fn key(&self, workspace_id: &WorkspaceId, key_id: &KeyId) -> Result<KeyObject> {
+        let mut conn = self.pool().acquire().await?;
+        let mut keys = [key_on(&mut conn, workspace_id, key_id).await?];
+        drop(conn);
         self.fill_requests_24h(workspace_id, Some(key_id), &mut keys).await?;
         let [key] = keys;
         Ok(key)
@@ -267,13 +277,14 @@ impl Store {
 
     /// The workspace a key belongs to (for the operator CLI, which works
     /// across workspaces by key id).
-    pub async fn key_workspace(&self, key_id: &str) -> Result<String> {
+    pub async fn key_workspace(&self, key_id: &KeyId) -> Result<WorkspaceId> {
         Ok(sqlx::query("SELECT workspace_id FROM api_keys WHERE id = $1")
-            .bind(key_id)
+            .bind(key_id.as_str())
             .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotFound)?
-            .try_get("workspace_id")?)
+            .try_get::<String, _>("workspace_id")
+            .map(WorkspaceId::new)?)
     }
 
     /// Revoke a key. Returns `true` when this call revoked it, `false` when it
@@ -284,8 +295,8 @@ impl Store {
     /// revocation.
     pub async fn revoke_key(
         &self,
-        workspace_id: &str,
-        key_id: &str,
+        workspace_id: &WorkspaceId,
+        key_id: &KeyId,
         by: Revoker<'_>,
         reason: RevokeReason,
         details: serde_json::Value,
@@ -298,8 +309,8 @@ impl Store {
         .bind(now_ms())
         .bind(by.id())
         .bind(reason.as_str())
-        .bind(workspace_id)
-        .bind(key_id)
+        .bind(workspace_id.as_str())
+        .bind(key_id.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -336,8 +347,8 @@ impl Store {
     /// Replace a key's allowlist (canonical CIDRs) and audit the change.
     pub async fn set_allowed_cidrs(
         &self,
-        workspace_id: &str,
-        key_id: &str,
+        workspace_id: &WorkspaceId,
+        key_id: &KeyId,
         cidrs: &[String],
         actor: &str,
     ) -> Result<KeyObject> {
@@ -345,8 +356,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let n = sqlx::query("UPDATE api_keys SET allowed_cidrs = $1 WHERE workspace_id = $2 AND id = $3")
             .bind(cidrs.join(","))
-            .bind(workspace_id)
-            .bind(key_id)
+            .bind(workspace_id.as_str())
+            .bind(key_id.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -390,7 +401,10 @@ impl Store {
                 workspace_id: Arc::from(r.try_get::<String, _>("workspace_id")?),
                 workspace_name: Arc::from(r.try_get::<String, _>("workspace_name")?),
                 plan: plan.parse().map_err(corrupt)?,
-                rpm_override: r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32),
+                rpm_override: r
+                    .try_get::<Option<i64>, _>("rpm_override")?
+                    .map(|v| super::stored("rpm_override", v))
+                    .transpose()?,
                 revoked_at: r.try_get("revoked_at")?,
                 revoke_reason: reason_from_row(&r)?,
                 allowed_cidrs: split_cidrs(&cidrs).into_boxed_slice(),
@@ -431,14 +445,18 @@ impl Store {
 }
 
 /// One key of a workspace, read on `conn` (inside a transaction).
-pub(super) async fn key_on(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<KeyObject> {
+pub(super) async fn key_on(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: &WorkspaceId,
+    key_id: &KeyId,
+) -> Result<KeyObject> {
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by \
          WHERE k.workspace_id = $1 AND k.id = $2"
     );
     let row = sqlx::query(&sql)
-        .bind(workspace_id)
-        .bind(key_id)
+        .bind(workspace_id.as_str())
+        .bind(key_id.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;

@@ -1,8 +1,9 @@
 //! Leak reports (SPEC §11): finding reported keys by hash, many at once,
 //! and where the workspace's leaked keys were found (their `key.leaked`
 //! audit events). Revocation itself is [`Store::revoke_key`].
-use super::{Result, Store};
+use super::{corrupt, Result, Store};
 use keyward_core::api::{LeakReport, Timestamp};
+use keyward_core::ids::{KeyId, WorkspaceId};
 use keyward_core::{HashedKey, RevokeReason};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -13,8 +14,8 @@ const LOOKUP_CHUNK: usize = 200;
 /// A reported key that is one of ours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportedKey {
-    pub workspace_id: String,
-    pub key_id: String,
+    pub workspace_id: WorkspaceId,
+    pub key_id: KeyId,
     pub name: String,
     pub revoked: bool,
 }
@@ -41,12 +42,12 @@ impl Store {
             }
             for r in q.fetch_all(self.pool()).await? {
                 let hash: Vec<u8> = r.try_get("key_hash")?;
-                let Some(hash) = HashedKey::from_slice(&hash) else { continue };
+                let hash = HashedKey::from_slice(&hash).ok_or_else(|| corrupt("a key_hash is not 32 bytes"))?;
                 found.insert(
                     hash,
                     ReportedKey {
-                        workspace_id: r.try_get("workspace_id")?,
-                        key_id: r.try_get("id")?,
+                        workspace_id: WorkspaceId::new(r.try_get::<String, _>("workspace_id")?),
+                        key_id: KeyId::new(r.try_get::<String, _>("id")?),
                         name: r.try_get("name")?,
                         revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
                     },
@@ -58,12 +59,12 @@ impl Store {
 
     /// Where this workspace's leaked keys were found: the newest
     /// `key.leaked` event of each key, newest first.
-    pub async fn leak_reports(&self, workspace_id: &str) -> Result<Vec<LeakReport>> {
+    pub async fn leak_reports(&self, workspace_id: &WorkspaceId) -> Result<Vec<LeakReport>> {
         let rows = sqlx::query(
             "SELECT key_id, at, details FROM audit_log \
              WHERE workspace_id = $1 AND action = $2 AND key_id IS NOT NULL ORDER BY id DESC",
         )
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .bind(RevokeReason::Leaked.audit_action())
         .fetch_all(self.pool())
         .await?;
@@ -73,8 +74,7 @@ impl Store {
             if out.iter().any(|l| l.key_id == key_id) {
                 continue;
             }
-            let details: serde_json::Value =
-                serde_json::from_str(&r.try_get::<String, _>("details")?).unwrap_or_default();
+            let details = super::stored_json("details", &r.try_get::<String, _>("details")?)?;
             let text = |name: &str| details.get(name).and_then(|v| v.as_str()).map(str::to_string);
             out.push(LeakReport {
                 key_id,

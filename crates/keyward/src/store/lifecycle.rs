@@ -6,6 +6,7 @@ use super::keys::{counts_as_active, key_on, Revoker, MAX_ACTIVE_KEYS};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{KeyObject, Timestamp};
+use keyward_core::ids::{KeyId, WorkspaceId};
 use keyward_core::validate::KeyName;
 use keyward_core::{ids, key, HashedKey};
 use serde_json::json;
@@ -58,7 +59,7 @@ impl Store {
     /// scan of the records); `key_id` narrows the read to one key.
     pub(super) async fn fill_requests_24h(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         key_id: Option<&str>,
         keys: &mut [KeyObject],
     ) -> Result<()> {
@@ -74,7 +75,7 @@ impl Store {
             "SELECT key_id, CAST(SUM(requests) AS BIGINT) AS n FROM usage_hourly \
              WHERE workspace_id = $1 AND hour_start >= $2 {filter} GROUP BY key_id"
         );
-        let mut q = sqlx::query(&sql).bind(workspace_id).bind(first);
+        let mut q = sqlx::query(&sql).bind(workspace_id.as_str()).bind(first);
         if let Some(k) = key_id {
             q = q.bind(k);
         }
@@ -85,7 +86,7 @@ impl Store {
             .map(|r| Ok((r.try_get("key_id")?, r.try_get("n")?)))
             .collect::<Result<_>>()?;
         for k in keys {
-            k.requests_24h = counts.get(&k.id).map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+            k.requests_24h = counts.get(&k.id).map_or(Ok(0), |n| super::stored("requests_24h", *n))?;
         }
         Ok(())
     }
@@ -102,8 +103,8 @@ impl Store {
     /// workspace's key is `NotFound`.
     pub async fn roll_key(
         &self,
-        workspace_id: &str,
-        key_id: &str,
+        workspace_id: &WorkspaceId,
+        key_id: &KeyId,
         grace_secs: i64,
         hash: &HashedKey,
         last4: &str,
@@ -115,18 +116,21 @@ impl Store {
             Revoker::Support | Revoker::System => None,
         };
         let now = now_ms();
-        let new_id = ids::new_id("key");
+        let new_id = KeyId::generate();
         let mut tx = self.pool().begin().await?;
         // Lock first, as `create_key_with` does: SQLite takes the write lock,
         // PostgreSQL the workspace row, so two rolls (or a roll and a
         // revocation on another node) cannot both pass the checks below.
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
+            .bind(workspace_id.as_str())
+            .execute(&mut *tx)
+            .await?;
         let old = sqlx::query(
             "SELECT name, revoked_at, expires_at, rolled_to, scopes, allowed_cidrs, created_by FROM api_keys \
              WHERE workspace_id = $1 AND id = $2",
         )
-        .bind(workspace_id)
-        .bind(key_id)
+        .bind(workspace_id.as_str())
+        .bind(key_id.as_str())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -150,9 +154,9 @@ impl Store {
         let old_expires = (now + grace_secs.clamp(0, MAX_GRACE_SECS) * 1000).min(expires_at.unwrap_or(i64::MAX));
         sqlx::query("UPDATE api_keys SET expires_at = $1, rolled_to = $2 WHERE workspace_id = $3 AND id = $4")
             .bind(old_expires)
-            .bind(&new_id)
-            .bind(workspace_id)
-            .bind(key_id)
+            .bind(new_id.as_str())
+            .bind(workspace_id.as_str())
+            .bind(key_id.as_str())
             .execute(&mut *tx)
             .await?;
         // The old key no longer counts against the limit (it is on its
@@ -167,13 +171,13 @@ impl Store {
             counts_as_active("$6")
         );
         let n = sqlx::query(&sql)
-            .bind(&new_id)
-            .bind(workspace_id)
+            .bind(new_id.as_str())
+            .bind(workspace_id.as_str())
             .bind(&new_name)
             .bind(last4)
             .bind(hash.as_bytes().to_vec())
             .bind(now)
-            .bind(key_id)
+            .bind(key_id.as_str())
             .bind(MAX_ACTIVE_KEYS)
             .bind(creator)
             .bind(expires_at)
@@ -274,7 +278,10 @@ impl Store {
             .bind(&message)
             .execute(&mut *tx)
             .await?;
-            let data = serde_json::to_value(key_on(&mut tx, &k.workspace_id, &k.key_id).await?).map_err(corrupt)?;
+            let data = serde_json::to_value(
+                key_on(&mut tx, &WorkspaceId::new(k.workspace_id.as_str()), &KeyId::new(k.key_id.as_str())).await?,
+            )
+            .map_err(corrupt)?;
             wake |= super::enqueue_event(&mut tx, &k.workspace_id, EventType::KeyExpiring, &data).await?;
             out.push(k);
         }

@@ -384,9 +384,28 @@ async fn has_migrations_table(pool: &AnyPool, backend: Backend) -> Result<bool> 
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Unix milliseconds as the limiters count them: unsigned (a clock before
+/// 1970 reads 0).
+pub fn unsigned_ms(ms: i64) -> u64 {
+    ms.max(0).unsigned_abs()
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
+}
+
+/// A stored integer that must fit `T` (an rpm override, a count): anything
+/// else is a corrupt row, never a silent 0 or a wrapped number.
+pub(crate) fn stored<T: TryFrom<i64>>(column: &str, v: i64) -> Result<T> {
+    T::try_from(v).map_err(|_| corrupt(format!("{column} = {v} is out of range")))
+}
+
+/// A stored JSON text; one that does not parse is a corrupt row.
+pub(crate) fn stored_json(column: &str, text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("{column} is not JSON: {e}")))
 }

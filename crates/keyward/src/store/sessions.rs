@@ -1,12 +1,13 @@
 //! Server-side sessions for the admin page and API. Only the SHA-256 of the
 //! cookie token is stored, so a copy of the database opens no session.
 use super::{Result, Store};
+use keyward_core::ids::UserId;
 use sqlx::Row;
 
 /// A live session and its user.
 #[derive(Clone)]
 pub struct SessionRecord {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub csrf_token: String,
     pub created_at: i64,
@@ -20,12 +21,12 @@ impl std::fmt::Debug for SessionRecord {
 }
 
 impl Store {
-    pub async fn create_session(&self, token_hash: &[u8; 32], user_id: &str, csrf: &str, now: i64) -> Result<()> {
+    pub async fn create_session(&self, token_hash: &[u8; 32], user_id: &UserId, csrf: &str, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)",
         )
         .bind(token_hash.to_vec())
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(csrf)
         .bind(now)
         .execute(self.pool())
@@ -43,7 +44,7 @@ impl Store {
         .await?;
         row.map(|r| {
             Ok(SessionRecord {
-                user_id: r.try_get("user_id")?,
+                user_id: UserId::new(r.try_get::<String, _>("user_id")?),
                 email: r.try_get("email")?,
                 csrf_token: r.try_get("csrf_token")?,
                 created_at: r.try_get("created_at")?,

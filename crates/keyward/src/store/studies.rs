@@ -8,6 +8,7 @@
 //! reported as `None`, which `/v1` answers with 422.
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use keyward_core::ids;
+use keyward_core::ids::WorkspaceId;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -109,7 +110,7 @@ fn page<T>(rows: Vec<sqlx::any::AnyRow>, limit: u32, f: fn(&sqlx::any::AnyRow) -
 
 impl Store {
     /// Create a study in `workspace_id`.
-    pub async fn create_study(&self, workspace_id: &str, new: &NewStudy) -> Result<Study> {
+    pub async fn create_study(&self, workspace_id: &WorkspaceId, new: &NewStudy) -> Result<Study> {
         let study = Study {
             id: ids::new_id(STUDY_PREFIX),
             name: new.name.clone(),
@@ -122,7 +123,7 @@ impl Store {
             "INSERT INTO studies (id, workspace_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&study.id)
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .bind(&study.name)
         .bind(&study.description)
         .bind(study.created_at)
@@ -138,12 +139,12 @@ impl Store {
     }
 
     /// One study of `workspace_id`; another workspace's (or a made-up) id is `NotFound`.
-    pub async fn study(&self, workspace_id: &str, study_id: &str) -> Result<Study> {
+    pub async fn study(&self, workspace_id: &WorkspaceId, study_id: &str) -> Result<Study> {
         if !ids::has_prefix(study_id, STUDY_PREFIX) {
             return Err(StoreError::NotFound);
         }
         let row = sqlx::query(&format!("SELECT {STUDY_COLUMNS} FROM studies WHERE workspace_id = $1 AND id = $2"))
-            .bind(workspace_id)
+            .bind(workspace_id.as_str())
             .bind(study_id)
             .fetch_optional(self.pool())
             .await?
@@ -155,7 +156,7 @@ impl Store {
     /// `starting_after`. `None` when that cursor is not one of these studies.
     pub async fn list_studies(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         limit: u32,
         starting_after: Option<&str>,
     ) -> Result<Option<Page<Study>>> {
@@ -164,7 +165,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        let mut filters = vec![("workspace_id =", workspace_id)];
+        let mut filters = vec![("workspace_id =", workspace_id.as_str())];
         filters.extend(starting_after.map(|c| ("id <", c)));
         let rows = fetch_page(self, "studies", STUDY_COLUMNS, &filters, limit).await?;
         page(rows, limit, study_from_row).map(Some)
@@ -175,7 +176,7 @@ impl Store {
     /// one statement, so there is no window between them.
     pub async fn create_transcript(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         study_id: &str,
         new: &NewTranscript,
     ) -> Result<Transcript> {
@@ -201,7 +202,7 @@ impl Store {
              WHERE EXISTS (SELECT 1 FROM studies WHERE workspace_id = $2 AND id = $3)",
         )
         .bind(&t.id)
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .bind(&t.study_id)
         .bind(&t.participant_name)
         .bind(&t.participant_email)
@@ -226,13 +227,13 @@ impl Store {
     }
 
     /// One transcript of `workspace_id`; another workspace's (or a made-up) id is `NotFound`.
-    pub async fn transcript(&self, workspace_id: &str, transcript_id: &str) -> Result<Transcript> {
+    pub async fn transcript(&self, workspace_id: &WorkspaceId, transcript_id: &str) -> Result<Transcript> {
         if !ids::has_prefix(transcript_id, TRANSCRIPT_PREFIX) {
             return Err(StoreError::NotFound);
         }
         let row =
             sqlx::query(&format!("SELECT {TRANSCRIPT_COLUMNS} FROM transcripts WHERE workspace_id = $1 AND id = $2"))
-                .bind(workspace_id)
+                .bind(workspace_id.as_str())
                 .bind(transcript_id)
                 .fetch_optional(self.pool())
                 .await?
@@ -246,7 +247,7 @@ impl Store {
     /// transcripts.
     pub async fn list_transcripts(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         study_id: Option<&str>,
         limit: u32,
         starting_after: Option<&str>,
@@ -261,7 +262,7 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        let mut filters = vec![("workspace_id =", workspace_id)];
+        let mut filters = vec![("workspace_id =", workspace_id.as_str())];
         filters.extend(study_id.map(|s| ("study_id =", s)));
         filters.extend(starting_after.map(|c| ("id <", c)));
         let rows = fetch_page(self, "transcripts", TRANSCRIPT_COLUMNS, &filters, limit).await?;

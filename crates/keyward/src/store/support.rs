@@ -1,8 +1,9 @@
 //! What support looks up with the operator CLI (SPEC §8): workspaces with
 //! their member and key counts, members, and membership changes that never
 //! leave a workspace without an admin.
-use super::{corrupt, now_ms, Result, Store, StoreError};
+use super::{corrupt, Result, Store, StoreError};
 use keyward_core::api::Timestamp;
+use keyward_core::ids::{UserId, WorkspaceId};
 use keyward_core::{Plan, Role};
 use serde::Serialize;
 use sqlx::Row;
@@ -43,7 +44,8 @@ const SUMMARY_SQL: &str = "SELECT w.id, w.name, w.plan, w.rpm_override, w.create
 
 fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<WorkspaceSummary> {
     let plan: Plan = r.try_get::<String, _>("plan")?.parse().map_err(corrupt)?;
-    let rpm_override = r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| v as u32);
+    let rpm_override =
+        r.try_get::<Option<i64>, _>("rpm_override")?.map(|v| super::stored("rpm_override", v)).transpose()?;
     Ok(WorkspaceSummary {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -66,19 +68,19 @@ impl Store {
     }
 
     /// One workspace with its counts.
-    pub async fn workspace_summary(&self, id: &str) -> Result<WorkspaceSummary> {
+    pub async fn workspace_summary(&self, id: &WorkspaceId) -> Result<WorkspaceSummary> {
         let sql = format!("{SUMMARY_SQL} WHERE w.id = $1");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(self.pool()).await?.ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(self.pool()).await?.ok_or(StoreError::NotFound)?;
         summary_from_row(&row)
     }
 
     /// A workspace's members, admins first, then by email.
-    pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>> {
+    pub async fn members(&self, workspace_id: &WorkspaceId) -> Result<Vec<Member>> {
         let rows = sqlx::query(
             "SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
              WHERE m.workspace_id = $1 ORDER BY u.email",
         )
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .fetch_all(self.pool())
         .await?;
         let mut members = rows
@@ -98,12 +100,17 @@ impl Store {
 
     /// Add a member or change their role, unless that demotes the
     /// workspace's last admin (`Conflict(LAST_ADMIN)`, nothing changes).
-    pub async fn set_member_role_keeping_an_admin(&self, workspace_id: &str, user_id: &str, role: Role) -> Result<()> {
+    pub async fn set_member_role_keeping_an_admin(
+        &self,
+        workspace_id: &WorkspaceId,
+        user_id: &UserId,
+        role: Role,
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         // Lock the workspace row (and SQLite's write lock) first, so two
         // concurrent changes cannot both see a second admin.
         let n = sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
-            .bind(workspace_id)
+            .bind(workspace_id.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -112,8 +119,8 @@ impl Store {
         }
         let current: Option<String> =
             sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-                .bind(workspace_id)
-                .bind(user_id)
+                .bind(workspace_id.as_str())
+                .bind(user_id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|r| r.try_get("role"))
@@ -123,16 +130,7 @@ impl Store {
         if was_admin && !role.can_manage_keys() && admins(&mut tx, workspace_id).await? <= 1 {
             return Err(StoreError::Conflict(LAST_ADMIN));
         }
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-        )
-        .bind(workspace_id)
-        .bind(user_id)
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        super::accounts::upsert_member_on(&mut *tx, workspace_id, user_id, role).await?;
         tx.commit().await?;
         self.changes.bump();
         Ok(())
@@ -140,12 +138,15 @@ impl Store {
 
     /// Remove a member, unless they are the workspace's last admin
     /// (`Conflict(LAST_ADMIN)`); `NotFound` when they are not a member.
-    pub async fn remove_member_keeping_an_admin(&self, workspace_id: &str, user_id: &str) -> Result<()> {
+    pub async fn remove_member_keeping_an_admin(&self, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
+            .bind(workspace_id.as_str())
+            .execute(&mut *tx)
+            .await?;
         let role: Role = sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id)
-            .bind(user_id)
+            .bind(workspace_id.as_str())
+            .bind(user_id.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?
@@ -156,8 +157,8 @@ impl Store {
             return Err(StoreError::Conflict(LAST_ADMIN));
         }
         sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id)
-            .bind(user_id)
+            .bind(workspace_id.as_str())
+            .bind(user_id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -166,9 +167,9 @@ impl Store {
     }
 }
 
-async fn admins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, workspace_id: &str) -> Result<i64> {
+async fn admins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, workspace_id: &WorkspaceId) -> Result<i64> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = $1 AND role IN ('admin', 'superadmin')")
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .fetch_one(&mut **tx)
         .await?
         .try_get("n")?)

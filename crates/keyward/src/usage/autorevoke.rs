@@ -32,7 +32,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Thresholds of auto-revocation (from `--auto-revoke-*`).
+/// Thresholds of auto-revocation (from `--auto-revoke-*`, see `config.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoRevokePolicy {
     pub window_secs: u64,
@@ -41,17 +41,9 @@ pub struct AutoRevokePolicy {
 }
 
 impl AutoRevokePolicy {
-    pub fn from_config(c: &crate::config::ServeArgs) -> Self {
-        AutoRevokePolicy {
-            window_secs: c.auto_revoke_window_secs,
-            min_errors: c.auto_revoke_min_errors,
-            min_ratio: c.auto_revoke_min_ratio,
-        }
-    }
-
     /// The first second of the window ending at `now_ms` (inclusive).
     pub fn window_start_sec(&self, now_ms: i64) -> i64 {
-        now_ms.div_euclid(1000) - self.window_secs as i64 + 1
+        now_ms.div_euclid(1000) - i64::try_from(self.window_secs).unwrap_or(i64::MAX) + 1
     }
 
     /// Whether `errors` out of `requests` reach both thresholds.
@@ -107,7 +99,7 @@ impl DueChecks {
 
     /// The keys to count now (in key order); they are marked counted.
     pub fn take_due(&mut self, now_ms: i64) -> Vec<(Arc<str>, Arc<str>)> {
-        let gap = CHECK_GAP.as_millis() as i64;
+        let gap = i64::try_from(CHECK_GAP.as_millis()).unwrap_or(i64::MAX);
         let mut due: Vec<_> = self
             .keys
             .iter_mut()
@@ -279,16 +271,14 @@ pub async fn check_key(
         return Ok(None);
     }
     let ratio = (errors as f64 / requests as f64 * 1000.0).round() / 1000.0;
-    let by_code = store.usage_key_error_codes(workspace_id, key_id, since_ms).await?;
+    let (ws, key) = (keyward_core::WorkspaceId::new(workspace_id), keyward_core::KeyId::new(key_id));
+    let by_code = store.usage_key_error_codes(&ws, &key, since_ms).await?;
     let codes: serde_json::Map<String, serde_json::Value> =
         by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect();
     let details = json!({
         "errors": errors, "requests": requests, "window_secs": policy.window_secs, "ratio": ratio, "by_code": codes,
     });
-    if !store
-        .revoke_key(workspace_id, key_id, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details)
-        .await?
-    {
+    if !store.revoke_key(&ws, &key, Revoker::System, keyward_core::RevokeReason::AutoErrorRate, details).await? {
         return Ok(None);
     }
     Ok(Some(Revoked {

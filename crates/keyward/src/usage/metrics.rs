@@ -64,7 +64,7 @@ impl UsageMetrics {
             self.batch_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.batch_count.fetch_add(1, Ordering::Relaxed);
-        self.batch_sum_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.batch_sum_us.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (format 0.0.4).

@@ -86,6 +86,21 @@ impl Recorder {
 }
 
 /// A `GET` record of workspace `ws_1` from localhost (unit tests).
+/// A request's method as a usage record stores it (no allocation; any
+/// other method is `OTHER`).
+pub(crate) fn static_method(m: &str) -> &'static str {
+    match m {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn test_record(at_ms: i64, key: &str, route: &str, status: u16, code: Option<&'static str>) -> UsageRecord {
     UsageRecord {

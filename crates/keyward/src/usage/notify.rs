@@ -91,7 +91,9 @@ impl Notifier {
     /// Record the notification and start the webhook delivery (if any).
     /// Failures are logged, never returned: the revocation already happened.
     pub async fn auto_revoked(&self, r: &Revoked, now_ms: i64) {
-        let name = match self.store.key(&r.workspace_id, &r.key_id).await {
+        let (ws, key) =
+            (keyward_core::WorkspaceId::new(r.workspace_id.as_str()), keyward_core::KeyId::new(r.key_id.as_str()));
+        let name = match self.store.key(&ws, &key).await {
             Ok(k) => k.name,
             Err(e) => {
                 tracing::warn!(error = ?e, key_id = %r.key_id, "could not read the auto-revoked key's name");

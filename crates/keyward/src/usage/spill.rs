@@ -82,7 +82,8 @@ pub fn encode(r: &UsageRecord, out: &mut Vec<u8>) {
         ip: r.ip,
     })
     .expect("a usage record serialises");
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    // A record is a few hundred bytes: its length always fits the u32 header.
+    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
 }
@@ -111,7 +112,7 @@ fn decode(body: &[u8]) -> Option<UsageRecord> {
         at_ms: r.at,
         workspace_id: Arc::from(r.ws),
         key_id: Arc::from(r.key),
-        method: crate::http::v1::auth::static_method(&r.m),
+        method: super::static_method(&r.m),
         route: Arc::from(r.route),
         path: r.path,
         status: r.status,
@@ -161,7 +162,10 @@ pub fn behind(metrics: &UsageMetrics) -> Option<keyward_core::api::UsageBehind> 
     let since = metrics.spilled_since_ms.load(Ordering::Relaxed);
     (spilled_records > 0).then(|| keyward_core::api::UsageBehind {
         spilled_records,
-        since: keyward_core::api::Timestamp(if since > 0 { since as i64 } else { crate::store::now_ms() }),
+        since: keyward_core::api::Timestamp(match i64::try_from(since) {
+            Ok(s) if s > 0 => s,
+            _ => crate::store::now_ms(),
+        }),
     })
 }
 
@@ -256,7 +260,7 @@ impl Spill {
         } else if let Some(s) = since {
             let _ = self.metrics.spilled_since_ms.compare_exchange(
                 0,
-                s.max(1) as u64,
+                crate::store::unsigned_ms(s.max(1)),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );

@@ -66,7 +66,10 @@ pub fn fold(rows: &[HourStatusCount], current: i64) -> UsageReport {
             continue;
         }
         let error = r.status >= 400;
-        let bucket = &mut series[((r.hour_start - first) / HOUR_MS) as usize];
+        let Some(bucket) = usize::try_from((r.hour_start - first) / HOUR_MS).ok().and_then(|i| series.get_mut(i))
+        else {
+            continue;
+        };
         bucket.total += r.requests;
         bucket.errors += if error { r.requests } else { 0 };
         add(&mut week, r, error);

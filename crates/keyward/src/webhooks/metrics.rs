@@ -39,7 +39,7 @@ impl WebhookMetrics {
                 self.buckets[i].fetch_add(1, Ordering::Relaxed);
             }
             self.count.fetch_add(1, Ordering::Relaxed);
-            self.sum_ms.fetch_add(ms.max(0) as u64, Ordering::Relaxed);
+            self.sum_ms.fetch_add(crate::store::unsigned_ms(ms), Ordering::Relaxed);
         }
     }
 

@@ -139,18 +139,27 @@ pub fn parse_retry_schedule(s: &str) -> Result<RetrySchedule, String> {
     s.parse()
 }
 
+/// What webhooks need from the serve flags (`--webhooks-*`).
+#[derive(Clone)]
+pub struct WebhooksConfig {
+    /// Which targets the outbound client may reach.
+    pub policy: crate::outbound::Policy,
+    /// `--webhooks-secret-key`, as given (never logged).
+    pub secret_key: Option<String>,
+    /// The SQLite file, beside which a generated key is kept; `None` on PostgreSQL.
+    pub sqlite_path: Option<std::path::PathBuf>,
+    pub schedule: RetrySchedule,
+}
+
 impl Webhooks {
-    /// From the serve flags. The master key: `--webhooks-secret-key`, or on
-    /// SQLite a generated `webhooks.key` beside the database; on PostgreSQL
-    /// without the flag, webhooks cannot be created (503) and keyward says so.
-    pub fn from_config(config: &crate::config::ServeArgs) -> anyhow::Result<Webhooks> {
-        let policy = crate::outbound::Policy {
-            allow_private: config.webhooks_allow_private,
-            allow_http: config.webhooks_allow_http,
-        };
-        let master = match &config.webhooks_secret_key {
+    /// The master key: `--webhooks-secret-key`, or on SQLite a generated
+    /// `webhooks.key` beside the database; on PostgreSQL without the flag,
+    /// webhooks cannot be created (503) and keyward says so.
+    pub fn new(config: &WebhooksConfig) -> anyhow::Result<Webhooks> {
+        let policy = config.policy;
+        let master = match &config.secret_key {
             Some(k) => Some(secret::MasterKey::parse(k)?),
-            None => match config.store.location()?.sqlite_path {
+            None => match &config.sqlite_path {
                 Some(db) => {
                     let dir = db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
                     Some(secret::MasterKey::load_or_create(dir)?)
@@ -167,7 +176,7 @@ impl Webhooks {
         Ok(Webhooks {
             client: crate::outbound::OutboundClient::new(policy)?,
             master,
-            schedule: config.webhooks_retry_schedule.clone(),
+            schedule: config.schedule.clone(),
             metrics: Default::default(),
             claims: Default::default(),
         })

@@ -169,7 +169,10 @@ async fn outcome_of(hooks: &Webhooks, d: &ClaimedDelivery) -> DeliveryOutcome {
     }
     let retry_at = |now: i64| {
         let failed = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
-        hooks.schedule.delay_after(failed).map(|delay| now + delay.as_millis() as i64)
+        hooks
+            .schedule
+            .delay_after(failed)
+            .map(|delay| now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)))
     };
     let Some(key) = hooks.master.as_ref().and_then(|m| m.open(&d.hook_id, &d.secret_sealed)) else {
         tracing::error!(hook_id = %d.hook_id, "webhook secret cannot be decrypted: is --webhooks-secret-key the one it was created with?");
@@ -191,14 +194,17 @@ async fn outcome_of(hooks: &Webhooks, d: &ClaimedDelivery) -> DeliveryOutcome {
     let res = hooks.client.post_json(&d.target_url, &headers, signed.body).await;
     let now = now_ms();
     match res {
-        Ok(r) if (200..300).contains(&r.status) => {
-            DeliveryOutcome::Delivered { status: r.status, duration_ms: r.duration.as_millis() as i64 }
+        Ok(r) if (200..300).contains(&r.status) => DeliveryOutcome::Delivered {
+            status: r.status,
+            duration_ms: i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX),
+        },
+        Ok(r) if r.status == 410 => {
+            DeliveryOutcome::Gone { duration_ms: i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX) }
         }
-        Ok(r) if r.status == 410 => DeliveryOutcome::Gone { duration_ms: r.duration.as_millis() as i64 },
         Ok(r) => DeliveryOutcome::Failed {
             status: Some(r.status),
             error: None,
-            duration_ms: r.duration.as_millis() as i64,
+            duration_ms: i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX),
             retry_at: retry_at(now),
         },
         Err(e) => {
@@ -210,7 +216,7 @@ async fn outcome_of(hooks: &Webhooks, d: &ClaimedDelivery) -> DeliveryOutcome {
             DeliveryOutcome::Failed {
                 status: None,
                 error: Some(error),
-                duration_ms: started.elapsed().as_millis() as i64,
+                duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
                 retry_at: retry_at(now),
             }
         }

@@ -178,7 +178,7 @@ async fn another_workspaces_key_id_is_404_and_stays_active() {
 async fn free_plans_cannot_generate_keys_and_existing_keys_are_suspended() {
     let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret } } =
         TestApp::builder().with_key().spawn().await;
-    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Free).await.unwrap();
     let (s, v) = admin.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": "x" })).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("plan_required")));
     let (s, v) = app.v1_get("/v1/me", &secret).await;
@@ -186,7 +186,7 @@ async fn free_plans_cannot_generate_keys_and_existing_keys_are_suspended() {
     // Admins can still list (and revoke) them.
     assert_eq!(admin.get(&format!("/api/workspaces/{ws}/api-keys")).await.1["data"][0]["id"], id.as_str());
     // An upgrade brings them back at once.
-    app.store.set_plan(&ws, Plan::Enterprise).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Enterprise).await.unwrap();
     let (s, v) = app.v1_get("/v1/me", &secret).await;
     assert_eq!((s, v["rate_limit"]["requests_per_minute"].as_u64()), (StatusCode::OK, Some(1000)));
 }
@@ -229,7 +229,10 @@ async fn a_key_survives_its_creators_removal_and_is_flagged() {
     let AppWithKey { app, workspace_id: ws, admin: creator, key: NewKey { id, secret } } =
         TestApp::builder().with_key().spawn().await;
     let other = app.user(&ws, "other-admin@example.com", Role::Admin).await;
-    app.store.remove_member(&ws, &creator.user_id).await.unwrap();
+    app.store
+        .remove_member(&keyward_core::WorkspaceId::new(&*ws), &keyward_core::UserId::new(&*creator.user_id))
+        .await
+        .unwrap();
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     let (_, list) = other.get(&format!("/api/workspaces/{ws}/api-keys")).await;
     assert_eq!(list["data"][0]["id"], id.as_str());
@@ -292,7 +295,7 @@ async fn only_the_sha256_of_a_key_is_stored_anywhere_under_the_data_dir() {
     admin.get(&format!("/api/workspaces/{ws}/api-usage")).await;
     let pg = app.db.clone();
     let (dir, _) = app.stop().await;
-    let hash = keyward_core::HashedKey::of(&secret);
+    let hash = keyward_core::key::parse(&secret).unwrap().hash();
     let random_part = &secret.as_bytes()[8..40];
     let mut found_hash = false;
     if let Some(db) = pg {

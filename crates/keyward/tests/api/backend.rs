@@ -31,7 +31,7 @@ async fn the_redis_limiter_keeps_the_sliding_log_contract() {
     let url = require_redis();
     let prefix = format!("kwtest:{}:", ulid::Ulid::new());
     let limiter = RedisLimiter::connect(&url, &prefix, 1.0).await.unwrap();
-    let key = HashedKey::of("ue_live_contract");
+    let key = HashedKey::from_slice(&[1; 32]).unwrap();
     let now = 0; // ignored by Redis, which uses its own clock
     for i in 1..=5u32 {
         let d = limiter.try_acquire(&key, 5, now).await;
@@ -50,7 +50,7 @@ async fn the_redis_limiter_keeps_the_sliding_log_contract() {
     assert!(limiter.try_acquire(&key, 7, now).await.allowed);
     assert!(!limiter.try_acquire(&key, 7, now).await.allowed);
     // A limit of 0 refuses with the nominal window.
-    let d = limiter.try_acquire(&HashedKey::of("other"), 0, now).await;
+    let d = limiter.try_acquire(&HashedKey::from_slice(&[2; 32]).unwrap(), 0, now).await;
     assert_eq!((d.allowed, d.retry_after_secs), (false, Some(60)));
 
     // Namespaced key with a TTL no longer than the window.
@@ -117,7 +117,11 @@ async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
     let proxy = redis_proxy().await;
     let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
         TestApp::builder().redis_via(&proxy).plan(Plan::Starter).with_key().spawn().await;
-    let redis_key = format!("{}rl:{}", app.redis_prefix().unwrap(), hex::encode(HashedKey::of(&key).as_bytes()));
+    let redis_key = format!(
+        "{}rl:{}",
+        app.redis_prefix().unwrap(),
+        hex::encode(keyward_core::key::parse(&key).unwrap().hash().as_bytes())
+    );
     assert_eq!(count(&app, &key, 10).await, (10, 0));
     assert_eq!(redis_query::<usize>(&url, redis::cmd("ZCARD").arg(&redis_key)).await, 10);
     assert!(app.redis_stats().unwrap().up);
@@ -216,7 +220,7 @@ async fn last_used_is_written_in_bulk_and_never_moves_backwards() {
         (ids[1].clone(), 1_800_000_000_000, "192.0.2.2".to_string()),
     ];
     app.store.record_last_used(&late).await.unwrap();
-    let keys = app.store.list_keys(&ws).await.unwrap();
+    let keys = app.store.list_keys(&keyward_core::WorkspaceId::new(&*ws)).await.unwrap();
     let find = |id: &str| keys.iter().find(|k| k.id == id).unwrap();
     assert_eq!(find(&ids[0]).last_used_ip.as_deref(), Some("10.0.0.0"), "never backwards");
     assert_eq!(find(&ids[0]).last_used_at.map(|t| t.0), Some(1_700_000_000_000));

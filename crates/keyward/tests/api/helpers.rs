@@ -11,8 +11,9 @@
 //! the same store and Redis.
 #![allow(dead_code)]
 
-use keyward::app::{self, AppState};
+use keyward::app;
 use keyward::config::{ServeArgs, StoreArgs};
+use keyward::state::AppState;
 use keyward::store::{Store, StoreLocation};
 use keyward_core::{Plan, Role};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -449,7 +450,7 @@ impl TestApp {
     }
 
     pub async fn workspace(&self, plan: Plan) -> String {
-        self.store.create_workspace("Acme Research", plan).await.unwrap().id
+        self.store.create_workspace("Acme Research", plan).await.unwrap().id.into_string()
     }
 
     /// A user with `role` in `ws`, signed in.
@@ -459,7 +460,7 @@ impl TestApp {
             Some(u) => u,
             None => self.store.create_user(email, &hash).await.unwrap(),
         };
-        self.store.upsert_member(ws, &user.id, role).await.unwrap();
+        self.store.upsert_member(&keyward_core::WorkspaceId::new(ws), &user.id, role).await.unwrap();
         self.login(email, PASSWORD).await
     }
 

@@ -424,7 +424,7 @@ async fn on_the_free_plan_nothing_is_delivered() {
         .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/free"), "event": "key.revoked" }))
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Free).await.unwrap();
     assert_eq!(admin.delete(&format!("/api/workspaces/{ws}/api-keys/{kid}")).await.0, StatusCode::NO_CONTENT);
     // The event was skipped (no delivery pending), and nothing arrived.
     eventually(5, || async { (app.store.webhook_gauges().await.unwrap().0 == 0).then_some(()) }).await;

@@ -281,7 +281,7 @@ async fn bad_signatures_and_unknown_identifiers_are_401_and_change_nothing() {
     let impostor = SigningKey::random(&mut rand::rngs::OsRng);
     // (what, body, identifier, signature)
     type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, Option<String>);
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("no headers", body.clone(), None, None),
         ("no signature", body.clone(), Some("k1"), None),
         ("no identifier", body.clone(), None, Some(good.clone())),

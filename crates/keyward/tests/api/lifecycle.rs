@@ -263,7 +263,7 @@ async fn revoked_expired_rolled_or_foreign_keys_cannot_be_rolled() {
 
     // On the free plan keys are suspended, and none can be rolled into existence.
     let d = create(&admin, &ws, json!({ "name": "d" })).await;
-    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Free).await.unwrap();
     let (s, v) = roll(&admin, &ws, d["id"].as_str().unwrap(), json!({})).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("plan_required")), "{v}");
 }

@@ -74,7 +74,7 @@ async fn limits_are_per_key() {
 async fn rate_limit_overrides_and_plan_changes_apply_on_the_next_request() {
     let AppWithKey { app, workspace_id: ws, key: NewKey { secret: key, .. }, .. } =
         TestApp::builder().with_key().spawn().await;
-    app.store.set_rate_limit(&ws, Some(3)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(3)).await.unwrap();
     let statuses: Vec<u16> = {
         let mut v = vec![];
         for _ in 0..4 {
@@ -86,7 +86,7 @@ async fn rate_limit_overrides_and_plan_changes_apply_on_the_next_request() {
     let res = app.v1(Method::GET, "/v1/me", &key).send().await.unwrap();
     assert_eq!(res.headers()["ratelimit-policy"], "\"custom\";q=3;w=60");
     // Back to the plan's 300: the 3 successes so far leave 297.
-    app.store.set_rate_limit(&ws, None).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), None).await.unwrap();
     let res = app.v1(Method::GET, "/v1/me", &key).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-ratelimit-remaining"], "296");

@@ -1,4 +1,7 @@
 //! keyward's integration tests: one binary, the real app on real sockets.
+// Test fixtures and measurements: small counts and durations, times after
+// 1970; the casts cannot lose them, and `TryFrom` would only add noise.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 mod helpers;
 
 mod admin_keys;

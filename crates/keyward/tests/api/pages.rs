@@ -62,7 +62,7 @@ async fn on_the_free_plan_a_row_says_suspended_and_offers_no_rotation() {
     let AppWithKey { app, workspace_id: ws, admin, key } = TestApp::builder().with_key().spawn().await;
     let (_, _, ready) = fetch_row(&admin, &ws, &key.id).await;
     assert!(ready.contains("rotate-key") && !ready.contains("Suspended"), "{ready}");
-    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Free).await.unwrap();
     let (_, _, row) = fetch_row(&admin, &ws, &key.id).await;
     assert!(row.contains("Suspended") && !row.contains("rotate-key"), "{row}");
     assert_eq!(row, row_of(&admin.page(&ws).await, &key.id));

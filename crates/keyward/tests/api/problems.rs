@@ -74,7 +74,7 @@ async fn v1_problem_bodies_keep_their_shape() {
     assert!((1..=60).contains(&n), "{detail}");
     v["detail"] = json!(secs.replace(&detail, "retry after [secs] s"));
     insta::assert_json_snapshot!("v1_429_rate_limited", v);
-    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Free).await.unwrap();
     let (_, v) = problem(app.http.get(app.url("/v1/studies")).bearer_auth(&key.secret).send().await.unwrap()).await;
     insta::assert_json_snapshot!("v1_403_plan_required", v);
 }

@@ -165,7 +165,7 @@ async fn rate_limited_answers_are_left_out_of_the_denominator() {
     let app = TestApp::builder().config(|c| c.auto_revoke_min_errors = 3).spawn().await;
     let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
         app.add_admin_with_key(Plan::Pro).await;
-    app.store.set_rate_limit(&ws, Some(1)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(1)).await.unwrap();
     allow_only(&admin, &ws, &id, "127.0.0.2/32").await;
     let (allowed, outside) = (client_from("127.0.0.2"), client_from("127.0.0.1"));
     assert_eq!(me_from(&app, &allowed, &key).await.0, StatusCode::OK);
@@ -194,7 +194,7 @@ async fn a_flood_of_429s_never_revokes() {
         .await;
     let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
         app.add_admin_with_key(Plan::Pro).await;
-    app.store.set_rate_limit(&ws, Some(2)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(2)).await.unwrap();
     for _ in 0..30 {
         app.v1_get("/v1/me", &key).await;
     }

@@ -31,7 +31,7 @@ async fn a_mixed_burst_is_counted_exactly_by_status_code_and_endpoint_template()
     let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: a_id, secret: a } } =
         app.add_admin_with_key(Plan::Pro).await;
     let NewKey { id: b_id, secret: b } = admin.new_key(&ws, "second").await;
-    app.store.set_rate_limit(&ws, Some(5)).await.unwrap();
+    app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(5)).await.unwrap();
 
     // Key a: 3 × 200, 2 × 404 (unknown study), then 2 × 429 (limit of 5).
     for path in ["/v1/me?expand=nothing", "/v1/me", "/v1/me", UNKNOWN_STUDY, UNKNOWN_STUDY] {

@@ -44,7 +44,7 @@ async fn a_postgres_outage_longer_than_the_old_drop_point_loses_no_usage_record_
     let writer = Writer {
         store: store.clone(),
         metrics: Arc::clone(&metrics),
-        policy: AutoRevokePolicy::from_config(&app.config),
+        policy: AutoRevokePolicy::from(&app.config),
         notifier: Arc::new(Notifier::new(store.clone(), None, Retry::default(), Arc::clone(&metrics)).unwrap()),
         retry: Retry { attempts: 5, first_backoff: Duration::from_millis(100) },
         spill: Some(Spill::open(spill_dir.path(), 64 << 20, Arc::clone(&metrics)).unwrap()),

@@ -275,7 +275,7 @@ async fn resource_routes_need_a_valid_key() {
 async fn a_free_workspace_gets_403_plan_required_on_resource_routes() {
     let AppWithKey { app, workspace_id: ws, key, .. } = TestApp::builder().with_key().spawn().await;
     let sid = study_id(&app, &key.secret).await;
-    app.store.set_plan(&ws, Plan::Free).await.unwrap();
+    app.store.set_plan(&keyward_core::WorkspaceId::new(&*ws), Plan::Free).await.unwrap();
     for path in ["/v1/studies".to_string(), format!("/v1/studies/{sid}"), "/v1/transcripts".to_string()] {
         let (s, v) = app.v1_get(&path, &key.secret).await;
         assert_problem(s, &v, StatusCode::FORBIDDEN, "plan_required");

@@ -55,7 +55,14 @@ pub async fn create_transcript(app: &TestApp, key: &str, study_id: &str, partici
 pub async fn seed_studies(app: &TestApp, ws: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let s = app.store.create_study(ws, &NewStudy { name: format!("Study {i}"), description: None }).await.unwrap();
+        let s = app
+            .store
+            .create_study(
+                &keyward_core::WorkspaceId::new(ws),
+                &NewStudy { name: format!("Study {i}"), description: None },
+            )
+            .await
+            .unwrap();
         ids.push(s.id);
     }
     ids
@@ -71,7 +78,7 @@ pub async fn seed_transcripts(app: &TestApp, ws: &str, study: &str, n: usize) ->
             language: "en".into(),
             segments: vec![Segment { speaker: "A".into(), start_ms: 0, end_ms: 1, text: "t".into() }],
         };
-        ids.push(app.store.create_transcript(ws, study, &t).await.unwrap().id);
+        ids.push(app.store.create_transcript(&keyward_core::WorkspaceId::new(ws), study, &t).await.unwrap().id);
     }
     ids
 }

@@ -1,8 +1,9 @@
 //! The real keyward on a real socket over a fresh SQLite store (a trimmed
 //! copy of `tests/api/helpers.rs`: this binary needs no PostgreSQL/Redis).
 
-use keyward::app::{self, AppState};
+use keyward::app;
 use keyward::config::{ServeArgs, StoreArgs};
+use keyward::state::AppState;
 use keyward::store::Store;
 use keyward_core::{Plan, Role};
 use reqwest::StatusCode;
@@ -60,7 +61,7 @@ impl TestApp {
     }
 
     pub async fn workspace(&self, name: &str, plan: Plan) -> String {
-        self.store.create_workspace(name, plan).await.unwrap().id
+        self.store.create_workspace(name, plan).await.unwrap().id.into_string()
     }
 
     /// A user (password [`PASSWORD`]) with `role` in `ws`; returns the email.
@@ -69,7 +70,7 @@ impl TestApp {
             Some(u) => u,
             None => self.store.create_user(email, &keyward::password::hash(PASSWORD).unwrap()).await.unwrap(),
         };
-        self.store.upsert_member(ws, &user.id, role).await.unwrap();
+        self.store.upsert_member(&keyward_core::WorkspaceId::new(ws), &user.id, role).await.unwrap();
         email.to_string()
     }
 

@@ -15,12 +15,12 @@
 //! whatever its outcome. Responses that passed steps 1–5 carry the
 //! rate-limit headers.
 
-use crate::app::AppState;
-use crate::auth::VerifiedKey;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::session::client_ip;
+use crate::http::extract::client_ip;
+use crate::keycache::VerifiedKey;
+use crate::state::AppState;
 use crate::store::now_ms;
-use crate::usage::UsageRecord;
+use crate::usage::{static_method, UsageRecord};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use keyward_core::api::Timestamp;
 use keyward_core::key::{self, KeyParseError};
 use keyward_core::ratelimit::Decision;
-use keyward_core::{HashedKey, RateLimitPolicy};
+use keyward_core::{RateLimitPolicy, WorkspaceId};
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -42,8 +42,8 @@ pub struct ApiKeyContext {
 
 impl ApiKeyContext {
     /// The workspace every query of this request is scoped to.
-    pub fn workspace_id(&self) -> &str {
-        &self.key.key.workspace_id[..]
+    pub fn workspace_id(&self) -> WorkspaceId {
+        WorkspaceId::new(&*self.key.key.workspace_id)
     }
 }
 
@@ -83,8 +83,8 @@ pub async fn pipeline(
         None => Err("send the key as Authorization: Bearer ue_live_…"),
         Some(token) => match key::parse(token) {
             Err(e) => Err(parse_detail(e)),
-            Ok(()) => {
-                let hash = HashedKey::of(token);
+            Ok(parsed) => {
+                let hash = parsed.hash();
                 match state.keys.lookup(&hash).await {
                     Err(e) => {
                         tracing::error!(error = ?e, "key lookup failed");
@@ -99,7 +99,7 @@ pub async fn pipeline(
     let (vk, hash) = match verified {
         Ok(found) => found,
         Err(detail) => {
-            return match state.limiter.failed_auth(ip, now as u64).await {
+            return match state.limiter.failed_auth(ip, crate::store::unsigned_ms(now)).await {
                 Some(retry) => ApiError::TooManyFailedAuth(retry).into_response(),
                 None => ApiError::InvalidApiKey(detail).into_response(),
             };
@@ -118,7 +118,7 @@ pub async fn pipeline(
         Err(e) => e.into_response(),
         Ok(policy) => {
             // Step 6.
-            let d = state.limiter.try_acquire(&hash, policy.requests_per_minute, now as u64).await;
+            let d = state.limiter.try_acquire(&hash, policy.requests_per_minute, crate::store::unsigned_ms(now)).await;
             if vk.take_touch(now) {
                 state.last_used.touch(&vk.key.id, now, ip);
             }
@@ -142,24 +142,45 @@ pub async fn pipeline(
     };
 
     // A method the route does not take: the request matched no operation.
-    let route =
-        if res.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED { super::unmatched::route() } else { route };
-    state
-        .usage
-        .record(UsageRecord {
-            at_ms: now,
-            workspace_id: Arc::clone(&vk.key.workspace_id),
-            key_id: Arc::clone(&vk.key.id),
-            method,
-            route,
-            path,
-            status: res.status().as_u16(),
-            code: res.extensions().get::<ErrorCode>().map(|c| c.0),
-            latency_us: started.elapsed().as_micros() as u64,
-            ip,
-        })
-        .await;
+    let route = if res.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED { unmatched_route() } else { route };
+    state.usage.record(usage_record(&vk, Use { method, route, path, started, now, ip }, &res)).await;
     res
+}
+
+/// A request made with a key that exists, as the usage log records it.
+pub(crate) struct Use {
+    pub method: &'static str,
+    pub route: Arc<str>,
+    pub path: String,
+    pub started: Instant,
+    pub now: i64,
+    pub ip: std::net::IpAddr,
+}
+
+/// The usage log's record (SPEC §6) of `u`, answered `res`.
+pub(crate) fn usage_record(vk: &VerifiedKey, u: Use, res: &Response) -> UsageRecord {
+    UsageRecord {
+        at_ms: u.now,
+        workspace_id: Arc::clone(&vk.key.workspace_id),
+        key_id: Arc::clone(&vk.key.id),
+        method: u.method,
+        route: u.route,
+        path: u.path,
+        status: res.status().as_u16(),
+        code: res.extensions().get::<ErrorCode>().map(|c| c.0),
+        latency_us: u64::try_from(u.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        ip: u.ip,
+    }
+}
+
+/// The route name of `/v1` requests that match no route or not its method
+/// ([`super::unmatched`]).
+pub const UNMATCHED: &str = "unmatched";
+
+/// The shared `unmatched` route name.
+pub fn unmatched_route() -> Arc<str> {
+    static R: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(UNMATCHED));
+    Arc::clone(&R)
 }
 
 /// Steps 3–5; the rate-limit policy in force when they pass.
@@ -201,19 +222,6 @@ pub fn missing_scope(
     route.scope_for(method).filter(|s| !vk.key.scopes.contains(*s))
 }
 
-pub(crate) fn static_method(m: &str) -> &'static str {
-    match m {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
 /// `X-RateLimit-*` and the IETF draft `RateLimit-Policy` / `RateLimit` fields.
 pub fn rate_limit_headers(h: &mut HeaderMap, policy: &RateLimitPolicy, d: &Decision) {
     static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -247,7 +255,7 @@ fn number(n: u64) -> HeaderValue {
     const SMALL: usize = 1001;
     static TABLE: LazyLock<Vec<HeaderValue>> =
         LazyLock::new(|| (0..SMALL).map(|i| HeaderValue::from_static(String::leak(i.to_string()))).collect());
-    match TABLE.get(n as usize) {
+    match usize::try_from(n).ok().and_then(|i| TABLE.get(i)) {
         Some(v) => v.clone(),
         None => HeaderValue::from(n),
     }

@@ -2,12 +2,12 @@
 //! Also the validation and creation shared with the admins' key-event
 //! hooks (`/api/workspaces/{ws}/hooks`).
 
-use super::extract::{unknown_cursor, ListParams, ResourceId};
 use super::ApiKeyContext;
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
 use crate::http::json::ApiJson;
 use crate::outbound::{check_url, Policy, UrlError};
+use crate::state::AppState;
 use crate::store::{HookRecord, NewHook, StoreError};
 use crate::webhooks::{secret, EventType, HOOK_PREFIX, MAX_TARGET_URL_CHARS};
 use axum::extract::State;
@@ -227,7 +227,7 @@ pub async fn create_hook(
 ) -> ApiResult<Response> {
     let (target, event) = parse_hook_input(&state, &body, EventType::is_resource_event)?;
     let key_id = ctx.key.key.id.clone();
-    create_hook_response(&state, ctx.workspace_id(), Some(&key_id), None, &target, event).await
+    create_hook_response(&state, &ctx.workspace_id(), Some(&key_id), None, &target, event).await
 }
 
 /// The workspace's REST hooks, newest first.
@@ -246,7 +246,7 @@ pub async fn list_hooks(
 ) -> ApiResult<Json<HookList>> {
     let page = state
         .store
-        .list_rest_hooks(ctx.workspace_id(), params.limit, params.starting_after.as_deref())
+        .list_rest_hooks(&ctx.workspace_id(), params.limit, params.starting_after.as_deref())
         .await?
         .ok_or_else(unknown_cursor)?;
     Ok(Json(HookList { data: page.data.iter().map(HookObject::from).collect(), has_more: page.has_more }))
@@ -266,7 +266,7 @@ pub async fn delete_hook(
     Extension(ctx): Extension<ApiKeyContext>,
     ResourceId(id): ResourceId,
 ) -> ApiResult<StatusCode> {
-    match state.store.delete_hook(ctx.workspace_id(), &id, true).await {
+    match state.store.delete_hook(&ctx.workspace_id(), &id, true).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(ApiError::NotFound),
         Err(e) => Err(e.into()),

@@ -4,13 +4,13 @@
 //!
 //! Bodies are read as a `serde_json::Value` by [`ApiJson`](crate::http::json::ApiJson)
 //! (415/413/400) and then walked here, so a 422 lists every problem of the
-//! body at once (up to [`MAX_ERRORS`]) with JSON paths such as
+//! body at once (up to [`MAX_ERRORS`](crate::http::error::MAX_ERRORS)) with JSON paths such as
 //! `segments[3].end_ms`, and never echoes the client's input.
 //!
 //! Strings are measured in Unicode scalar values (what JSON Schema's
 //! `maxLength` counts), before trimming; stored values are trimmed.
 
-use crate::http::error::FieldError;
+use crate::http::error::{Errors, FieldError};
 use crate::store::{NewStudy, NewTranscript, Segment};
 use regex::Regex;
 use serde_json::{json, Map, Value};
@@ -32,8 +32,6 @@ pub const SEGMENTS_MAX: usize = 10_000;
 pub const TEXT_MAX: usize = 10_000;
 /// Largest `start_ms` / `end_ms`: a week of recording.
 pub const MS_MAX: u64 = 7 * 86_400_000;
-/// A 422 lists at most this many field errors.
-pub const MAX_ERRORS: usize = 100;
 
 // The character classes behind the patterns. They avoid `\s`, `\d` and `\w`
 // on purpose: regex engines disagree on them (ASCII or Unicode), and the
@@ -77,35 +75,6 @@ static TEXT_RE: LazyLock<Regex> = LazyLock::new(|| compiled(TEXT_PATTERN));
 static DESCRIPTION_RE: LazyLock<Regex> = LazyLock::new(|| compiled(DESCRIPTION_PATTERN));
 static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| compiled(EMAIL_PATTERN));
 static LANGUAGE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(LANGUAGE_PATTERN));
-
-/// The field errors of one body, capped at [`MAX_ERRORS`].
-#[derive(Debug, Default)]
-pub struct Errors(Vec<FieldError>);
-
-impl Errors {
-    pub fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
-        if self.0.len() < MAX_ERRORS {
-            self.0.push(FieldError::new(field, code, message));
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn into_vec(self) -> Vec<FieldError> {
-        self.0
-    }
-
-    /// `Ok(v)` when nothing was pushed.
-    pub fn finish<T>(self, v: T) -> Result<T, Vec<FieldError>> {
-        if self.0.is_empty() {
-            Ok(v)
-        } else {
-            Err(self.0)
-        }
-    }
-}
 
 fn path(parent: &str, name: &str) -> String {
     if parent.is_empty() {
@@ -196,6 +165,8 @@ fn optional<'a>(map: &'a Map<String, Value>, name: &str, nullable: bool) -> Opti
 }
 
 /// A whole number in `0..=MS_MAX`. JSON Schema counts `5.0` as an integer, and so does this.
+// The float case is whole and within 0..=MS_MAX (checked before the cast).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn millis(v: &Value, at: &str, errs: &mut Errors) -> Option<u64> {
     let Value::Number(n) = v else {
         errs.push(at, "invalid_type", format!("expected an integer, got {}", type_name(v)));
@@ -416,6 +387,7 @@ pub fn create_transcript_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::error::MAX_ERRORS;
 
     fn errors(r: Result<impl std::fmt::Debug, Vec<FieldError>>) -> Vec<(String, String)> {
         r.expect_err("expected field errors").into_iter().map(|e| (e.field, e.code)).collect()

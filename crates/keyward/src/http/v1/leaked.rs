@@ -6,12 +6,12 @@
 //!   anything is read from it;
 //! - `POST /v1/leaked-keys`: anyone's report, always the same 202.
 
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::client_ip;
 use crate::http::json::{is_json, parse_json};
-use crate::http::session::client_ip;
 use crate::leaked::github::KeyLookup;
 use crate::leaked::{revoke_reported, Reported, Reporter};
+use crate::state::AppState;
 use crate::store::now_ms;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,11 +19,11 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use keyward_core::key;
 use keyward_core::secret_scanning::{
     decode_signature, parse_github_report, verify_decoded, ReportError, KEY_IDENTIFIER_HEADER, MAX_MATCHES,
     SIGNATURE_HEADER,
 };
-use keyward_core::{key, HashedKey};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -155,14 +155,16 @@ pub async fn github_report(
     let matches = parse_github_report(&body).map_err(report_error)?;
     let reported: Vec<Reported> = matches
         .iter()
-        .filter(|m| key::parse(&m.token).is_ok())
-        .map(|m| Reported { hash: HashedKey::of(&m.token), source: m.source.clone(), url: m.url.clone() })
+        .filter_map(|m| {
+            let hash = key::parse(&m.token).ok()?.hash();
+            Some(Reported { hash, source: m.source.clone(), url: m.url.clone() })
+        })
         .collect();
     let ours = revoke_reported(&state.store, &state.notifier, Reporter::Github, &reported).await?;
     let feedback: Vec<SecretScanningFeedback> = matches
         .iter()
         .map(|m| {
-            let mine = key::parse(&m.token).is_ok() && ours.contains(&HashedKey::of(&m.token));
+            let mine = key::parse(&m.token).is_ok_and(|k| ours.contains(&k.hash()));
             SecretScanningFeedback {
                 token_hash: m.token_hash(),
                 token_type: m.token_type.clone(),
@@ -195,7 +197,7 @@ pub async fn public_report(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let ip = client_ip(&state, peer, &headers);
-    if let Some(retry) = state.leaks.throttle.check(&state.limiter, ip, now_ms().max(0) as u64).await {
+    if let Some(retry) = state.leaks.throttle.check(&state.limiter, ip, crate::store::unsigned_ms(now_ms())).await {
         return Err(ApiError::RateLimited {
             limit: crate::leaked::throttle::PUBLIC_REPORTS_PER_HOUR,
             per: "hour",
@@ -215,15 +217,14 @@ pub async fn public_report(
         )]));
     }
     let received = report.keys.len();
-    // The same work for every string (a hash each), and the lookups and
-    // revocations off the request path: neither the answer nor its time
-    // nor this log line tells a real key from a made-up one.
+    // The same work for every well-formed string (a hash each; whether a
+    // string is well-formed is no secret, the checksum is public), and the
+    // lookups and revocations off the request path: neither the answer nor
+    // its time nor this log line tells a real key from a made-up one.
     let reported: Vec<Reported> = report
         .keys
         .iter()
-        .map(|k| (HashedKey::of(k), key::parse(k).is_ok()))
-        .filter(|(_, well_formed)| *well_formed)
-        .map(|(hash, _)| Reported { hash, source: None, url: None })
+        .filter_map(|k| Some(Reported { hash: key::parse(k).ok()?.hash(), source: None, url: None }))
         .collect();
     let store = state.store.clone();
     let notifier = Arc::clone(&state.notifier);

@@ -11,7 +11,6 @@
 //! checked by the pipeline.
 
 pub mod auth;
-pub mod extract;
 pub mod hooks;
 pub mod input;
 pub mod leaked;
@@ -20,7 +19,7 @@ pub mod studies;
 pub mod transcripts;
 pub mod unmatched;
 
-use crate::app::AppState;
+use crate::state::AppState;
 pub use auth::ApiKeyContext;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -223,7 +222,7 @@ pub struct Me<'a> {
     path = "/v1/me",
     tag = "account",
     operation_id = "getMe",
-    responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me)),
+    responses((status = 200, description = "The key's workspace, the key and its rate limit.", body = Me<'_>)),
 )]
 pub async fn me(Extension(ctx): Extension<ApiKeyContext>) -> axum::response::Response {
     use axum::response::IntoResponse;

@@ -9,8 +9,8 @@
 //! and of the extractors, and the response headers (request id, rate limit,
 //! `Retry-After`) with `required` where they are always sent.
 
-use super::extract::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::input;
+use crate::http::extract::{DEFAULT_LIMIT, MAX_LIMIT};
 use serde_json::{json, Map, Value};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::{RefOr, Schema};

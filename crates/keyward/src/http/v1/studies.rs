@@ -1,10 +1,10 @@
 //! `/v1/studies`: list, create, fetch. Every query is scoped by the key's workspace.
 
-use super::extract::{unknown_cursor, ListParams, ResourceId};
 use super::{created, input, ApiKeyContext};
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
 use crate::http::json::ApiJson;
+use crate::state::AppState;
 use crate::store::Study;
 use axum::extract::State;
 use axum::response::Response;
@@ -57,7 +57,7 @@ pub async fn list_studies(
 ) -> ApiResult<Json<StudyList>> {
     let page = state
         .store
-        .list_studies(ctx.workspace_id(), params.limit, params.starting_after.as_deref())
+        .list_studies(&ctx.workspace_id(), params.limit, params.starting_after.as_deref())
         .await?
         .ok_or_else(unknown_cursor)?;
     Ok(Json(StudyList { data: page.data.into_iter().map(Into::into).collect(), has_more: page.has_more }))
@@ -83,7 +83,7 @@ pub async fn create_study(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Response> {
     let new = input::new_study(&body).map_err(ApiError::Validation)?;
-    let study = state.store.create_study(ctx.workspace_id(), &new).await?;
+    let study = state.store.create_study(&ctx.workspace_id(), &new).await?;
     Ok(created(format!("/v1/studies/{}", study.id), StudyObject::from(study)))
 }
 
@@ -101,5 +101,5 @@ pub async fn get_study(
     Extension(ctx): Extension<ApiKeyContext>,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Json<StudyObject>> {
-    Ok(Json(state.store.study(ctx.workspace_id(), &id).await?.into()))
+    Ok(Json(state.store.study(&ctx.workspace_id(), &id).await?.into()))
 }

@@ -1,11 +1,11 @@
 //! `/v1/studies/{id}/transcripts` and `/v1/transcripts`: list, create, fetch.
 //! Every query is scoped by the key's workspace.
 
-use super::extract::{unknown_cursor, ListParams, ResourceId};
 use super::{created, input, ApiKeyContext};
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
 use crate::http::json::ApiJson;
+use crate::state::AppState;
 use crate::store::{Segment, Transcript};
 use axum::extract::State;
 use axum::response::Response;
@@ -92,7 +92,7 @@ async fn list(
 ) -> ApiResult<Json<TranscriptList>> {
     let page = state
         .store
-        .list_transcripts(ctx.workspace_id(), study_id, params.limit, params.starting_after.as_deref())
+        .list_transcripts(&ctx.workspace_id(), study_id, params.limit, params.starting_after.as_deref())
         .await?
         .ok_or_else(unknown_cursor)?;
     Ok(Json(TranscriptList { data: page.data.into_iter().map(Into::into).collect(), has_more: page.has_more }))
@@ -139,9 +139,9 @@ pub async fn create_transcript(
 ) -> ApiResult<Response> {
     // An unknown study is 404 before the body is judged: whether a study
     // exists is the first thing a client needs to know.
-    state.store.study(ctx.workspace_id(), &study_id).await?;
+    state.store.study(&ctx.workspace_id(), &study_id).await?;
     let new = input::new_transcript(&body).map_err(ApiError::Validation)?;
-    let t = state.store.create_transcript(ctx.workspace_id(), &study_id, &new).await?;
+    let t = state.store.create_transcript(&ctx.workspace_id(), &study_id, &new).await?;
     Ok(created(format!("/v1/transcripts/{}", t.id), TranscriptObject::from(t)))
 }
 
@@ -180,5 +180,5 @@ pub async fn get_transcript(
     Extension(ctx): Extension<ApiKeyContext>,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Json<TranscriptObject>> {
-    Ok(Json(state.store.transcript(ctx.workspace_id(), &id).await?.into()))
+    Ok(Json(state.store.transcript(&ctx.workspace_id(), &id).await?.into()))
 }

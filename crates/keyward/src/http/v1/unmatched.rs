@@ -2,26 +2,16 @@
 //! recorded in the usage log with route `unmatched` when they carry a key
 //! that exists (SPEC §6): they are what someone debugging an integration
 //! looks for. The answer itself does not change.
-use super::auth::{bearer, static_method, ApiKeyContext};
-use crate::app::AppState;
-use crate::http::error::{ApiError, ErrorCode};
-use crate::http::session::client_ip;
+use super::auth::{bearer, unmatched_route, usage_record, ApiKeyContext, Use};
+use crate::http::error::ApiError;
+use crate::http::extract::client_ip;
+use crate::state::AppState;
 use crate::store::now_ms;
-use crate::usage::UsageRecord;
+use crate::usage::static_method;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
-use keyward_core::{key, HashedKey};
+use keyward_core::key;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
-
-/// The route name of such requests.
-pub const UNMATCHED: &str = "unmatched";
-
-/// The shared `unmatched` route name.
-pub fn route() -> Arc<str> {
-    static R: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(UNMATCHED));
-    Arc::clone(&R)
-}
 
 /// Answer `err`, recording it first when `req` is a `/v1` request with a
 /// known key that the authentication pipeline did not already record. An
@@ -35,10 +25,8 @@ pub async fn answer(state: &AppState, req: Request, err: ApiError) -> Response {
         return res;
     }
     let Some(token) = bearer(req.headers()) else { return res };
-    if key::parse(token).is_err() {
-        return res;
-    }
-    let vk = match state.keys.lookup(&HashedKey::of(token)).await {
+    let Ok(parsed) = key::parse(token) else { return res };
+    let vk = match state.keys.lookup(&parsed.hash()).await {
         Ok(Some(vk)) => vk,
         Ok(None) => return res,
         Err(e) => {
@@ -47,21 +35,9 @@ pub async fn answer(state: &AppState, req: Request, err: ApiError) -> Response {
         }
     };
     let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() else { return res };
-    let now = now_ms();
-    state
-        .usage
-        .record(UsageRecord {
-            at_ms: now,
-            workspace_id: Arc::clone(&vk.key.workspace_id),
-            key_id: Arc::clone(&vk.key.id),
-            method: static_method(req.method().as_str()),
-            route: route(),
-            path: path.to_owned(),
-            status: res.status().as_u16(),
-            code: res.extensions().get::<ErrorCode>().map(|c| c.0),
-            latency_us: started.elapsed().as_micros() as u64,
-            ip: client_ip(state, peer, req.headers()),
-        })
-        .await;
+    let ip = client_ip(state, peer, req.headers());
+    let method = static_method(req.method().as_str());
+    let u = Use { method, route: unmatched_route(), path: path.to_owned(), started, now: now_ms(), ip };
+    state.usage.record(usage_record(&vk, u, &res)).await;
     res
 }

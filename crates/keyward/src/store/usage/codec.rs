@@ -56,12 +56,14 @@ pub fn encode_path(route: &str, path: &str) -> Vec<u8> {
         }
         match ps.split_once('_').and_then(|(prefix, id)| Some((prefix, ulid::Ulid::from_string(id).ok()?))) {
             Some((prefix, id)) if prefix.len() < 0x7F && !prefix.is_empty() => {
-                out.push(ULID_TAG | prefix.len() as u8);
+                // Shorter than 0x7F (the guard): the length fits the tag's low bits.
+                out.push(ULID_TAG | u8::try_from(prefix.len()).unwrap_or(0x7F));
                 out.extend_from_slice(prefix.as_bytes());
                 out.extend_from_slice(&id.to_bytes());
             }
             _ if ps.len() < usize::from(ULID_TAG) => {
-                out.push(ps.len() as u8);
+                // Shorter than ULID_TAG (the guard): it fits a u8.
+                out.push(u8::try_from(ps.len()).unwrap_or(u8::MAX));
                 out.extend_from_slice(ps.as_bytes());
             }
             _ => return whole(),

@@ -109,7 +109,7 @@ impl Store {
         .bind(oldest)
         .fetch_one(&mut *tx)
         .await?;
-        if (n, top) != (rows.len() as i64, newest) {
+        if (n, top) != (i64::try_from(rows.len()).unwrap_or(i64::MAX), newest) {
             return Ok(0); // moved (or deleted) meanwhile: rolled back, read again next time
         }
         let head = format!("usage_log (id, {LOG_COLUMNS})");

@@ -2,12 +2,12 @@
 //! to key events, and see and delete every hook of the workspace (those
 //! created by keys too). Session + CSRF, admin role; a workspace the user
 //! is not a member of answers 404.
-use super::admin::require_admin;
-use super::error::{ApiError, ApiResult};
-use super::json::ApiJson;
-use super::session::AdminSession;
-use super::v1::hooks::{create_hook_response, parse_hook_input};
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::json::ApiJson;
+use crate::http::session::AdminSession;
+use crate::http::v1::hooks::{create_hook_response, parse_hook_input};
+use crate::state::AppState;
 use crate::store::HookRecord;
 use crate::webhooks::EventType;
 use axum::extract::{Path, State};
@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use keyward_core::api::Timestamp;
+use keyward_core::WorkspaceId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -61,7 +62,7 @@ pub struct AdminHookList {
 pub async fn list_hooks(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
 ) -> ApiResult<Json<AdminHookList>> {
     require_admin(&state, &session, &ws).await?;
     Ok(Json(AdminHookList { data: hooks_for(&state, &ws).await? }))
@@ -76,7 +77,7 @@ pub async fn hooks_for(state: &AppState, ws: &str) -> ApiResult<Vec<AdminHook>> 
 pub async fn create_hook(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let m = require_admin(&state, &session, &ws).await?;
@@ -91,7 +92,7 @@ pub async fn create_hook(
 pub async fn delete_hook(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state.store.delete_hook(&ws, &id, false).await?;

@@ -2,14 +2,15 @@
 //! `GET /api/workspaces/{ws}/notifications`. Admins and superadmins only; a
 //! workspace the caller is not a member of is 404, and so is a `key_id` that
 //! is not one of this workspace's keys. Window definitions: [`crate::usage::stats`].
-use super::admin::require_admin;
-use super::error::{ApiError, ApiResult, FieldError};
-use super::session::AdminSession;
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::session::AdminSession;
+use crate::state::AppState;
 use crate::store::now_ms;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use keyward_core::api::{Notification, UsageReport};
+use keyward_core::{KeyId, UserId, WorkspaceId};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -37,7 +38,7 @@ fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> 
 pub async fn api_usage(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<UsageReport>> {
     require_admin(&state, &session, &ws).await?;
@@ -45,7 +46,7 @@ pub async fn api_usage(
     let key_id = q.get("key_id").map(|s| s.trim()).filter(|s| !s.is_empty());
     if let Some(k) = key_id {
         // Another workspace's key (or no key at all): 404, never its numbers.
-        state.store.key(&ws, k).await?;
+        state.store.key(&ws, &KeyId::new(k)).await?;
     }
     Ok(Json(usage_report(&state, &ws, key_id).await?))
 }
@@ -60,7 +61,7 @@ pub async fn usage_report(state: &AppState, ws: &str, key_id: Option<&str>) -> A
 
 /// Notifications the page shows as banners, newest first.
 /// Those `user_id` dismissed are left out.
-pub async fn notifications_for(state: &AppState, ws: &str, user_id: &str) -> ApiResult<Vec<Notification>> {
+pub async fn notifications_for(state: &AppState, ws: &WorkspaceId, user_id: &UserId) -> ApiResult<Vec<Notification>> {
     Ok(state.store.notifications_for_user(ws, user_id, NOTIFICATIONS).await?)
 }
 
@@ -74,7 +75,7 @@ pub struct NotificationList {
 pub async fn notifications(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<NotificationList>> {
     require_admin(&state, &session, &ws).await?;

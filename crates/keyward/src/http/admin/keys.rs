@@ -1,47 +1,32 @@
-//! The admin API under `/api/workspaces/{ws}/...` (SPEC §5): keys, allowlists,
-//! usage and the audit log. Session + CSRF only: an API key can never manage
-//! keys. A workspace the user is not a member of answers 404; a member below
-//! admin gets 403 `forbidden`.
+//! `/api/workspaces/{ws}/api-keys` (SPEC §5): list, create and revoke keys,
+//! set their allowlists; and the workspace's audit log.
 
-use super::error::{ApiError, ApiResult, FieldError};
-use super::json::ApiJson;
-use super::session::AdminSession;
-use super::v1::extract::ListParams;
-use crate::app::AppState;
-use crate::store::{MembershipView, Revoker};
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::ListParams;
+use crate::http::json::ApiJson;
+use crate::http::session::AdminSession;
+use crate::state::AppState;
+use crate::store::Revoker;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use keyward_core::allowlist::Allowlist;
 use keyward_core::api::{AuditEntry, KeyObject};
 use keyward_core::validate::KeyName;
 use keyward_core::{ApiKeySecret, RevokeReason};
+use keyward_core::{KeyId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/workspaces/{ws}/api-keys", get(list_keys).post(create_key))
         .route("/api/workspaces/{ws}/api-keys/{id}", delete(revoke_key))
         .route("/api/workspaces/{ws}/api-keys/{id}/allowed-ips", put(set_allowed_ips))
-        .route("/api/workspaces/{ws}/api-keys/{id}/roll", post(super::admin_lifecycle::roll_key))
         .route("/api/workspaces/{ws}/audit-log", get(audit_log))
-        .route("/api/workspaces/{ws}/api-usage", get(super::admin_usage::api_usage))
-        .route("/api/workspaces/{ws}/notifications", get(super::admin_usage::notifications))
-        .route("/api/workspaces/{ws}/hooks", get(super::admin_hooks::list_hooks).post(super::admin_hooks::create_hook))
-        .route("/api/workspaces/{ws}/hooks/{id}", delete(super::admin_hooks::delete_hook))
-}
-
-/// The caller's membership, if they may manage this workspace's keys:
-/// 404 for non-members (existence not revealed), 403 below admin.
-pub async fn require_admin(state: &AppState, session: &AdminSession, ws: &str) -> ApiResult<MembershipView> {
-    let m = state.store.membership(ws, &session.user_id).await?.ok_or(ApiError::NotFound)?;
-    if !m.role.can_manage_keys() {
-        return Err(ApiError::Forbidden("only admins and superadmins can manage API keys"));
-    }
-    Ok(m)
 }
 
 #[derive(Serialize)]
@@ -52,7 +37,7 @@ struct List<T> {
 async fn list_keys(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
 ) -> ApiResult<Json<List<KeyObject>>> {
     require_admin(&state, &session, &ws).await?;
     Ok(Json(List { data: state.store.list_keys(&ws).await? }))
@@ -73,7 +58,7 @@ struct CreateKey {
 async fn create_key(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> ApiResult<Response> {
     let m = require_admin(&state, &session, &ws).await?;
@@ -84,7 +69,7 @@ async fn create_key(
     let name = KeyName::parse(&body.name)
         .map_err(|e| errors.push(FieldError::new("name", e.code(), format!("name {e}"))))
         .ok();
-    let terms = super::admin_lifecycle::key_terms(body.expires_in_days, body.scopes.as_deref(), &mut errors);
+    let terms = super::lifecycle::key_terms(body.expires_in_days, body.scopes.as_deref(), &mut errors);
     let (Some(name), true) = (name, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
@@ -102,7 +87,7 @@ async fn create_key(
 async fn revoke_key(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state
@@ -141,7 +126,7 @@ pub fn parse_allowlist(cidrs: &[String]) -> ApiResult<Allowlist> {
 async fn set_allowed_ips(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
     ApiJson(body): ApiJson<AllowedIps>,
 ) -> ApiResult<Json<KeyObject>> {
     require_admin(&state, &session, &ws).await?;
@@ -158,13 +143,13 @@ struct AuditPageView {
 async fn audit_log(
     State(state): State<AppState>,
     session: AdminSession,
-    Path(ws): Path<String>,
+    Path(ws): Path<WorkspaceId>,
     q: ListParams,
 ) -> ApiResult<Json<AuditPageView>> {
     require_admin(&state, &session, &ws).await?;
     if let Some(cursor) = q.starting_after.as_deref() {
         if !state.store.audit_entry_exists(&ws, cursor).await? {
-            return Err(super::v1::extract::unknown_cursor());
+            return Err(crate::http::extract::unknown_cursor());
         }
     }
     let page = state.store.audit_log(&ws, q.limit, q.starting_after.as_deref()).await?;

@@ -1,4 +1,4 @@
-//! Verifying API keys for `/v1`: the key cache and last-used tracking.
+//! The key cache and last-used tracking behind `/v1` authentication.
 //!
 //! Revocation is immediate (SPEC §4) without a storage read per request:
 //! verified keys are cached by hash, stamped with the store's change counter
@@ -169,6 +169,9 @@ pub const LAST_USED_FLUSH_EVERY_S: u64 = 5;
 /// Minimum time between two writes of one key's last use: what the lag
 /// bound leaves after a use waiting to be reported, a write waiting for
 /// the next flush, and a second for the flush itself (44 s).
+// Small constants (10 and 5): the casts neither wrap nor truncate, and
+// `From` is not callable in a const.
+#[allow(clippy::cast_possible_wrap, clippy::cast_lossless)]
 pub const LAST_USED_WRITE_EVERY_MS: i64 =
     LAST_USED_MAX_LAG_MS - LAST_USED_TOUCH_EVERY_S as i64 * 1000 - LAST_USED_FLUSH_EVERY_S as i64 * 1000 - 1000;
 /// At most this many keys are written per flush (oldest first), so the
@@ -266,7 +269,7 @@ mod tests {
         // any change, `KeyCache` builds new entries) against the writes.
         // A second of the bound is left for the flush's own write.
         let ip: IpAddr = "203.0.113.9".parse().unwrap();
-        let flush_every = LAST_USED_FLUSH_EVERY_S as i64 * 1000;
+        let flush_every = i64::try_from(LAST_USED_FLUSH_EVERY_S).unwrap() * 1000;
         for phase in (0..10_000).step_by(250) {
             for renewal in (0..10_000).step_by(250) {
                 let (mut vk, lu) = (verified_key(), LastUsed::default());

@@ -7,14 +7,15 @@
 //! another workspace's notification. Other admins keep seeing it until they
 //! dismiss it themselves; `GET .../notifications` and the page leave out the
 //! caller's dismissed ones.
-use super::admin::require_admin;
-use super::error::ApiResult;
-use super::session::AdminSession;
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::ApiResult;
+use crate::http::session::AdminSession;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use keyward_core::WorkspaceId;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/workspaces/{ws}/notifications/{id}/dismissal", post(dismiss).delete(restore))
@@ -23,7 +24,7 @@ pub fn router() -> Router<AppState> {
 async fn dismiss(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state.store.set_notification_dismissed(&ws, &id, &session.user_id, true).await?;
@@ -33,7 +34,7 @@ async fn dismiss(
 async fn restore(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &session, &ws).await?;
     state.store.set_notification_dismissed(&ws, &id, &session.user_id, false).await?;

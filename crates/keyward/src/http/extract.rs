@@ -1,11 +1,14 @@
-//! Extractors of `/v1` whose rejections are problem+json: list parameters
-//! (422 with per-parameter errors, never axum's plain-text 400) and resource
-//! ids in the path (404 when unreadable, like any id that does not exist).
+//! What `/v1` and the admin API read from a request alike, with rejections
+//! that are problem+json: list parameters (422 with per-parameter errors,
+//! never axum's plain-text 400), resource ids in the path (404 when
+//! unreadable, like any id that does not exist), and the client's address.
 
-use crate::http::error::{ApiError, FieldError};
-use crate::http::v1::input::Errors;
+use crate::http::error::{ApiError, Errors, FieldError};
+use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use std::net::{IpAddr, SocketAddr};
 
 /// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -93,6 +96,21 @@ pub fn unknown_cursor() -> ApiError {
         "unknown_cursor",
         "is not the id of an item of this list",
     )])
+}
+
+/// The client's address (SPEC §4): the peer, or, behind a trusted proxy,
+/// the first untrusted address of `X-Forwarded-For`. Rate limits,
+/// allowlists, the login throttle and the usage log all use it.
+pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    use keyward_core::client_ip as ci;
+    let trusted = &state.settings.trusted_proxies;
+    let peer = keyward_core::allowlist::canonical_ip(peer.ip());
+    // The common case (no proxy in front) costs no allocation.
+    if trusted.is_empty() || !ci::is_trusted(peer, trusted) {
+        return peer;
+    }
+    let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    ci::client_ip(peer, &xff, trusted)
 }
 
 #[cfg(test)]

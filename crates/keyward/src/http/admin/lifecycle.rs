@@ -1,10 +1,10 @@
 //! The key lifecycle in the admin API (SPEC §12): expiry and scopes at
 //! creation, and `POST /api/workspaces/{ws}/api-keys/{id}/roll`.
-use super::admin::require_admin;
-use super::error::{ApiError, ApiResult, FieldError};
-use super::json::{is_json, parse_json};
-use super::session::AdminSession;
-use crate::app::AppState;
+use super::access::require_admin;
+use crate::http::error::{ApiError, ApiResult, FieldError};
+use crate::http::json::{is_json, parse_json};
+use crate::http::session::AdminSession;
+use crate::state::AppState;
 use crate::store::{KeyTerms, Revoker, MAX_GRACE_SECS};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyward_core::api::CreatedKey;
 use keyward_core::{ApiKeySecret, Scopes};
+use keyward_core::{KeyId, WorkspaceId};
 use serde::Deserialize;
 
 /// Longest expiry at creation, in days.
@@ -57,7 +58,7 @@ struct RollKey {
 pub async fn roll_key(
     State(state): State<AppState>,
     session: AdminSession,
-    Path((ws, id)): Path<(String, String)>,
+    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
