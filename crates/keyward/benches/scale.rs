@@ -7,8 +7,8 @@
 //! - the writer's records/s (batches alone, and with the rollups);
 //! - one retention pass (`retention::run_once`, 90 days) that drops the
 //!   oldest of the 91 days, timed; the store then holds 90 days;
-//! - bytes per record: the store's size (SQLite: database + WAL with no
-//!   connection open; PostgreSQL: `pg_database_size`, and the `usage%`
+//! - bytes per record: the store's size (SQLite: database + WAL after a
+//!   `wal_checkpoint(TRUNCATE)`; PostgreSQL: `pg_database_size`, and the `usage%`
 //!   tables alone) divided by the records it holds, and the same net of the
 //!   store as it was before the first record (keys, workspaces, audit log);
 //! - p50/p95/p99 of the API Usage report (`usage::stats::report`, what
@@ -26,7 +26,7 @@
 //! ```
 //!
 //! `SCALE_RECORDS` (50000000) and `SCALE_PG_RECORDS` (10000000) set the
-//! records of the 90 days; `SCALE_BACKENDS` is `sqlite`, `postgres` or
+//! records of the 90 days, `SCALE_KEYS` (100000) the keys (for quick runs); `SCALE_BACKENDS` is `sqlite`, `postgres` or
 //! both (`sqlite,postgres`; the default is sqlite, plus postgres when
 //! `KEYWARD_TEST_DATABASE_URL` is set); `SCALE_RSS=0` skips the server.
 //! The SQLite store is kept in `target/scale-bench/sqlite-<records>/` and
@@ -47,8 +47,8 @@ use std::time::{Duration, Instant};
 const DAY_MS: i64 = 86_400_000;
 /// Bump when the workload below changes: a kept store is then regenerated.
 const GENERATOR: u32 = 1;
-const WORKSPACES: usize = 1000;
-const KEYS: usize = 100_000;
+/// Keys per workspace (`store::MAX_ACTIVE_KEYS`, as `admin bench-seed` makes them).
+const KEYS_PER_WORKSPACE: usize = 100;
 /// Days written; the retention pass drops the oldest one, 90 stay.
 const DAYS: i64 = 91;
 const BATCH: usize = writer::BATCH_MAX;
@@ -124,7 +124,7 @@ struct Workload {
 impl Workload {
     /// Zipf-like traffic: workspace `w` (0-based, in id order) carries
     /// weight 1/(w+1), and within it key `k` 1/(k+1): the busiest workspace
-    /// has ~13% of all records, its busiest key ~5% of those.
+    /// has ~13% of all records, its busiest key ~19% of those.
     fn new(workspaces: &[(String, Vec<String>)]) -> Workload {
         let mut rng = Rng(0x5CA1_E000 + u64::from(GENERATOR));
         let mut keys = vec![];
@@ -141,7 +141,10 @@ impl Workload {
             let mut ids = |prefix: &str, n: usize| -> Vec<String> {
                 (0..n)
                     .map(|_| {
-                        let ulid = ulid::Ulid::from_parts(1_760_000_000_000 + rng.below(DAY_MS as u64 * 60), u128::from(rng.next()));
+                        let ulid = ulid::Ulid::from_parts(
+                            1_760_000_000_000 + rng.below(DAY_MS as u64 * 60),
+                            u128::from(rng.next()),
+                        );
                         format!("{prefix}_{ulid}")
                     })
                     .collect()
@@ -171,7 +174,7 @@ impl Workload {
         let u = self.rng.unit() * total;
         let i = self.cumulative.partition_point(|&c| c < u).min(self.keys.len() - 1);
         let (ws, key) = &self.keys[i];
-        let w = i / (self.keys.len() / self.things.len()).max(1);
+        let w = i / KEYS_PER_WORKSPACE;
         let pick = self.rng.below(1000) as u32;
         let r = self.route_cumulative.partition_point(|&c| c <= pick).min(ROUTES.len() - 1);
         let (method, template, id, _) = ROUTES[r];
@@ -243,6 +246,8 @@ enum Backend {
 struct Target {
     backend: Backend,
     records: u64,
+    /// 100 000 (`SCALE_KEYS`), in workspaces of 100.
+    keys: usize,
     /// Marker, keys.txt and (SQLite) the store.
     dir: PathBuf,
     /// PostgreSQL: (admin URL, store URL).
@@ -258,10 +263,7 @@ impl Target {
     }
 
     async fn open(&self) -> Store {
-        let args = StoreArgs {
-            data_dir: self.dir.clone(),
-            database_url: self.pg.as_ref().map(|(_, url)| url.clone()),
-        };
+        let args = StoreArgs { data_dir: self.dir.clone(), database_url: self.pg.as_ref().map(|(_, url)| url.clone()) };
         Store::open(&args.location().unwrap()).await.unwrap()
     }
 
@@ -273,23 +275,38 @@ impl Target {
         let mut names: Vec<String> =
             std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
-        format!("generator {GENERATOR}; {}; {}", self.records, names.join(","))
+        format!("generator {GENERATOR}; {} records; {} keys; {}", self.records, self.keys, names.join(","))
     }
 
     /// Bytes the store takes now: (whole store, usage tables where known).
     async fn bytes(&self) -> (u64, Option<u64>) {
         match &self.pg {
             None => {
-                let file = |ext: &str| std::fs::metadata(self.dir.join(format!("keyward.{ext}"))).map_or(0, |m| m.len());
+                // The store's connections may still be closing: a
+                // checkpoint of our own that empties the WAL, then the files.
+                use sqlx::Connection;
+                let db = self.dir.join("keyward.db");
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rw", db.display())).await.unwrap();
+                sqlx::query("PRAGMA busy_timeout = 60000").execute(&mut c).await.unwrap();
+                for _ in 0..600 {
+                    let (busy, _, _): (i64, i64, i64) =
+                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut c).await.unwrap();
+                    if busy == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                c.close().await.unwrap();
+                let file =
+                    |ext: &str| std::fs::metadata(self.dir.join(format!("keyward.{ext}"))).map_or(0, |m| m.len());
                 (file("db") + file("db-wal"), None)
             }
             Some((_, url)) => {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-                let db: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-                    .fetch_one(&mut c)
-                    .await
-                    .unwrap();
+                let db: i64 =
+                    sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&mut c).await.unwrap();
                 // Tables (partitions included, a partitioned parent counts 0)
                 // with their indexes and TOAST.
                 let usage: i64 = sqlx::query_scalar(
@@ -358,7 +375,7 @@ async fn generate(t: &Target) -> Value {
     let seeded = Command::new(bin())
         .arg("admin")
         .args(t.store_args())
-        .args(["bench-seed", "--keys", &KEYS.to_string(), "--out"])
+        .args(["bench-seed", "--keys", &t.keys.to_string(), "--out"])
         .arg(t.dir.join("keys.txt"))
         .stdout(std::process::Stdio::null())
         .status()
@@ -366,8 +383,8 @@ async fn generate(t: &Target) -> Value {
     assert!(seeded.success(), "admin bench-seed failed");
     let store = t.open().await;
     let all = workspaces(&store).await;
-    assert_eq!(all.len(), WORKSPACES);
-    assert_eq!(all.iter().map(|w| w.1.len()).sum::<usize>(), KEYS);
+    assert_eq!(all.len(), t.keys.div_ceil(KEYS_PER_WORKSPACE));
+    assert_eq!(all.iter().map(|w| w.1.len()).sum::<usize>(), t.keys);
     store.close().await;
     let base = t.bytes().await;
     let store = t.open().await;
@@ -495,7 +512,8 @@ async fn server_memory(t: &Target) -> Value {
         assert!(child.try_wait().unwrap().is_none(), "keyward serve exited; see {}/server.err", t.dir.display());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let keys: Vec<String> = std::fs::read_to_string(t.dir.join("keys.txt")).unwrap().lines().map(String::from).collect();
+    let keys: Vec<String> =
+        std::fs::read_to_string(t.dir.join("keys.txt")).unwrap().lines().map(String::from).collect();
     let keys = Arc::new(keys);
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..8)
@@ -590,12 +608,14 @@ fn main() {
     let backends = std::env::var("SCALE_BACKENDS").unwrap_or_else(|_| default.to_string());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/scale-bench");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let keys = env_u64("SCALE_KEYS", 100_000) as usize;
     let mut results = vec![];
     for b in backends.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let t = match b {
             "sqlite" => {
                 let records = env_u64("SCALE_RECORDS", 50_000_000);
-                Target { backend: Backend::Sqlite, records, dir: root.join(format!("sqlite-{records}")), pg: None }
+                let dir = root.join(format!("sqlite-{records}"));
+                Target { backend: Backend::Sqlite, records, keys, dir, pg: None }
             }
             "postgres" => {
                 let admin = pg_admin.clone().expect("SCALE_BACKENDS=postgres needs KEYWARD_TEST_DATABASE_URL");
@@ -604,7 +624,8 @@ fn main() {
                     None => panic!("KEYWARD_TEST_DATABASE_URL: postgres://USER@HOST:PORT/DB"),
                 };
                 let records = env_u64("SCALE_PG_RECORDS", 10_000_000);
-                Target { backend: Backend::Postgres, records, dir: root.join(format!("postgres-{records}")), pg: Some((admin, url)) }
+                let dir = root.join(format!("postgres-{records}"));
+                Target { backend: Backend::Postgres, records, keys, dir, pg: Some((admin, url)) }
             }
             other => panic!("SCALE_BACKENDS: unknown backend {other:?} (sqlite, postgres)"),
         };
