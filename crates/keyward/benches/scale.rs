@@ -635,7 +635,7 @@ fn main() {
         }
         results.push(r);
     }
-    let out = root.join("results.json");
+    let out = root.join(format!("results-{}.json", backends.replace(',', "-")));
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(&out, serde_json::to_string_pretty(&results).unwrap()).unwrap();
     println!("scale: results in {}", out.display());
