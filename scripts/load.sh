@@ -39,7 +39,7 @@ start_server() {
 }
 # A graceful stop flushes every usage record and closes the store.
 stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=; }
-# "records bytes": the usage records, and the store's size (database + WAL)
+# "records bytes": the /v1/me usage records, and the store's size (database + WAL)
 # after a full checkpoint with no other connection open.
 store_size() {
   python3 - "$DIR/keyward.db" <<'PY'
@@ -47,7 +47,7 @@ import os, sqlite3, sys
 path = sys.argv[1]
 db = sqlite3.connect(path)
 db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-n = db.execute("SELECT COUNT(*) FROM usage_records").fetchone()[0]
+n = db.execute("SELECT COUNT(*) FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint WHERE e.route = '/v1/me'").fetchone()[0]
 db.close()
 print(n, sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s)))
 PY
@@ -133,7 +133,6 @@ rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "resident memory with $KEYS keys known: $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB at peak (full-rate rounds)"
 
-# Every record is a /v1/me one (/healthz is not logged).
 stop_server
 read -r recorded bytes < <(store_size)
 # wrk counts answered requests; requests cut off when a run ended may have

@@ -4,7 +4,8 @@
 //! SQLite (the default, one process) and PostgreSQL (several nodes). The SQL
 //! is written once in the common dialect (`$n` placeholders, BIGINT unix-ms
 //! times, TEXT ids, `ON CONFLICT`, `RETURNING`), each backend has its own
-//! migrations under `migrations/{sqlite,postgres}`, and the few places where
+//! migrations under `migrations/{sqlite,postgres}` (links into
+//! `migrations/shared` where the SQL is the same), and the few places where
 //! the backends differ ask [`Backend`]. Handlers never write SQL; they call the
 //! methods in the submodules, and every method that touches tenant data takes
 //! the workspace id, so forgetting the tenant does not compile.
@@ -15,8 +16,9 @@ mod hooks;
 mod keys;
 mod leaked;
 mod lifecycle;
-mod notices;
+mod notifications;
 mod sessions;
+mod sql;
 mod studies;
 mod support;
 mod usage;
@@ -27,6 +29,7 @@ pub use hooks::*;
 pub use keys::*;
 pub use leaked::*;
 pub use lifecycle::*;
+pub use notifications::*;
 pub use sessions::*;
 pub use studies::*;
 pub use support::*;
@@ -109,6 +112,8 @@ pub struct Store {
     changes: Arc<ChangeCounter>,
     /// Wakes this process's webhook worker after a commit that enqueued events.
     webhooks_wake: Arc<tokio::sync::Notify>,
+    /// The usage log's dictionaries as this process knows them.
+    usage_dict: Arc<usage::UsageDict>,
 }
 
 impl std::fmt::Debug for Store {
@@ -315,7 +320,13 @@ impl Store {
             Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
             None => ChangeCounter::in_process(),
         };
-        Ok(Store { pool, backend, changes: Arc::new(changes), webhooks_wake: Arc::default() })
+        Ok(Store {
+            pool,
+            backend,
+            changes: Arc::new(changes),
+            webhooks_wake: Arc::default(),
+            usage_dict: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -326,6 +337,10 @@ impl Store {
     /// or local to this process (PostgreSQL, where nothing is cached).
     pub fn changes(&self) -> &ChangeCounter {
         &self.changes
+    }
+
+    pub(crate) fn usage_dict(&self) -> &usage::UsageDict {
+        &self.usage_dict
     }
 
     /// The pool, for submodules (and only them: no SQL outside `store`).
