@@ -19,18 +19,10 @@
 # Needs: wrk (apt-get install wrk), python3, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HOOKS=${HOOKS:-10}
-ROUNDS=${ROUNDS:-2}
-DURATION=${DURATION:-10}
-CONNECTIONS=${CONNECTIONS:-16}
-THREADS=${THREADS:-2}
-N=${N:-300}
-RUN_DRAIN=${RUN_DRAIN:-20}
-DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-
-[ -n "${NO_BUILD:-}" ] || cargo build --release -p keyward >&2
-BIN=${BIN:-target/release/keyward}
+. scripts/lib/bench.sh
+: "${HOOKS:=10}" "${ROUNDS:=2}" "${DURATION:=10}" "${CONNECTIONS:=16}" "${THREADS:=2}" "${N:=300}"
+: "${RUN_DRAIN:=20}" "${DRAIN_TIMEOUT:=120}"
+release_binary
 DIR=$(mktemp -d)
 SERVER_PID=
 RECV_PID=
@@ -76,8 +68,7 @@ start_server() {
   $BIN serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" --webhooks-allow-private --webhooks-allow-http \
     --webhooks-deliver "$1" >"$DIR/server.out" 2>"$DIR/server.err" &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "keyward did not start:" >&2; cat "$DIR/server.err" >&2; exit 1; }
+  wait_until_up "http://127.0.0.1:$PORT" "$DIR/server.err"
 }
 start_server false
 # The server made the store; one Enterprise workspace, its rate limit at the
@@ -99,33 +90,9 @@ unsubscribe() {
   for id in "${hook_ids[@]}"; do curl -fsS -o /dev/null -X DELETE "$API/v1/hooks/$id" -H "Authorization: Bearer $KEY"; done
   hook_ids=()
 }
-settle() {
-  local ticks prev now; ticks=$(getconf CLK_TCK)
-  prev=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
-  for _ in $(seq 1 60); do
-    sleep 1
-    now=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
-    [ $(( (now - prev) * 100 )) -lt $(( ticks * 3 )) ] && return 0
-    prev=$now
-  done
-  echo "note: the server was still busy after 60 s" >&2
-}
 # wrk → "rps p50_ms p99_ms requests non2xx"
 measure() {
-  local out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/load/post_study.lua "$API/v1/studies")
-  python3 - "$out" <<'PY'
-import re, sys
-out = sys.argv[1]
-def ms(label):
-    m = re.search(r"^\s*%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(label), out, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-n = int(re.search(r"(\d+) requests in", out).group(1))
-m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{rps:.0f} {ms('50%'):.3f} {ms('99%'):.3f} {n} {int(m.group(1)) if m else 0}")
-PY
+  wrk_summary "$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/load/post_study.lua "$API/v1/studies")"
 }
 # Wait until the receiver has $1 POSTs (or RUN_DRAIN s); prints seconds waited.
 drain_until() {

@@ -2,8 +2,10 @@
 # Load test: a release keyward on an empty store, many keys with a very high
 # rpm override, and wrk measuring /healthz and authenticated /v1/me
 # alternately in one run; prints requests/s, p50/p99 and their ratio, a
-# half-load latency run, resident memory, and checks that the usage log
-# recorded every /v1/me request.
+# half-load latency run, resident memory, checks that the usage log
+# recorded every /v1/me request, and prints the bytes per usage record
+# (the store's growth over the seeded store, after a checkpoint, divided by
+# the records; issue 25).
 #
 #   scripts/load.sh [KEYS=100000] [ACTIVE_KEYS=$KEYS] [ROUNDS=3] [DURATION=10] [CONNECTIONS=64] [THREADS=2]
 #
@@ -13,18 +15,11 @@
 # Needs: wrk (apt-get install wrk), python3. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KEYS=${KEYS:-100000}
-ACTIVE_KEYS=${ACTIVE_KEYS:-$KEYS}
+. scripts/lib/bench.sh
+: "${KEYS:=100000}" "${ACTIVE_KEYS:=$KEYS}" "${ROUNDS:=3}" "${DURATION:=10}" "${CONNECTIONS:=64}" "${THREADS:=2}"
+: "${PORT:=18181}"
 [ "$ACTIVE_KEYS" -le "$KEYS" ] || ACTIVE_KEYS=$KEYS
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-10}
-CONNECTIONS=${CONNECTIONS:-64}
-THREADS=${THREADS:-2}
-PORT=${PORT:-18181}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-
-cargo build --release -p keyward >&2
-BIN=target/release/keyward
+release_binary
 DIR=$(mktemp -d)
 SERVER_PID=
 cleanup() {
@@ -33,53 +28,44 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "seeding $KEYS keys..." >&2
-$BIN admin --data-dir "$DIR" bench-seed --keys "$KEYS" --out "$DIR/keys.txt" >&2
-
 if curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
   echo "something already answers on 127.0.0.1:$PORT; stop it or set PORT=" >&2
   exit 1
 fi
-$BIN serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" >"$DIR/server.out" 2>"$DIR/server.err" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-# Something else answering on the port would be measured instead: make sure
-# the server started here is the one that is up.
-kill -0 "$SERVER_PID" 2>/dev/null || { echo "keyward did not start:" >&2; cat "$DIR/server.err" >&2; exit 1; }
+start_server() {
+  $BIN serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" >>"$DIR/server.out" 2>>"$DIR/server.err" &
+  SERVER_PID=$!
+  wait_until_up "http://127.0.0.1:$PORT" "$DIR/server.err"
+}
+# A graceful stop flushes every usage record and closes the store.
+stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=; }
+# "records bytes": the /v1/me usage records, and the store's size (database + WAL)
+# after a full checkpoint with no other connection open.
+store_size() {
+  python3 - "$DIR/keyward.db" <<'PY'
+import os, sqlite3, sys
+path = sys.argv[1]
+db = sqlite3.connect(path)
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+n = db.execute("SELECT COUNT(*) FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint WHERE e.route = '/v1/me'").fetchone()[0]
+db.close()
+print(n, sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s)))
+PY
+}
+
+# Only `serve` makes a store (SPEC §8); the admin command then seeds it.
+start_server
+echo "seeding $KEYS keys..." >&2
+$BIN admin --data-dir "$DIR" bench-seed --keys "$KEYS" --out "$DIR/keys.txt" >&2
+stop_server
+read -r _ seeded_bytes < <(store_size)
+start_server
 
 export KEYS_FILE="$DIR/keys.txt"
 sent=0
-# Wait (up to 60 s) until the server has used less than 3% of a core over
-# a second: work left over from the previous round (the usage writer
-# draining its channel, rollups catching up, last-used times) would
-# otherwise run during the next round and be charged to the other endpoint.
-settle() {
-  local ticks=$(getconf CLK_TCK) prev now
-  prev=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
-  for _ in $(seq 1 60); do
-    sleep 1
-    now=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
-    [ $(( (now - prev) * 100 )) -lt $(( ticks * 3 )) ] && return 0
-    prev=$now
-  done
-  echo "note: the server was still busy after 60 s" >&2
-}
-# wrk output → "rps p50_ms p99_ms requests"
+# wrk → "rps p50_ms p99_ms requests non2xx_or_errors"
 measure() {
-  local out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
-  python3 - "$out" <<'PY'
-import re, sys
-out = sys.argv[1]
-def ms(label):
-    m = re.search(r"^\s*%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(label), out, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-n = int(re.search(r"(\d+) requests in", out).group(1))
-bad = int(re.search(r"non2xx_or_errors: (\d+)", out).group(1)) if "non2xx_or_errors" in out else 0
-print(f"{rps:.0f} {ms('50%'):.3f} {ms('99%'):.3f} {n} {bad}")
-PY
+  wrk_summary "$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")"
 }
 
 echo "warming: every key once" >&2
@@ -147,20 +133,21 @@ rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "resident memory with $KEYS keys known: $((rss_kb / 1024)) MB now, $((hwm_kb / 1024)) MB at peak (full-rate rounds)"
 
-# Graceful stop flushes every record; then count what the usage log holds.
-kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=
-recorded=$(python3 - "$DIR/keyward.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-print(db.execute("SELECT COUNT(*) FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint WHERE e.route = '/v1/me'").fetchone()[0])
-PY
-)
+stop_server
+read -r recorded bytes < <(store_size)
 # wrk counts answered requests; requests cut off when a run ended may have
 # been served and recorded too (at most one per connection per run).
 slack=$(( CONNECTIONS * (ROUNDS + 2) ))
 echo "usage log: $recorded /v1/me records for $sent answered requests"
+python3 -c "
+n, b, s = $recorded, $bytes, $seeded_bytes
+per = (b - s) / max(n, 1)
+open('$DIR/per_record', 'w').write(f'{per:.0f}')
+print(f'bytes per usage record: {per:.0f} (store {b / 1e6:.1f} MB after a checkpoint, {s / 1e6:.1f} MB of it '
+      f'seeded keys before the first request; {b / max(n, 1):.0f} with them)')"
 if [ "$recorded" -lt "$sent" ] || [ "$recorded" -gt $((sent + slack)) ]; then
   echo "FAIL: usage records do not match the requests sent" >&2
   exit 1
 fi
 echo "OK: no usage record missing"
+echo "summary: ratio /v1/me : /healthz = ${ratio%% *}, bytes per usage record $(cat "$DIR/per_record")"
