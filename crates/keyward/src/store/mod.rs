@@ -15,6 +15,7 @@ mod hooks;
 mod keys;
 mod leaked;
 mod lifecycle;
+mod migrations;
 mod notices;
 mod sessions;
 mod studies;
@@ -212,9 +213,6 @@ pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 #[error("no keyward store at {0}: check --data-dir / --database-url (only `keyward serve` creates a store)")]
 pub struct NoStore(pub String);
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 impl Store {
     /// Connect (creating the store when there is none: `serve`), apply the
     /// embedded migrations, and map the change counter.
@@ -307,10 +305,7 @@ impl Store {
             };
             return Err(NoStore(at).into());
         }
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
+        migrations::run(&pool, backend).await?;
         let changes = match &loc.sqlite_path {
             Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
             None => ChangeCounter::in_process(),
