@@ -2,10 +2,15 @@
 # Webhooks benchmark (issue 20), against a release keyward on a fresh store
 # and a local receiver (python, answers 200 and counts POSTs), loopback only:
 #  (a) POST /v1/studies req/s and p99 (wrk) with 0 hooks, then with HOOKS
-#      `study.created` hooks to the receiver, alternating ROUNDS times; after
-#      each hooked run the script waits for the backlog (at most RUN_DRAIN s)
-#      and prints the delivery rate, then deletes the hooks, which drops what
-#      is still pending with them, so the next run starts on a quiet worker;
+#      `study.created` hooks to the receiver, alternating ROUNDS times, twice:
+#      first on a node started with `--webhooks-deliver false` (the request
+#      path alone: each study's transaction writes its event, nothing is
+#      delivered during the run), then on a delivering node (the request path
+#      plus the worker delivering HOOKS POSTs per study on the same cores);
+#      after each hooked run on the delivering node the script waits for the
+#      backlog (at most RUN_DRAIN s) and prints the delivery rate, then
+#      deletes the hooks, which drops what is still pending with them, so the
+#      next run starts on a quiet worker;
 #  (b) deliveries per second: N studies created back to back, then the time
 #      until all N × HOOKS deliveries reached the receiver.
 #
@@ -65,11 +70,16 @@ python3 "$DIR/receiver.py" "$RPORT" &
 RECV_PID=$!
 received() { curl -fs "http://127.0.0.1:$RPORT/count"; }
 
-$BIN serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" --webhooks-allow-private --webhooks-allow-http \
-  >"$DIR/server.out" 2>"$DIR/server.err" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-kill -0 "$SERVER_PID" 2>/dev/null || { echo "keyward did not start:" >&2; cat "$DIR/server.err" >&2; exit 1; }
+# start_server true|false: keyward on the store, delivering webhooks or not.
+start_server() {
+  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
+  $BIN serve --data-dir "$DIR" --listen "127.0.0.1:$PORT" --webhooks-allow-private --webhooks-allow-http \
+    --webhooks-deliver "$1" >"$DIR/server.out" 2>"$DIR/server.err" &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "keyward did not start:" >&2; cat "$DIR/server.err" >&2; exit 1; }
+}
+start_server false
 # The server made the store; one Enterprise workspace, its rate limit at the
 # CLI's maximum override (10 000 000/min), one key with every scope.
 $BIN admin --data-dir "$DIR" bench-seed --keys 1 --out "$DIR/keys.txt" >&2
@@ -131,30 +141,43 @@ while True:
 PY
 }
 
-printf "%-6s %-8s %10s %9s %9s %9s   %s\n" round hooks "req/s" "p50 ms" "p99 ms" requests "drain after the run"
-zero=(); hooked=()
-settle
-for r in $(seq 1 "$ROUNDS"); do
-  read -r rps p50 p99 n bad < <(measure)
-  [ "$bad" = 0 ] || { echo "FAIL: $bad non-2xx answers" >&2; exit 1; }
-  printf "%-6s %-8s %10s %9s %9s %9s\n" "$r" 0 "$rps" "$p50" "$p99" "$n"
-  zero+=("$rps $p99")
-  subscribe
+# rounds DELIVER: ROUNDS alternations of 0 and HOOKS hooks on a node
+# started with --webhooks-deliver DELIVER.
+rounds() {
+  local deliver=$1 r rps p50 p99 n bad before t0 want waited got t1 rate
+  start_server "$deliver"
+  echo
+  echo "--webhooks-deliver $deliver"
+  printf "%-6s %-8s %10s %9s %9s %9s   %s\n" round hooks "req/s" "p50 ms" "p99 ms" requests "drain after the run"
+  zero=(); hooked=()
   settle
-  before=$(received); t0=$(date +%s.%N)
-  read -r rps p50 p99 n bad < <(measure)
-  [ "$bad" = 0 ] || { echo "FAIL: $bad non-2xx answers" >&2; exit 1; }
-  want=$((before + n * HOOKS))
-  read -r waited got < <(drain_until "$want")
-  t1=$(date +%s.%N)
-  rate=$(python3 -c "print(f'{($got - $before) / ($t1 - $t0):.0f}')")
-  printf "%-6s %-8s %10s %9s %9s %9s   %s of %s deliveries, %.1f s after the run; %s/s since its start\n" \
-    "$r" "$HOOKS" "$rps" "$p50" "$p99" "$n" "$((got - before))" "$((n * HOOKS))" "$waited" "$rate"
-  hooked+=("$rps $p99")
-  unsubscribe
-  settle
-done
-python3 - "${zero[*]}" "${hooked[*]}" <<'PY'
+  for r in $(seq 1 "$ROUNDS"); do
+    read -r rps p50 p99 n bad < <(measure)
+    [ "$bad" = 0 ] || { echo "FAIL: $bad non-2xx answers" >&2; exit 1; }
+    printf "%-6s %-8s %10s %9s %9s %9s\n" "$r" 0 "$rps" "$p50" "$p99" "$n"
+    zero+=("$rps $p99")
+    subscribe
+    settle
+    before=$(received); t0=$(date +%s.%N)
+    read -r rps p50 p99 n bad < <(measure)
+    [ "$bad" = 0 ] || { echo "FAIL: $bad non-2xx answers" >&2; exit 1; }
+    if [ "$deliver" = true ]; then
+      want=$((before + n * HOOKS))
+      read -r waited got < <(drain_until "$want")
+      t1=$(date +%s.%N)
+      rate=$(python3 -c "print(f'{($got - $before) / ($t1 - $t0):.0f}')")
+      printf "%-6s %-8s %10s %9s %9s %9s   %s of %s deliveries, %.1f s after the run; %s/s since its start\n" \
+        "$r" "$HOOKS" "$rps" "$p50" "$p99" "$n" "$((got - before))" "$((n * HOOKS))" "$waited" "$rate"
+    else
+      got=$(received)
+      [ "$got" = "$before" ] || { echo "FAIL: a node with --webhooks-deliver false delivered" >&2; exit 1; }
+      printf "%-6s %-8s %10s %9s %9s %9s   (not delivering)\n" "$r" "$HOOKS" "$rps" "$p50" "$p99" "$n"
+    fi
+    hooked+=("$rps $p99")
+    unsubscribe
+    settle
+  done
+  python3 - "${zero[*]}" "${hooked[*]}" <<'PY'
 import statistics, sys
 z = [float(x) for x in sys.argv[1].split()]; h = [float(x) for x in sys.argv[2].split()]
 zr, zp, hr, hp = z[0::2], z[1::2], h[0::2], h[1::2]
@@ -162,6 +185,9 @@ print(f"req/s with hooks : without = {statistics.median(hr)/statistics.median(zr
       f"(runs without {min(zr):.0f}–{max(zr):.0f}, with {min(hr):.0f}–{max(hr):.0f}); "
       f"p99 {min(zp):.2f}–{max(zp):.2f} ms without, {min(hp):.2f}–{max(hp):.2f} ms with")
 PY
+}
+rounds false
+rounds true
 
 # (b) N events, delivered to HOOKS hooks each.
 subscribe

@@ -122,11 +122,13 @@ pub async fn run(
     let app = crate::http::router(state.clone());
     let usage = spawn_usage(&state, background).await?;
     let ticker = tokio::spawn(maintenance(state.clone()));
-    let hooks_worker = tokio::spawn(crate::webhooks::worker::run(
-        state.store.clone(),
-        Arc::clone(&state.webhooks),
-        Arc::clone(&usage.notifier),
-    ));
+    let hooks_worker = state.config.webhooks_deliver.then(|| {
+        tokio::spawn(crate::webhooks::worker::run(
+            state.store.clone(),
+            Arc::clone(&state.webhooks),
+            Arc::clone(&usage.notifier),
+        ))
+    });
 
     // TCP_NODELAY, timeouts, connection caps: see crate::server.
     let limits = crate::server::Limits::from_config(&state.config);
@@ -136,8 +138,10 @@ pub async fn run(
     let _ = ticker.await;
     // Attempts in flight are abandoned: their leases expire and they are
     // attempted again (by this node after a restart, or another).
-    hooks_worker.abort();
-    let _ = hooks_worker.await;
+    if let Some(worker) = hooks_worker {
+        worker.abort();
+        let _ = worker.await;
+    }
     crate::webhooks::worker::release_claims(&state.store, &state.webhooks).await;
     usage.retention.abort();
     let _ = usage.retention.await;

@@ -136,6 +136,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_WEBHOOKS_RETRY_SCHEDULE", default_value = crate::webhooks::DEFAULT_RETRY_SCHEDULE,
           value_parser = crate::webhooks::parse_retry_schedule)]
     pub webhooks_retry_schedule: crate::webhooks::RetrySchedule,
+    /// This node delivers webhooks (`true`, the default). `false`: it only
+    /// writes the events, in the transactions that cause them, and another
+    /// node sharing the store delivers them (API nodes that keep their CPU
+    /// for requests; also how docs/benchmarks.md §7 isolates the request path).
+    #[arg(long, env = "KEYWARD_WEBHOOKS_DELIVER", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub webhooks_deliver: bool,
     /// 32 bytes (64 hex digits or base64) that encrypt webhook secrets at
     /// rest. Required on PostgreSQL; SQLite generates `webhooks.key` beside
     /// the database when unset.
@@ -169,6 +175,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("webhooks_allow_private", &self.webhooks_allow_private)
             .field("webhooks_allow_http", &self.webhooks_allow_http)
             .field("webhooks_retry_schedule", &self.webhooks_retry_schedule)
+            .field("webhooks_deliver", &self.webhooks_deliver)
             .field("webhooks_secret_key", &self.webhooks_secret_key.is_some())
             .finish()
     }

@@ -2,10 +2,12 @@
 //! deliveries the worker claims with a lease.
 //!
 //! Events are written by [`enqueue_event`] inside the transaction of the
-//! change they announce, together with one pending delivery per active
-//! hook subscribed to them: nothing is announced that was not committed,
+//! change they announce: nothing is announced that was not committed,
 //! nothing committed goes unannounced. A workspace without hooks pays one
-//! indexed `INSERT … SELECT` that inserts nothing.
+//! indexed `INSERT … SELECT` that inserts nothing; one with ten hooks pays
+//! one event row. The worker then fans each event out to one pending
+//! delivery per active hook that existed when it was written
+//! ([`Store::fan_out_events`]).
 //!
 //! Claiming: a worker sets `lease_owner` (a fresh token per claim) and
 //! `lease_until` on due rows in one statement (PostgreSQL: `FOR UPDATE SKIP
@@ -114,42 +116,33 @@ fn hook_from_row(r: &sqlx::any::AnyRow) -> Result<HookRecord> {
 }
 
 /// Write `event_type` with `data` (the resource as GET returns it; never a
-/// secret) for `workspace_id`, inside the caller's transaction, with one
-/// pending delivery per active hook subscribed to it. Returns whether any
-/// hook is subscribed; then call [`Store::wake_webhooks`] after the commit
-/// so the worker delivers at once (it also polls every second).
+/// secret) for `workspace_id`, inside the caller's transaction, when any
+/// active hook listens to it. Returns whether it was written; then call
+/// [`Store::wake_webhooks`] after the commit so the worker fans it out to
+/// one delivery per hook and delivers at once (it also polls every second).
+///
+/// One row whatever the number of hooks: the per-hook delivery rows are the
+/// worker's ([`Store::fan_out_events`]), off the request path.
 pub(crate) async fn enqueue_event(
     conn: &mut sqlx::AnyConnection,
     workspace_id: &str,
     event_type: EventType,
     data: &serde_json::Value,
 ) -> Result<bool> {
-    let id = ids::new_id(crate::webhooks::EVENT_PREFIX);
-    let now = now_ms();
     let n = sqlx::query(
-        "INSERT INTO webhook_deliveries (hook_id, event_id, workspace_id, state, attempts, next_attempt_at) \
-         SELECT id, $1, workspace_id, 'pending', 0, $2 FROM hooks \
-         WHERE workspace_id = $3 AND event = $4 AND status = 'active'",
+        "INSERT INTO webhook_events (id, workspace_id, type, payload, created_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+           (SELECT 1 FROM hooks WHERE workspace_id = $2 AND event = $3 AND status = 'active')",
     )
-    .bind(&id)
-    .bind(now)
+    .bind(ids::new_id(crate::webhooks::EVENT_PREFIX))
     .bind(workspace_id)
     .bind(event_type.as_str())
+    .bind(data.to_string())
+    .bind(now_ms())
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if n == 0 {
-        return Ok(false);
-    }
-    sqlx::query("INSERT INTO webhook_events (id, workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(event_type.as_str())
-        .bind(data.to_string())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
+    Ok(n == 1)
 }
 
 /// Hand a rolled key's REST hooks to its successor (same transaction as
@@ -299,6 +292,49 @@ impl Store {
         Ok(())
     }
 
+    /// Fan out up to `limit` events not fanned out yet: one pending delivery
+    /// per active hook of the event's workspace and type that existed when
+    /// the event was written. Returns how many events were fanned out.
+    ///
+    /// The first statement stamps the events (a write, so SQLite takes its
+    /// writer lock at once; PostgreSQL's `FOR UPDATE SKIP LOCKED` hands
+    /// concurrent nodes disjoint events), the second inserts their
+    /// deliveries in the same transaction: a crash between the two loses
+    /// nothing, and `ON CONFLICT DO NOTHING` makes a repeat harmless.
+    pub async fn fan_out_events(&self, limit: i64) -> Result<u64> {
+        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(&format!(
+            "UPDATE webhook_events SET fanned_out_at = $1 WHERE id IN \
+               (SELECT id FROM webhook_events WHERE fanned_out_at IS NULL ORDER BY created_at LIMIT $2{lock}) \
+             RETURNING id"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let insert = format!(
+            "INSERT INTO webhook_deliveries (hook_id, event_id, workspace_id, state, attempts, next_attempt_at) \
+             SELECT h.id, e.id, e.workspace_id, 'pending', 0, $1 FROM webhook_events e \
+             JOIN hooks h ON h.workspace_id = e.workspace_id AND h.event = e.type \
+                         AND h.status = 'active' AND h.created_at <= e.created_at \
+             WHERE e.id IN ({}) ON CONFLICT DO NOTHING",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&insert).bind(now);
+        for id in &ids {
+            q = q.bind(id);
+        }
+        q.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
     /// Claim up to `limit` due deliveries for `lease_ms`.
     pub async fn claim_deliveries(
         &self,
@@ -365,138 +401,18 @@ impl Store {
             .collect()
     }
 
-    /// Record an attempt's outcome, if `d`'s lease is still held. Returns
-    /// `true` when this made the hook `disabled` (its last
-    /// [`DISABLE_AFTER_GIVEN_UP`] finished events were all given up).
-    pub async fn finish_delivery(&self, d: &ClaimedDelivery, outcome: &DeliveryOutcome) -> Result<bool> {
+    /// Record the outcomes of a batch of attempts in one transaction (one
+    /// commit for the batch instead of one per delivery: the SQLite writer
+    /// is shared with the request path). Each is recorded only if its lease
+    /// is still held. Returns, per attempt, whether it made the hook
+    /// `disabled` (its last [`DISABLE_AFTER_GIVEN_UP`] finished events were
+    /// all given up).
+    pub async fn finish_deliveries(&self, done: &[(ClaimedDelivery, DeliveryOutcome)]) -> Result<Vec<bool>> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        if let DeliveryOutcome::Gone { .. } = outcome {
-            // Only while we hold the lease: a stale worker must not delete.
-            let held = sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'delivered' \
-                 WHERE hook_id = $1 AND event_id = $2 AND lease_owner = $3",
-            )
-            .bind(&d.hook_id)
-            .bind(&d.event_id)
-            .bind(&d.lease_owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if held == 1 {
-                sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1")
-                    .bind(&d.hook_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM webhook_deliveries WHERE hook_id = $1")
-                    .bind(&d.hook_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM hooks WHERE id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            return Ok(false);
-        }
-        let attempted = !matches!(outcome, DeliveryOutcome::Skipped { .. });
-        let (state, next, status, error, duration): (&str, Option<i64>, Option<u16>, Option<String>, i64) =
-            match outcome {
-                DeliveryOutcome::Delivered { status, duration_ms } => {
-                    ("delivered", None, Some(*status), None, *duration_ms)
-                }
-                DeliveryOutcome::Failed { status, error, duration_ms, retry_at: Some(at) } => {
-                    ("pending", Some(*at), *status, error.clone(), *duration_ms)
-                }
-                DeliveryOutcome::Failed { status, error, duration_ms, retry_at: None } => {
-                    ("given_up", None, *status, error.clone(), *duration_ms)
-                }
-                DeliveryOutcome::Skipped { reason } => ("skipped", None, None, Some(reason.to_string()), 0),
-                DeliveryOutcome::Gone { .. } => unreachable!("handled above"),
-            };
-        let status_i = status.map(i64::from);
-        let n = sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-                    attempts = attempts + $3, lease_owner = NULL, lease_until = NULL, \
-                    last_attempt_at = $4, last_status_code = $5, last_error = $6, last_duration_ms = $7 \
-             WHERE hook_id = $8 AND event_id = $9 AND lease_owner = $10",
-        )
-        .bind(state)
-        .bind(next)
-        .bind(i64::from(attempted))
-        .bind(now)
-        .bind(status_i)
-        .bind(error.as_deref())
-        .bind(duration)
-        .bind(&d.hook_id)
-        .bind(&d.event_id)
-        .bind(&d.lease_owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            // The lease expired and another worker took the delivery over.
-            return Ok(false);
-        }
-        if !attempted {
-            tx.commit().await?;
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO webhook_attempts (hook_id, event_id, attempt, at, status_code, error, duration_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&d.hook_id)
-        .bind(&d.event_id)
-        .bind(d.attempts + 1)
-        .bind(now)
-        .bind(status_i)
-        .bind(error.as_deref())
-        .bind(duration)
-        .execute(&mut *tx)
-        .await?;
-        if state == "delivered" {
-            sqlx::query(
-                "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = NULL, failing_since = NULL \
-                 WHERE id = $3",
-            )
-            .bind(now)
-            .bind(status_i)
-            .bind(&d.hook_id)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = $3, \
-                        failing_since = COALESCE(failing_since, $1) WHERE id = $4",
-            )
-            .bind(now)
-            .bind(status_i)
-            .bind(error.as_deref())
-            .bind(&d.hook_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let mut disabled = false;
-        if state == "given_up" {
-            let recent: Vec<String> = sqlx::query_scalar(
-                "SELECT state FROM webhook_deliveries WHERE hook_id = $1 AND state IN ('delivered', 'given_up') \
-                 ORDER BY event_id DESC LIMIT $2",
-            )
-            .bind(&d.hook_id)
-            .bind(DISABLE_AFTER_GIVEN_UP)
-            .fetch_all(&mut *tx)
-            .await?;
-            if recent.len() as i64 == DISABLE_AFTER_GIVEN_UP && recent.iter().all(|s| s == "given_up") {
-                disabled = sqlx::query(
-                    "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'failing' \
-                     WHERE id = $2 AND status = 'active'",
-                )
-                .bind(now)
-                .bind(&d.hook_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-            }
+        let mut disabled = Vec::with_capacity(done.len());
+        for (d, outcome) in done {
+            disabled.push(finish_one(&mut tx, d, outcome, now).await?);
         }
         tx.commit().await?;
         Ok(disabled)
@@ -522,9 +438,13 @@ impl Store {
 
     /// Deliveries waiting to be attempted, and disabled hooks (metrics).
     pub async fn webhook_gauges(&self) -> Result<(i64, i64)> {
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'")
-            .fetch_one(self.pool())
-            .await?;
+        // An event not fanned out yet is at least one pending delivery.
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending') \
+                  + (SELECT COUNT(*) FROM webhook_events WHERE fanned_out_at IS NULL)",
+        )
+        .fetch_one(self.pool())
+        .await?;
         let disabled: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM hooks WHERE status = 'disabled'").fetch_one(self.pool()).await?;
         Ok((pending, disabled))
@@ -554,5 +474,199 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n)
+    }
+}
+
+/// One attempt's outcome, inside the caller's transaction.
+async fn finish_one(
+    tx: &mut sqlx::AnyConnection,
+    d: &ClaimedDelivery,
+    outcome: &DeliveryOutcome,
+    now: i64,
+) -> Result<bool> {
+    if let DeliveryOutcome::Gone { .. } = outcome {
+        // Only while we hold the lease: a stale worker must not delete.
+        let held = sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'delivered' \
+             WHERE hook_id = $1 AND event_id = $2 AND lease_owner = $3",
+        )
+        .bind(&d.hook_id)
+        .bind(&d.event_id)
+        .bind(&d.lease_owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if held == 1 {
+            sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM hooks WHERE id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
+        }
+        return Ok(false);
+    }
+    let attempted = !matches!(outcome, DeliveryOutcome::Skipped { .. });
+    let (state, next, status, error, duration): (&str, Option<i64>, Option<u16>, Option<String>, i64) = match outcome {
+        DeliveryOutcome::Delivered { status, duration_ms } => ("delivered", None, Some(*status), None, *duration_ms),
+        DeliveryOutcome::Failed { status, error, duration_ms, retry_at: Some(at) } => {
+            ("pending", Some(*at), *status, error.clone(), *duration_ms)
+        }
+        DeliveryOutcome::Failed { status, error, duration_ms, retry_at: None } => {
+            ("given_up", None, *status, error.clone(), *duration_ms)
+        }
+        DeliveryOutcome::Skipped { reason } => ("skipped", None, None, Some(reason.to_string()), 0),
+        DeliveryOutcome::Gone { .. } => unreachable!("handled above"),
+    };
+    let status_i = status.map(i64::from);
+    let n = sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+                attempts = attempts + $3, lease_owner = NULL, lease_until = NULL, \
+                last_attempt_at = $4, last_status_code = $5, last_error = $6, last_duration_ms = $7 \
+         WHERE hook_id = $8 AND event_id = $9 AND lease_owner = $10",
+    )
+    .bind(state)
+    .bind(next)
+    .bind(i64::from(attempted))
+    .bind(now)
+    .bind(status_i)
+    .bind(error.as_deref())
+    .bind(duration)
+    .bind(&d.hook_id)
+    .bind(&d.event_id)
+    .bind(&d.lease_owner)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        // The lease expired and another worker took the delivery over.
+        return Ok(false);
+    }
+    if !attempted {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO webhook_attempts (hook_id, event_id, attempt, at, status_code, error, duration_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&d.hook_id)
+    .bind(&d.event_id)
+    .bind(d.attempts + 1)
+    .bind(now)
+    .bind(status_i)
+    .bind(error.as_deref())
+    .bind(duration)
+    .execute(&mut *tx)
+    .await?;
+    if state == "delivered" {
+        sqlx::query(
+            "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = NULL, failing_since = NULL \
+             WHERE id = $3",
+        )
+        .bind(now)
+        .bind(status_i)
+        .bind(&d.hook_id)
+        .execute(&mut *tx)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = $3, \
+                    failing_since = COALESCE(failing_since, $1) WHERE id = $4",
+        )
+        .bind(now)
+        .bind(status_i)
+        .bind(error.as_deref())
+        .bind(&d.hook_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut disabled = false;
+    if state == "given_up" {
+        let recent: Vec<String> = sqlx::query_scalar(
+            "SELECT state FROM webhook_deliveries WHERE hook_id = $1 AND state IN ('delivered', 'given_up') \
+             ORDER BY event_id DESC LIMIT $2",
+        )
+        .bind(&d.hook_id)
+        .bind(DISABLE_AFTER_GIVEN_UP)
+        .fetch_all(&mut *tx)
+        .await?;
+        if recent.len() as i64 == DISABLE_AFTER_GIVEN_UP && recent.iter().all(|s| s == "given_up") {
+            disabled = sqlx::query(
+                "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'failing' \
+                 WHERE id = $2 AND status = 'active'",
+            )
+            .bind(now)
+            .bind(&d.hook_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+        }
+    }
+    Ok(disabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewStudy, StoreLocation};
+    use keyward_core::Plan;
+
+    async fn count(store: &Store, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
+    }
+
+    fn hook<'a>(id: &'a str, event: EventType) -> NewHook<'a> {
+        NewHook {
+            id,
+            key_id: None,
+            created_by: None,
+            target_url: "https://example.com/h",
+            event,
+            secret_sealed: "v1:x",
+        }
+    }
+
+    /// The request path writes one event row whatever the number of hooks;
+    /// the worker's fan-out writes the deliveries, once, and only to hooks
+    /// that existed when the event was written.
+    #[tokio::test]
+    async fn a_study_writes_one_event_row_and_the_fan_out_one_delivery_per_hook_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreLocation::resolve(dir.path(), None).unwrap()).await.unwrap();
+        let ws = store.create_workspace("W", Plan::Pro).await.unwrap();
+        let study = |name: &str| NewStudy { name: name.into(), description: None };
+
+        // No hook: nothing at all is written for the event.
+        store.create_study(&ws.id, &study("quiet")).await.unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM webhook_events").await, 0);
+
+        let hook_ids: Vec<String> = (0..10).map(|_| ids::new_id("hook")).collect();
+        for id in &hook_ids {
+            store.create_hook(&ws.id, &hook(id, EventType::StudyCreated)).await.unwrap();
+        }
+        store.create_hook(&ws.id, &hook(&ids::new_id("hook"), EventType::TranscriptCreated)).await.unwrap();
+        store.create_study(&ws.id, &study("announced")).await.unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM webhook_events").await, 1);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM webhook_deliveries").await, 0);
+        assert_eq!(store.webhook_gauges().await.unwrap().0, 1, "an event to fan out counts as pending");
+
+        // A hook created after the event does not receive it (its clock a
+        // second later than the event's, rather than sleeping for it).
+        let late = ids::new_id("hook");
+        store.create_hook(&ws.id, &hook(&late, EventType::StudyCreated)).await.unwrap();
+        sqlx::query("UPDATE hooks SET created_at = created_at + 1000 WHERE id = $1")
+            .bind(&late)
+            .execute(store.pool())
+            .await
+            .unwrap();
+
+        assert_eq!(store.fan_out_events(256).await.unwrap(), 1);
+        assert_eq!(store.fan_out_events(256).await.unwrap(), 0, "an event is fanned out once");
+        let got: Vec<String> = sqlx::query_scalar("SELECT hook_id FROM webhook_deliveries ORDER BY hook_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let mut want = hook_ids.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(store.webhook_gauges().await.unwrap().0, 10);
     }
 }

@@ -4,7 +4,8 @@
 //! SQLite (the default, one process) and PostgreSQL (several nodes). The SQL
 //! is written once in the common dialect (`$n` placeholders, BIGINT unix-ms
 //! times, TEXT ids, `ON CONFLICT`, `RETURNING`), each backend has its own
-//! migrations under `migrations/{sqlite,postgres}`, and the few places where
+//! migrations under `migrations/{sqlite,postgres}` (links into
+//! `migrations/shared` where the SQL is the same), and the few places where
 //! the backends differ ask [`Backend`]. Handlers never write SQL; they call the
 //! methods in the submodules, and every method that touches tenant data takes
 //! the workspace id, so forgetting the tenant does not compile.

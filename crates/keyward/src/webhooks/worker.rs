@@ -22,6 +22,8 @@ use tokio::task::JoinSet;
 pub const LEASE_MS: i64 = 60_000;
 /// Deliveries claimed (and attempted concurrently) at a time.
 const BATCH: i64 = 32;
+/// Events fanned out to deliveries per transaction.
+const FAN_OUT_BATCH: i64 = 256;
 /// Polling interval when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
 /// Finished deliveries and their events are kept this long.
@@ -77,6 +79,18 @@ pub async fn run(store: Store, hooks: Arc<Webhooks>, notifier: Arc<Notifier>) {
                 tracing::warn!(error = ?e, "could not delete old webhook deliveries");
             }
         }
+        // New events become deliveries first (the request path wrote one
+        // event row each; the per-hook rows are written here).
+        loop {
+            match store.fan_out_events(FAN_OUT_BATCH).await {
+                Ok(n) if n == FAN_OUT_BATCH as u64 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "could not fan out webhook events");
+                    break;
+                }
+            }
+        }
         let owner = keyward_core::ids::new_id("lease");
         hooks.claims.lock().unwrap_or_else(|e| e.into_inner()).push(owner.clone());
         let claimed = match store.claim_deliveries(&owner, now, LEASE_MS, BATCH).await {
@@ -96,9 +110,20 @@ pub async fn run(store: Store, hooks: Arc<Webhooks>, notifier: Arc<Notifier>) {
         }
         let mut set = JoinSet::new();
         for d in claimed {
-            set.spawn(attempt(store.clone(), Arc::clone(&hooks), Arc::clone(&notifier), d));
+            let hooks = Arc::clone(&hooks);
+            set.spawn(async move {
+                let outcome = outcome_of(&hooks, &d).await;
+                hooks.metrics.observe(&outcome);
+                (d, outcome)
+            });
         }
-        while set.join_next().await.is_some() {}
+        let mut done = Vec::with_capacity(set.len());
+        while let Some(joined) = set.join_next().await {
+            if let Ok(attempt) = joined {
+                done.push(attempt);
+            }
+        }
+        record(&store, &notifier, &done).await;
         hooks.claims.lock().unwrap_or_else(|e| e.into_inner()).retain(|o| *o != owner);
     }
 }
@@ -116,14 +141,17 @@ pub async fn release_claims(store: &Store, hooks: &Webhooks) {
     }
 }
 
-async fn attempt(store: Store, hooks: Arc<Webhooks>, notifier: Arc<Notifier>, d: ClaimedDelivery) {
-    let outcome = outcome_of(&hooks, &d).await;
-    hooks.metrics.observe(&outcome);
-    match store.finish_delivery(&d, &outcome).await {
-        Ok(true) => notifier.hook_disabled(&d.workspace_id, &d.hook_id, &d.target_url, now_ms()).await,
-        Ok(false) => {}
-        // The lease expires and the delivery is attempted again.
-        Err(e) => tracing::error!(error = ?e, hook_id = %d.hook_id, "could not record a webhook attempt"),
+/// Record a batch's outcomes (one transaction) and tell admins about the
+/// hooks it disabled. If the store refuses, the leases expire and the
+/// deliveries are attempted again (at least once).
+async fn record(store: &Store, notifier: &Notifier, done: &[(ClaimedDelivery, DeliveryOutcome)]) {
+    match store.finish_deliveries(done).await {
+        Ok(disabled) => {
+            for ((d, _), _) in done.iter().zip(disabled).filter(|(_, disabled)| *disabled) {
+                notifier.hook_disabled(&d.workspace_id, &d.hook_id, &d.target_url, now_ms()).await;
+            }
+        }
+        Err(e) => tracing::error!(error = ?e, attempts = done.len(), "could not record webhook attempts"),
     }
 }
 

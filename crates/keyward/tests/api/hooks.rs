@@ -209,6 +209,29 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_with_webhooks_deliver_false_writes_events_that_a_delivering_node_sends_once() {
+    let api = TestApp::spawn_with(|c| {
+        open(c);
+        c.webhooks_deliver = false;
+    })
+    .await;
+    let rx = Receiver::start().await;
+    let (_ws, _admin, _kid, key) = api.with_key(Plan::Pro).await;
+    let hook = subscribe(&api, &key, &rx.url("/elsewhere"), "study.created").await;
+    let (s, _) =
+        body(api.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Kept" })).send().await.unwrap()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // The event waits in the store: this node has no worker to fan it out.
+    assert_eq!(api.store.webhook_gauges().await.unwrap().0, 1);
+
+    let worker = TestApp::spawn_node_with(&api, |c| c.webhooks_deliver = true).await;
+    let got = rx.wait_for("/elsewhere", 1, 5).await;
+    verify(hook["secret"].as_str().unwrap(), &got[0]);
+    eventually(5, || async { (worker.store.webhook_gauges().await.unwrap().0 == 0).then_some(()) }).await;
+    assert_eq!(rx.got().len(), 1, "delivered once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_with_the_same_webhook_id_and_shown_to_admins_and_410_deletes_the_hook() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;

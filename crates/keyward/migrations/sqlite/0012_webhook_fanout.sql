@@ -1,0 +1,1 @@
+../shared/0012_webhook_fanout.sql
