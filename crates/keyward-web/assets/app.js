@@ -23,15 +23,9 @@
   var skew = serverNow > 0 ? serverNow - Date.now() : 0;
   function now() { return Date.now() + skew; }
 
-  function pad(n) { return (n < 10 ? '0' : '') + n; }
   function formatDate(ms) {
     var d = new Date(ms);
     return MONTHS[d.getUTCMonth()] + ' ' + d.getUTCDate() + ', ' + d.getUTCFullYear();
-  }
-  function formatUtc(ms) {
-    var d = new Date(ms);
-    return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()) + ' ' +
-      pad(d.getUTCHours()) + ':' + pad(d.getUTCMinutes()) + ' UTC';
   }
   /* Same rules as fmt::relative in src/fmt.rs. */
   function relative(ms, nowMs) {
@@ -59,50 +53,6 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
-  /* An email that wraps only before "@" and dots (as keys.rs renders it). */
-  function emailEl(email) {
-    var span = el('span', 'email');
-    String(email).split(/(?=[@.])/).forEach(function (part, i) {
-      if (i > 0) span.appendChild(document.createElement('wbr'));
-      span.appendChild(document.createTextNode(part));
-    });
-    return span;
-  }
-  function timeEl(iso, rel) {
-    var ms = Date.parse(iso);
-    var t = el('time', null, rel ? relative(ms, now()) : formatDate(ms));
-    t.setAttribute('datetime', iso);
-    t.title = formatUtc(ms);
-    if (rel) t.setAttribute('data-relative', '');
-    return t;
-  }
-  /* Static icon markup (no user data), same paths as layout::icon. */
-  var ICONS = {
-    trash: ['M3 6h18', 'M8 6V4a2 2 0 0 1 2-2h4a2 2 0 0 1 2 2v2', 'M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6', 'M10 11v6', 'M14 11v6'],
-    pencil: ['M12 20h9', 'M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z']
-  };
-  function icon(name) {
-    var ns = 'http://www.w3.org/2000/svg';
-    var svg = document.createElementNS(ns, 'svg');
-    svg.setAttribute('class', 'icon');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('width', '18');
-    svg.setAttribute('height', '18');
-    svg.setAttribute('aria-hidden', 'true');
-    svg.setAttribute('focusable', 'false');
-    svg.setAttribute('fill', 'none');
-    svg.setAttribute('stroke', 'currentColor');
-    svg.setAttribute('stroke-width', '2');
-    svg.setAttribute('stroke-linecap', 'round');
-    svg.setAttribute('stroke-linejoin', 'round');
-    ICONS[name].forEach(function (d) {
-      var p = document.createElementNS(ns, 'path');
-      p.setAttribute('d', d);
-      svg.appendChild(p);
-    });
-    return svg;
-  }
-
   var toastTimer = null;
   function toast(msg, isError) {
     var t = $('#toast');
@@ -128,8 +78,10 @@
 
   /* Calls the admin API. Resolves with the JSON body (null for 204);
    * rejects with the problem object (plus `status`). */
-  function api(method, url, body) {
-    var headers = { 'Accept': 'application/json' };
+  /* A call of the admin API (JSON), or with `asHtml` a fragment the server
+   * renders (its text); an error answer rejects with its problem. */
+  function api(method, url, body, asHtml) {
+    var headers = { 'Accept': asHtml ? 'text/html' : 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = meta('csrf-token');
     return fetch(url, {
@@ -141,6 +93,7 @@
     }).then(function (res) {
       if (res.status === 204) return null;
       return res.text().then(function (text) {
+        if (res.ok && asHtml) return text;
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         if (res.ok) return data;
@@ -246,6 +199,13 @@
     dlg.showModal();
     if (focusEl) focusEl.focus();
   }
+  /* `call` (a promise) with the dialog busy and `button` saying `label`
+   * until it settles; it resolves or rejects as the call does. */
+  function whileBusy(dlg, button, label, call) {
+    setBusy(dlg, true, button, label);
+    return call.then(function (r) { setBusy(dlg, false, button); return r; },
+      function (p) { setBusy(dlg, false, button); throw p; });
+  }
   function setBusy(dlg, busy, button, busyLabel) {
     dlg.busy = busy;
     $$('[data-close], #dialog-close', dlg).forEach(function (b) { b.disabled = busy; });
@@ -273,152 +233,57 @@
     return $$('#keys-tbody tr.key-row').filter(function (r) { return r.getAttribute('data-key-id') === id; })[0] || null;
   }
 
-  function statusCell(td, k) {
-    td.textContent = '';
-    if (k.status === 'active' && k.rolled_to) {
-      td.appendChild(el('span', 'badge badge-warning', 'Rolled'));
-      var to = el('span', 'sub', 'to ');
-      to.appendChild(el('span', 'mono', k.rolled_to));
-      td.appendChild(to);
-      return;
-    }
-    if (k.status === 'active') {
-      td.appendChild(el('span', 'badge badge-success', 'Active'));
-      return;
-    }
-    if (k.status === 'expired') {
-      td.appendChild(el('span', 'badge badge-neutral', 'Expired'));
-      return;
-    }
-    var auto = k.revoke_reason === 'auto_error_rate';
-    td.appendChild(el('span', auto ? 'badge badge-danger' : 'badge badge-neutral',
-      auto ? 'Revoked automatically (error rate)' : 'Revoked'));
-    if (k.revoked_at) {
-      var sub = el('span', 'sub');
-      sub.appendChild(timeEl(k.revoked_at, true));
-      td.appendChild(sub);
-    }
+  /* Puts the server's rendering of key `id`'s row in place (GET
+   * /settings/api-keys/rows/{id}: keys::key_row, the markup the page has),
+   * or first in the table for a key just made. */
+  function showRow(id, isNew) {
+    var url = '/settings/api-keys/rows/' + encodeURIComponent(id) + '?workspace=' + encodeURIComponent(ws);
+    return api('GET', url, undefined, true)
+      .then(function (html) {
+        var tbody = $('#keys-tbody'), row = $('tr.key-row', fragment(html));
+        if (!tbody || !row) return;
+        if (isNew) row.classList.add('is-new');
+        var old = rowFor(id), empty = $('.empty-row', tbody);
+        if (empty) empty.remove();
+        keepingFocus(old || tbody, function () {
+          if (old) old.replaceWith(row); else tbody.insertBefore(row, tbody.firstChild);
+        });
+        var count = $('#keys-heading .count');
+        if (count) count.textContent = String($$('tr.key-row', tbody).length);
+      })
+      .catch(function () { /* refresh() brings it */ });
   }
 
-  function ipsCell(td, k) {
-    td.textContent = '';
-    var wrap = el('div', 'ips');
-    if (!k.allowed_cidrs || !k.allowed_cidrs.length) {
-      wrap.appendChild(el('span', 'muted ips-any', 'Any'));
-    } else {
-      var ul = el('ul', 'cidr-list');
-      k.allowed_cidrs.forEach(function (c) { ul.appendChild(el('li', 'mono', c)); });
-      wrap.appendChild(ul);
-    }
-    if (k.status === 'active') {
-      var b = el('button', 'btn btn-ghost btn-xs edit-ips');
-      b.type = 'button';
-      b.setAttribute('data-key-id', k.id);
-      b.setAttribute('aria-label', 'Edit allowed IPs of key ' + k.name);
-      b.setAttribute('aria-haspopup', 'dialog');
-      b.appendChild(icon('pencil'));
-      b.appendChild(el('span', null, 'Edit'));
-      wrap.appendChild(b);
-    }
-    td.appendChild(wrap);
+  /* The elements of server-rendered `html` (table rows and sections too). */
+  function fragment(html) {
+    var t = document.createElement('template');
+    t.innerHTML = html;
+    return t.content;
   }
 
-  var ALL_SCOPES = ['studies:read', 'studies:write', 'transcripts:read', 'transcripts:write', 'webhooks:write'];
-  var READ_ONLY = ['studies:read', 'transcripts:read'];
-  /* The same markup as keys::access in src/keys.rs. */
-  function accessCell(td, scopes) {
-    td.textContent = '';
-    if (scopes.length === ALL_SCOPES.length) { td.appendChild(el('span', 'access-full', 'Full access')); return; }
-    if (scopes.length === 2 && scopes[0] === READ_ONLY[0] && scopes[1] === READ_ONLY[1]) {
-      td.appendChild(el('span', 'access-read', 'Read only'));
-      return;
-    }
-    var ul = el('ul', 'scope-list');
-    scopes.forEach(function (x) { ul.appendChild(el('li', 'mono', x)); });
-    td.appendChild(ul);
+  /* Clicks on a key's `.cls` button: names the key in `nameEl` and calls
+   * `open(keyId, its row or null, the button)`. */
+  function onRowButton(cls, nameEl, open) {
+    document.addEventListener('click', function (e) {
+      var b = e.target.closest && e.target.closest('.' + cls);
+      if (!b) return;
+      var row = b.closest('tr'), id = b.getAttribute('data-key-id');
+      nameEl.textContent = row ? row.getAttribute('data-key-name') : id;
+      open(id, row, b);
+    });
   }
 
-  /* The same markup as keys::key_row in src/keys.rs. */
-  function buildRow(k) {
-    var tr = el('tr', 'key-row is-new');
-    tr.setAttribute('data-key-id', k.id);
-    tr.setAttribute('data-key-name', k.name);
-    tr.setAttribute('data-status', k.status);
-    function td(cls, label) {
-      var c = el('td', cls);
-      c.setAttribute('data-label', label);
-      tr.appendChild(c);
-      return c;
+  /* Runs `replace`, which swaps `container` for fresh markup, keeping focus
+   * on the same control of the same key's row when it was inside. */
+  function keepingFocus(container, replace) {
+    var active = document.activeElement, keep = null;
+    if (active && container.contains(active)) {
+      var r = active.closest('tr');
+      keep = opener(active);
+      if (keep) { keep.el = null; keep.keyId = r && r.getAttribute('data-key-id'); }
     }
-    var name = td('cell-name', 'Name');
-    name.appendChild(el('span', 'key-name', k.name));
-    name.appendChild(el('span', 'key-id mono', k.id));
-    td('cell-key', 'Key').appendChild(el('code', 'masked', k.masked));
-    var created = td('cell-created', 'Created');
-    created.appendChild(timeEl(k.created_at, false));
-    var by = el('span', 'sub', 'by ');
-    by.appendChild(emailEl(k.created_by ? k.created_by.email : ''));
-    if (k.created_by && k.created_by.is_member === false) {
-      by.appendChild(document.createTextNode(' '));
-      by.appendChild(el('span', 'badge badge-warning', 'No longer a member'));
-    }
-    created.appendChild(by);
-    var used = td('cell-used', 'Last used');
-    if (k.last_used_at) {
-      used.appendChild(timeEl(k.last_used_at, true));
-      if (k.last_used_ip) used.appendChild(el('span', 'sub mono', k.last_used_ip));
-    } else {
-      used.appendChild(el('span', 'muted', 'Never'));
-    }
-    td('cell-requests num', 'Requests 24h').textContent = String(k.requests_24h || 0);
-    var expires = td('cell-expires', 'Expires');
-    if (k.expires_at) expires.appendChild(timeEl(k.expires_at, false));
-    else expires.appendChild(el('span', 'muted', 'Never'));
-    accessCell(td('cell-scopes', 'Access'), k.scopes || []);
-    statusCell(td('key-status', 'Status'), k);
-    ipsCell(td('key-ips', 'Allowed IPs'), k);
-    var actions = td('key-actions', 'Actions');
-    if (k.status === 'active' && !k.rolled_to && $('#rotate-dialog')) {
-      var r = el('button', 'btn btn-ghost btn-xs rotate-key');
-      r.type = 'button';
-      r.setAttribute('data-key-id', k.id);
-      r.setAttribute('aria-label', 'Rotate key ' + k.name);
-      r.setAttribute('aria-haspopup', 'dialog');
-      r.appendChild(el('span', null, 'Rotate'));
-      actions.appendChild(r);
-    }
-    if (k.status === 'active') {
-      var b = el('button', 'icon-btn icon-btn-danger revoke-key');
-      b.type = 'button';
-      b.setAttribute('data-key-id', k.id);
-      b.setAttribute('aria-label', 'Revoke key ' + k.name);
-      b.setAttribute('aria-haspopup', 'dialog');
-      b.title = 'Revoke key';
-      b.appendChild(icon('trash'));
-      actions.appendChild(b);
-    }
-    return tr;
-  }
-
-  function insertRow(k) {
-    var tbody = $('#keys-tbody');
-    if (!tbody) return;
-    var empty = $('.empty-row', tbody);
-    if (empty) empty.remove();
-    var old = rowFor(k.id);
-    var row = buildRow(k);
-    if (old) old.replaceWith(row); else tbody.insertBefore(row, tbody.firstChild);
-    var count = $('#keys-heading .count');
-    if (count) count.textContent = String($$('tr.key-row', tbody).length);
-  }
-
-  function markRevoked(row) {
-    row.setAttribute('data-status', 'revoked');
-    var iso = new Date(now()).toISOString();
-    statusCell($('.key-status', row), { status: 'revoked', revoked_at: iso, revoke_reason: 'manual' });
-    $$('.revoke-key, .edit-ips', row).forEach(function (b) { b.remove(); });
-    var opt = $('#usage-key-filter option[value="' + CSS.escape(row.getAttribute('data-key-id')) + '"]');
-    if (opt && !/\(revoked\)$/.test(opt.textContent)) opt.textContent += ' (revoked)';
+    replace();
+    if (keep) restoreFocus(keep);
   }
 
   /* Re-reads the page and swaps in the fresh keys table and usage section:
@@ -453,17 +318,9 @@
   function swapKeys(doc) {
     var tbody = $('#keys-tbody'), fresh = $('#keys-tbody', doc);
     if (!tbody || !fresh) return;
-    var active = document.activeElement, keep = null;
-    if (active && tbody.contains(active)) {
-      var r = active.closest('tr');
-      keep = opener(active);
-      if (keep) { keep.el = null; keep.keyId = r && r.getAttribute('data-key-id'); }
-    }
-    var fresh2 = document.importNode(fresh, true);
-    tbody.replaceWith(fresh2);
+    keepingFocus(tbody, function () { tbody.replaceWith(document.importNode(fresh, true)); });
     var count = $('#keys-heading .count'), freshCount = $('#keys-heading .count', doc);
     if (count && freshCount) count.textContent = freshCount.textContent;
-    if (keep) restoreFocus(keep);
   }
 
   function swapUsage(doc) {
@@ -485,6 +342,9 @@
   }
 
   /* ------------------------------------------------------- generate */
+
+  /* The scopes of a read-only key (keyward_core::Scopes::READ_ONLY). */
+  var READ_ONLY = ['studies:read', 'transcripts:read'];
 
   function initGenerate() {
     var btn = $('#generate-key'), dlg = $('#generate-dialog');
@@ -544,20 +404,7 @@
     }
 
     var dup = $('#key-name-duplicate');
-    var copied = false, warned = false;
-
-    /* The secret is shown once: closing before it was copied asks first
-     * (the next Escape, Close or Done then closes). */
-    dlg.mayClose = function () {
-      if (step2.hidden || !secret.value || copied || warned) return true;
-      warned = true;
-      copyStatus.classList.remove('ok');
-      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
-        'Copy it now, or press Escape (or Done) again to close without it.';
-      copy.focus();
-      return false;
-    };
-    secret.addEventListener('copy', function () { copied = true; });
+    var once = onceSecret(dlg, form, step2, secret, copy, copyStatus, function () { reset(); });
 
     /* A name another key already has is allowed, but said. */
     function checkDuplicate() {
@@ -580,17 +427,9 @@
       if (msg) name.setAttribute('aria-invalid', 'true'); else name.removeAttribute('aria-invalid');
     }
     function reset() {
-      copied = false;
-      warned = false;
+      once.reset();
       if (dup) { dup.textContent = ''; dup.hidden = true; }
-      secret.value = '';
-      secret.removeAttribute('value');
       createdName.textContent = '';
-      copyStatus.textContent = '';
-      copyStatus.classList.remove('ok');
-      step2.hidden = true;
-      form.hidden = false;
-      form.reset();
       fieldError('');
       showError(formErr, '');
       syncLifecycle();
@@ -598,7 +437,6 @@
       lifecycleError(scopesErr, null, '');
     }
 
-    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
     btn.addEventListener('click', function () {
       reset();
       openDialog(dlg, btn, name);
@@ -616,21 +454,10 @@
       var body = lifecycleBody();
       if (!body) return;
       body.name = value;
-      setBusy(dlg, true, submit, 'Generating…');
-      api('POST', keysUrl(), body).then(function (created) {
-        var key = created.key;
-        delete created.key;
-        setBusy(dlg, false, submit);
-        form.hidden = true;
-        step2.hidden = false;
-        secret.value = key;
+      whileBusy(dlg, submit, 'Generating…', api('POST', keysUrl(), body)).then(function (created) {
         createdName.textContent = '“' + created.name + '”';
-        secret.focus();
-        secret.select();
-        insertRow(created);
-        refresh();
+        once.show(created);
       }, function (p) {
-        setBusy(dlg, false, submit);
         if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
           var of = function (f) { return p.errors.filter(function (x) { return x.field === f; }).map(function (x) { return x.message; }).join(' '); };
           if (of('expires_in_days')) { lifecycleError(expiryErr, expiryDays, 'Expiry ' + of('expires_in_days')); expiry.focus(); return; }
@@ -643,14 +470,53 @@
         }
       });
     });
+  }
 
-    /* Never keep a secret around in a page the back/forward cache may restore. */
+  /* The once-only secret of the generate and rotate dialogs. Closing before
+   * it was copied asks first (the next Escape, Close or Done then closes);
+   * `reset` (the dialog's, which calls once.reset()) wipes it from the DOM,
+   * also when the page is hidden: never a secret in the back/forward cache. */
+  function onceSecret(dlg, form, step, secret, copy, copyStatus, reset) {
+    var copied = false, warned = false;
+    dlg.mayClose = function () {
+      if (step.hidden || !secret.value || copied || warned) return true;
+      warned = true;
+      copyStatus.classList.remove('ok');
+      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
+        'Copy it now, or press Escape (or Done) again to close without it.';
+      copy.focus();
+      return false;
+    };
+    secret.addEventListener('copy', function () { copied = true; });
+    wireCopy(copy, secret, copyStatus, function () { copied = true; });
+    setupDialog(dlg, reset);
     window.addEventListener('pagehide', function () {
       reset();
       if (dlg.open) { dlg.opener = null; dlg.close(); }
     });
-
-    wireCopy(copy, secret, copyStatus, function () { copied = true; });
+    return {
+      reset: function () {
+        copied = false;
+        warned = false;
+        secret.value = '';
+        secret.removeAttribute('value');
+        copyStatus.textContent = '';
+        copyStatus.classList.remove('ok');
+        step.hidden = true;
+        form.hidden = false;
+        form.reset();
+      },
+      /* Shows the key just made (its secret, once) and puts its row in the table. */
+      show: function (created) {
+        form.hidden = true;
+        step.hidden = false;
+        secret.value = created.key;
+        secret.focus();
+        secret.select();
+        showRow(created.id, true);
+        refresh();
+      }
+    };
   }
 
   /* A copy-once dialog's Copy button: the clipboard, else select + Ctrl+C. */
@@ -689,47 +555,19 @@
     var form = $('#rotate-form'), step2 = $('#rotated-key-step'), err = $('#rotate-error');
     var nameEl = $('#rotate-key-name'), submit = $('#rotate-submit'), secret = $('#rotated-key-secret');
     var newName = $('#rotated-key-name'), until = $('#rotated-key-until'), copyStatus = $('#rotated-copy-status');
-    var target = null, copied = false, warned = false;
-    /* As in the generate dialog: closing before the key was copied asks first. */
-    dlg.mayClose = function () {
-      if (step2.hidden || !secret.value || copied || warned) return true;
-      warned = true;
-      copyStatus.classList.remove('ok');
-      copyStatus.textContent = 'You have not copied the key yet, and it will not be shown again. ' +
-        'Copy it now, or press Escape (or Done) again to close without it.';
-      $('#copy-rotated-key').focus();
-      return false;
-    };
-    secret.addEventListener('copy', function () { copied = true; });
+    var target = null;
+    var once = onceSecret(dlg, form, step2, secret, $('#copy-rotated-key'), copyStatus, function () { reset(); });
     function reset() {
       target = null;
-      copied = false;
-      warned = false;
-      secret.value = '';
-      secret.removeAttribute('value');
+      once.reset();
       newName.textContent = '';
       until.textContent = '';
-      copyStatus.textContent = '';
-      copyStatus.classList.remove('ok');
-      step2.hidden = true;
-      form.hidden = false;
-      form.reset();
       showError(err, '');
     }
-    setupDialog(dlg, reset); /* closing wipes the secret from the DOM */
-    wireCopy($('#copy-rotated-key'), secret, copyStatus, function () { copied = true; });
-    window.addEventListener('pagehide', function () {
-      reset();
-      if (dlg.open) { dlg.opener = null; dlg.close(); }
-    });
 
-    document.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('.rotate-key');
-      if (!b) return;
+    onRowButton('rotate-key', nameEl, function (id, row, b) {
       reset();
-      var row = b.closest('tr');
-      target = b.getAttribute('data-key-id');
-      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+      target = id;
       openDialog(dlg, b, $('input[name="grace"]:checked', form));
     });
 
@@ -739,25 +577,15 @@
       var grace = $('input[name="grace"]:checked', form);
       var id = target, oldName = nameEl.textContent;
       showError(err, '');
-      setBusy(dlg, true, submit, 'Rotating…');
-      api('POST', keysUrl(id, '/roll'), { grace_period_secs: Number(grace ? grace.value : 86400) }).then(function (created) {
-        var key = created.key;
-        delete created.key;
-        setBusy(dlg, false, submit);
-        form.hidden = true;
-        step2.hidden = false;
-        secret.value = key;
+      var roll = api('POST', keysUrl(id, '/roll'), { grace_period_secs: Number(grace ? grace.value : 86400) });
+      whileBusy(dlg, submit, 'Rotating…', roll).then(function (created) {
         newName.textContent = '“' + created.name + '”';
         until.textContent = grace && grace.value === '0'
           ? '“' + oldName + '” stopped working. Requests using it now get 401.'
           : '“' + oldName + '” keeps working until the grace period ends. Watch its requests fall in the table.';
         dlg.opener = { el: null, keyId: created.id, cls: 'rotate-key' };
-        secret.focus();
-        secret.select();
-        insertRow(created);
-        refresh();
+        once.show(created);
       }, function (p) {
-        setBusy(dlg, false, submit);
         showError(err, problemMessage(p));
       });
     });
@@ -772,12 +600,8 @@
     var target = null;
     setupDialog(dlg, function () { target = null; showError(err, ''); });
 
-    document.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('.revoke-key');
-      if (!b) return;
-      var row = b.closest('tr');
-      target = b.getAttribute('data-key-id');
-      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+    onRowButton('revoke-key', nameEl, function (id, row, b) {
+      target = id;
       showError(err, '');
       openDialog(dlg, b, $('.dialog-foot [data-close]', dlg));
     });
@@ -785,17 +609,13 @@
     confirm.addEventListener('click', function () {
       if (!target || dlg.busy) return;
       var id = target, name = nameEl.textContent;
-      setBusy(dlg, true, confirm, 'Revoking…');
-      api('DELETE', keysUrl(id)).then(function () {
-        setBusy(dlg, false, confirm);
-        var row = rowFor(id);
-        if (row) markRevoked(row);
+      whileBusy(dlg, confirm, 'Revoking…', api('DELETE', keysUrl(id))).then(function () {
         dlg.opener = { el: null, keyId: id, cls: null }; /* focus the row's status */
         closeDialog(dlg);
+        showRow(id);
         toast('Key “' + name + '” revoked. Requests using it now get 401.');
         refresh();
       }, function (p) {
-        setBusy(dlg, false, confirm);
         showError(err, problemMessage(p));
       });
     });
@@ -817,12 +637,8 @@
     }
     setupDialog(dlg, function () { target = null; clearErrors(); });
 
-    document.addEventListener('click', function (e) {
-      var b = e.target.closest && e.target.closest('.edit-ips');
-      if (!b) return;
-      var row = b.closest('tr');
-      target = b.getAttribute('data-key-id');
-      nameEl.textContent = row ? row.getAttribute('data-key-name') : target;
+    onRowButton('edit-ips', nameEl, function (id, row, b) {
+      target = id;
       input.value = row ? $$('.cidr-list li', row).map(function (li) { return li.textContent.trim(); }).join('\n') : '';
       clearErrors();
       openDialog(dlg, b, input);
@@ -837,18 +653,15 @@
       });
       var id = target, name = nameEl.textContent;
       clearErrors();
-      setBusy(dlg, true, save, 'Saving…');
-      api('PUT', keysUrl(id, '/allowed-ips'), { cidrs: entries.map(function (x) { return x.value; }) }).then(function (key) {
-        setBusy(dlg, false, save);
-        var row = rowFor(id);
-        if (row && key) ipsCell($('.key-ips', row), key);
+      var put = api('PUT', keysUrl(id, '/allowed-ips'), { cidrs: entries.map(function (x) { return x.value; }) });
+      whileBusy(dlg, save, 'Saving…', put).then(function (key) {
         closeDialog(dlg);
+        showRow(id);
         toast(key && key.allowed_cidrs && key.allowed_cidrs.length
           ? 'Key “' + name + '” now accepts requests only from the listed addresses.'
           : 'Key “' + name + '” accepts requests from any address.');
         refresh();
       }, function (p) {
-        setBusy(dlg, false, save);
         if (p.status === 422 && Array.isArray(p.errors) && p.errors.length) {
           p.errors.forEach(function (x) {
             var m = /^cidrs\[(\d+)\]$/.exec(x.field || '');
@@ -1045,65 +858,22 @@
 
   /* ------------------------------------------------------- audit log */
 
-  function auditActor(a) {
-    if (a === 'support') return 'Support (CLI)';
-    if (a === 'system') return 'System (automatic)';
-    return a;
-  }
-  function auditWhat(e) {
-    var d = e.details || {};
-    function list(v) { return Array.isArray(v) && v.length ? v.join(', ') : 'any IP'; }
-    switch (e.action) {
-      case 'key.created': return 'Generated the key';
-      case 'key.revoked': return 'Revoked the key';
-      case 'key.allowed_ips_changed': return 'Changed the allowed IPs: ' + list(d.before) + ' → ' + list(d.after);
-      case 'key.auto_revoked':
-        var codes = d.by_code ? Object.keys(d.by_code).map(function (c) { return d.by_code[c] + ' × ' + c; }).join(', ') : '';
-        return 'Revoked the key automatically' + (d.errors != null ? ': ' + d.errors + ' of ' + d.requests + ' requests refused' : '') +
-          (codes ? ' (' + codes + ')' : '');
-      default: return e.action;
-    }
-  }
-  /* Same markup as the server's audit rows (keyward-web/src/audit.rs). */
-  function auditRow(e) {
-    var tr = el('tr', 'audit-row');
-    tr.setAttribute('data-audit-id', e.id);
-    function td(label) { var c = el('td'); c.setAttribute('data-label', label); tr.appendChild(c); return c; }
-    td('When').appendChild(timeEl(e.at, true));
-    var who = td('Who');
-    if (e.actor === 'support' || e.actor === 'system') who.appendChild(el('span', 'badge badge-neutral', auditActor(e.actor)));
-    else who.appendChild(emailEl(e.actor));
-    td('What').textContent = auditWhat(e);
-    var key = td('Key');
-    if (e.key_id) {
-      var row = rowFor(e.key_id);
-      if (row) key.appendChild(el('span', 'key-name', row.getAttribute('data-key-name')));
-      key.appendChild(el('span', 'key-id mono', e.key_id));
-    } else {
-      key.appendChild(el('span', 'muted', '–'));
-    }
-    return tr;
-  }
   function initAudit() {
     var card = $('#audit-log');
     if (!card) return;
-    var size = Number(card.getAttribute('data-page-size')) || 20;
     document.addEventListener('click', function (e) {
       var b = e.target.closest && e.target.closest('#audit-older');
       if (!b || b.disabled) return;
       b.disabled = true;
-      var url = '/api/workspaces/' + encodeURIComponent(ws) + '/audit-log?limit=' + size +
+      /* The server renders the older rows (audit::render_rows). */
+      var url = '/settings/api-keys/audit-rows?workspace=' + encodeURIComponent(ws) +
         '&starting_after=' + encodeURIComponent(b.getAttribute('data-after'));
-      api('GET', url).then(function (page) {
-        var body = $('#audit-tbody');
-        var first = null;
-        (page.data || []).forEach(function (entry) {
-          var tr = auditRow(entry);
-          if (!first) first = tr;
-          body.appendChild(tr);
-        });
-        var last = page.data && page.data.length ? page.data[page.data.length - 1].id : null;
-        if (page.has_more && last) {
+      api('GET', url, undefined, true).then(function (html) {
+        var page = $('tbody', fragment(html)), rows = page ? $$('tr', page) : [];
+        var body = $('#audit-tbody'), first = rows[0] || null;
+        rows.forEach(function (tr) { body.appendChild(tr); });
+        var last = rows.length ? rows[rows.length - 1].getAttribute('data-audit-id') : null;
+        if (page && page.getAttribute('data-has-more') === 'true' && last) {
           b.setAttribute('data-after', last);
           b.disabled = false;
         } else {

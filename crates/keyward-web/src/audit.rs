@@ -1,10 +1,9 @@
 //! The *Audit log* card: who did what to which key, newest first, with
-//! paging (`app.js` fetches older entries from
-//! `GET /api/workspaces/{ws}/audit-log?starting_after=ID`, and builds rows
-//! like [`row`]). Support's CLI actions show as "Support", automatic ones as
-//! "System".
+//! paging (`app.js` fetches older rows, rendered by [`render_rows`], from
+//! `GET /settings/api-keys/audit-rows?workspace=WS&starting_after=ID`).
+//! Support's CLI actions show as "Support", automatic ones as "System".
 
-use crate::layout::time_ago;
+use crate::layout::{thead, time_ago};
 use keyward_core::api::{AuditEntry, KeyObject};
 use maud::{html, Markup};
 
@@ -83,6 +82,17 @@ fn row(e: &AuditEntry, keys: &[KeyObject], now_ms: i64) -> Markup {
     }
 }
 
+/// A page of older entries for the card: `<tbody data-has-more="true|false">`
+/// with their rows (`keys` name the keys).
+pub fn render_rows(entries: &[AuditEntry], has_more: bool, keys: &[KeyObject], now_ms: i64) -> String {
+    html! {
+        tbody data-has-more=(has_more) {
+            @for e in entries { (row(e, keys, now_ms)) }
+        }
+    }
+    .into_string()
+}
+
 pub fn section(view: &AuditView, keys: &[KeyObject], now_ms: i64) -> Markup {
     html! {
         section.card #audit-log aria-labelledby="audit-heading" data-page-size=(PAGE_SIZE) {
@@ -102,14 +112,7 @@ pub fn section(view: &AuditView, keys: &[KeyObject], now_ms: i64) -> Markup {
                 div.table-wrap role="region" aria-labelledby="audit-heading" tabindex="0" {
                     table.table.table-compact.audit-table {
                         caption.sr-only { "Audit log, newest first" }
-                        thead {
-                            tr {
-                                th scope="col" { "When" }
-                                th scope="col" { "Who" }
-                                th scope="col" { "What" }
-                                th scope="col" { "Key" }
-                            }
-                        }
+                        (thead(&["When", "Who", "What", "Key"], &[]))
                         tbody #audit-tbody {
                             @for e in view.entries { (row(e, keys, now_ms)) }
                         }

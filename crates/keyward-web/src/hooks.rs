@@ -3,7 +3,7 @@
 //! key-event hooks) with its last attempt, a delete button, and a form to
 //! subscribe the workspace to a key event (the secret is shown once, by
 //! `app.js`, in the dialog that created it).
-use crate::layout::{icon, time_ago, time_date};
+use crate::layout::{dialog_foot, dialog_head, icon, shown_once, thead, time_ago, time_date};
 use keyward_core::api::Timestamp;
 use maud::{html, Markup};
 
@@ -52,16 +52,7 @@ pub(crate) fn section(hooks: &[HookRow], now_ms: i64, can_add: bool) -> Markup {
             div.table-wrap role="region" aria-labelledby="hooks-heading" tabindex="0" {
                 table #hooks-table .table.hooks-table {
                     caption.sr-only { "Webhooks of this workspace" }
-                    thead {
-                        tr {
-                            th scope="col" { "Target" }
-                            th scope="col" { "Event" }
-                            th scope="col" { "Created by" }
-                            th scope="col" { "Status" }
-                            th scope="col" { "Last attempt" }
-                            th scope="col" { span.th-actions { "Actions" } }
-                        }
-                    }
+                    (thead(&["Target", "Event", "Created by", "Status", "Last attempt", "Actions"], &[]))
                     tbody #hooks-tbody {
                         @for h in hooks { (row(h, now_ms)) }
                         @if hooks.is_empty() {
@@ -134,10 +125,7 @@ fn row(h: &HookRow, now_ms: i64) -> Markup {
 pub(crate) fn dialog() -> Markup {
     html! {
         dialog #hook-dialog .dialog aria-labelledby="hook-title" {
-            div.dialog-head {
-                h2 #hook-title { "Add key-event webhook" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
+            (dialog_head("hook-title", "Add key-event webhook"))
             form #create-hook-form .dialog-step novalidate {
                 div.dialog-body {
                     div.field {
@@ -155,17 +143,11 @@ pub(crate) fn dialog() -> Markup {
                     }
                     div #create-hook-error .alert.alert-danger role="alert" hidden {}
                 }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #create-hook-submit .btn.btn-primary type="submit" { "Add webhook" }
-                }
+                (dialog_foot(html! { button #create-hook-submit .btn.btn-primary type="submit" { "Add webhook" } }))
             }
             div #created-hook-step .dialog-step hidden {
                 div.dialog-body {
-                    div.alert.alert-warning {
-                        span.alert-icon { (icon("alert")) }
-                        p #new-hook-warning { strong { "This signing secret will not be shown again." } }
-                    }
+                    (shown_once("new-hook-warning", "This signing secret will not be shown again."))
                     div.field {
                         label for="new-hook-secret" { "Signing secret" }
                         div.secret-row {

@@ -1,13 +1,18 @@
-//! `GET /settings/api-keys`: the keys table, its dialogs and the page frame.
+//! `GET /settings/api-keys`: the page frame and the keys table; its rows,
+//! banners and dialogs are in `keys/`.
 
-use crate::layout::{self, icon, time_ago, time_date, PRODUCT};
+mod banners;
+mod dialogs;
+mod row;
+
+use crate::layout::{self, icon, thead, PRODUCT};
 use crate::{usage, ApiKeysPage, PageState, API_KEYS_PATH};
-use keyward_core::api::{KeyObject, KeyStatus, LeakReport, Notification, WorkspaceMembership};
-use keyward_core::{RevokeReason, Scope, Scopes};
-
-/// Keys expiring this soon are called out (SPEC §12).
-const EXPIRING_SOON_MS: i64 = 7 * 24 * 3600 * 1000;
+use banners::{banners, lifecycle_banners};
+use dialogs::{generate_dialog, ips_dialog, revoke_dialog, rotate_dialog};
+use keyward_core::api::{KeyObject, Notification, WorkspaceMembership};
 use maud::{html, Markup};
+pub(crate) use row::{breakable_email, row_fragment};
+use row::{key_row, leak_of};
 
 /// Whether generating keys is possible (Ready) or only managing them (PlanRequired).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -83,34 +88,33 @@ fn page_head(p: &ApiKeysPage, generate: bool) -> Markup {
 }
 
 fn tips() -> Markup {
+    const TIPS: [(&str, &str, &str); 3] = [
+        (
+            "shield",
+            "Store keys in a secret manager",
+            "Use 1Password, Doppler or AWS SSM. Never commit keys to source control or paste them into shared chat.",
+        ),
+        (
+            "key",
+            "Rotate keys periodically",
+            "Generate a new key with a date in its name, roll it out to your client and, once traffic \
+             shows up on the new key, revoke the old one.",
+        ),
+        (
+            "alert",
+            "Revoking is immediate",
+            "Scripts using a revoked key get 401 from their next request. When someone leaves the \
+             workspace, revoke the keys they generated.",
+        ),
+    ];
     html! {
         aside.tips aria-label="Keeping keys safe" {
-            div.tip {
-                span.tip-icon { (icon("shield")) }
-                div {
-                    h2.tip-title { "Store keys in a secret manager" }
-                    p {
-                        "Use 1Password, Doppler or AWS SSM. Never commit keys to source control or paste them into shared chat."
-                    }
-                }
-            }
-            div.tip {
-                span.tip-icon { (icon("key")) }
-                div {
-                    h2.tip-title { "Rotate keys periodically" }
-                    p {
-                        "Generate a new key with a date in its name, roll it out to your client and, once traffic "
-                        "shows up on the new key, revoke the old one."
-                    }
-                }
-            }
-            div.tip {
-                span.tip-icon { (icon("alert")) }
-                div {
-                    h2.tip-title { "Revoking is immediate" }
-                    p {
-                        "Scripts using a revoked key get 401 from their next request. When someone leaves the "
-                        "workspace, revoke the keys they generated."
+            @for (name, title, text) in TIPS {
+                div.tip {
+                    span.tip-icon { (icon(name)) }
+                    div {
+                        h2.tip-title { (title) }
+                        p { (text) }
                     }
                 }
             }
@@ -197,20 +201,7 @@ fn manage(
             div.table-wrap role="region" aria-labelledby="keys-heading" tabindex="0" {
                 table #keys-table .table.keys-table {
                     caption.sr-only { "API keys of " (p.current.name) }
-                    thead {
-                        tr {
-                            th scope="col" { "Name" }
-                            th scope="col" { "Key" }
-                            th scope="col" { "Created" }
-                            th scope="col" { "Last used" }
-                            th scope="col" { "Requests 24h" }
-                            th scope="col" { "Expires" }
-                            th scope="col" { "Access" }
-                            th scope="col" { "Status" }
-                            th scope="col" { "Allowed IPs" }
-                            th scope="col" { span.th-actions { "Actions" } }
-                        }
-                    }
+                    (thead(&["Name", "Key", "Created", "Last used", "Requests 24h", "Expires", "Access", "Status", "Allowed IPs", "Actions"], &[]))
                     tbody #keys-tbody {
                         @for k in keys { (key_row(k, mode, p.now_ms, leak_of(p.leaks, k))) }
                         @if keys.is_empty() { (empty_row(mode)) }
@@ -242,518 +233,6 @@ fn empty_row(mode: Mode) -> Markup {
                     }
                 }
             }
-        }
-    }
-}
-
-/// Where a key revoked as leaked was found (admins only: the keys table is).
-fn leak_of<'a>(leaks: &'a [LeakReport], k: &KeyObject) -> Option<&'a LeakReport> {
-    if k.revoke_reason != Some(RevokeReason::Leaked) {
-        return None;
-    }
-    leaks.iter().find(|l| l.key_id == k.id)
-}
-
-/// One row of the keys table. `app.js` builds the same markup for a key it
-/// has just created (`buildRow`); keep the two in step.
-pub(crate) fn key_row(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
-    let active = k.status == KeyStatus::Active;
-    let status_name = match k.status {
-        KeyStatus::Active => "active",
-        KeyStatus::Revoked => "revoked",
-        KeyStatus::Expired => "expired",
-    };
-    let rotatable = active && k.rolled_to.is_none() && mode == Mode::Ready;
-    html! {
-        tr.key-row data-key-id=(k.id) data-key-name=(k.name) data-status=(status_name) {
-            td.cell-name data-label="Name" {
-                span.key-name { (k.name) }
-                span.key-id.mono { (k.id) }
-            }
-            td.cell-key data-label="Key" { code.masked { (k.masked) } }
-            td.cell-created data-label="Created" {
-                (time_date(k.created_at))
-                span.sub {
-                    "by " span.email { (breakable_email(&k.created_by.email)) }
-                    @if !k.created_by.is_member {
-                        " " span.badge.badge-warning title="This person has left the workspace. Consider revoking the keys they generated." {
-                            "No longer a member"
-                        }
-                    }
-                }
-            }
-            td.cell-used data-label="Last used" {
-                @match k.last_used_at {
-                    Some(t) => {
-                        (time_ago(t, now_ms))
-                        @if let Some(ip) = &k.last_used_ip { span.sub.mono { (ip) } }
-                    }
-                    None => span.muted { "Never" },
-                }
-            }
-            td.cell-requests.num data-label="Requests 24h" { (k.requests_24h) }
-            td.cell-expires data-label="Expires" {
-                @match k.expires_at {
-                    Some(t) => {
-                        (time_date(t))
-                        @if k.rolled_to.is_none() && k.expires_within(now_ms, EXPIRING_SOON_MS) {
-                            " " span.badge.badge-warning { "Expires soon" }
-                        }
-                    }
-                    None => span.muted { "Never" },
-                }
-            }
-            td.cell-scopes data-label="Access" { (access(k.scopes)) }
-            td.key-status data-label="Status" { (status(k, mode, now_ms, leak)) }
-            td.key-ips data-label="Allowed IPs" {
-                div.ips {
-                    @if k.allowed_cidrs.is_empty() {
-                        span.muted.ips-any { "Any" }
-                    } @else {
-                        ul.cidr-list {
-                            @for c in &k.allowed_cidrs { li.mono { (c) } }
-                        }
-                    }
-                    @if active {
-                        button.btn.btn-ghost.btn-xs.edit-ips type="button" data-key-id=(k.id)
-                            aria-label=(format!("Edit allowed IPs of key {}", k.name)) aria-haspopup="dialog" {
-                            (icon("pencil")) span { "Edit" }
-                        }
-                    }
-                }
-            }
-            td.key-actions data-label="Actions" {
-                @if rotatable {
-                    button.btn.btn-ghost.btn-xs.rotate-key type="button" data-key-id=(k.id)
-                        aria-label=(format!("Rotate key {}", k.name)) aria-haspopup="dialog" {
-                        span { "Rotate" }
-                    }
-                }
-                @if active {
-                    button.icon-btn.icon-btn-danger.revoke-key type="button" data-key-id=(k.id)
-                        aria-label=(format!("Revoke key {}", k.name)) title="Revoke key" aria-haspopup="dialog" {
-                        (icon("trash"))
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// *Full access*, *Read only*, or the scopes one per line.
-pub(crate) fn access(scopes: Scopes) -> Markup {
-    html! {
-        @if scopes.is_all() {
-            span.access-full { "Full access" }
-        } @else if scopes == Scopes::READ_ONLY {
-            span.access-read { "Read only" }
-        } @else {
-            ul.scope-list {
-                @for s in scopes.iter() { li.mono { (s.as_str()) } }
-            }
-        }
-    }
-}
-
-fn status(k: &KeyObject, mode: Mode, now_ms: i64, leak: Option<&LeakReport>) -> Markup {
-    match k.status {
-        KeyStatus::Active if mode == Mode::PlanRequired => html! {
-            span.badge.badge-warning { "Suspended" }
-            span.sub { "on the Free plan: the API answers 403 until the workspace upgrades" }
-        },
-        KeyStatus::Active => html! {
-            @if let Some(to) = &k.rolled_to {
-                span.badge.badge-warning { "Rolled" }
-                span.sub {
-                    "to " span.mono { (to) }
-                    @if let Some(t) = k.expires_at {
-                        "; works until "
-                        time datetime=(t.to_rfc3339()) { (crate::fmt::datetime_utc(t)) }
-                    }
-                }
-            } @else {
-                span.badge.badge-success { "Active" }
-            }
-        },
-        KeyStatus::Expired => html! {
-            span.badge.badge-neutral { "Expired" }
-            @if let Some(t) = k.expires_at { span.sub { (time_ago(t, now_ms)) } }
-        },
-        KeyStatus::Revoked => {
-            html! {
-                @match k.revoke_reason {
-                    Some(RevokeReason::AutoErrorRate) => span.badge.badge-danger { "Revoked automatically (error rate)" },
-                    Some(RevokeReason::Leaked) => span.badge.badge-danger.badge-leaked { "Leaked" },
-                    _ => span.badge.badge-neutral { "Revoked" },
-                }
-                @if let Some(t) = k.revoked_at { span.sub { (time_ago(t, now_ms)) } }
-                @if k.revoke_reason == Some(RevokeReason::Leaked) { (leak_location(leak)) }
-            }
-        }
-    }
-}
-
-/// "Found by GitHub secret scanning (commit) at: <url>" (the URL as text,
-/// not a link: it comes from the report).
-fn leak_location(leak: Option<&LeakReport>) -> Markup {
-    let Some(l) = leak else {
-        return html! { span.sub.leak-location { "Reported as leaked" } };
-    };
-    html! {
-        @if l.reporter == "github" {
-            span.sub.leak-location {
-                "Found by GitHub secret scanning"
-                @if let Some(src) = l.source.as_deref().filter(|s| !s.is_empty()) { " (" (src) ")" }
-                @if l.url.is_some() { " at:" }
-            }
-            @if let Some(url) = &l.url { span.sub.mono.leak-url title="Where GitHub found the key" { (url) } }
-        } @else {
-            span.sub.leak-location { "Reported through the public leak report endpoint" }
-        }
-    }
-}
-
-fn banners(notifications: &[Notification], keys: &[KeyObject], now_ms: i64) -> Markup {
-    if notifications.is_empty() {
-        return html! {};
-    }
-    html! {
-        section.banners aria-label="Notifications" {
-            @for n in notifications {
-                @let key = n.key_id.as_deref().and_then(|id| keys.iter().find(|k| k.id == id));
-                @let leaked = n.kind == "key.leaked";
-                @let auto = n.kind == "key.auto_revoked" || leaked;
-                div.banner.banner-danger[auto].banner-info[!auto] data-notification-id=(n.id) data-kind=(n.kind) {
-                    span.alert-icon { (icon("alert")) }
-                    div.banner-body {
-                        p.banner-title {
-                            @if leaked {
-                                @match key {
-                                    Some(k) => { "Key “" (k.name) "” was found leaked and revoked" }
-                                    None => { "A leaked API key was revoked" }
-                                }
-                            } @else if auto {
-                                @match key {
-                                    Some(k) => { "Key “" (k.name) "” was revoked automatically" }
-                                    None => { "An API key was revoked automatically" }
-                                }
-                            } @else {
-                                "Notice"
-                            }
-                        }
-                        p { (n.message) }
-                        p.banner-meta {
-                            (time_ago(n.at, now_ms))
-                            @if leaked {
-                                " · Reason: the key was found where others can read it. Anyone who saw it could "
-                                "have used it: review the workspace's recent API usage below."
-                            } @else if auto {
-                                " · Automatic revocation (reason auto_error_rate): the counts are this key's "
-                                "answers in the window that tripped it."
-                            }
-                        }
-                    }
-                    // Hides the banner for this admin only (POST …/notifications/{id}/dismissal).
-                    button.icon-btn.dismiss-notification type="button" data-notification-id=(n.id)
-                        aria-label="Dismiss this notification" title="Dismiss (for you only)" { (icon("close")) }
-                }
-            }
-        }
-    }
-}
-
-/// Keys expiring within 7 days, and keys whose creator left the workspace
-/// (SPEC §12), with the keys and a way to act on each.
-fn lifecycle_banners(keys: &[KeyObject], now_ms: i64) -> Markup {
-    let expiring: Vec<&KeyObject> =
-        keys.iter().filter(|k| k.rolled_to.is_none() && k.expires_within(now_ms, EXPIRING_SOON_MS)).collect();
-    let orphaned: Vec<&KeyObject> =
-        keys.iter().filter(|k| k.status == KeyStatus::Active && !k.created_by.is_member).collect();
-    if expiring.is_empty() && orphaned.is_empty() {
-        return html! {};
-    }
-    html! {
-        section.banners aria-label="Keys that need attention" {
-            @if !expiring.is_empty() {
-                div #expiring-banner .banner.banner-warning role="note" {
-                    span.alert-icon { (icon("alert")) }
-                    div.banner-body {
-                        p.banner-title {
-                            @if expiring.len() == 1 { "1 key expires within 7 days" }
-                            @else { (expiring.len()) " keys expire within 7 days" }
-                        }
-                        p { "Rotate them before then: the new key keeps the scopes and allowed IPs, and the old one keeps working during the grace period." }
-                        ul.banner-keys {
-                            @for k in &expiring {
-                                li {
-                                    strong { (k.name) } " "
-                                    @if let Some(t) = k.expires_at { "expires " (time_ago_future(t)) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            @if !orphaned.is_empty() {
-                div #departed-banner .banner.banner-warning role="note" {
-                    span.alert-icon { (icon("alert")) }
-                    div.banner-body {
-                        p.banner-title {
-                            @if orphaned.len() == 1 { "1 active key was generated by someone who left the workspace" }
-                            @else { (orphaned.len()) " active keys were generated by people who left the workspace" }
-                        }
-                        p { "Keys belong to the workspace and keep working after their creator leaves. Revoke the ones nobody needs." }
-                        ul.banner-keys {
-                            @for k in &orphaned {
-                                li {
-                                    strong { (k.name) } " "
-                                    span.muted { "by " (k.created_by.email) } " "
-                                    button.btn.btn-secondary.btn-xs.revoke-key type="button" data-key-id=(k.id)
-                                        aria-label=(format!("Revoke key {}", k.name)) aria-haspopup="dialog" { "Revoke" }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// An absolute time shown as its date, for times ahead.
-fn time_ago_future(t: keyward_core::api::Timestamp) -> Markup {
-    html! { "on " (time_date(t)) }
-}
-
-fn rotate_dialog() -> Markup {
-    let graces: [(&str, &str, bool); 4] = [
-        ("0", "Immediately", false),
-        ("3600", "After 1 hour", false),
-        ("86400", "After 24 hours", true),
-        ("604800", "After 7 days", false),
-    ];
-    html! {
-        dialog #rotate-dialog .dialog aria-labelledby="rotate-title" {
-            div.dialog-head {
-                h2 #rotate-title { "Rotate API key" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
-            form #rotate-form .dialog-step novalidate {
-                div.dialog-body {
-                    p {
-                        "Rotating " strong #rotate-key-name {} " generates a new key with the same access, allowed IPs "
-                        "and expiry. Roll the new key out, then watch its requests rise in the table while the old "
-                        "key's fall."
-                    }
-                    fieldset.field.radio-group {
-                        legend { "The old key stops working" }
-                        @for (value, label, checked) in graces {
-                            label.radio {
-                                input type="radio" name="grace" value=(value) checked[checked];
-                                span { (label) }
-                            }
-                        }
-                    }
-                    div #rotate-error .alert.alert-danger role="alert" hidden {}
-                }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #rotate-submit .btn.btn-primary type="submit" { "Rotate key" }
-                }
-            }
-            div #rotated-key-step .dialog-step hidden {
-                div.dialog-body {
-                    div.alert.alert-warning {
-                        span.alert-icon { (icon("alert")) }
-                        p #rotated-key-warning { strong { "This key will not be shown again. Store it in a secret manager." } }
-                    }
-                    div.field {
-                        label for="rotated-key-secret" { "Your new key " span #rotated-key-name .muted {} }
-                        div.secret-row {
-                            input #rotated-key-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
-                                aria-describedby="rotated-key-warning";
-                            button #copy-rotated-key .btn.btn-secondary type="button" { (icon("copy")) span { "Copy" } }
-                        }
-                        p #rotated-copy-status .hint aria-live="polite" {}
-                    }
-                    p #rotated-key-until .hint {}
-                }
-                div.dialog-foot {
-                    button .btn.btn-primary type="button" data-close { "Done" }
-                }
-            }
-        }
-    }
-}
-
-fn generate_dialog() -> Markup {
-    html! {
-        dialog #generate-dialog .dialog aria-labelledby="generate-title" {
-            div.dialog-head {
-                h2 #generate-title { "Generate API key" }
-                button #dialog-close .icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
-            form #create-key-form .dialog-step novalidate {
-                div.dialog-body {
-                    p { "Give the key a name so you can tell your keys apart later." }
-                    div.field {
-                        label for="key-name" { "Name" }
-                        input #key-name type="text" name="name" maxlength="100" required autocomplete="off"
-                            aria-describedby="key-name-hint key-name-error";
-                        p #key-name-hint .hint { "For example “Zapier — onboarding study”. Up to 100 characters." }
-                        p #key-name-error .field-error hidden {}
-                        // app.js: a name another key already has is allowed, with this warning.
-                        p #key-name-duplicate .hint.hint-warning aria-live="polite" hidden {}
-                    }
-                    div.field {
-                        label for="key-expiry" { "Expires" }
-                        select #key-expiry name="expiry" aria-describedby="key-expiry-hint" {
-                            option value="" selected { "Never" }
-                            option value="7" { "In 7 days" }
-                            option value="30" { "In 30 days" }
-                            option value="90" { "In 90 days" }
-                            option value="365" { "In 365 days" }
-                            option value="custom" { "Custom…" }
-                        }
-                        div #key-expiry-custom-field hidden {
-                            label for="key-expiry-days" { "Days until it expires (1–365)" }
-                            input #key-expiry-days type="number" name="expiry_days" min="1" max="365" step="1"
-                                inputmode="numeric" aria-describedby="key-expiry-error";
-                        }
-                        p #key-expiry-hint .hint { "From the exact moment it expires, the API answers 401 api_key_expired." }
-                        p #key-expiry-error .field-error hidden {}
-                    }
-                    fieldset.field.radio-group #key-access {
-                        legend { "Access" }
-                        label.radio {
-                            input type="radio" name="access" value="full" checked;
-                            span { "Full access" span.hint { " — everything the API can do, for the whole workspace" } }
-                        }
-                        label.radio {
-                            input type="radio" name="access" value="read";
-                            span { "Read only" span.hint { " — studies:read and transcripts:read" } }
-                        }
-                        label.radio {
-                            input type="radio" name="access" value="custom";
-                            span { "Custom" }
-                        }
-                        div #key-scopes .scope-choices hidden {
-                            @for s in Scope::ALL {
-                                label.checkbox {
-                                    input type="checkbox" name="scope" value=(s.as_str());
-                                    span.mono { (s.as_str()) }
-                                }
-                            }
-                        }
-                        p #key-scopes-error .field-error hidden {}
-                    }
-                    div #create-key-error .alert.alert-danger role="alert" hidden {}
-                }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #create-key-submit .btn.btn-primary type="submit" { "Generate key" }
-                }
-            }
-            div #created-key-step .dialog-step hidden {
-                div.dialog-body {
-                    div.alert.alert-warning {
-                        span.alert-icon { (icon("alert")) }
-                        p #new-key-warning { strong { "This key will not be shown again. Store it in a secret manager." } }
-                    }
-                    div.field {
-                        label for="new-key-secret" { "Your new key " span #created-key-name .muted {} }
-                        div.secret-row {
-                            // A textarea, so all 46 characters show at any width.
-                            textarea #new-key-secret .mono.secret-value readonly rows="2" autocomplete="off"
-                                spellcheck="false" aria-describedby="new-key-warning" {}
-                            button #copy-key .btn.btn-secondary type="button" { (icon("copy")) span { "Copy" } }
-                        }
-                        p #copy-status .hint aria-live="polite" {}
-                    }
-                    p.hint {
-                        "We store only a SHA-256 hash of the key, so we physically cannot show it again. If you lose "
-                        "it, generate a new key and revoke this one."
-                    }
-                }
-                div.dialog-foot {
-                    button #dialog-done .btn.btn-primary type="button" data-close { "Done" }
-                }
-            }
-        }
-    }
-}
-
-fn revoke_dialog() -> Markup {
-    html! {
-        dialog #revoke-dialog .dialog.dialog-sm aria-labelledby="revoke-title" aria-describedby="revoke-text" {
-            div.dialog-head {
-                h2 #revoke-title { "Revoke API key" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
-            div.dialog-body {
-                p #revoke-text {
-                    "Revoke " strong #revoke-key-name {} "? Scripts using it will start getting 401 from the next request."
-                }
-                p.hint { "Revocation is immediate and can't be undone." }
-                div #revoke-error .alert.alert-danger role="alert" hidden {}
-            }
-            div.dialog-foot {
-                button.btn.btn-secondary type="button" data-close { "Cancel" }
-                button #confirm-revoke .btn.btn-danger type="button" { "Revoke key" }
-            }
-        }
-    }
-}
-
-fn ips_dialog() -> Markup {
-    html! {
-        dialog #ips-dialog .dialog aria-labelledby="ips-title" {
-            div.dialog-head {
-                h2 #ips-title { "Allowed IPs" }
-                button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
-            }
-            form #ips-form .dialog-step novalidate {
-                div.dialog-body {
-                    p {
-                        "Only requests from these source addresses may use " strong #ips-key-name {}
-                        ". Leave the list empty to allow any source."
-                    }
-                    div.field {
-                        label for="allowed-ips-input" { "IP addresses and CIDR ranges, one per line" }
-                        textarea #allowed-ips-input .mono name="cidrs" rows="6" spellcheck="false" autocomplete="off"
-                            aria-describedby="allowed-ips-hint allowed-ips-errors" {}
-                        p #allowed-ips-hint .hint {
-                            "IPv4 or IPv6, e.g. " code { "203.0.113.0/24" } " or " code { "2001:db8::/32" }
-                            ". A single address is saved as /32 or /128."
-                        }
-                        ul #allowed-ips-errors .field-error hidden {}
-                    }
-                    div #ips-error .alert.alert-danger role="alert" hidden {}
-                }
-                div.dialog-foot {
-                    button.btn.btn-secondary type="button" data-close { "Cancel" }
-                    button #ips-save .btn.btn-primary type="submit" { "Save" }
-                }
-            }
-        }
-    }
-}
-
-/// An email that wraps only before its `@` and dots (never mid-word).
-pub(crate) fn breakable_email(email: &str) -> Markup {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    for (i, c) in email.char_indices() {
-        if (c == '@' || c == '.') && i > start {
-            parts.push(&email[start..i]);
-            start = i;
-        }
-    }
-    parts.push(&email[start..]);
-    html! {
-        @for (i, part) in parts.iter().enumerate() {
-            @if i > 0 { wbr; }
-            (part)
         }
     }
 }

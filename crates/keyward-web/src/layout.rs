@@ -104,6 +104,57 @@ pub fn icon(name: &str) -> Markup {
     }
 }
 
+/// A table's column headings, `th scope="col"` each: those named in
+/// `numeric` right-aligned (`.num`), "Actions" in its own span.
+pub(crate) fn thead(cols: &[&str], numeric: &[&str]) -> Markup {
+    html! {
+        thead {
+            tr {
+                @for c in cols {
+                    @if *c == "Actions" {
+                        th scope="col" { span.th-actions { (c) } }
+                    } @else if numeric.contains(c) {
+                        th.num scope="col" { (c) }
+                    } @else {
+                        th scope="col" { (c) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A dialog's title bar: its `h2` (`id`, which the dialog is labelled by)
+/// and the × button.
+pub(crate) fn dialog_head(id: &str, title: &str) -> Markup {
+    html! {
+        div.dialog-head {
+            h2 id=(id) { (title) }
+            button.icon-btn type="button" aria-label="Close" data-close { (icon("close")) }
+        }
+    }
+}
+
+/// The warning above a secret shown once (`id` describes its field).
+pub(crate) fn shown_once(id: &str, text: &str) -> Markup {
+    html! {
+        div.alert.alert-warning {
+            span.alert-icon { (icon("alert")) }
+            p id=(id) { strong { (text) } }
+        }
+    }
+}
+
+/// A dialog step's buttons: Cancel, then `action`.
+pub(crate) fn dialog_foot(action: Markup) -> Markup {
+    html! {
+        div.dialog-foot {
+            button.btn.btn-secondary type="button" data-close { "Cancel" }
+            (action)
+        }
+    }
+}
+
 /// The top bar: brand, workspace switcher, user, log out; then the breadcrumb.
 pub fn topbar(p: &ApiKeysPage) -> Markup {
     html! {

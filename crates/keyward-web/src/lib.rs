@@ -23,7 +23,7 @@ mod login;
 mod usage;
 
 pub use assets::asset;
-pub use audit::{AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
+pub use audit::{render_rows as render_audit_rows, AuditView, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use hooks::HookRow;
 pub use login::{render_login, LoginPage};
 
@@ -86,4 +86,11 @@ pub enum PageState<'a> {
 /// Renders the full API Keys settings document.
 pub fn render_api_keys(p: &ApiKeysPage) -> String {
     keys::render(p)
+}
+
+/// One `<tr>` of the keys table, exactly as [`render_api_keys`] renders it
+/// (`ready`: the workspace's plan has API access; `leaks`: where the
+/// workspace's leaked keys were found). `app.js` swaps it in after a change.
+pub fn render_key_row(key: &KeyObject, ready: bool, now_ms: i64, leaks: &[LeakReport]) -> String {
+    keys::row_fragment(key, ready, now_ms, leaks)
 }

@@ -2,7 +2,7 @@
 //! newest requests and the hourly chart (inline SVG).
 
 use crate::keys::page_url;
-use crate::layout::{icon, time_ago};
+use crate::layout::{icon, thead, time_ago};
 use crate::{fmt, ApiKeysPage, API_KEYS_PATH};
 use keyward_core::api::{KeyObject, KeyStatus, SeriesBucket, UsageReport, UsageTotals};
 use maud::{html, Markup};
@@ -143,13 +143,7 @@ fn chart_table(buckets: &[SeriesBucket]) -> Markup {
             div.table-wrap role="region" aria-label="Requests per hour, last 24 hours" tabindex="0" {
                 table.table.table-compact {
                     caption.sr-only { "Requests and errors per hour over the last 24 hours, oldest first (UTC)" }
-                    thead {
-                        tr {
-                            th scope="col" { "Hour (UTC)" }
-                            th.num scope="col" { "Requests" }
-                            th.num scope="col" { "Errors" }
-                        }
-                    }
+                    (thead(&["Hour (UTC)", "Requests", "Errors"], &["Requests", "Errors"]))
                     tbody {
                         @for b in buckets {
                             tr {
@@ -350,35 +344,39 @@ fn breakdown(d: &UsageTotals, w: &UsageTotals) -> Markup {
                     p.muted { "Every request made with your keys succeeded." }
                 }
             } @else {
-                div.table-wrap {
-                    table.table.table-compact.breakdown {
-                        caption { "By status" }
-                        thead { tr { th scope="col" { "Status" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
-                        tbody {
-                            @for s in &statuses {
-                                tr {
-                                    th scope="row" { (status_badge(s)) " " span.muted { (fmt::status_text(s)) } }
-                                    td.num { (count(&d.by_status, s)) }
-                                    td.num { (count(&w.by_status, s)) }
-                                }
-                            }
-                        }
-                    }
-                }
+                (breakdown_table("By status", "Status", &statuses, |s| html! {
+                    (status_badge(s)) " " span.muted { (fmt::status_text(s)) }
+                }, |s| (count(&d.by_status, s), count(&w.by_status, s))))
                 @if !codes.is_empty() {
-                    div.table-wrap {
-                        table.table.table-compact.breakdown {
-                            caption { "By error code" }
-                            thead { tr { th scope="col" { "Code" } th.num scope="col" { "24 hours" } th.num scope="col" { "7 days" } } }
-                            tbody {
-                                @for c in &codes {
-                                    tr {
-                                        th scope="row" { code { (c) } }
-                                        td.num { (count(&d.by_code, c)) }
-                                        td.num { (count(&w.by_code, c)) }
-                                    }
-                                }
-                            }
+                    (breakdown_table("By error code", "Code", &codes, |c| html! { code { (c) } },
+                        |c| (count(&d.by_code, c), count(&w.by_code, c))))
+                }
+            }
+        }
+    }
+}
+
+/// One table of the error breakdown: a row per key (`label` its heading
+/// cell), with its counts over 24 hours and 7 days.
+fn breakdown_table(
+    caption: &str,
+    first_col: &str,
+    keys: &[&String],
+    label: impl Fn(&str) -> Markup,
+    counts: impl Fn(&str) -> (String, String),
+) -> Markup {
+    html! {
+        div.table-wrap {
+            table.table.table-compact.breakdown {
+                caption { (caption) }
+                (thead(&[first_col, "24 hours", "7 days"], &["24 hours", "7 days"]))
+                tbody {
+                    @for k in keys {
+                        @let (day, week) = counts(k);
+                        tr {
+                            th scope="row" { (label(k)) }
+                            td.num { (day) }
+                            td.num { (week) }
                         }
                     }
                 }
@@ -422,14 +420,7 @@ fn top_endpoints(u: &UsageReport) -> Markup {
                 div.table-wrap {
                     table.table.table-compact {
                         caption.sr-only { "Top endpoints over the last 7 days" }
-                        thead {
-                            tr {
-                                th scope="col" { "Method" }
-                                th scope="col" { "Endpoint" }
-                                th.num scope="col" { "Requests" }
-                                th.num scope="col" { "Errors" }
-                            }
-                        }
+                        (thead(&["Method", "Endpoint", "Requests", "Errors"], &["Requests", "Errors"]))
                         tbody {
                             @for e in &u.top_endpoints {
                                 tr {
@@ -464,18 +455,7 @@ fn recent(u: &UsageReport, now_ms: i64) -> Markup {
                 div.table-wrap role="region" aria-label="Recent requests" tabindex="0" {
                     table.table.table-compact.recent-table {
                         caption.sr-only { "The 20 most recent requests" }
-                        thead {
-                            tr {
-                                th scope="col" { "Time" }
-                                th scope="col" { "Status" }
-                                th scope="col" { "Code" }
-                                th scope="col" { "Method" }
-                                th scope="col" { "Path" }
-                                th.num scope="col" { "Latency" }
-                                th scope="col" { "Key" }
-                                th scope="col" { "IP" }
-                            }
-                        }
+                        (thead(&["Time", "Status", "Code", "Method", "Path", "Latency", "Key", "IP"], &["Latency"]))
                         tbody {
                             @for r in u.recent.iter().take(20) {
                                 tr {

@@ -58,40 +58,51 @@ fn only_svg_ns(lower: &str) -> bool {
 fn ready_page_has_everything_the_browser_test_needs() {
     let html = ready();
     assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
-    for id in [
-        "id=\"generate-key\"",
-        "id=\"generate-dialog\"",
-        "id=\"key-name\"",
-        "id=\"create-key-submit\"",
-        "id=\"dialog-close\"",
-        "id=\"new-key-secret\"",
-        "id=\"copy-key\"",
-        "id=\"revoke-dialog\"",
-        "id=\"confirm-revoke\"",
-        "id=\"ips-dialog\"",
-        "id=\"allowed-ips-input\"",
-        "id=\"keys-table\"",
-        "id=\"keys-tbody\"",
-        "id=\"api-usage\"",
-        "id=\"usage-24h-total\"",
-        "id=\"usage-key-filter\"",
-        "id=\"logout\"",
-        "id=\"workspace-select\"",
-    ] {
-        assert!(html.contains(id), "missing {id}");
-    }
+    assert_ids(
+        &html,
+        &[
+            "generate-key",
+            "generate-dialog",
+            "key-name",
+            "create-key-submit",
+            "dialog-close",
+            "new-key-secret",
+            "copy-key",
+            "revoke-dialog",
+            "confirm-revoke",
+            "ips-dialog",
+            "allowed-ips-input",
+            "keys-table",
+            "keys-tbody",
+            "api-usage",
+            "usage-24h-total",
+            "usage-key-filter",
+            "logout",
+            "workspace-select",
+        ],
+    );
     // Breadcrumb, user, CSRF meta (escaped), intro and dialog copy.
-    assert!(html.contains("<li>Settings</li><li>Other</li><li aria-current=\"page\">API Keys</li>"));
-    assert!(html.contains("maria@acme.example"));
-    assert!(html.contains("<meta name=\"csrf-token\" content=\"tok-123&quot;&lt;x&gt;\">"));
+    assert_contains(
+        &html,
+        &[
+            "<li>Settings</li><li>Other</li><li aria-current=\"page\">API Keys</li>",
+            "maria@acme.example",
+            "<meta name=\"csrf-token\" content=\"tok-123&quot;&lt;x&gt;\">",
+        ],
+    );
     assert!(
         html.contains("act on behalf of your whole workspace")
             || html.contains("acts on behalf of your whole workspace")
     );
-    assert!(html.contains("secret manager"));
-    assert!(html.contains("Rotate keys periodically"));
-    assert!(html.contains("This key will not be shown again. Store it in a secret manager."));
-    assert!(html.contains("? Scripts using it will start getting 401 from the next request."));
+    assert_contains(
+        &html,
+        &[
+            "secret manager",
+            "Rotate keys periodically",
+            "This key will not be shown again. Store it in a secret manager.",
+            "? Scripts using it will start getting 401 from the next request.",
+        ],
+    );
     // The usage section comes right below the keys table.
     assert!(html.find("id=\"keys-table\"").unwrap() < html.find("id=\"api-usage\"").unwrap());
     assert_csp_clean(&html);
@@ -123,12 +134,17 @@ fn rows_show_masked_keys_status_and_actions() {
     // Created by a former member; last used; allowlists.
     assert!(html.contains("No longer a member"));
     // Emails wrap only before "@" and dots, never mid-word.
-    assert!(html.contains("by <span class=\"email\">devon<wbr>@acme<wbr>.example</span>"));
-    assert!(html.contains("3 minutes ago"));
-    assert!(html.contains("54.86.12.201"));
-    assert!(html.contains(">Never<"));
-    assert!(html.contains("<li class=\"mono\">203.0.113.0/24</li>"));
-    assert!(html.contains(">Any<"));
+    assert_contains(
+        &html,
+        &[
+            "by <span class=\"email\">devon<wbr>@acme<wbr>.example</span>",
+            "3 minutes ago",
+            "54.86.12.201",
+            ">Never<",
+            "<li class=\"mono\">203.0.113.0/24</li>",
+            ">Any<",
+        ],
+    );
     // Auto-revocation banner names the key.
     assert!(html.contains("Key “Old staging script” was revoked automatically"));
     assert!(html.contains("2 hours ago"));
@@ -163,13 +179,9 @@ fn usage_section_renders_figures_chart_and_tables() {
     assert!(html.contains("data-buckets=\"168\""));
     assert!(html.contains("data-buckets=\"24\""));
     assert_eq!(count(&html, "<g class=\"bar\"><title>"), 168 + 24);
-    assert!(html.contains("class=\"bar-err\""));
-    assert!(html.contains("id=\"chart-range-24h\""));
-    assert!(html.contains("id=\"chart-range-7d\""));
+    assert_contains(&html, &["class=\"bar-err\"", "id=\"chart-range-24h\"", "id=\"chart-range-7d\""]);
     // Breakdown, top endpoints, recent requests (20 rows).
-    assert!(html.contains("Too Many Requests"));
-    assert!(html.contains("<code>validation_failed</code>"));
-    assert!(html.contains("/v1/studies/{id}/transcripts"));
+    assert_contains(&html, &["Too Many Requests", "<code>validation_failed</code>", "/v1/studies/{id}/transcripts"]);
     let recent = &html[html.find("id=\"usage-recent\"").unwrap()..];
     assert_eq!(count(recent, "<td class=\"nowrap\"><time"), 20);
     assert!(recent.contains("/<wbr>v1/<wbr>studies/<wbr>std_01JD7Q/<wbr>transcripts"));
@@ -215,9 +227,7 @@ fn plan_required_lists_and_revokes_but_cannot_generate() {
     assert!(html.contains("API keys need a paid plan"));
     assert!(!html.contains("id=\"generate-key\""));
     assert!(!html.contains("id=\"generate-dialog\""));
-    assert!(html.contains("revoke-key"));
-    assert!(html.contains("id=\"confirm-revoke\""));
-    assert!(html.contains("id=\"api-usage\""));
+    assert_contains(&html, &["revoke-key", "id=\"confirm-revoke\"", "id=\"api-usage\""]);
     // Active keys on the free plan are suspended, not a green "Active".
     assert!(!html.contains("badge-success"));
     assert_eq!(count(&html, "<span class=\"badge badge-warning\">Suspended</span>"), 3);
@@ -250,11 +260,16 @@ fn single_workspace_has_no_switcher_and_empty_states_render() {
     let usage = UsageReport::default();
     let html = page(&ws, &ws[0], PageState::Ready { keys: &[], usage: &usage, notifications: &[], key_filter: None });
     assert!(!html.contains("id=\"workspace-select\""));
-    assert!(html.contains("No API keys yet"));
-    assert!(html.contains("No requests yet"));
-    assert!(html.contains("No errors in the last 7 days"));
-    assert!(html.contains("id=\"usage-24h-total\">0</span>"));
-    assert!(html.contains("data-buckets=\"0\""));
+    assert_contains(
+        &html,
+        &[
+            "No API keys yet",
+            "No requests yet",
+            "No errors in the last 7 days",
+            "id=\"usage-24h-total\">0</span>",
+            "data-buckets=\"0\"",
+        ],
+    );
     assert_csp_clean(&html);
 }
 
@@ -265,19 +280,16 @@ fn login_page() {
         email: Some("a@b.example"),
         next: Some("/settings/api-keys?workspace=ws_1&key_id=k"),
     });
-    for id in [
-        "id=\"login-form\"",
-        "id=\"login-email\"",
-        "id=\"login-password\"",
-        "id=\"login-submit\"",
-        "id=\"login-error\"",
-    ] {
-        assert!(html.contains(id), "missing {id}");
-    }
-    assert!(html.contains("&lt;b&gt;expired&lt;/b&gt;"));
-    assert!(html.contains("value=\"a@b.example\""));
-    assert!(html.contains("value=\"/settings/api-keys?workspace=ws_1&amp;key_id=k\""));
-    assert!(html.contains("autocomplete=\"current-password\""));
+    assert_ids(&html, &["login-form", "login-email", "login-password", "login-submit", "login-error"]);
+    assert_contains(
+        &html,
+        &[
+            "&lt;b&gt;expired&lt;/b&gt;",
+            "value=\"a@b.example\"",
+            "value=\"/settings/api-keys?workspace=ws_1&amp;key_id=k\"",
+            "autocomplete=\"current-password\"",
+        ],
+    );
     assert_csp_clean(&html);
 
     let html = render_login(&LoginPage { error: None, email: None, next: Some("//evil.example/") });
@@ -475,12 +487,17 @@ fn the_audit_log_says_who_did_what_to_which_key_with_support_and_system_named() 
     let html = with_audit(&entries, true);
     let audit = &html[html.find("id=\"audit-log\"").unwrap()..];
     assert_eq!(count(audit, "<tr class=\"audit-row\""), 4);
-    assert!(audit.contains(">System (automatic)</span>"));
-    assert!(audit.contains(">Support (CLI)</span>"));
-    assert!(audit.contains("maria<wbr>@acme<wbr>.example"));
-    assert!(audit.contains("Revoked the key automatically: 120 of 130 requests refused (120 × validation_failed)"));
-    assert!(audit.contains("Changed the allowed IPs: any IP → 10.0.0.0/8"));
-    assert!(audit.contains("Generated the key"));
+    assert_contains(
+        audit,
+        &[
+            ">System (automatic)</span>",
+            ">Support (CLI)</span>",
+            "maria<wbr>@acme<wbr>.example",
+            "Revoked the key automatically: 120 of 130 requests refused (120 × validation_failed)",
+            "Changed the allowed IPs: any IP → 10.0.0.0/8",
+            "Generated the key",
+        ],
+    );
     assert!(audit.contains(&format!("<span class=\"key-name\">{}</span>", keys[0].name)));
     // Paging: a "Show older" button carrying the last id.
     assert!(audit.contains("id=\"audit-older\"") && audit.contains("data-after=\"aud_1\""));
@@ -533,4 +550,18 @@ fn dialogs_show_the_whole_key_warn_about_duplicate_names_and_banners_can_be_dism
         )));
     }
     assert!(!html.contains("a sign the key leaked"), "the banner does not guess at a leak");
+}
+
+/// Every element id in `ids` is in `html`.
+fn assert_ids(html: &str, ids: &[&str]) {
+    for id in ids {
+        assert!(html.contains(&format!("id=\"{id}\"")), "missing id={id}");
+    }
+}
+
+/// Every snippet of `want` is in `html`.
+fn assert_contains(html: &str, want: &[&str]) {
+    for w in want {
+        assert!(html.contains(w), "missing {w:?}");
+    }
 }

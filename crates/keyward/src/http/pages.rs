@@ -21,6 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to(keyward_web::API_KEYS_PATH) }))
         .route("/login", get(login_page))
         .route("/settings/api-keys", get(api_keys_page))
+        .route("/settings/api-keys/rows/{id}", get(key_row))
+        .route("/settings/api-keys/audit-rows", get(audit_rows))
         .route("/assets/{*path}", get(asset))
 }
 
@@ -133,6 +135,66 @@ async fn render_page(
         leaks: &leaks,
         audit: audit.as_ref().map(|a| keyward_web::AuditView { entries: &a.data, has_more: a.has_more }),
     })))
+}
+
+#[derive(Deserialize)]
+struct RowQuery {
+    workspace: Option<String>,
+}
+
+/// `GET /settings/api-keys/rows/{id}?workspace=WS`: one row of the keys
+/// table as the page renders it (an HTML fragment), for `app.js` to put in
+/// place after it creates, rotates, revokes or restricts a key, so the row's
+/// markup is written once (keyward-web's `key_row`). Read-only, so the
+/// session cookie suffices (no CSRF token); admins only, another
+/// workspace's key is 404 like on the admin API.
+async fn key_row(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path(id): Path<String>,
+    Query(q): Query<RowQuery>,
+) -> ApiResult<Response> {
+    // No workspace: no such row (like another workspace's key).
+    let ws = q.workspace.ok_or(ApiError::NotFound)?;
+    let m = super::admin::require_admin(&state, &session, &ws).await?;
+    let key = state.store.key(&ws, &id).await?;
+    let leaks = if key.revoke_reason == Some(keyward_core::RevokeReason::Leaked) {
+        state.store.leak_reports(&ws).await?
+    } else {
+        Vec::new()
+    };
+    let mut res = html(keyward_web::render_key_row(&key, m.workspace.plan.has_api_access(), now_ms(), &leaks));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct AuditRowsQuery {
+    workspace: Option<String>,
+    starting_after: Option<String>,
+}
+
+/// `GET /settings/api-keys/audit-rows?workspace=WS[&starting_after=ID]`: the
+/// next page of the audit log as the card's rows (`<tbody data-has-more>`),
+/// for the card's "Show older" button; the same rules as
+/// `GET /api/workspaces/{ws}/audit-log` (admins only, an unknown cursor 422).
+async fn audit_rows(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Query(q): Query<AuditRowsQuery>,
+) -> ApiResult<Response> {
+    let ws = q.workspace.ok_or(ApiError::NotFound)?;
+    super::admin::require_admin(&state, &session, &ws).await?;
+    if let Some(cursor) = q.starting_after.as_deref() {
+        if !state.store.audit_entry_exists(&ws, cursor).await? {
+            return Err(super::v1::extract::unknown_cursor());
+        }
+    }
+    let page = state.store.audit_log(&ws, keyward_web::AUDIT_PAGE_SIZE, q.starting_after.as_deref()).await?;
+    let keys = state.store.list_keys(&ws).await?;
+    let mut res = html(keyward_web::render_audit_rows(&page.data, page.has_more, &keys, now_ms()));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }
 
 async fn asset(Path(path): Path<String>) -> Response {

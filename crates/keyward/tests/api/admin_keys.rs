@@ -6,8 +6,7 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn a_new_key_is_shown_once_then_only_masked() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let res = admin
         .request(reqwest::Method::POST, &format!("/api/workspaces/{ws}/api-keys"))
         .json(&json!({ "name": "  Zapier — onboarding study  " }))
@@ -51,10 +50,9 @@ async fn a_new_key_is_shown_once_then_only_masked() {
 
 #[tokio::test]
 async fn keys_are_listed_newest_first() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
-    let (a, _) = admin.create_key(&ws, "first").await;
-    let (b, _) = admin.create_key(&ws, "second").await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
+    let NewKey { id: a, .. } = admin.new_key(&ws, "first").await;
+    let NewKey { id: b, .. } = admin.new_key(&ws, "second").await;
     let (_, list) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
     let ids: Vec<_> = list["data"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids, vec![b, a]);
@@ -62,8 +60,8 @@ async fn keys_are_listed_newest_first() {
 
 #[tokio::test]
 async fn me_answers_with_the_keys_workspace_key_and_limit() {
-    let app = TestApp::spawn().await;
-    let (ws, _admin, id, secret) = app.with_key(Plan::Starter).await;
+    let AppWithKey { app, workspace_id: ws, key: NewKey { id, secret }, .. } =
+        TestApp::builder().plan(Plan::Starter).with_key().spawn().await;
     let res = app.v1(reqwest::Method::GET, "/v1/me", &secret).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["ratelimit-policy"], "\"starter\";q=60;w=60");
@@ -77,8 +75,7 @@ async fn me_answers_with_the_keys_workspace_key_and_limit() {
 
 #[tokio::test]
 async fn invalid_keys_get_401_invalid_api_key_with_www_authenticate() {
-    let app = TestApp::spawn().await;
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret, .. }, .. } = TestApp::builder().with_key().spawn().await;
     let mut tampered = secret.clone().into_bytes();
     tampered[20] = if tampered[20] == b'a' { b'b' } else { b'a' };
     let made_up = {
@@ -112,8 +109,8 @@ async fn invalid_keys_get_401_invalid_api_key_with_www_authenticate() {
 
 #[tokio::test]
 async fn revocation_is_immediate_and_says_when_and_how() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret } } =
+        TestApp::builder().with_key().spawn().await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     let (s, _) = admin.delete(&format!("/api/workspaces/{ws}/api-keys/{id}")).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -137,11 +134,10 @@ fn chrono_like_date() -> String {
 
 #[tokio::test]
 async fn roles_below_admin_get_403_and_strangers_404() {
-    let app = TestApp::spawn().await;
-    let (ws, _admin, id, _) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, key: NewKey { id, .. }, .. } = TestApp::builder().with_key().spawn().await;
     let member = app.user(&ws, "member@example.com", Role::Member).await;
     let participant = app.user(&ws, "participant@example.com", Role::Participant).await;
-    let (other_ws, stranger) = app.admin(Plan::Pro).await;
+    let Admin { workspace_id: other_ws, admin: stranger } = app.add_admin(Plan::Pro).await;
     let _ = other_ws;
     let keys = format!("/api/workspaces/{ws}/api-keys");
     let one = format!("{keys}/{id}");
@@ -168,9 +164,9 @@ async fn roles_below_admin_get_403_and_strangers_404() {
 
 #[tokio::test]
 async fn another_workspaces_key_id_is_404_and_stays_active() {
-    let app = TestApp::spawn().await;
-    let (_ws_a, _a, key_a, secret_a) = app.with_key(Plan::Pro).await;
-    let (ws_b, b) = app.admin(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { id: key_a, secret: secret_a }, .. } =
+        TestApp::builder().with_key().spawn().await;
+    let Admin { workspace_id: ws_b, admin: b } = app.add_admin(Plan::Pro).await;
     let (s, _) = b.delete(&format!("/api/workspaces/{ws_b}/api-keys/{key_a}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = b.put(&format!("/api/workspaces/{ws_b}/api-keys/{key_a}/allowed-ips"), json!({ "cidrs": [] })).await;
@@ -180,8 +176,8 @@ async fn another_workspaces_key_id_is_404_and_stays_active() {
 
 #[tokio::test]
 async fn free_plans_cannot_generate_keys_and_existing_keys_are_suspended() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret } } =
+        TestApp::builder().with_key().spawn().await;
     app.store.set_plan(&ws, Plan::Free).await.unwrap();
     let (s, v) = admin.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": "x" })).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("plan_required")));
@@ -197,8 +193,7 @@ async fn free_plans_cannot_generate_keys_and_existing_keys_are_suspended() {
 
 #[tokio::test]
 async fn key_names_must_be_1_to_100_characters_after_trimming() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let path = format!("/api/workspaces/{ws}/api-keys");
     for bad in [json!({ "name": "   " }), json!({ "name": "x".repeat(101) }), json!({}), json!({ "name": 5 })] {
         let (s, v) = admin.post(&path, bad.clone()).await;
@@ -216,11 +211,10 @@ async fn key_names_must_be_1_to_100_characters_after_trimming() {
 
 #[tokio::test]
 async fn at_most_100_active_keys_per_workspace() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let mut first = None;
     for i in 0..100 {
-        let (id, _) = admin.create_key(&ws, &format!("k{i}")).await;
+        let NewKey { id, .. } = admin.new_key(&ws, &format!("k{i}")).await;
         first.get_or_insert(id);
     }
     let path = format!("/api/workspaces/{ws}/api-keys");
@@ -232,8 +226,8 @@ async fn at_most_100_active_keys_per_workspace() {
 
 #[tokio::test]
 async fn a_key_survives_its_creators_removal_and_is_flagged() {
-    let app = TestApp::spawn().await;
-    let (ws, creator, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin: creator, key: NewKey { id, secret } } =
+        TestApp::builder().with_key().spawn().await;
     let other = app.user(&ws, "other-admin@example.com", Role::Admin).await;
     app.store.remove_member(&ws, &creator.user_id).await.unwrap();
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
@@ -245,8 +239,8 @@ async fn a_key_survives_its_creators_removal_and_is_flagged() {
 
 #[tokio::test]
 async fn last_used_time_and_ip_are_recorded_without_a_write_per_request() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, _id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret, .. } } =
+        TestApp::builder().with_key().spawn().await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     let key = eventually(15, || async {
         let (_, list) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
@@ -259,8 +253,8 @@ async fn last_used_time_and_ip_are_recorded_without_a_write_per_request() {
 
 #[tokio::test]
 async fn the_audit_log_tells_the_story_newest_first_without_secrets() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app: _app, workspace_id: ws, admin, key: NewKey { id, secret } } =
+        TestApp::builder().with_key().spawn().await;
     admin.put(&format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips"), json!({ "cidrs": ["10.0.0.0/8"] })).await;
     admin.delete(&format!("/api/workspaces/{ws}/api-keys/{id}")).await;
     let (s, log) = admin.get(&format!("/api/workspaces/{ws}/audit-log")).await;
@@ -290,8 +284,8 @@ async fn the_audit_log_tells_the_story_newest_first_without_secrets() {
 
 #[tokio::test]
 async fn only_the_sha256_of_a_key_is_stored_anywhere_under_the_data_dir() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, _id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret, .. } } =
+        TestApp::builder().with_key().spawn().await;
     for _ in 0..3 {
         app.v1_get("/v1/me", &secret).await;
     }

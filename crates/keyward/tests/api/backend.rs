@@ -18,7 +18,7 @@ async fn the_suite_runs_on_the_backend_the_environment_selects() {
     assert_eq!(app.backend(), expected);
     assert_eq!(app.redis_stats().is_some(), redis_test_url().is_some());
     // A round trip through every layer on this backend.
-    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
     assert_eq!(app.v1_get("/v1/me", &key).await.0, StatusCode::OK);
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
     let app = app.restart().await;
@@ -79,8 +79,12 @@ async fn the_redis_limiter_keeps_the_sliding_log_contract() {
 async fn an_unreachable_redis_at_start_still_serves_with_local_limits() {
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let app = TestApp::spawn_with(|c| c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"))).await;
-    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } = TestApp::builder()
+        .config(|c| c.redis_url = Some(format!("redis://127.0.0.1:{port}/0")))
+        .plan(Plan::Starter)
+        .with_key()
+        .spawn()
+        .await;
     let started = Instant::now();
     let (ok, limited) = count(&app, &key, 70).await;
     assert_eq!((ok, limited), (60, 10), "the full limit on this node while Redis is away");
@@ -93,12 +97,14 @@ async fn an_unreachable_redis_at_start_still_serves_with_local_limits() {
 #[tokio::test]
 async fn the_redis_fallback_share_splits_a_limit_between_nodes() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
-        c.redis_fallback_share = 0.5;
-    })
-    .await;
-    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let app = TestApp::builder()
+        .config(|c| {
+            c.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+            c.redis_fallback_share = 0.5;
+        })
+        .spawn()
+        .await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Starter).await;
     let res = app.v1(Method::GET, "/v1/me", &key).send().await.unwrap();
     assert_eq!(res.headers()["x-ratelimit-limit"], "30");
     assert_eq!(count(&app, &key, 39).await, (29, 10));
@@ -108,13 +114,9 @@ async fn the_redis_fallback_share_splits_a_limit_between_nodes() {
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn a_redis_outage_falls_back_to_local_limits_and_returns_to_redis() {
     let url = require_redis();
-    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = Some(redis_url_via(&url, proxy.addr));
-        c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
-    })
-    .await;
-    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).plan(Plan::Starter).with_key().spawn().await;
     let redis_key = format!("{}rl:{}", app.redis_prefix().unwrap(), hex::encode(HashedKey::of(&key).as_bytes()));
     assert_eq!(count(&app, &key, 10).await, (10, 0));
     assert_eq!(redis_query::<usize>(&url, redis::cmd("ZCARD").arg(&redis_key)).await, 10);
@@ -150,8 +152,12 @@ async fn a_postgres_outage_answers_503_fails_readyz_and_recovers_without_a_resta
     let db = TestDb::create(&admin_url).await;
     let proxy = TcpProxy::start(db.server_addr().await).await;
     let via_proxy = db.url_via(proxy.addr);
-    let app = TestApp::spawn_on(Some(db.clone()), |c| c.store.database_url = Some(via_proxy)).await;
-    let (ws, admin, _, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } = TestApp::builder()
+        .database(db.clone())
+        .config(|c| c.store.database_url = Some(via_proxy))
+        .with_key()
+        .spawn()
+        .await;
     let unknown = keyward_core::ApiKeySecret::generate();
     assert_eq!(app.v1_get("/v1/me", &key).await.0, StatusCode::OK);
     let readyz = || async { app.http.get(app.url("/readyz")).send().await.unwrap().status() };
@@ -192,11 +198,10 @@ async fn count(app: &TestApp, key: &str, n: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn last_used_is_written_in_bulk_and_never_moves_backwards() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let mut ids = Vec::new();
     for i in 0..12 {
-        ids.push(admin.create_key(&ws, &format!("k{i}")).await.0);
+        ids.push(admin.new_key(&ws, &format!("k{i}")).await.id);
     }
     // 12 rows: chunks of 10, 1 and 1 (three statement sizes).
     let first: Vec<(String, i64, String)> = ids
@@ -225,10 +230,9 @@ async fn last_used_is_written_in_bulk_and_never_moves_backwards() {
 #[tokio::test]
 async fn the_auto_revocation_window_counts_what_classify_counts() {
     use keyward::usage::{autorevoke, writer, UsageRecord};
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
-    let (key, _) = admin.create_key(&ws, "window").await;
-    let (other, _) = admin.create_key(&ws, "other").await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
+    let NewKey { id: key, .. } = admin.new_key(&ws, "window").await;
+    let NewKey { id: other, .. } = admin.new_key(&ws, "other").await;
     let since = 1_700_000_000_000;
     let rec = |key: &str, at_ms: i64, status: u16, code: Option<&'static str>| UsageRecord {
         status,
@@ -265,10 +269,10 @@ async fn the_auto_revocation_window_counts_what_classify_counts() {
 async fn old_auto_revocation_buckets_are_forgotten_and_recent_ones_kept() {
     use keyward::usage::{writer, UsageRecord};
     // SQLite only: PostgreSQL counts from the records and keeps no buckets.
-    let app = TestApp::spawn_sqlite().await;
+    let app = TestApp::builder().sqlite().spawn().await;
     assert!(app.store.counts_key_buckets());
-    let (ws, admin) = app.admin(Plan::Pro).await;
-    let (key, _) = admin.create_key(&ws, "buckets").await;
+    let Admin { workspace_id: ws, admin } = app.add_admin(Plan::Pro).await;
+    let NewKey { id: key, .. } = admin.new_key(&ws, "buckets").await;
     let t = 1_700_000_000_000; // a multiple of 10 s
     let rec =
         |at_ms: i64| UsageRecord { status: 422, code: Some("validation_failed"), ..usage_record(&ws, &key, at_ms) };

@@ -1,6 +1,5 @@
 //! The operator CLI (SPEC §8), its error paths, and the binary's lifecycle.
 use crate::helpers::*;
-use keyward_core::Plan;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,11 +9,13 @@ fn json_of(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-/// A new, empty keyward store in `dir` (admin commands never create one:
-/// only `serve` does, as here through the library).
-async fn init_store(dir: &std::path::Path) {
-    let loc = keyward::store::StoreLocation::resolve(dir, None).unwrap();
+/// A temp dir with a new, empty keyward store (admin commands never create
+/// one: only `serve` does, as here through the library).
+async fn init_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = keyward::store::StoreLocation::resolve(dir.path(), None).unwrap();
     keyward::store::Store::open(&loc).await.unwrap().close().await;
+    dir
 }
 
 /// Everything the CLI can change, as one comparable value.
@@ -40,9 +41,8 @@ async fn snapshot(app_dir: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_user_and_member_flows_work_with_json() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = init_store().await;
     let d = dir.path();
-    init_store(d).await;
     let (ok, out, err) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "Starter", "--json"]);
     assert!(ok, "{err}");
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
@@ -80,11 +80,11 @@ async fn workspace_user_and_member_flows_work_with_json() {
     assert!(admin_cli(d, &["workspace", "set-rate-limit", &ws, "5000"]).0);
 
     // The new admin can sign in with the generated password and sees the plan.
-    let app = TestApp::spawn_with(|c| c.store.data_dir = d.to_path_buf()).await;
+    let app = TestApp::builder().config(|c| c.store.data_dir = d.to_path_buf()).spawn().await;
     let s = app.login("ada@example.com", &password).await;
     let (_, me) = s.get("/api/session").await;
     assert_eq!(me["workspaces"][0]["plan"], "pro");
-    let (_, secret) = s.create_key(&ws, "cli test").await;
+    let NewKey { secret, .. } = s.new_key(&ws, "cli test").await;
     let (_, v) = app.v1_get("/v1/me", &secret).await;
     assert_eq!(v["rate_limit"]["requests_per_minute"], 5000);
     let res = app.v1(reqwest::Method::GET, "/v1/me", &secret).send().await.unwrap();
@@ -106,9 +106,8 @@ async fn workspace_user_and_member_flows_work_with_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = init_store().await;
     let d = dir.path();
-    init_store(d).await;
     let (_, out, _) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "pro", "--json"]);
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
     let mut child = keyward_cmd()
@@ -197,8 +196,8 @@ async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_with_the_cli_while_the_server_runs_refuses_the_next_request() {
-    let app = TestApp::spawn().await;
-    let (ws, _admin, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret } } =
+        TestApp::builder().with_key().spawn().await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     let (ok, out, _) = admin_cli(&app.data_dir(), &["key", "list", "--workspace", &ws, "--json"]);
     assert!(ok);
@@ -211,14 +210,14 @@ async fn revoking_with_the_cli_while_the_server_runs_refuses_the_next_request() 
     assert!(out.contains(&id));
     let (s, v) = app.v1_get("/v1/me", &secret).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")));
-    let (_, log) = _admin.get(&format!("/api/workspaces/{ws}/audit-log")).await;
+    let (_, log) = admin.get(&format!("/api/workspaces/{ws}/audit-log")).await;
     assert_eq!(log["data"][0]["actor"], "support");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_changes_from_the_cli_apply_on_the_next_request() {
-    let app = TestApp::spawn().await;
-    let (ws, _admin, _id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, key: NewKey { secret, .. }, .. } =
+        TestApp::builder().with_key().spawn().await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     assert!(admin_cli(&app.data_dir(), &["workspace", "set-plan", &ws, "free"]).0);
     assert_eq!(app.v1_get("/v1/me", &secret).await.1["code"], "plan_required");
@@ -423,9 +422,9 @@ async fn admin_commands_never_create_a_store_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_goes_from_a_customers_email_to_their_keys_and_revokes_a_pasted_secret() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, key_id, secret) = app.with_key(Plan::Pro).await;
-    let (other_id, _other) = admin.create_key(&ws, "second key").await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: key_id, secret } } =
+        TestApp::builder().with_key().spawn().await;
+    let NewKey { id: other_id, .. } = admin.new_key(&ws, "second key").await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
     let email = admin.email.clone();
 
@@ -516,8 +515,7 @@ async fn support_goes_from_a_customers_email_to_their_keys_and_revokes_a_pasted_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_admin_of_a_workspace_is_neither_removed_nor_demoted() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let email = admin.email.clone();
     for args in [
         vec!["member", "remove", "--workspace", ws.as_str(), "--email", email.as_str()],

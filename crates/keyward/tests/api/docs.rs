@@ -143,7 +143,7 @@ async fn problem_types_link_to_this_servers_errors_page() {
     let html = page(&app, "/docs/errors").await;
     assert!(html.contains("id=\"invalid_api_key\""));
 
-    let app = TestApp::spawn_with(|c| c.public_url = Some("https://keys.example.com/".into())).await;
+    let app = TestApp::builder().config(|c| c.public_url = Some("https://keys.example.com/".into())).spawn().await;
     let (_, v) = app.v1_get("/v1/me", "ue_live_nope").await;
     assert_eq!(v["type"], "https://keys.example.com/docs/errors#invalid_api_key");
     let (s, v) = body(app.http.get(app.url("/api/workspaces/ws_x/api-keys")).send().await.unwrap()).await;
@@ -179,8 +179,11 @@ async fn the_reference_has_every_operation_of_the_served_openapi_document() {
 
 #[tokio::test]
 async fn the_settings_page_links_the_docs_and_shows_the_api_base_url() {
-    let app = TestApp::spawn_with(|c| c.public_url = Some("https://keys.example.com".into())).await;
-    let (_ws, admin) = app.admin(keyward_core::Plan::Pro).await;
+    let AppWithAdmin { app, admin, .. } = TestApp::builder()
+        .config(|c| c.public_url = Some("https://keys.example.com".into()))
+        .with_admin()
+        .spawn()
+        .await;
     let res = app.http.get(app.url("/settings/api-keys")).header("cookie", &admin.cookie).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
@@ -204,8 +207,16 @@ fn sample(slug: &str, name: &str) -> String {
 }
 
 /// keyward with the demo workspace, and a key created as the quickstart
-/// says (by the admin): (app, key, the transcript ids newest first).
-async fn demo_with_key() -> (TestApp, String, Vec<String>) {
+/// says (by the admin).
+struct Demo {
+    app: TestApp,
+    /// The key's secret.
+    key: String,
+    /// The demo's transcript ids, newest first.
+    ids: Vec<String>,
+}
+
+async fn demo_with_key() -> Demo {
     let app = TestApp::spawn().await;
     let keyward::demo::DemoOutcome::Created { email, password, workspace_id } =
         keyward::demo::ensure(&app.store).await.unwrap()
@@ -213,13 +224,13 @@ async fn demo_with_key() -> (TestApp, String, Vec<String>) {
         panic!("a fresh store gets the demo");
     };
     let admin = app.login(&email, &password).await;
-    let (_, key) = admin.create_key(&workspace_id, "Quickstart").await;
+    let NewKey { secret: key, .. } = admin.new_key(&workspace_id, "Quickstart").await;
     let (s, v) = app.v1_get("/v1/transcripts?limit=100", &key).await;
     assert_eq!(s, StatusCode::OK);
     let ids: Vec<String> =
         v["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
     assert!(ids.len() >= 3, "the demo has transcripts");
-    (app, key, ids)
+    Demo { app, key, ids }
 }
 
 /// Runs `program file` (the sample written to a temp file) with the
@@ -254,29 +265,31 @@ fn assert_in_order(out: &str, ids: &[String]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_curl_quickstart_prints_the_workspace_and_the_newest_transcripts() {
-    let (app, key, ids) = demo_with_key().await;
+    let Demo { app, key, ids } = demo_with_key().await;
     let out = run_sample("bash", "quickstart.sh", &sample("quickstart", "quickstart.sh"), &app, &key);
     assert!(out.contains("\"name\":\"Demo\""), "{out}");
     assert_in_order(&out, &ids[..3]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_node_quickstart_prints_the_workspace_and_every_transcript() {
-    let (app, key, ids) = demo_with_key().await;
-    let out = run_sample("node", "quickstart.mjs", &sample("quickstart", "quickstart.mjs"), &app, &key);
+/// The quickstart sample `file`, run with `program`, prints the workspace,
+/// then every transcript, newest first.
+async fn assert_the_quickstart_prints_every_transcript(program: &str, file: &str) {
+    let Demo { app, key, ids } = demo_with_key().await;
+    let out = run_sample(program, file, &sample("quickstart", file), &app, &key);
     assert!(out.starts_with("Workspace: Demo (pro plan, 300 requests/minute)\n"), "{out}");
     assert_in_order(&out, &ids);
     assert_eq!(out.lines().count(), 1 + ids.len(), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_node_quickstart_prints_the_workspace_and_every_transcript() {
+    assert_the_quickstart_prints_every_transcript("node", "quickstart.mjs").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs python3 with requests"]
 async fn the_python_quickstart_prints_the_workspace_and_every_transcript() {
-    let (app, key, ids) = demo_with_key().await;
-    let out = run_sample("python3", "quickstart.py", &sample("quickstart", "quickstart.py"), &app, &key);
-    assert!(out.starts_with("Workspace: Demo (pro plan, 300 requests/minute)\n"), "{out}");
-    assert_in_order(&out, &ids);
-    assert_eq!(out.lines().count(), 1 + ids.len(), "{out}");
+    assert_the_quickstart_prints_every_transcript("python3", "quickstart.py").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

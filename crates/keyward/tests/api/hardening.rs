@@ -154,7 +154,7 @@ async fn concurrent_wrong_passwords_for_one_email_get_at_most_five_checks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attackers_wrong_passwords_do_not_lock_the_owner_out_from_another_address() {
-    let app = TestApp::spawn_with(trust_localhost).await;
+    let app = TestApp::builder().config(trust_localhost).spawn().await;
     let ws = app.workspace(Plan::Pro).await;
     app.user(&ws, "ada@example.com", Role::Admin).await;
     let mut statuses = vec![];
@@ -175,7 +175,7 @@ async fn an_attackers_wrong_passwords_do_not_lock_the_owner_out_from_another_add
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_trying_many_emails_is_throttled_after_twenty() {
-    let app = TestApp::spawn_with(trust_localhost).await;
+    let app = TestApp::builder().config(trust_localhost).spawn().await;
     let mut statuses = vec![];
     for i in 0..21 {
         statuses.push(login_as(&app, &format!("u{i}@example.com"), "guess", "203.0.113.9").await.status().as_u16());
@@ -221,7 +221,7 @@ async fn healthz_from(local: &str, to: std::net::SocketAddr) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_is_closed_after_the_header_timeout() {
-    let app = TestApp::spawn_with(|c| c.header_read_timeout_secs = 1).await;
+    let app = TestApp::builder().config(|c| c.header_read_timeout_secs = 1).spawn().await;
     let mut sock = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let started = Instant::now();
@@ -238,7 +238,7 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_per_ip_cap_are_refused_while_another_ip_is_served() {
-    let app = TestApp::spawn_with(|c| c.max_connections_per_ip = 3).await;
+    let app = TestApp::builder().config(|c| c.max_connections_per_ip = 3).spawn().await;
     let mut held = vec![];
     for _ in 0..3 {
         held.push(connect_from("127.0.0.1", app.addr).await);
@@ -259,7 +259,7 @@ async fn connections_beyond_the_per_ip_cap_are_refused_while_another_ip_is_serve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_global_connection_cap_refuses_the_newest_and_keeps_accepting() {
-    let app = TestApp::spawn_with(|c| c.max_connections = 4).await;
+    let app = TestApp::builder().config(|c| c.max_connections = 4).spawn().await;
     let mut held = vec![];
     for i in 0..4 {
         held.push(connect_from(&format!("127.0.1.{}", i + 1), app.addr).await);
@@ -281,8 +281,7 @@ async fn the_global_connection_cap_refuses_the_newest_and_keeps_accepting() {
 
 #[tokio::test]
 async fn an_unknown_field_is_named_once_and_a_duplicate_key_is_refused() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let (s, v) = admin.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": "a", "zz": 1 })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"][0]["field"], "zz", "{v}");
@@ -306,8 +305,7 @@ async fn an_unknown_field_is_named_once_and_a_duplicate_key_is_refused() {
 
 #[tokio::test]
 async fn two_authorization_headers_are_refused() {
-    let app = TestApp::spawn().await;
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret, .. }, .. } = TestApp::builder().with_key().spawn().await;
     let res = app
         .http
         .get(app.url("/v1/me"))
@@ -324,8 +322,7 @@ async fn two_authorization_headers_are_refused() {
 
 #[tokio::test]
 async fn key_names_with_bidi_overrides_or_zero_width_characters_are_refused() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     for name in ["prod\u{202E}yek", "prod\u{200B}", "\u{FEFF}prod", "a\u{2066}b"] {
         let (s, v) = admin.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": name })).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {v}");
@@ -336,9 +333,8 @@ async fn key_names_with_bidi_overrides_or_zero_width_characters_are_refused() {
 
 #[tokio::test]
 async fn the_audit_log_refuses_an_unknown_cursor() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
-    admin.create_key(&ws, "one").await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
+    admin.new_key(&ws, "one").await;
     let (s, page) = admin.get(&format!("/api/workspaces/{ws}/audit-log?limit=1")).await;
     assert_eq!(s, StatusCode::OK);
     let id = page["data"][0]["id"].as_str().unwrap().to_string();
@@ -348,7 +344,7 @@ async fn the_audit_log_refuses_an_unknown_cursor() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"][0]["code"], "unknown_cursor");
     // Another workspace's entry is unknown here too.
-    let (ws2, admin2) = app.admin(Plan::Pro).await;
+    let Admin { workspace_id: ws2, admin: admin2 } = app.add_admin(Plan::Pro).await;
     let (s, _) = admin2.get(&format!("/api/workspaces/{ws2}/audit-log?starting_after={id}")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -384,14 +380,9 @@ async fn successes(app: &TestApp, key: &str, n: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
-    let url = redis_test_url().expect("KEYWARD_TEST_REDIS_URL must name the test Redis");
-    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = Some(redis_url_via(&url, proxy.addr));
-        c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
-    })
-    .await;
-    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
     assert_eq!(successes(&app, &key, 1).await, 1);
     assert!(app.redis_stats().unwrap().up);
 
@@ -410,14 +401,9 @@ async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn a_known_dead_redis_costs_requests_nothing_and_is_left_as_soon_as_it_answers() {
-    let url = redis_test_url().expect("KEYWARD_TEST_REDIS_URL must name the test Redis");
-    let proxy = TcpProxy::start(redis_server_addr(&url).await).await;
-    let app = TestApp::spawn_with(|c| {
-        c.redis_url = Some(redis_url_via(&url, proxy.addr));
-        c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
-    })
-    .await;
-    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
     proxy.cut();
     // Noticed without any request (the watcher PINGs).
     eventually(10, || async { (!app.redis_stats().unwrap().up).then_some(()) }).await;

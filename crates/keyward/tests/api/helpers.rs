@@ -81,11 +81,45 @@ impl Session {
         body(self.request(Method::DELETE, path).send().await.unwrap()).await
     }
 
-    /// Create a key; returns (key id, secret).
-    pub async fn create_key(&self, ws: &str, name: &str) -> (String, String) {
+    /// The HTML of the API Keys page of `ws`.
+    pub async fn page(&self, ws: &str) -> String {
+        let res = self.request(Method::GET, &format!("/settings/api-keys?workspace={ws}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
+    }
+
+    /// Create a key named `name` in `ws`.
+    pub async fn new_key(&self, ws: &str, name: &str) -> NewKey {
         let (s, v) = self.post(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": name })).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
-        (v["id"].as_str().unwrap().to_string(), v["key"].as_str().unwrap().to_string())
+        NewKey { id: v["id"].as_str().unwrap().to_string(), secret: v["key"].as_str().unwrap().to_string() }
+    }
+
+    // Old tuple entry point (key id, secret), kept until every caller has moved.
+    pub async fn create_key(&self, ws: &str, name: &str) -> (String, String) {
+        let k = self.new_key(ws, name).await;
+        (k.id, k.secret)
+    }
+}
+
+/// Signs in at `base` (`POST /api/session`) as `email`.
+pub async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str) -> Session {
+    let res = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let v: Value = res.json().await.unwrap();
+    Session {
+        http: http.clone(),
+        base: base.to_string(),
+        cookie,
+        csrf: v["csrf_token"].as_str().unwrap().to_string(),
+        user_id: v["user"]["id"].as_str().unwrap().to_string(),
+        email: email.to_string(),
     }
 }
 
@@ -98,67 +132,229 @@ pub async fn body(res: Response) -> (StatusCode, Value) {
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-impl TestApp {
-    /// keyward on the test backend (SQLite in a temp dir unless the
-    /// `KEYWARD_TEST_*` variables say otherwise), defaults everywhere.
-    pub async fn spawn() -> TestApp {
-        Self::spawn_with(|_| {}).await
+/// A key as created: its id and its secret (shown once).
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub id: String,
+    pub secret: String,
+}
+
+/// A workspace with a signed-in admin ([`TestApp::add_admin`]).
+pub struct Admin {
+    pub workspace_id: String,
+    pub admin: Session,
+}
+
+/// A workspace with a signed-in admin and one active key named
+/// "integration" ([`TestApp::add_admin_with_key`]).
+pub struct AdminWithKey {
+    pub workspace_id: String,
+    pub admin: Session,
+    pub key: NewKey,
+}
+
+/// What `TestApp::builder().with_admin().spawn()` starts.
+pub struct AppWithAdmin {
+    pub app: TestApp,
+    pub workspace_id: String,
+    pub admin: Session,
+}
+
+/// What `TestApp::builder().with_key().spawn()` starts.
+pub struct AppWithKey {
+    pub app: TestApp,
+    pub workspace_id: String,
+    pub admin: Session,
+    pub key: NewKey,
+}
+
+/// Which store a [`TestAppBuilder`] starts on.
+enum StoreChoice<'a> {
+    /// SQLite in a temp dir, or a fresh PostgreSQL database with
+    /// `KEYWARD_TEST_DATABASE_URL`.
+    FromEnv,
+    /// SQLite whatever the environment says.
+    Sqlite,
+    /// This test's database (shared with other nodes).
+    Database(Arc<TestDb>),
+    /// Another node of the same deployment: its store, Redis and settings.
+    NodeOf(&'a TestApp),
+}
+
+/// A change to the settings before the node starts.
+type Adjust<'a> = Box<dyn FnOnce(&mut ServeArgs) + 'a>;
+
+/// How a test's keyward starts: `TestApp::builder()`, then any of
+/// `.config(..)`, `.sqlite()`, `.database(..)`, `.node_of(..)`, `.plan(..)`,
+/// and `.spawn()`, or `.with_admin().spawn()` / `.with_key().spawn()` for
+/// a workspace (on `.plan`, pro unless said) with an admin (and a key).
+pub struct TestAppBuilder<'a> {
+    store: StoreChoice<'a>,
+    adjust: Vec<Adjust<'a>>,
+    plan: Plan,
+}
+
+impl<'a> TestAppBuilder<'a> {
+    /// Adjust the settings (after the backend's: it may point the node
+    /// elsewhere, e.g. through a [`TcpProxy`]); several calls apply in order.
+    pub fn config(mut self, adjust: impl FnOnce(&mut ServeArgs) + 'a) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
     }
 
-    /// keyward with adjusted settings.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        let db = match pg_admin_url() {
-            Some(admin) => Some(TestDb::create(&admin).await),
-            None => None,
-        };
-        Self::spawn_on(db, adjust).await
+    /// SQLite whatever the environment says, for behaviour only the
+    /// embedded store has.
+    pub fn sqlite(mut self) -> Self {
+        self.store = StoreChoice::Sqlite;
+        self
     }
 
-    /// keyward on `db` (SQLite when `None`), with Redis when
-    /// `KEYWARD_TEST_REDIS_URL` is set, then `adjust` (which may point the
-    /// node elsewhere, e.g. through a [`TcpProxy`]).
-    pub async fn spawn_on(db: Option<Arc<TestDb>>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    /// On this PostgreSQL database (made by the test with [`TestDb::create`]).
+    pub fn database(mut self, db: Arc<TestDb>) -> Self {
+        self.store = StoreChoice::Database(db);
+        self
+    }
+
+    /// Another node of `other`'s deployment: same store (database or SQLite
+    /// file), same Redis and key prefix, same settings, its own listener.
+    pub fn node_of(mut self, other: &'a TestApp) -> Self {
+        self.store = StoreChoice::NodeOf(other);
+        self
+    }
+
+    /// Redis (`KEYWARD_TEST_REDIS_URL`, required) reached through `proxy`,
+    /// under a key prefix of its own: the test can cut it off.
+    pub fn redis_via(self, proxy: &TcpProxy) -> Self {
+        let url = redis_url_via(&require_redis(), proxy.addr);
+        self.config(move |c| {
+            c.redis_url = Some(url);
+            c.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+        })
+    }
+
+    /// The plan of the workspace `.with_admin()`/`.with_key()` make (pro by default).
+    pub fn plan(mut self, plan: Plan) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    /// Also make a workspace with a signed-in admin.
+    pub fn with_admin(self) -> WithAdminBuilder<'a> {
+        WithAdminBuilder(self)
+    }
+
+    /// Also make a workspace with a signed-in admin and one active key.
+    pub fn with_key(self) -> WithKeyBuilder<'a> {
+        WithKeyBuilder(self)
+    }
+
+    pub async fn spawn(self) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = ServeArgs::defaults_for(StoreArgs {
-            data_dir: dir.path().to_path_buf(),
-            database_url: db.as_ref().map(|d| d.url.clone()),
-        });
-        if let Some(url) = redis_test_url() {
-            config.redis_url = Some(url);
-            config.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
-        }
+        let (mut config, db) = match self.store {
+            StoreChoice::NodeOf(other) => (other.config.clone(), other.db.clone()),
+            StoreChoice::FromEnv => {
+                let db = match pg_admin_url() {
+                    Some(admin) => Some(TestDb::create(&admin).await),
+                    None => None,
+                };
+                (fresh_config(dir.path(), db.as_deref()), db)
+            }
+            StoreChoice::Sqlite => (fresh_config(dir.path(), None), None),
+            StoreChoice::Database(db) => (fresh_config(dir.path(), Some(&db)), Some(db)),
+        };
         config.listen = "127.0.0.1:0".parse().unwrap();
-        let db_url = config.store.database_url.clone();
-        adjust(&mut config);
+        let (data_dir, db_url) = (config.store.data_dir.clone(), config.store.database_url.clone());
+        for adjust in self.adjust {
+            adjust(&mut config);
+        }
         let mut db = db;
-        if config.store.data_dir != dir.path() && config.store.database_url == db_url {
+        if config.store.data_dir != data_dir && config.store.database_url == db_url {
             // The test brought a data dir of its own (made with the CLI
             // before the server): that directory is the store.
             config.store.database_url = None;
             db = None;
         }
-        Self::start(dir, config, db).await
+        TestApp::start(dir, config, db).await
+    }
+}
+
+/// The settings of a first node on `dir` (and `db` when on PostgreSQL),
+/// with Redis under a prefix of its own when `KEYWARD_TEST_REDIS_URL` is set.
+fn fresh_config(dir: &Path, db: Option<&TestDb>) -> ServeArgs {
+    let mut config =
+        ServeArgs::defaults_for(StoreArgs { data_dir: dir.to_path_buf(), database_url: db.map(|d| d.url.clone()) });
+    if let Some(url) = redis_test_url() {
+        config.redis_url = Some(url);
+        config.redis_prefix = format!("kwtest:{}:", ulid::Ulid::new());
+    }
+    config
+}
+
+/// [`TestAppBuilder::with_admin`].
+pub struct WithAdminBuilder<'a>(TestAppBuilder<'a>);
+
+impl<'a> WithAdminBuilder<'a> {
+    /// Also make a key for the admin's workspace.
+    pub fn with_key(self) -> WithKeyBuilder<'a> {
+        WithKeyBuilder(self.0)
     }
 
-    /// keyward on SQLite whatever the environment says, for behaviour only
-    /// the embedded store has.
-    pub async fn spawn_sqlite() -> TestApp {
-        Self::spawn_on(None, |_| {}).await
+    pub async fn spawn(self) -> AppWithAdmin {
+        let plan = self.0.plan;
+        let app = self.0.spawn().await;
+        let Admin { workspace_id, admin } = app.add_admin(plan).await;
+        AppWithAdmin { app, workspace_id, admin }
+    }
+}
+
+/// [`TestAppBuilder::with_key`].
+pub struct WithKeyBuilder<'a>(TestAppBuilder<'a>);
+
+impl WithKeyBuilder<'_> {
+    pub async fn spawn(self) -> AppWithKey {
+        let plan = self.0.plan;
+        let app = self.0.spawn().await;
+        let AdminWithKey { workspace_id, admin, key } = app.add_admin_with_key(plan).await;
+        AppWithKey { app, workspace_id, admin, key }
+    }
+}
+
+impl TestApp {
+    /// How to start one: see [`TestAppBuilder`].
+    pub fn builder<'a>() -> TestAppBuilder<'a> {
+        TestAppBuilder { store: StoreChoice::FromEnv, adjust: Vec::new(), plan: Plan::Pro }
     }
 
-    /// Another node of the same deployment: same store (database or SQLite
-    /// file), same Redis and key prefix, same settings, its own listener.
+    /// keyward on the test backend (SQLite in a temp dir unless the
+    /// `KEYWARD_TEST_*` variables say otherwise), defaults everywhere.
+    pub async fn spawn() -> TestApp {
+        Self::builder().spawn().await
+    }
+
+    /// Another node of `other`'s deployment with the same settings (see
+    /// [`TestAppBuilder::node_of`]).
     pub async fn spawn_node(other: &TestApp) -> TestApp {
-        Self::spawn_node_with(other, |_| {}).await
+        Self::builder().node_of(other).spawn().await
     }
 
-    /// [`TestApp::spawn_node`] with adjusted settings.
+    // Old entry points, kept until every caller has moved to the builder.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        Self::builder().config(adjust).spawn().await
+    }
+    pub async fn spawn_on(db: Option<Arc<TestDb>>, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        match db {
+            Some(db) => Self::builder().database(db),
+            None => Self::builder().sqlite(),
+        }
+        .config(adjust)
+        .spawn()
+        .await
+    }
+    pub async fn spawn_sqlite() -> TestApp {
+        Self::builder().sqlite().spawn().await
+    }
     pub async fn spawn_node_with(other: &TestApp, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = other.config.clone();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        adjust(&mut config);
-        Self::start(dir, config, other.db.clone()).await
+        Self::builder().node_of(other).config(adjust).spawn().await
     }
 
     async fn start(dir: tempfile::TempDir, config: ServeArgs, db: Option<Arc<TestDb>>) -> TestApp {
@@ -273,6 +469,11 @@ impl TestApp {
         body(self.v1(Method::GET, path, key).send().await.unwrap()).await
     }
 
+    /// `POST path` on `/v1` with `key` and the JSON body `v`.
+    pub async fn v1_post(&self, path: &str, key: &str, v: Value) -> (StatusCode, Value) {
+        body(self.v1(Method::POST, path, key).json(&v).send().await.unwrap()).await
+    }
+
     pub async fn workspace(&self, plan: Plan) -> String {
         self.store.create_workspace("Acme Research", plan).await.unwrap().id
     }
@@ -289,39 +490,32 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        let res = self
-            .http
-            .post(self.url("/api/session"))
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
-        let v: Value = res.json().await.unwrap();
-        Session {
-            http: self.http.clone(),
-            base: self.base.clone(),
-            cookie,
-            csrf: v["csrf_token"].as_str().unwrap().to_string(),
-            user_id: v["user"]["id"].as_str().unwrap().to_string(),
-            email: email.to_string(),
-        }
+        sign_in(&self.http, &self.base, email, password).await
     }
 
     /// A workspace on `plan` with a signed-in admin.
-    pub async fn admin(&self, plan: Plan) -> (String, Session) {
-        let ws = self.workspace(plan).await;
-        let email = format!("admin-{}@example.com", &ws[ws.len() - 8..].to_lowercase());
-        let s = self.user(&ws, &email, Role::Admin).await;
-        (ws, s)
+    pub async fn add_admin(&self, plan: Plan) -> Admin {
+        let workspace_id = self.workspace(plan).await;
+        let email = format!("admin-{}@example.com", &workspace_id[workspace_id.len() - 8..].to_lowercase());
+        let admin = self.user(&workspace_id, &email, Role::Admin).await;
+        Admin { workspace_id, admin }
     }
 
-    /// A workspace on `plan` with an admin and one active key: (ws, admin, key id, secret).
+    /// A workspace on `plan` with an admin and one active key ("integration").
+    pub async fn add_admin_with_key(&self, plan: Plan) -> AdminWithKey {
+        let Admin { workspace_id, admin } = self.add_admin(plan).await;
+        let key = admin.new_key(&workspace_id, "integration").await;
+        AdminWithKey { workspace_id, admin, key }
+    }
+
+    // Old tuple entry points, kept until every caller has moved.
+    pub async fn admin(&self, plan: Plan) -> (String, Session) {
+        let a = self.add_admin(plan).await;
+        (a.workspace_id, a.admin)
+    }
     pub async fn with_key(&self, plan: Plan) -> (String, Session, String, String) {
-        let (ws, admin) = self.admin(plan).await;
-        let (id, secret) = admin.create_key(&ws, "integration").await;
-        (ws, admin, id, secret)
+        let a = self.add_admin_with_key(plan).await;
+        (a.workspace_id, a.admin, a.key.id, a.key.secret)
     }
 }
 
@@ -610,6 +804,12 @@ pub async fn redis_server_addr(url: &str) -> SocketAddr {
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host_port = if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:6379") };
     tokio::net::lookup_host(host_port).await.unwrap().next().unwrap()
+}
+
+/// A [`TcpProxy`] in front of the test Redis (`KEYWARD_TEST_REDIS_URL`,
+/// required), for [`TestAppBuilder::redis_via`].
+pub async fn redis_proxy() -> TcpProxy {
+    TcpProxy::start(redis_server_addr(&require_redis()).await).await
 }
 
 /// Run one command against the test Redis.

@@ -2,7 +2,7 @@
 //! an independent HMAC-SHA256, bodies compared with the resource's GET,
 //! retries, 410, revocation, isolation, limits, bad targets, restarts after
 //! SIGKILL, and two PostgreSQL nodes delivering each event exactly once.
-use crate::helpers::{body, eventually, TestApp};
+use crate::helpers::{body, eventually, Admin, AdminWithKey, AppWithKey, NewKey, TestApp};
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -130,7 +130,7 @@ fn open(c: &mut keyward::config::ServeArgs) {
 }
 
 async fn hooks_app() -> TestApp {
-    TestApp::spawn_with(open).await
+    TestApp::builder().config(open).spawn().await
 }
 
 async fn subscribe(app: &TestApp, key: &str, target: &str, event: &str) -> Value {
@@ -156,7 +156,7 @@ async fn admin_hooks(admin: &crate::helpers::Session, ws: &str) -> Vec<Value> {
 async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_second() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
-    let (_ws, _admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
     let study_hook = subscribe(&app, &key, &rx.url("/studies"), "study.created").await;
     let trn_hook = subscribe(&app, &key, &rx.url("/transcripts"), "transcript.created").await;
     let secret = study_hook["secret"].as_str().unwrap();
@@ -168,9 +168,7 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
     assert!(study_hook["created_at"].is_string());
 
     let started = std::time::Instant::now();
-    let (s, study) =
-        body(app.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Checkout" })).send().await.unwrap())
-            .await;
+    let (s, study) = app.v1_post("/v1/studies", &key, json!({ "name": "Checkout" })).await;
     assert_eq!(s, StatusCode::CREATED);
     let got = rx.wait_for("/studies", 1, 5).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
@@ -185,9 +183,7 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
 
     let sid = study["id"].as_str().unwrap();
     let t = json!({ "participant": { "name": "Zoë" }, "segments": [{ "speaker": "A", "start_ms": 0, "end_ms": 5, "text": "hi" }] });
-    let (s, trn) =
-        body(app.v1(Method::POST, &format!("/v1/studies/{sid}/transcripts"), &key).json(&t).send().await.unwrap())
-            .await;
+    let (s, trn) = app.v1_post(&format!("/v1/studies/{sid}/transcripts"), &key, t).await;
     assert_eq!(s, StatusCode::CREATED, "{trn}");
     let got = rx.wait_for("/transcripts", 1, 5).await;
     verify(trn_hook["secret"].as_str().unwrap(), &got[0]);
@@ -210,21 +206,22 @@ async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_seco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_started_with_webhooks_deliver_false_writes_events_that_a_delivering_node_sends_once() {
-    let api = TestApp::spawn_with(|c| {
-        open(c);
-        c.webhooks_deliver = false;
-    })
-    .await;
+    let api = TestApp::builder()
+        .config(|c| {
+            open(c);
+            c.webhooks_deliver = false;
+        })
+        .spawn()
+        .await;
     let rx = Receiver::start().await;
-    let (_ws, _admin, _kid, key) = api.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = api.add_admin_with_key(Plan::Pro).await;
     let hook = subscribe(&api, &key, &rx.url("/elsewhere"), "study.created").await;
-    let (s, _) =
-        body(api.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "Kept" })).send().await.unwrap()).await;
+    let (s, _) = api.v1_post("/v1/studies", &key, json!({ "name": "Kept" })).await;
     assert_eq!(s, StatusCode::CREATED);
     // The event waits in the store: this node has no worker to fan it out.
     assert_eq!(api.store.webhook_gauges().await.unwrap().0, 1);
 
-    let worker = TestApp::spawn_node_with(&api, |c| c.webhooks_deliver = true).await;
+    let worker = TestApp::builder().node_of(&api).config(|c| c.webhooks_deliver = true).spawn().await;
     let got = rx.wait_for("/elsewhere", 1, 5).await;
     verify(hook["secret"].as_str().unwrap(), &got[0]);
     eventually(5, || async { (worker.store.webhook_gauges().await.unwrap().0 == 0).then_some(()) }).await;
@@ -235,7 +232,8 @@ async fn a_node_started_with_webhooks_deliver_false_writes_events_that_a_deliver
 async fn failures_are_retried_with_the_same_webhook_id_and_shown_to_admins_and_410_deletes_the_hook() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
-    let (ws, admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let hook = subscribe(&app, &key, &rx.url("/flaky"), "study.created").await;
     rx.answer(&[500, 503]);
     app.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "A" })).send().await.unwrap();
@@ -282,13 +280,16 @@ async fn failures_are_retried_with_the_same_webhook_id_and_shown_to_admins_and_4
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_whose_last_five_events_were_given_up_is_disabled_and_admins_are_told() {
-    let app = TestApp::spawn_with(|c| {
-        open(c);
-        c.webhooks_retry_schedule = "".parse().unwrap();
-    })
-    .await;
+    let app = TestApp::builder()
+        .config(|c| {
+            open(c);
+            c.webhooks_retry_schedule = "".parse().unwrap();
+        })
+        .spawn()
+        .await;
     let rx = Receiver::start().await;
-    let (ws, admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     subscribe(&app, &key, &rx.url("/down"), "study.created").await;
     rx.answer(&[500; 5]);
     for i in 0..5 {
@@ -316,8 +317,9 @@ async fn a_hook_whose_last_five_events_were_given_up_is_disabled_and_admins_are_
 async fn revoking_the_creating_key_disables_its_hooks_and_nothing_more_reaches_them() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
-    let (ws, admin, kid, key) = app.with_key(Plan::Pro).await;
-    let (_kid2, key2) = admin.create_key(&ws, "second").await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: kid, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
+    let NewKey { secret: key2, .. } = admin.new_key(&ws, "second").await;
     let doomed = subscribe(&app, &key, &rx.url("/doomed"), "study.created").await;
     subscribe(&app, &key2, &rx.url("/alive"), "study.created").await;
     assert_eq!(admin.delete(&format!("/api/workspaces/{ws}/api-keys/{kid}")).await.0, StatusCode::NO_CONTENT);
@@ -332,8 +334,10 @@ async fn revoking_the_creating_key_disables_its_hooks_and_nothing_more_reaches_t
 #[tokio::test]
 async fn another_workspaces_hooks_answer_404_everywhere() {
     let app = hooks_app().await;
-    let (ws, admin, _kid, key) = app.with_key(Plan::Pro).await;
-    let (ws2, admin2, _kid2, key2) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws2, admin: admin2, key: NewKey { secret: key2, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let hook = subscribe(&app, &key, "http://127.0.0.1:9/x", "study.created").await;
     let id = hook["id"].as_str().unwrap();
     assert_eq!(
@@ -353,7 +357,8 @@ async fn another_workspaces_hooks_answer_404_everywhere() {
 #[tokio::test]
 async fn the_101st_hook_is_refused_with_hook_limit_reached() {
     let app = hooks_app().await;
-    let (ws, admin, _kid, key) = app.with_key(Plan::Enterprise).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Enterprise).await;
     for i in 0..99 {
         subscribe(&app, &key, &format!("https://hooks.example.com/{i}"), "study.created").await;
     }
@@ -364,13 +369,9 @@ async fn the_101st_hook_is_refused_with_hook_limit_reached() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let res = app
-        .v1(Method::POST, "/v1/hooks", &key)
-        .json(&json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" }))
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = body(res).await;
+    let (s, v) = app
+        .v1_post("/v1/hooks", &key, json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" }))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["code"], "hook_limit_reached");
     assert_eq!(admin_hooks(&admin, &ws).await.len(), 100);
@@ -379,97 +380,21 @@ async fn the_101st_hook_is_refused_with_hook_limit_reached() {
 #[tokio::test]
 async fn bad_target_urls_and_events_are_each_refused_per_field_and_nothing_is_stored() {
     // Defaults: https only, private addresses refused.
-    let app = TestApp::spawn_with(|c| c.webhooks_secret_key = Some(MASTER_KEY.into())).await;
-    let (ws, admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        TestApp::builder().config(|c| c.webhooks_secret_key = Some(MASTER_KEY.into())).with_key().spawn().await;
     let long = format!("https://hooks.example.com/{}", "a".repeat(2048));
-    let cases: Vec<(Value, &str, &str, &str)> = vec![
-        (
-            json!({ "target_url": "http://hooks.example.com/x", "event": "study.created" }),
-            "target_url",
-            "https_required",
-            "validation_failed",
-        ),
-        (
-            json!({ "target_url": "not a url", "event": "study.created" }),
-            "target_url",
-            "invalid_url",
-            "validation_failed",
-        ),
-        (
-            json!({ "target_url": "/relative", "event": "study.created" }),
-            "target_url",
-            "invalid_url",
-            "validation_failed",
-        ),
-        (
-            json!({ "target_url": "https://u:p@hooks.example.com/", "event": "study.created" }),
-            "target_url",
-            "user_info_not_allowed",
-            "validation_failed",
-        ),
-        (json!({ "target_url": long, "event": "study.created" }), "target_url", "too_long", "validation_failed"),
-        (
-            json!({ "target_url": "https://127.0.0.1/x", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://2130706433/x", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://0x7f.1/x", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://[::1]/x", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://[::ffff:10.0.0.1]/x", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://169.254.169.254/latest", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://100.64.0.1/", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (
-            json!({ "target_url": "https://192.168.0.10/", "event": "study.created" }),
-            "target_url",
-            "target_not_allowed",
-            "target_not_allowed",
-        ),
-        (json!({ "target_url": 5, "event": "study.created" }), "target_url", "invalid_type", "validation_failed"),
+    let study = |target: Value| json!({ "target_url": target, "event": "study.created" });
+    let to_example = |event: &str| json!({ "target_url": "https://hooks.example.com/x", "event": event });
+    let mut cases: Vec<(Value, &str, &str, &str)> = vec![
+        (study(json!("http://hooks.example.com/x")), "target_url", "https_required", "validation_failed"),
+        (study(json!("not a url")), "target_url", "invalid_url", "validation_failed"),
+        (study(json!("/relative")), "target_url", "invalid_url", "validation_failed"),
+        (study(json!("https://u:p@hooks.example.com/")), "target_url", "user_info_not_allowed", "validation_failed"),
+        (study(json!(long)), "target_url", "too_long", "validation_failed"),
+        (study(json!(5)), "target_url", "invalid_type", "validation_failed"),
         (json!({ "event": "study.created" }), "target_url", "required", "validation_failed"),
-        (
-            json!({ "target_url": "https://hooks.example.com/x", "event": "study.deleted" }),
-            "event",
-            "invalid_event",
-            "validation_failed",
-        ),
-        (
-            json!({ "target_url": "https://hooks.example.com/x", "event": "key.created" }),
-            "event",
-            "invalid_event",
-            "validation_failed",
-        ),
+        (to_example("study.deleted"), "event", "invalid_event", "validation_failed"),
+        (to_example("key.created"), "event", "invalid_event", "validation_failed"),
         (json!({ "target_url": "https://hooks.example.com/x" }), "event", "required", "validation_failed"),
         (
             json!({ "target_url": "https://hooks.example.com/x", "event": "study.created", "extra": 1 }),
@@ -478,8 +403,21 @@ async fn bad_target_urls_and_events_are_each_refused_per_field_and_nothing_is_st
             "validation_failed",
         ),
     ];
+    // Loopback, private, link-local and CGNAT targets, however spelled.
+    for target in [
+        "https://127.0.0.1/x",
+        "https://2130706433/x",
+        "https://0x7f.1/x",
+        "https://[::1]/x",
+        "https://[::ffff:10.0.0.1]/x",
+        "https://169.254.169.254/latest",
+        "https://100.64.0.1/",
+        "https://192.168.0.10/",
+    ] {
+        cases.push((study(json!(target)), "target_url", "target_not_allowed", "target_not_allowed"));
+    }
     for (input, field, code, top) in cases {
-        let (s, v) = body(app.v1(Method::POST, "/v1/hooks", &key).json(&input).send().await.unwrap()).await;
+        let (s, v) = app.v1_post("/v1/hooks", &key, input.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{input}: {v}");
         assert_eq!(v["code"], top, "{input}: {v}");
         let errs = v["errors"].as_array().unwrap();
@@ -529,7 +467,7 @@ async fn bad_target_urls_and_events_are_each_refused_per_field_and_nothing_is_st
 async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let Admin { workspace_id: ws, admin } = app.add_admin(Plan::Pro).await;
     let (s, created) = admin
         .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/keys"), "event": "key.created" }))
         .await;
@@ -542,7 +480,7 @@ async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (kid, secret) = admin.create_key(&ws, "zapier").await;
+    let NewKey { id: kid, secret } = admin.new_key(&ws, "zapier").await;
     let got = rx.wait_for("/keys", 1, 5).await;
     verify(created["secret"].as_str().unwrap(), &got[0]);
     assert!(!got[0].body.contains(&secret), "the key's secret was sent");
@@ -565,14 +503,7 @@ async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
     assert!(l.iter().all(|h| h["status"] == "active"), "revoking a key does not disable admin hooks");
 
     // The page lists them under the keys: host, event, who, last attempt; no secret, no path.
-    let html = admin
-        .request(Method::GET, &format!("/settings/api-keys?workspace={ws}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = admin.page(&ws).await;
     let section = &html[html.find("id=\"hooks-section\"").expect("a Webhooks section")..];
     assert!(section.contains(&rx.addr.to_string()) && section.contains("key.revoked") && section.contains("HTTP 200"));
     assert!(section.contains(&admin.email) && section.contains("delete-hook"));
@@ -584,7 +515,7 @@ async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
 async fn on_the_free_plan_nothing_is_delivered() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
-    let (ws, admin, kid, _key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: kid, .. } } = app.add_admin_with_key(Plan::Pro).await;
     let (s, _) = admin
         .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/free"), "event": "key.revoked" }))
         .await;
@@ -629,7 +560,8 @@ fn start_binary(config: &keyward::config::ServeArgs) -> (std::process::Child, St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_pending_when_the_process_is_killed_is_delivered_after_restart() {
     let app = hooks_app().await;
-    let (ws, admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        app.add_admin_with_key(Plan::Pro).await;
     // A port with nothing listening yet: every attempt fails to connect.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -685,7 +617,7 @@ async fn two_postgres_nodes_deliver_each_event_exactly_once() {
     let a = hooks_app().await;
     let b = TestApp::spawn_node(&a).await;
     let rx = Receiver::start().await;
-    let (_ws, _admin, _kid, key) = a.with_key(Plan::Enterprise).await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = a.add_admin_with_key(Plan::Enterprise).await;
     subscribe(&a, &key, &rx.url("/once"), "study.created").await;
     let n = 40;
     for i in 0..n {
@@ -715,17 +647,20 @@ fn assert_secret_absent(haystack: &[u8], secret: &str) {
 
 #[tokio::test]
 async fn a_database_dump_reveals_no_hook_secret_and_postgres_needs_the_master_key() {
-    let app = TestApp::spawn().await; // no --webhooks-secret-key
-    let (_ws, _admin, _kid, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } = TestApp::builder().with_key().spawn().await; // no --webhooks-secret-key
     let input = json!({ "target_url": "https://hooks.example.com/x", "event": "study.created" });
-    let (s, v) = body(app.v1(Method::POST, "/v1/hooks", &key).json(&input).send().await.unwrap()).await;
+    let (s, v) = app.v1_post("/v1/hooks", &key, input.clone()).await;
     match app.backend() {
         keyward::store::Backend::Postgres => {
             assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
             assert_eq!(v["code"], "webhooks_unavailable");
             let (_, list) = app.v1_get("/v1/hooks", &key).await;
             assert_eq!(list["data"], json!([]));
-            let keyed = TestApp::spawn_node_with(&app, |c| c.webhooks_secret_key = Some(MASTER_KEY.into())).await;
+            let keyed = TestApp::builder()
+                .node_of(&app)
+                .config(|c| c.webhooks_secret_key = Some(MASTER_KEY.into()))
+                .spawn()
+                .await;
             let created = subscribe(&keyed, &key, "https://hooks.example.com/x", "study.created").await;
             let dump = app.db.as_ref().unwrap().dump_text().await;
             assert!(dump.contains(created["id"].as_str().unwrap()));
@@ -776,7 +711,8 @@ async fn the_openapi_document_describes_the_hook_operations() {
 async fn rolling_a_key_moves_its_hooks_to_the_successor_and_announces_key_rolled() {
     let app = hooks_app().await;
     let rx = Receiver::start().await;
-    let (ws, admin, kid, key) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: kid, secret: key } } =
+        app.add_admin_with_key(Plan::Pro).await;
     let (s, rolled_hook) = admin
         .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/rolled"), "event": "key.rolled" }))
         .await;

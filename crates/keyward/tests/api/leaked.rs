@@ -82,9 +82,10 @@ impl KeyServer {
 }
 
 /// keyward using `server` for GitHub's keys.
-async fn app_with(server: &KeyServer) -> TestApp {
+/// keyward using `server` for GitHub's keys, with a pro workspace, its admin and a key.
+async fn app_with(server: &KeyServer) -> AppWithKey {
     let url = server.url.clone();
-    TestApp::spawn_with(move |c| c.github_secret_scanning_keys_url = url).await
+    TestApp::builder().config(move |c| c.github_secret_scanning_keys_url = url).with_key().spawn().await
 }
 
 fn sign(key: &SigningKey, body: &[u8]) -> String {
@@ -153,12 +154,14 @@ async fn a_key_github_found_is_revoked_and_refused_on_the_next_request() {
     let signing = server.publish("k1");
     let (hook_url, mut hooks) = webhook_target().await;
     let url = server.url.clone();
-    let app = TestApp::spawn_with(move |c| {
-        c.github_secret_scanning_keys_url = url;
-        c.notify_webhook_url = Some(hook_url);
-    })
-    .await;
-    let (ws, admin, id, secret) = app.with_key(Plan::Pro).await;
+    let app = TestApp::builder()
+        .config(move |c| {
+            c.github_secret_scanning_keys_url = url;
+            c.notify_webhook_url = Some(hook_url);
+        })
+        .spawn()
+        .await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret } } = app.add_admin_with_key(Plan::Pro).await;
     assert_eq!(me(&app, &secret).await.0, StatusCode::OK);
 
     let (s, v) = report(&app, "k1", &signing, &json!([found(&secret)])).await;
@@ -200,14 +203,7 @@ async fn a_key_github_found_is_revoked_and_refused_on_the_next_request() {
     assert_eq!(delivered["reporter"], "github");
     assert_eq!(delivered["url"], LEAK_URL);
     assert!(!delivered.to_string().contains(&secret[8..]));
-    let page = admin
-        .request(reqwest::Method::GET, &format!("/settings/api-keys?workspace={ws}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page(&ws).await;
     assert!(page.contains(">Leaked<"), "no Leaked badge");
     assert!(page.contains(LEAK_URL), "the page does not say where the key was found");
     assert!(page.contains("was found leaked and revoked"), "no banner");
@@ -218,11 +214,11 @@ async fn a_key_github_found_is_revoked_and_refused_on_the_next_request() {
 async fn feedback_labels_every_match_in_order() {
     let server = KeyServer::start().await;
     let signing = server.publish("k1");
-    let app = app_with(&server).await;
-    let (ws, admin, _, active) = app.with_key(Plan::Pro).await;
-    let (old_id, old) = admin.create_key(&ws, "old").await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: active, .. } } = app_with(&server).await;
+    let NewKey { id: old_id, secret: old } = admin.new_key(&ws, "old").await;
     admin.delete(&format!("/api/workspaces/{ws}/api-keys/{old_id}")).await;
-    let (other_ws, _, _, elsewhere) = app.with_key(Plan::Starter).await;
+    let AdminWithKey { workspace_id: other_ws, key: NewKey { secret: elsewhere, .. }, .. } =
+        app.add_admin_with_key(Plan::Starter).await;
     let nobody = stranger();
     let tokens = [active.as_str(), nobody.as_str(), "some_token", old.as_str(), elsewhere.as_str()];
     let matches: Vec<Value> = tokens.iter().map(|t| found(t)).collect();
@@ -260,8 +256,7 @@ async fn feedback_labels_every_match_in_order() {
 async fn a_replayed_report_changes_nothing_more() {
     let server = KeyServer::start().await;
     let signing = server.publish("k1");
-    let app = app_with(&server).await;
-    let (ws, admin, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret } } = app_with(&server).await;
     let matches = json!([found(&secret), found(&secret)]);
     let first = report(&app, "k1", &signing, &matches).await;
     assert_eq!(first.0, StatusCode::OK);
@@ -277,8 +272,7 @@ async fn a_replayed_report_changes_nothing_more() {
 async fn bad_signatures_and_unknown_identifiers_are_401_and_change_nothing() {
     let server = KeyServer::start().await;
     let signing = server.publish("k1");
-    let app = app_with(&server).await;
-    let (ws, admin, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret, .. } } = app_with(&server).await;
     let body = serde_json::to_vec(&json!([found(&secret)])).unwrap();
     let good = sign(&signing, &body);
     let mut changed = body.clone();
@@ -315,8 +309,7 @@ async fn bad_signatures_and_unknown_identifiers_are_401_and_change_nothing() {
 async fn malformed_reports_are_400_or_422_and_revoke_nothing() {
     let server = KeyServer::start().await;
     let signing = server.publish("k1");
-    let app = app_with(&server).await;
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret, .. }, .. } = app_with(&server).await;
     let signed = |b: Vec<u8>| {
         let sig = sign(&signing, &b);
         (b, sig)
@@ -350,7 +343,7 @@ async fn malformed_reports_are_400_or_422_and_revoke_nothing() {
 async fn githubs_key_set_is_cached_and_refetched_only_for_an_unknown_identifier() {
     let server = KeyServer::start().await;
     let k1 = server.publish("k1");
-    let app = app_with(&server).await;
+    let AppWithKey { app, .. } = app_with(&server).await;
     assert_eq!(server.fetches(), 0, "nothing is fetched before the first report");
     for _ in 0..3 {
         assert_eq!(report(&app, "k1", &k1, &json!([found("some_token")])).await.0, StatusCode::OK);
@@ -376,8 +369,7 @@ async fn githubs_key_set_is_cached_and_refetched_only_for_an_unknown_identifier(
 async fn a_failed_fetch_keeps_the_cached_key_set() {
     let server = KeyServer::start().await;
     let k1 = server.publish("k1");
-    let app = app_with(&server).await;
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret, .. }, .. } = app_with(&server).await;
     assert_eq!(report(&app, "k1", &k1, &json!([found("some_token")])).await.0, StatusCode::OK);
     server.fail(true);
     // An unknown identifier makes keyward try again; the fetch fails.
@@ -395,8 +387,7 @@ async fn without_any_key_set_reports_are_503_and_change_nothing() {
     let server = KeyServer::start().await;
     let k1 = server.publish("k1");
     server.fail(true);
-    let app = app_with(&server).await;
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret, .. }, .. } = app_with(&server).await;
     let (s, v) = report(&app, "k1", &k1, &json!([found(&secret)])).await;
     assert_problem(s, &v, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
     assert_eq!(me(&app, &secret).await.0, StatusCode::OK);
@@ -405,7 +396,10 @@ async fn without_any_key_set_reports_are_503_and_change_nothing() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let app2 = TestApp::spawn_with(move |c| c.github_secret_scanning_keys_url = format!("http://{closed}/keys")).await;
+    let app2 = TestApp::builder()
+        .config(move |c| c.github_secret_scanning_keys_url = format!("http://{closed}/keys"))
+        .spawn()
+        .await;
     let (s, v) = report(&app2, "k1", &k1, &json!([])).await;
     assert_problem(s, &v, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
     // Once GitHub's keys answer again, GitHub's retry goes through.
@@ -419,11 +413,10 @@ async fn without_any_key_set_reports_are_503_and_change_nothing() {
 async fn a_report_of_1000_matches_is_answered_well_inside_githubs_timeout() {
     let server = KeyServer::start().await;
     let k1 = server.publish("k1");
-    let app = app_with(&server).await;
-    let (ws, admin, _, first) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: first, .. } } = app_with(&server).await;
     let mut ours = vec![first];
     for i in 0..9 {
-        ours.push(admin.create_key(&ws, &format!("key {i}")).await.1);
+        ours.push(admin.new_key(&ws, &format!("key {i}")).await.secret);
     }
     let mut matches: Vec<Value> =
         (0..990).map(|i| found(&if i % 2 == 0 { stranger() } else { format!("tok_{i}") })).collect();
@@ -453,8 +446,8 @@ async fn public_report(app: &TestApp, v: &Value) -> reqwest::Response {
 
 #[tokio::test]
 async fn public_reports_get_the_same_answer_whatever_the_keys_and_revoke_ours() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, id, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret } } =
+        TestApp::builder().with_key().spawn().await;
     let mut answers = Vec::new();
     for keys in [json!([stranger()]), json!(["not a key at all"]), json!([secret])] {
         let res = public_report(&app, &json!({ "keys": keys })).await;
@@ -509,24 +502,29 @@ async fn the_public_endpoint_takes_60_calls_an_hour_per_address() {
     let (s, v) = crate::helpers::body(res).await;
     assert_problem(s, &v, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     // Keys keep working: the throttle is this endpoint's alone.
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
     assert_eq!(me(&app, &secret).await.0, StatusCode::OK);
 }
 
 /// Two nodes of one deployment on PostgreSQL and Redis.
-async fn two_nodes(server: &KeyServer) -> (TestApp, TestApp) {
+struct Nodes {
+    a: TestApp,
+    b: TestApp,
+}
+
+async fn two_nodes(server: &KeyServer) -> Nodes {
     require_multinode_backends();
-    let a = app_with(server).await;
+    let a = app_with(server).await.app;
     let b = TestApp::spawn_node(&a).await;
     assert!(a.redis_prefix().is_some() && a.redis_prefix() == b.redis_prefix());
-    (a, b)
+    Nodes { a, b }
 }
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn the_public_throttle_is_one_throttle_across_nodes() {
     let server = KeyServer::start().await;
-    let (a, b) = two_nodes(&server).await;
+    let Nodes { a, b } = two_nodes(&server).await;
     for i in 0..60 {
         let node = if i % 2 == 0 { &a } else { &b };
         assert_eq!(public_report(node, &json!({ "keys": [] })).await.status(), StatusCode::ACCEPTED, "call {}", i + 1);
@@ -542,9 +540,9 @@ async fn the_public_throttle_is_one_throttle_across_nodes() {
 async fn a_key_reported_to_node_a_is_refused_by_node_b_at_the_next_request() {
     let server = KeyServer::start().await;
     let k1 = server.publish("k1");
-    let (a, b) = two_nodes(&server).await;
-    let (_, _, _, github_found) = a.with_key(Plan::Pro).await;
-    let (_, _, _, someone_found) = a.with_key(Plan::Pro).await;
+    let Nodes { a, b } = two_nodes(&server).await;
+    let AdminWithKey { key: NewKey { secret: github_found, .. }, .. } = a.add_admin_with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: someone_found, .. }, .. } = a.add_admin_with_key(Plan::Pro).await;
     assert_eq!(me(&b, &github_found).await.0, StatusCode::OK);
     assert_eq!(report(&a, "k1", &k1, &json!([found(&github_found)])).await.0, StatusCode::OK);
     let (s, v) = me(&b, &github_found).await;
@@ -555,8 +553,7 @@ async fn a_key_reported_to_node_a_is_refused_by_node_b_at_the_next_request() {
 
 #[tokio::test]
 async fn public_reports_of_the_wrong_shape_are_refused_and_revoke_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, _, _, secret) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret, .. }, .. } = TestApp::builder().with_key().spawn().await;
     let too_many: Vec<String> = (0..1001).map(|_| secret.clone()).collect();
     for (body, status, code) in [
         (json!([secret]), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),

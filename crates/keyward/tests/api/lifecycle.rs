@@ -37,8 +37,7 @@ async fn roll(admin: &Session, ws: &str, id: &str, body: Value) -> (StatusCode, 
 
 #[tokio::test]
 async fn keys_take_an_expiry_in_days_and_a_set_of_scopes() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let before = now_ms();
     let k = create(
         &admin,
@@ -78,8 +77,7 @@ async fn keys_take_an_expiry_in_days_and_a_set_of_scopes() {
 
 #[tokio::test]
 async fn bad_expiry_scopes_or_grace_are_422_naming_the_field_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let url = format!("/api/workspaces/{ws}/api-keys");
     let bad = [
         (json!({ "name": "x", "expires_in_days": 0 }), "expires_in_days"),
@@ -123,8 +121,7 @@ async fn bad_expiry_scopes_or_grace_are_422_naming_the_field_and_change_nothing(
 
 #[tokio::test]
 async fn a_rolled_key_works_through_its_grace_and_is_refused_from_the_instant_it_ends() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let old = create(&admin, &ws, json!({ "name": "Zapier", "expires_in_days": 90, "scopes": ["studies:read"] })).await;
     let old_id = old["id"].as_str().unwrap();
     let old_secret = old["key"].as_str().unwrap();
@@ -199,8 +196,7 @@ async fn a_rolled_key_works_through_its_grace_and_is_refused_from_the_instant_it
 
 #[tokio::test]
 async fn a_roll_never_extends_a_keys_lifetime() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let old = create(&admin, &ws, json!({ "name": "short", "expires_in_days": 1 })).await;
     let id = old["id"].as_str().unwrap();
     let (s, new) = roll(&admin, &ws, id, json!({ "grace_period_secs": 604_800 })).await;
@@ -224,8 +220,7 @@ async fn a_roll_never_extends_a_keys_lifetime() {
 
 #[tokio::test]
 async fn revoked_expired_rolled_or_foreign_keys_cannot_be_rolled() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let a = create(&admin, &ws, json!({ "name": "a" })).await;
     let a_id = a["id"].as_str().unwrap();
     // Grace 0: the old key is refused from the roll on.
@@ -250,7 +245,7 @@ async fn revoked_expired_rolled_or_foreign_keys_cannot_be_rolled() {
     assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("key_not_active")), "{v}");
     assert!(v["detail"].as_str().unwrap().contains("revoked"), "{v}");
 
-    let (other_ws, other) = app.admin(Plan::Pro).await;
+    let Admin { workspace_id: other_ws, admin: other } = app.add_admin(Plan::Pro).await;
     let (s, _) = roll(&other, &other_ws, c_id, json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "another workspace's key");
     let (s, _) = roll(&admin, &ws, "key_nope", json!({})).await;
@@ -280,8 +275,8 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn every_operation_in_the_table_refuses_a_key_without_its_scope_and_serves_one_with_it() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Enterprise).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } =
+        TestApp::builder().plan(Plan::Enterprise).with_admin().spawn().await;
     let table = operation_scopes();
     assert!(table.len() >= 8, "the table lists the operations");
     for op in table {
@@ -352,11 +347,10 @@ async fn the_openapi_document_names_each_operations_scope() {
 
 #[tokio::test]
 async fn requests_24h_counts_each_keys_requests_from_the_rollups() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
-    let (busy, busy_secret) = admin.create_key(&ws, "busy").await;
-    let (idle, _) = admin.create_key(&ws, "idle").await;
-    let (quiet, quiet_secret) = admin.create_key(&ws, "quiet").await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
+    let NewKey { id: busy, secret: busy_secret } = admin.new_key(&ws, "busy").await;
+    let NewKey { id: idle, .. } = admin.new_key(&ws, "idle").await;
+    let NewKey { id: quiet, secret: quiet_secret } = admin.new_key(&ws, "quiet").await;
     for _ in 0..3 {
         app.v1_get("/v1/me", &busy_secret).await;
     }
@@ -377,8 +371,7 @@ async fn requests_24h_counts_each_keys_requests_from_the_rollups() {
 
 #[tokio::test]
 async fn keys_expiring_within_7_days_are_announced_once() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let soon = create(&admin, &ws, json!({ "name": "soon", "expires_in_days": 3 })).await;
     create(&admin, &ws, json!({ "name": "later", "expires_in_days": 30 })).await;
     create(&admin, &ws, json!({ "name": "never" })).await;
@@ -410,8 +403,7 @@ async fn keys_expiring_within_7_days_are_announced_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_rolls_a_key_from_the_cli_and_lists_the_lifecycle_fields() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let old =
         create(&admin, &ws, json!({ "name": "cron", "scopes": ["transcripts:read"], "expires_in_days": 10 })).await;
     let old_id = old["id"].as_str().unwrap();
@@ -447,7 +439,7 @@ async fn support_rolls_a_key_from_the_cli_and_lists_the_lifecycle_fields() {
 async fn a_rolled_key_is_refused_on_every_node_from_the_same_instant() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn_node(&a).await;
-    let (ws, admin, id, secret) = a.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret } } = a.add_admin_with_key(Plan::Pro).await;
     // Both nodes have served (on SQLite: cached) the key before the roll.
     for node in [&a, &b] {
         assert_eq!(node.v1_get("/v1/me", &secret).await.0, StatusCode::OK);

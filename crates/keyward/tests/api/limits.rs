@@ -21,8 +21,8 @@ async fn me_from(app: &TestApp, client: &reqwest::Client, key: &str, xff: Option
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_starter_key_gets_exactly_60_of_70_with_honest_headers() {
-    let app = TestApp::spawn().await;
-    let (_, _, _, key) = app.with_key(Plan::Starter).await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().plan(Plan::Starter).with_key().spawn().await;
     let mut ok = 0;
     let mut limited = 0;
     for i in 0..70 {
@@ -60,9 +60,9 @@ async fn a_starter_key_gets_exactly_60_of_70_with_honest_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_per_key() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, _, a) = app.with_key(Plan::Starter).await;
-    let (_, b) = admin.create_key(&ws, "second").await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: a, .. } } =
+        TestApp::builder().plan(Plan::Starter).with_key().spawn().await;
+    let NewKey { secret: b, .. } = admin.new_key(&ws, "second").await;
     for _ in 0..60 {
         app.v1_get("/v1/me", &a).await;
     }
@@ -72,8 +72,8 @@ async fn limits_are_per_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_overrides_and_plan_changes_apply_on_the_next_request() {
-    let app = TestApp::spawn().await;
-    let (ws, _, _, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().with_key().spawn().await;
     app.store.set_rate_limit(&ws, Some(3)).await.unwrap();
     let statuses: Vec<u16> = {
         let mut v = vec![];
@@ -95,8 +95,8 @@ async fn rate_limit_overrides_and_plan_changes_apply_on_the_next_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlists_take_cidrs_and_addresses_and_name_every_bad_entry() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, id, _) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app: _app, workspace_id: ws, admin, key: NewKey { id, .. } } =
+        TestApp::builder().with_key().spawn().await;
     let path = format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips");
     let (s, v) =
         admin.put(&path, json!({ "cidrs": ["10.0.0.1/8", "192.168.1.0/24", "nonsense", "2001:db8::/129"] })).await;
@@ -121,8 +121,8 @@ async fn allowlists_take_cidrs_and_addresses_and_name_every_bad_entry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restricted_key_works_only_from_its_range() {
-    let app = TestApp::spawn().await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        TestApp::builder().with_key().spawn().await;
     admin.put(&format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips"), json!({ "cidrs": ["127.0.0.2/32"] })).await;
     let (s, _) = me_from(&app, &client_from("127.0.0.2"), &key, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -135,8 +135,11 @@ async fn a_restricted_key_works_only_from_its_range() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_trusted_proxy_the_right_most_untrusted_address_is_the_client() {
-    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.10/32".parse().unwrap()]).await;
-    let (ws, admin, id, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id, secret: key } } = TestApp::builder()
+        .config(|c| c.trusted_proxies = vec!["127.0.0.10/32".parse().unwrap()])
+        .with_key()
+        .spawn()
+        .await;
     admin.put(&format!("/api/workspaces/{ws}/api-keys/{id}/allowed-ips"), json!({ "cidrs": ["203.0.113.0/24"] })).await;
     let proxy = client_from("127.0.0.10");
     // The office, through the proxy.
@@ -160,8 +163,7 @@ async fn through_a_trusted_proxy_the_right_most_untrusted_address_is_the_client(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_guessing_is_throttled_per_ip_while_real_keys_keep_working() {
-    let app = TestApp::spawn().await;
-    let (_, _, _, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } = TestApp::builder().with_key().spawn().await;
     let guesser = client_from("127.0.0.20");
     let fake = keyward_core::ApiKeySecret::generate().expose().to_string();
     for i in 0..30 {
@@ -180,8 +182,7 @@ async fn key_guessing_is_throttled_per_ip_while_real_keys_keep_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlist_changes_from_the_cli_apply_on_the_next_request() {
-    let app = TestApp::spawn().await;
-    let (_, _, id, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, key: NewKey { id, secret: key }, .. } = TestApp::builder().with_key().spawn().await;
     let (ok, out, err) = admin_cli(&app.data_dir(), &["key", "allow-ips", &id, "10.0.0.0/8", "192.0.2.1", "--json"]);
     assert!(ok, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["allowed_cidrs"], json!(["10.0.0.0/8", "192.0.2.1/32"]));

@@ -12,6 +12,8 @@ mod lifecycle;
 mod limits;
 mod multinode;
 mod notices;
+mod pages;
+mod problems;
 mod sessions;
 mod usage_autorevoke;
 mod usage_log;

@@ -29,7 +29,8 @@ fn on(node: &TestApp, session: &Session) -> Session {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn a_key_revoked_on_node_a_is_refused_on_node_b_at_the_next_request() {
     let (a, b) = two_nodes().await;
-    let (ws, admin, id, key) = a.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id, secret: key } } =
+        a.add_admin_with_key(Plan::Pro).await;
     // Both nodes have served the key (nothing may stay cached from this).
     for _ in 0..3 {
         assert_eq!(a.v1_get("/v1/me", &key).await.0, StatusCode::OK);
@@ -47,7 +48,7 @@ async fn a_key_revoked_on_node_a_is_refused_on_node_b_at_the_next_request() {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn a_cli_revocation_on_postgres_is_refused_by_both_running_nodes() {
     let (a, b) = two_nodes().await;
-    let (_, _, id, key) = a.with_key(Plan::Starter).await;
+    let AdminWithKey { key: NewKey { id, secret: key }, .. } = a.add_admin_with_key(Plan::Starter).await;
     assert_eq!(a.v1_get("/v1/me", &key).await.0, StatusCode::OK);
     assert_eq!(b.v1_get("/v1/me", &key).await.0, StatusCode::OK);
     let (ok, out, err) = a.cli(&["key", "revoke", &id]);
@@ -57,7 +58,7 @@ async fn a_cli_revocation_on_postgres_is_refused_by_both_running_nodes() {
         assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("api_key_revoked")), "{v}");
     }
     // The CLI's plan change reaches both nodes too.
-    let (_, _, _, key2) = a.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: key2, .. }, .. } = a.add_admin_with_key(Plan::Pro).await;
     let ws2 = b.v1_get("/v1/me", &key2).await.1["workspace"]["id"].as_str().unwrap().to_string();
     let (ok, out, err) = a.cli(&["workspace", "set-plan", &ws2, "free"]);
     assert!(ok, "{out}{err}");
@@ -70,7 +71,7 @@ async fn a_cli_revocation_on_postgres_is_refused_by_both_running_nodes() {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn a_starter_key_gets_exactly_60_of_80_requests_spread_over_two_nodes() {
     let (a, b) = two_nodes().await;
-    let (_, _, _, key) = a.with_key(Plan::Starter).await;
+    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = a.add_admin_with_key(Plan::Starter).await;
     let (mut ok, mut limited) = (0, 0);
     for i in 0..80 {
         let node = if i % 2 == 0 { &a } else { &b };
@@ -101,7 +102,7 @@ async fn a_starter_key_gets_exactly_60_of_80_requests_spread_over_two_nodes() {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn the_failed_auth_throttle_counts_across_nodes() {
     let (a, b) = two_nodes().await;
-    let (_, _, _, good) = a.with_key(Plan::Pro).await;
+    let AdminWithKey { key: NewKey { secret: good, .. }, .. } = a.add_admin_with_key(Plan::Pro).await;
     let unknown = ApiKeySecret::generate();
     for i in 0..30 {
         let node = if i % 2 == 0 { &a } else { &b };
@@ -120,12 +121,12 @@ async fn the_failed_auth_throttle_counts_across_nodes() {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn a_session_started_on_node_a_works_on_node_b_and_ends_everywhere() {
     let (a, b) = two_nodes().await;
-    let (ws, on_a) = a.admin(Plan::Pro).await; // logged in on node A
+    let Admin { workspace_id: ws, admin: on_a } = a.add_admin(Plan::Pro).await; // logged in on node A
     let on_b = on(&b, &on_a);
     let (s, v) = on_b.get(&format!("/api/workspaces/{ws}/api-keys")).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     // A mutating call on B with the CSRF token issued by A.
-    let (id, secret) = on_b.create_key(&ws, "made on b").await;
+    let NewKey { id, secret } = on_b.new_key(&ws, "made on b").await;
     let (s, v) = on_a.get(&format!("/api/workspaces/{ws}/api-keys")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"][0]["id"], id.as_str());
@@ -141,7 +142,8 @@ async fn a_session_started_on_node_a_works_on_node_b_and_ends_everywhere() {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn usage_recorded_by_both_nodes_is_visible_from_either() {
     let (a, b) = two_nodes().await;
-    let (ws, admin, _, key) = a.with_key(Plan::Pro).await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        a.add_admin_with_key(Plan::Pro).await;
     for i in 0..10 {
         let node = if i % 2 == 0 { &a } else { &b };
         assert_eq!(node.v1_get("/v1/me", &key).await.0, StatusCode::OK);
@@ -165,8 +167,9 @@ async fn usage_recorded_by_both_nodes_is_visible_from_either() {
 #[ignore = "needs PostgreSQL and Redis (KEYWARD_TEST_DATABASE_URL, KEYWARD_TEST_REDIS_URL)"]
 async fn losing_the_redis_data_resurrects_nothing_and_grants_at_most_a_fresh_window() {
     let (a, b) = two_nodes().await;
-    let (ws, admin, revoked_id, revoked) = a.with_key(Plan::Starter).await;
-    let (_, busy) = admin.create_key(&ws, "busy").await;
+    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: revoked_id, secret: revoked } } =
+        a.add_admin_with_key(Plan::Starter).await;
+    let NewKey { secret: busy, .. } = admin.new_key(&ws, "busy").await;
     assert_eq!(admin.delete(&format!("/api/workspaces/{ws}/api-keys/{revoked_id}")).await.0, StatusCode::NO_CONTENT);
     let ok = burst(&a, &b, &busy, 70).await;
     assert_eq!(ok, 60);

@@ -13,8 +13,7 @@ async fn ids(s: &Session, ws: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn an_admin_dismisses_a_banner_for_themselves_only_and_can_restore_it() {
-    let app = TestApp::spawn().await;
-    let (ws, ada) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin: ada } = TestApp::builder().with_admin().spawn().await;
     let bob = app.user(&ws, "bob@example.com", Role::Superadmin).await;
     let note = NewNotification {
         workspace_id: &ws,
@@ -47,7 +46,7 @@ async fn an_admin_dismisses_a_banner_for_themselves_only_and_can_restore_it() {
     assert_eq!(ids(&ada, &ws).await, std::slice::from_ref(&id), "restored");
 
     // Another workspace's notification, or an unknown one: 404; a member: 403.
-    let (other_ws, eve) = app.admin(Plan::Pro).await;
+    let Admin { workspace_id: other_ws, admin: eve } = app.add_admin(Plan::Pro).await;
     assert_eq!(eve.request(Method::POST, &url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     let foreign = format!("/api/workspaces/{other_ws}/notifications/{id}/dismissal");
     assert_eq!(eve.request(Method::POST, &foreign).send().await.unwrap().status(), StatusCode::NOT_FOUND);

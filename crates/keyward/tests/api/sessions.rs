@@ -4,6 +4,11 @@ use keyward_core::{Plan, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// `POST /api/session` with `email` and `password`.
+async fn post_login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.http.post(app.url("/api/session")).json(&json!({ "email": email, "password": password })).send().await.unwrap()
+}
+
 fn without_request_id(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("request_id");
     v
@@ -14,13 +19,7 @@ async fn login_returns_user_workspaces_and_csrf_and_sets_a_httponly_lax_cookie()
     let app = TestApp::spawn().await;
     let ws = app.workspace(Plan::Pro).await;
     app.user(&ws, "ada@example.com", Role::Admin).await;
-    let res = app
-        .http
-        .post(app.url("/api/session"))
-        .json(&json!({ "email": "ADA@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let res = post_login(&app, "ADA@example.com", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
@@ -32,16 +31,10 @@ async fn login_returns_user_workspaces_and_csrf_and_sets_a_httponly_lax_cookie()
 
 #[tokio::test]
 async fn cookie_is_secure_when_the_public_url_is_https() {
-    let app = TestApp::spawn_with(|c| c.public_url = Some("https://keys.example.com".into())).await;
+    let app = TestApp::builder().config(|c| c.public_url = Some("https://keys.example.com".into())).spawn().await;
     let ws = app.workspace(Plan::Pro).await;
     app.user(&ws, "ada@example.com", Role::Admin).await;
-    let res = app
-        .http
-        .post(app.url("/api/session"))
-        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let res = post_login(&app, "ada@example.com", PASSWORD).await;
     assert!(res.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
 }
 
@@ -52,17 +45,7 @@ async fn unknown_email_and_wrong_password_get_the_same_401() {
     app.user(&ws, "ada@example.com", Role::Admin).await;
     let try_login = |email: &'static str, pw: &'static str| {
         let app = &app;
-        async move {
-            body(
-                app.http
-                    .post(app.url("/api/session"))
-                    .json(&json!({ "email": email, "password": pw }))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        }
+        async move { body(post_login(app, email, pw).await).await }
     };
     let (s1, b1) = try_login("ada@example.com", "wrong password").await;
     let (s2, b2) = try_login("nobody@example.com", "wrong password").await;
@@ -86,32 +69,19 @@ async fn failed_logins_are_throttled_per_email() {
     app.user(&ws, "ada@example.com", Role::Admin).await;
     let mut statuses = vec![];
     for _ in 0..7 {
-        let res = app
-            .http
-            .post(app.url("/api/session"))
-            .json(&json!({ "email": "ada@example.com", "password": "not the password" }))
-            .send()
-            .await
-            .unwrap();
+        let res = post_login(&app, "ada@example.com", "not the password").await;
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, vec![401, 401, 401, 401, 401, 429, 429]);
     // Even the right password is refused while throttled, with Retry-After.
-    let res = app
-        .http
-        .post(app.url("/api/session"))
-        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let res = post_login(&app, "ada@example.com", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
 }
 
 #[tokio::test]
 async fn mutating_admin_calls_need_the_sessions_csrf_token() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let path = format!("/api/workspaces/{ws}/api-keys");
     for token in [None, Some("wrong"), Some("")] {
         let mut rb = app.http.post(app.url(&path)).header("cookie", &admin.cookie).json(&json!({ "name": "x" }));
@@ -128,8 +98,8 @@ async fn mutating_admin_calls_need_the_sessions_csrf_token() {
 
 #[tokio::test]
 async fn admin_api_without_a_session_is_401() {
-    let app = TestApp::spawn().await;
-    let (ws, _admin, _id, key) = app.with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().with_key().spawn().await;
     let (s, v) = body(app.http.get(app.url(&format!("/api/workspaces/{ws}/api-keys"))).send().await.unwrap()).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
     // An API key never opens the admin API: key management is session-only.
@@ -139,8 +109,7 @@ async fn admin_api_without_a_session_is_401() {
 
 #[tokio::test]
 async fn sessions_survive_a_restart() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let app = app.restart().await;
     let admin = Session { base: app.base.clone(), ..admin };
     let (s, _) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
@@ -149,8 +118,7 @@ async fn sessions_survive_a_restart() {
 
 #[tokio::test]
 async fn logout_ends_the_session() {
-    let app = TestApp::spawn().await;
-    let (ws, admin) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
     let (s, _) = admin.delete("/api/session").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;

@@ -7,8 +7,16 @@ use keyward_core::Plan;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-fn problem_type(res: &reqwest::Response) -> String {
-    res.headers()["content-type"].to_str().unwrap().to_string()
+/// Assert `res` is a problem+json answer with `status` and `code`.
+async fn assert_problem_answer(res: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(res.headers()["content-type"], "application/problem+json", "{}", res.url());
+    let (s, v) = body(res).await;
+    assert_problem(s, &v, status, code);
+}
+
+/// `POST path` with a JSON content type and `raw` as the body.
+async fn post_raw(app: &TestApp, path: &str, key: &str, raw: impl Into<reqwest::Body>) -> reqwest::Response {
+    app.v1(Method::POST, path, key).header("content-type", "application/json").body(raw).send().await.unwrap()
 }
 
 async fn study_id(app: &TestApp, key: &str) -> String {
@@ -17,8 +25,7 @@ async fn study_id(app: &TestApp, key: &str) -> String {
 
 #[tokio::test]
 async fn study_validation_errors_are_422_with_every_field_named() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let cases: Vec<(Value, Vec<(&str, &str)>)> = vec![
         (json!({}), vec![("name", "required")]),
         (json!({ "name": "" }), vec![("name", "empty")]),
@@ -37,21 +44,15 @@ async fn study_validation_errors_are_422_with_every_field_named() {
         (json!("a string"), vec![("", "invalid_type")]),
     ];
     for (body, want) in cases {
-        let (s, v) = post(&app, "/v1/studies", &t.key, body.clone()).await;
-        assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-        let mut got = field_errors(&v);
-        got.sort();
-        let mut want: Vec<(String, String)> = want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
-        want.sort();
-        assert_eq!(got, want, "body {body}");
+        let (s, v) = post(&app, "/v1/studies", &key.secret, body.clone()).await;
+        assert_field_errors(s, &v, &want, &format!("body {body}"));
     }
 }
 
 #[tokio::test]
 async fn transcript_validation_errors_name_json_paths() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
     let path = format!("/v1/studies/{sid}/transcripts");
     let seg = |s: Value, e: Value| json!({ "speaker": "A", "start_ms": s, "end_ms": e, "text": "t" });
     let with_segments = |segments: Value| json!({ "participant": { "name": "P" }, "segments": segments });
@@ -121,71 +122,54 @@ async fn transcript_validation_errors_name_json_paths() {
         (with_segments(json!(["not an object"])), vec![("segments[0]", "invalid_type")]),
     ];
     for (body, want) in cases {
-        let (s, v) = post(&app, &path, &t.key, body.clone()).await;
-        assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-        let mut got = field_errors(&v);
-        got.sort();
-        let mut want: Vec<(String, String)> = want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
-        want.sort();
-        assert_eq!(got, want, "body {body}");
+        let (s, v) = post(&app, &path, &key.secret, body.clone()).await;
+        assert_field_errors(s, &v, &want, &format!("body {body}"));
     }
 }
 
 #[tokio::test]
 async fn too_many_segments_are_422() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
     let segments: Vec<Value> =
         (0..10_001).map(|_| json!({ "speaker": "A", "start_ms": 0, "end_ms": 0, "text": "t" })).collect();
     let (s, v) = post(
         &app,
         &format!("/v1/studies/{sid}/transcripts"),
-        &t.key,
+        &key.secret,
         json!({ "participant": { "name": "P" }, "segments": segments }),
     )
     .await;
-    assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    assert_eq!(field_errors(&v), [("segments".to_string(), "too_many".to_string())]);
+    assert_field_errors(s, &v, &[("segments", "too_many")], "10 001 segments");
 }
 
 #[tokio::test]
 async fn error_messages_never_echo_long_input() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let long = "SECRETSECRET".repeat(100);
-    let (s, v) = post(&app, "/v1/studies", &t.key, json!({ "name": long, "description": 5, long.clone(): 1 })).await;
+    let (s, v) =
+        post(&app, "/v1/studies", &key.secret, json!({ "name": long, "description": 5, long.clone(): 1 })).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!v.to_string().contains("SECRETSECRET"), "{v}");
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_invalid_json() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
     for path in ["/v1/studies".to_string(), format!("/v1/studies/{sid}/transcripts")] {
         for raw in ["{\"name\": ", "not json", "", "{\"name\":\"a\"} trailing"] {
-            let res = app
-                .v1(Method::POST, &path, &t.key)
-                .header("content-type", "application/json")
-                .body(raw)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(problem_type(&res), "application/problem+json");
-            let (s, v) = body(res).await;
-            assert_problem(s, &v, StatusCode::BAD_REQUEST, "invalid_json");
+            let res = post_raw(&app, &path, &key.secret, raw).await;
+            assert_problem_answer(res, StatusCode::BAD_REQUEST, "invalid_json").await;
         }
     }
 }
 
 #[tokio::test]
 async fn a_wrong_content_type_is_415() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
-        let mut rb = app.v1(Method::POST, "/v1/studies", &t.key).body(r#"{"name":"a"}"#);
+        let mut rb = app.v1(Method::POST, "/v1/studies", &key.secret).body(r#"{"name":"a"}"#);
         if let Some(ct) = ct {
             rb = rb.header("content-type", ct);
         }
@@ -193,7 +177,7 @@ async fn a_wrong_content_type_is_415() {
         assert_problem(s, &v, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     }
     let res = app
-        .v1(Method::POST, "/v1/studies", &t.key)
+        .v1(Method::POST, "/v1/studies", &key.secret)
         .header("content-type", "application/json; charset=utf-8")
         .body(r#"{"name":"a"}"#)
         .send()
@@ -204,28 +188,18 @@ async fn a_wrong_content_type_is_415() {
 
 #[tokio::test]
 async fn a_body_over_one_mib_is_413() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(1_153_434)); // 1.1 MiB
     for path in ["/v1/studies".to_string(), format!("/v1/studies/{sid}/transcripts")] {
-        let res = app
-            .v1(Method::POST, &path, &t.key)
-            .header("content-type", "application/json")
-            .body(big.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(problem_type(&res), "application/problem+json");
-        let (s, v) = body(res).await;
-        assert_problem(s, &v, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        let res = post_raw(&app, &path, &key.secret, big.clone()).await;
+        assert_problem_answer(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     }
 }
 
 #[tokio::test]
 async fn unknown_and_malformed_ids_are_404() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let study = keyward_core::ids::new_id("std");
     let transcript = keyward_core::ids::new_id("trn");
     for path in [
@@ -238,30 +212,26 @@ async fn unknown_and_malformed_ids_are_404() {
         "/v1/studies/%FF%FE".to_string(),
         "/v1/transcripts/'%20OR%201=1".to_string(),
     ] {
-        let (s, v) = app.v1_get(&path, &t.key).await;
+        let (s, v) = app.v1_get(&path, &key.secret).await;
         assert_problem(s, &v, StatusCode::NOT_FOUND, "not_found");
     }
-    let (s, v) = post(&app, &format!("/v1/studies/{study}/transcripts"), &t.key, transcript_body("P")).await;
+    let (s, v) = post(&app, &format!("/v1/studies/{study}/transcripts"), &key.secret, transcript_body("P")).await;
     assert_problem(s, &v, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
 async fn unknown_v1_routes_are_404_problem_json() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     for path in ["/v1/nope", "/v1/studies/a/b/c", "/v1/hooks/a/b", "/v1"] {
-        let res = app.v1(Method::GET, path, &t.key).send().await.unwrap();
-        assert_eq!(problem_type(&res), "application/problem+json", "{path}");
-        let (s, v) = body(res).await;
-        assert_problem(s, &v, StatusCode::NOT_FOUND, "not_found");
+        let res = app.v1(Method::GET, path, &key.secret).send().await.unwrap();
+        assert_problem_answer(res, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
 
 #[tokio::test]
 async fn a_wrong_method_is_405_with_allow() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
     let cases = [
         (Method::DELETE, "/v1/studies".to_string(), vec!["GET", "POST"]),
         (Method::PUT, format!("/v1/studies/{sid}"), vec!["GET"]),
@@ -272,22 +242,19 @@ async fn a_wrong_method_is_405_with_allow() {
         (Method::POST, "/v1/openapi.json".to_string(), vec!["GET"]),
     ];
     for (method, path, allowed) in cases {
-        let res = app.v1(method.clone(), &path, &t.key).send().await.unwrap();
+        let res = app.v1(method.clone(), &path, &key.secret).send().await.unwrap();
         let allow = res.headers().get("allow").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         for m in allowed {
             assert!(allow.contains(m), "{method} {path}: Allow {allow:?} lacks {m}");
         }
-        assert_eq!(problem_type(&res), "application/problem+json");
-        let (s, v) = body(res).await;
-        assert_problem(s, &v, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        assert_problem_answer(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     }
 }
 
 #[tokio::test]
 async fn resource_routes_need_a_valid_key() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
     for (method, path) in [
         (Method::GET, "/v1/studies".to_string()),
         (Method::POST, "/v1/studies".to_string()),
@@ -306,23 +273,21 @@ async fn resource_routes_need_a_valid_key() {
 
 #[tokio::test]
 async fn a_free_workspace_gets_403_plan_required_on_resource_routes() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let sid = study_id(&app, &t.key).await;
-    app.store.set_plan(&t.ws, Plan::Free).await.unwrap();
+    let AppWithKey { app, workspace_id: ws, key, .. } = TestApp::builder().with_key().spawn().await;
+    let sid = study_id(&app, &key.secret).await;
+    app.store.set_plan(&ws, Plan::Free).await.unwrap();
     for path in ["/v1/studies".to_string(), format!("/v1/studies/{sid}"), "/v1/transcripts".to_string()] {
-        let (s, v) = app.v1_get(&path, &t.key).await;
+        let (s, v) = app.v1_get(&path, &key.secret).await;
         assert_problem(s, &v, StatusCode::FORBIDDEN, "plan_required");
     }
 }
 
 #[tokio::test]
 async fn a_burst_past_the_limit_gets_429_with_retry_after() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Starter).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().plan(Plan::Starter).with_key().spawn().await;
     let mut last = None;
     for _ in 0..61 {
-        last = Some(app.v1(Method::GET, "/v1/studies", &t.key).send().await.unwrap());
+        last = Some(app.v1(Method::GET, "/v1/studies", &key.secret).send().await.unwrap());
     }
     let res = last.unwrap();
     assert!(res.headers().contains_key("retry-after"));

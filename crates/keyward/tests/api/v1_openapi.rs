@@ -1,8 +1,6 @@
 //! `GET /v1/openapi.json` (SPEC §4): served without auth, OpenAPI 3.1, and
 //! exactly the routes the router serves.
 use crate::helpers::*;
-use crate::v1_support::*;
-use keyward_core::Plan;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -75,8 +73,7 @@ async fn the_document_lists_exactly_the_spec_operations() {
 /// every undocumented method is a 405: router and document agree.
 #[tokio::test]
 async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let doc = fetch_doc(&app).await;
     let documented = operations(&doc);
     let paths: BTreeSet<String> = documented.iter().map(|(_, p)| p.clone()).collect();
@@ -85,7 +82,7 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
         let concrete = path.replace("{id}", &made_up);
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let m = Method::from_bytes(method.as_bytes()).unwrap();
-            let res = app.v1(m, &concrete, &t.key).json(&json!({})).send().await.unwrap();
+            let res = app.v1(m, &concrete, &key.secret).json(&json!({})).send().await.unwrap();
             let status = res.status();
             if documented.contains(&(method.to_string(), path.clone())) {
                 assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented but not routed");
@@ -103,7 +100,7 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
     }
     // Paths that are not documented are not routed either.
     for path in ["/v1/hooks/x/y", "/v1/studies/x/y", "/v1/workspaces", "/v1/keys"] {
-        assert_eq!(app.v1_get(path, &t.key).await.0, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(app.v1_get(path, &key.secret).await.0, StatusCode::NOT_FOUND, "{path}");
     }
 }
 

@@ -8,10 +8,9 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn a_created_study_is_201_with_location_and_can_be_fetched() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let res = app
-        .v1(Method::POST, "/v1/studies", &t.key)
+        .v1(Method::POST, "/v1/studies", &key.secret)
         .json(&json!({ "name": "  Checkout test  ", "description": "Round 2.\nFive sessions." }))
         .send()
         .await
@@ -29,21 +28,20 @@ async fn a_created_study_is_201_with_location_and_can_be_fetched() {
     assert!(study["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(study.as_object().unwrap().len(), 4, "{study}");
 
-    let (s, fetched) = app.v1_get(&location, &t.key).await;
+    let (s, fetched) = app.v1_get(&location, &key.secret).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(fetched, study);
 }
 
 #[tokio::test]
 async fn a_study_without_description_has_null_description() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     for body in [
         json!({ "name": "A" }),
         json!({ "name": "B", "description": null }),
         json!({ "name": "C", "description": " " }),
     ] {
-        let (s, v) = post(&app, "/v1/studies", &t.key, body).await;
+        let (s, v) = post(&app, "/v1/studies", &key.secret, body).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         assert_eq!(v["description"], Value::Null);
     }
@@ -51,12 +49,11 @@ async fn a_study_without_description_has_null_description() {
 
 #[tokio::test]
 async fn studies_are_listed_newest_first() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let a = create_study(&app, &t.key, "first").await;
-    let b = create_study(&app, &t.key, "second").await;
-    let c = create_study(&app, &t.key, "third").await;
-    let (s, list) = app.v1_get("/v1/studies", &t.key).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let a = create_study(&app, &key.secret, "first").await;
+    let b = create_study(&app, &key.secret, "second").await;
+    let c = create_study(&app, &key.secret, "third").await;
+    let (s, list) = app.v1_get("/v1/studies", &key.secret).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["has_more"], false);
     assert_eq!(list["data"], json!([c, b, a]));
@@ -64,10 +61,9 @@ async fn studies_are_listed_newest_first() {
 
 #[tokio::test]
 async fn an_empty_workspace_lists_nothing() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     for path in ["/v1/studies", "/v1/transcripts"] {
-        let (s, v) = app.v1_get(path, &t.key).await;
+        let (s, v) = app.v1_get(path, &key.secret).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(v, json!({ "data": [], "has_more": false }));
     }
@@ -75,12 +71,11 @@ async fn an_empty_workspace_lists_nothing() {
 
 #[tokio::test]
 async fn a_created_transcript_is_201_with_location_and_can_be_fetched() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let study = create_study(&app, &t.key, "Interviews").await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let study = create_study(&app, &key.secret, "Interviews").await;
     let sid = study["id"].as_str().unwrap();
     let res = app
-        .v1(Method::POST, &format!("/v1/studies/{sid}/transcripts"), &t.key)
+        .v1(Method::POST, &format!("/v1/studies/{sid}/transcripts"), &key.secret)
         .json(&transcript_body("Ada"))
         .send()
         .await
@@ -99,21 +94,21 @@ async fn a_created_transcript_is_201_with_location_and_can_be_fetched() {
     keys.sort();
     assert_eq!(keys, ["created_at", "id", "language", "participant", "segments", "study_id"]);
 
-    let (s, fetched) = app.v1_get(&location, &t.key).await;
+    let (s, fetched) = app.v1_get(&location, &key.secret).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(fetched, tr);
 }
 
 #[tokio::test]
 async fn a_transcript_without_language_is_english_and_without_email_has_null_email() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let study = create_study(&app, &t.key, "S").await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let study = create_study(&app, &key.secret, "S").await;
     let body = json!({
         "participant": { "name": "P" },
         "segments": [{ "speaker": "P", "start_ms": 5, "end_ms": 5, "text": "same start and end is fine" }],
     });
-    let (s, v) = post(&app, &format!("/v1/studies/{}/transcripts", study["id"].as_str().unwrap()), &t.key, body).await;
+    let (s, v) =
+        post(&app, &format!("/v1/studies/{}/transcripts", study["id"].as_str().unwrap()), &key.secret, body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["language"], "en");
     assert_eq!(v["participant"]["email"], Value::Null);
@@ -121,30 +116,28 @@ async fn a_transcript_without_language_is_english_and_without_email_has_null_ema
 
 #[tokio::test]
 async fn transcripts_are_listed_per_study_and_for_the_whole_workspace_newest_first() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let s1 = create_study(&app, &t.key, "one").await["id"].as_str().unwrap().to_string();
-    let s2 = create_study(&app, &t.key, "two").await["id"].as_str().unwrap().to_string();
-    let a = create_transcript(&app, &t.key, &s1, "A").await;
-    let b = create_transcript(&app, &t.key, &s2, "B").await;
-    let c = create_transcript(&app, &t.key, &s1, "C").await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let s1 = create_study(&app, &key.secret, "one").await["id"].as_str().unwrap().to_string();
+    let s2 = create_study(&app, &key.secret, "two").await["id"].as_str().unwrap().to_string();
+    let a = create_transcript(&app, &key.secret, &s1, "A").await;
+    let b = create_transcript(&app, &key.secret, &s2, "B").await;
+    let c = create_transcript(&app, &key.secret, &s1, "C").await;
 
-    let (s, one) = app.v1_get(&format!("/v1/studies/{s1}/transcripts"), &t.key).await;
+    let (s, one) = app.v1_get(&format!("/v1/studies/{s1}/transcripts"), &key.secret).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(one, json!({ "data": [c, a], "has_more": false }));
-    let (_, two) = app.v1_get(&format!("/v1/studies/{s2}/transcripts"), &t.key).await;
+    let (_, two) = app.v1_get(&format!("/v1/studies/{s2}/transcripts"), &key.secret).await;
     assert_eq!(two["data"], json!([b]));
-    let (s, all) = app.v1_get("/v1/transcripts", &t.key).await;
+    let (s, all) = app.v1_get("/v1/transcripts", &key.secret).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(all, json!({ "data": [c, b, a], "has_more": false }));
 }
 
 #[tokio::test]
 async fn unicode_text_round_trips_exactly() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let name = "Zoë Müller — 用户研究 🧪";
-    let study = create_study(&app, &t.key, name).await;
+    let study = create_study(&app, &key.secret, name).await;
     assert_eq!(study["name"], name);
     let texts = [
         "Emoji: 👩🏽‍💻🚀 and a flag 🇨🇭",
@@ -162,9 +155,9 @@ async fn unicode_text_round_trips_exactly() {
         })).collect::<Vec<_>>(),
     });
     let sid = study["id"].as_str().unwrap();
-    let (s, created) = post(&app, &format!("/v1/studies/{sid}/transcripts"), &t.key, body.clone()).await;
+    let (s, created) = post(&app, &format!("/v1/studies/{sid}/transcripts"), &key.secret, body.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
-    let (_, fetched) = app.v1_get(&format!("/v1/transcripts/{}", created["id"].as_str().unwrap()), &t.key).await;
+    let (_, fetched) = app.v1_get(&format!("/v1/transcripts/{}", created["id"].as_str().unwrap()), &key.secret).await;
     assert_eq!(fetched["participant"], body["participant"]);
     assert_eq!(fetched["segments"], body["segments"]);
     assert_eq!(fetched["language"], "de-CH");
@@ -172,10 +165,10 @@ async fn unicode_text_round_trips_exactly() {
 
 #[tokio::test]
 async fn the_largest_allowed_values_are_accepted() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     let (s, study) =
-        post(&app, "/v1/studies", &t.key, json!({ "name": "n".repeat(200), "description": "d".repeat(5000) })).await;
+        post(&app, "/v1/studies", &key.secret, json!({ "name": "n".repeat(200), "description": "d".repeat(5000) }))
+            .await;
     assert_eq!(s, StatusCode::CREATED, "{study}");
     let seg =
         json!({ "speaker": "s".repeat(200), "start_ms": 0, "end_ms": 604_800_000u64, "text": "t".repeat(10_000) });
@@ -184,31 +177,31 @@ async fn the_largest_allowed_values_are_accepted() {
         "language": "zh-Hant-TW",
         "segments": [seg],
     });
-    let (s, v) = post(&app, &format!("/v1/studies/{}/transcripts", study["id"].as_str().unwrap()), &t.key, body).await;
+    let (s, v) =
+        post(&app, &format!("/v1/studies/{}/transcripts", study["id"].as_str().unwrap()), &key.secret, body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
 
 #[tokio::test]
 async fn ten_thousand_segments_are_accepted() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
-    let study = create_study(&app, &t.key, "long").await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
+    let study = create_study(&app, &key.secret, "long").await;
     let segments: Vec<Value> =
         (0..10_000u64).map(|i| json!({ "speaker": "S", "start_ms": i, "end_ms": i + 1, "text": "ok" })).collect();
     let body = json!({ "participant": { "name": "P" }, "segments": segments });
-    let (s, v) = post(&app, &format!("/v1/studies/{}/transcripts", study["id"].as_str().unwrap()), &t.key, body).await;
+    let (s, v) =
+        post(&app, &format!("/v1/studies/{}/transcripts", study["id"].as_str().unwrap()), &key.secret, body).await;
     assert_eq!(s, StatusCode::CREATED, "{}", v["detail"]);
     assert_eq!(v["segments"].as_array().unwrap().len(), 10_000);
 }
 
 #[tokio::test]
 async fn handler_answers_carry_rate_limit_headers() {
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, Plan::Pro).await;
+    let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
     for (method, path) in
         [(Method::GET, "/v1/studies"), (Method::GET, "/v1/studies/std_nope"), (Method::POST, "/v1/studies")]
     {
-        let res = app.v1(method.clone(), path, &t.key).json(&json!({})).send().await.unwrap();
+        let res = app.v1(method.clone(), path, &key.secret).json(&json!({})).send().await.unwrap();
         assert!(res.status().is_success() || res.status().is_client_error());
         for h in [
             "x-ratelimit-limit",
@@ -230,7 +223,7 @@ async fn the_demo_workspace_has_sample_studies_and_transcripts() {
     keyward::demo::seed_sample_data(&app.store, &ws).await.unwrap();
     let email = "demo-admin@example.com";
     let admin = app.user(&ws, email, keyward_core::Role::Admin).await;
-    let (_, key) = admin.create_key(&ws, "demo").await;
+    let NewKey { secret: key, .. } = admin.new_key(&ws, "demo").await;
 
     let (s, studies) = app.v1_get("/v1/studies", &key).await;
     assert_eq!(s, StatusCode::OK);

@@ -5,7 +5,7 @@
 use crate::helpers::*;
 use keyward::store::{NewStudy, NewTranscript, Segment};
 use keyward_core::Plan;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A workspace and one key of it.
@@ -16,13 +16,13 @@ pub struct Tenant {
 
 /// A workspace on `plan` with an active key.
 pub async fn tenant(app: &TestApp, plan: Plan) -> Tenant {
-    let (ws, _admin, _id, key) = app.with_key(plan).await;
+    let AdminWithKey { workspace_id: ws, key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(plan).await;
     Tenant { ws, key }
 }
 
 /// `POST` a JSON body to `/v1…` with `key`.
 pub async fn post(app: &TestApp, path: &str, key: &str, v: Value) -> (StatusCode, Value) {
-    body(app.v1(Method::POST, path, key).json(&v).send().await.unwrap()).await
+    app.v1_post(path, key, v).await
 }
 
 /// Create a study through the API; its JSON.
@@ -87,6 +87,17 @@ pub fn assert_problem(status: StatusCode, v: &Value, want_status: StatusCode, co
     assert_eq!(v["status"], want_status.as_u16(), "{v}");
     assert_eq!(v["code"], code, "{v}");
     assert!(v["request_id"].is_string(), "{v}");
+}
+
+/// Assert a 422 `validation_failed` whose errors are exactly the
+/// `(field, code)` pairs of `want`, in any order; `what` names the case.
+pub fn assert_field_errors(status: StatusCode, v: &Value, want: &[(&str, &str)], what: &str) {
+    assert_problem(status, v, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let mut got = field_errors(v);
+    got.sort();
+    let mut want: Vec<(String, String)> = want.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
+    want.sort();
+    assert_eq!(got, want, "{what}: {v}");
 }
 
 /// The `(field, code)` pairs of a 422.
