@@ -152,7 +152,7 @@ kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=
 recorded=$(python3 - "$DIR/keyward.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-print(db.execute("SELECT COUNT(*) FROM usage_records WHERE route = '/v1/me'").fetchone()[0])
+print(db.execute("SELECT COUNT(*) FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint WHERE e.route = '/v1/me'").fetchone()[0])
 PY
 )
 # wrk counts answered requests; requests cut off when a run ended may have

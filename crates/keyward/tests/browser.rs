@@ -1,6 +1,7 @@
 //! The API Keys page in a real headless Chromium (issue 7): a user signs in,
 //! generates, uses, restricts and revokes a key with the mouse or only the
-//! keyboard, and the page's other states. Each test starts its own keyward
+//! keyboard, and the page's other states; its Webhooks section (issue 20) is
+//! in `browser/hooks.rs`. Each test starts its own keyward
 //! (SQLite), chromedriver and browser.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
@@ -16,6 +17,8 @@ mod app;
 mod docs;
 #[path = "browser/driver.rs"]
 mod driver;
+#[path = "browser/hooks.rs"]
+mod hooks;
 
 use app::{TestApp, PASSWORD};
 use driver::Browser;

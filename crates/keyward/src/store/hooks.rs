@@ -555,28 +555,18 @@ async fn finish_one(
     .bind(duration)
     .execute(&mut *tx)
     .await?;
-    if state == "delivered" {
-        sqlx::query(
-            "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = NULL, failing_since = NULL \
-             WHERE id = $3",
-        )
-        .bind(now)
-        .bind(status_i)
-        .bind(&d.hook_id)
-        .execute(&mut *tx)
-        .await?;
-    } else {
-        sqlx::query(
-            "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = $3, \
-                    failing_since = COALESCE(failing_since, $1) WHERE id = $4",
-        )
-        .bind(now)
-        .bind(status_i)
-        .bind(error.as_deref())
-        .bind(&d.hook_id)
-        .execute(&mut *tx)
-        .await?;
-    }
+    // A success clears `failing_since`; a failure starts it if unset.
+    sqlx::query(
+        "UPDATE hooks SET last_attempt_at = $1, last_status_code = $2, last_error = $3, \
+                failing_since = CASE WHEN $4 = 1 THEN NULL ELSE COALESCE(failing_since, $1) END WHERE id = $5",
+    )
+    .bind(now)
+    .bind(status_i)
+    .bind(error.as_deref())
+    .bind(i64::from(state == "delivered"))
+    .bind(&d.hook_id)
+    .execute(&mut *tx)
+    .await?;
     let mut disabled = false;
     if state == "given_up" {
         let recent: Vec<String> = sqlx::query_scalar(

@@ -412,10 +412,10 @@ impl Store {
         // statement per row cost a round trip to SQLite's worker thread each.
         // Each statement is its own short transaction: the usage writer
         // shares SQLite's single write lock.
-        for (a, b) in super::usage::chunks(entries.len()) {
+        for (a, b) in super::sql::chunks(entries.len()) {
             let mut sql =
                 String::from("UPDATE api_keys SET last_used_at = v.column2, last_used_ip = v.column3 FROM (VALUES ");
-            super::usage::push_rows(&mut sql, self.backend(), 3, b - a);
+            super::sql::push_rows(&mut sql, self.backend(), 3, b - a);
             sql.push_str(
                 ") AS v WHERE api_keys.id = v.column1 \
                  AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < v.column2)",

@@ -17,8 +17,9 @@ mod keys;
 mod leaked;
 mod lifecycle;
 mod migrations;
-mod notices;
+mod notifications;
 mod sessions;
+mod sql;
 mod studies;
 mod support;
 mod usage;
@@ -29,6 +30,7 @@ pub use hooks::*;
 pub use keys::*;
 pub use leaked::*;
 pub use lifecycle::*;
+pub use notifications::*;
 pub use sessions::*;
 pub use studies::*;
 pub use support::*;
@@ -111,6 +113,8 @@ pub struct Store {
     changes: Arc<ChangeCounter>,
     /// Wakes this process's webhook worker after a commit that enqueued events.
     webhooks_wake: Arc<tokio::sync::Notify>,
+    /// The usage log's dictionaries as this process knows them.
+    usage_dict: Arc<usage::UsageDict>,
 }
 
 impl std::fmt::Debug for Store {
@@ -311,7 +315,13 @@ impl Store {
             Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
             None => ChangeCounter::in_process(),
         };
-        Ok(Store { pool, backend, changes: Arc::new(changes), webhooks_wake: Arc::default() })
+        Ok(Store {
+            pool,
+            backend,
+            changes: Arc::new(changes),
+            webhooks_wake: Arc::default(),
+            usage_dict: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -322,6 +332,10 @@ impl Store {
     /// or local to this process (PostgreSQL, where nothing is cached).
     pub fn changes(&self) -> &ChangeCounter {
         &self.changes
+    }
+
+    pub(crate) fn usage_dict(&self) -> &usage::UsageDict {
+        &self.usage_dict
     }
 
     /// The pool, for submodules (and only them: no SQL outside `store`).

@@ -15,21 +15,19 @@
 //! window of keys that had a numerator answer in the batch, at most once a
 //! second per key ([`DueChecks`]). The counts come from the store, not from
 //! memory, so several nodes writing to one store see the same totals, and
-//! a graceful restart loses nothing (a crash, on SQLite, the buckets of the
-//! last few seconds):
-//! - PostgreSQL: one range of the `(workspace_id, key_id, at)` index of the
-//!   raw records;
-//! - SQLite: per-key, 10-second buckets (`usage_key_buckets`), which each
-//!   node's writer gathers in memory ([`KeyBuckets`]) and adds to the store
-//!   every few seconds and before it counts; the log itself has no per-key
-//!   index there (see `Store::counts_key_buckets`). The window then starts
-//!   at the beginning of the bucket holding its first second, and another
-//!   node's answers of the last few seconds may not be added yet.
+//! a graceful restart loses nothing. They are per-key, 10-second buckets
+//! (`usage_key_buckets`, see `store::UsageStrategy`): on PostgreSQL each
+//! batch upserts its own in its transaction; on SQLite each node's writer
+//! gathers them in memory ([`KeyBuckets`]) and adds them to the store every
+//! few seconds and before it counts (so a crash loses the last few
+//! seconds, and another node's answers of the last few seconds may not be
+//! added yet). The window then starts at the beginning of the bucket
+//! holding its first second.
 //!
 //! The window is the last `window_secs` whole seconds, the current one
 //! included.
 use super::UsageRecord;
-use crate::store::{key_bucket, KeyBucketCount, Revoker, Store};
+use crate::store::{key_bucket, KeyBucketCount, Revoker, Store, UsageStrategy};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -153,8 +151,8 @@ impl DueChecks {
 }
 
 /// Counted answers per key and bucket, gathered from committed batches
-/// until the writer adds them to the store (SQLite, see
-/// `Store::counts_key_buckets`). One entry per key and bucket; the map
+/// until the writer adds them to the store (where its
+/// [`UsageStrategy::gathers_key_buckets`]; elsewhere it stays empty). One entry per key and bucket; the map
 /// points at each key's newest entry (a key belongs to one workspace), so
 /// a record costs one lookup that borrows its key id. Compact on purpose:
 /// with 100k keys in use it holds one entry for nearly every key.
@@ -162,6 +160,8 @@ impl DueChecks {
 pub struct KeyBuckets {
     newest: HashMap<Arc<str>, usize>,
     entries: Vec<BucketEntry>,
+    /// The store keeps no buckets: [`KeyBuckets::add`] does nothing.
+    off: bool,
 }
 
 #[derive(Debug)]
@@ -174,8 +174,16 @@ struct BucketEntry {
 }
 
 impl KeyBuckets {
+    /// Buckets for a store that keeps the usage log this way.
+    pub fn new(strategy: UsageStrategy) -> Self {
+        KeyBuckets { off: !strategy.gathers_key_buckets(), ..KeyBuckets::default() }
+    }
+
     /// Count a committed batch's answers (429s and 5xx never count).
     pub fn add(&mut self, batch: &[UsageRecord]) {
+        if self.off {
+            return;
+        }
         for r in batch {
             let (counted, error) = classify(r.status, r.code);
             if !counted {
@@ -233,7 +241,7 @@ impl KeyBuckets {
 
     /// Forget what was added, and the memory it took.
     pub fn clear(&mut self) {
-        *self = KeyBuckets::default();
+        *self = KeyBuckets { off: self.off, ..KeyBuckets::default() };
     }
 
     pub fn is_empty(&self) -> bool {

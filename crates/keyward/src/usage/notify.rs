@@ -106,13 +106,7 @@ impl Notifier {
             key_id: Some(&r.key_id),
             message: &message,
         };
-        let id = match self.store.insert_notification(&note).await {
-            Ok(n) => Some(n.id),
-            Err(e) => {
-                tracing::error!(error = ?e, key_id = %r.key_id, "could not store the auto-revocation notification");
-                None
-            }
-        };
+        let id = self.keep(&note).await;
         if self.webhook.is_none() {
             return;
         }
@@ -157,13 +151,7 @@ impl Notifier {
             key_id: Some(k.key_id),
             message: &message,
         };
-        let id = match self.store.insert_notification(&note).await {
-            Ok(n) => Some(n.id),
-            Err(e) => {
-                tracing::error!(error = ?e, key_id = %k.key_id, "could not store the leaked-key notification");
-                None
-            }
-        };
+        let id = self.keep(&note).await;
         if self.webhook.is_none() {
             return;
         }
@@ -203,15 +191,11 @@ impl Notifier {
         );
         let note =
             NewNotification { workspace_id, at_ms: now_ms, kind: KIND_HOOK_DISABLED, key_id: None, message: &message };
-        let id = match self.store.insert_notification(&note).await {
-            Ok(n) => Some(n.id),
-            Err(e) => {
-                tracing::error!(error = ?e, hook_id, "could not store the hook-disabled notification");
-                None
-            }
-        };
-        let Some(hook) = self.webhook.clone() else { return };
-        let body = json!({
+        let id = self.keep(&note).await;
+        if self.webhook.is_none() {
+            return;
+        }
+        self.send(json!({
             "type": KIND_HOOK_DISABLED,
             "notification_id": id,
             "at": Timestamp(now_ms),
@@ -219,11 +203,19 @@ impl Notifier {
             "hook_id": hook_id,
             "target_host": host,
             "message": message,
-        });
-        let metrics = Arc::clone(&self.metrics);
-        let mut set = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
-        while set.try_join_next().is_some() {}
-        set.spawn(deliver(hook, body, metrics));
+        }));
+    }
+
+    /// Store a banner notification; its id, or `None` (logged) when the
+    /// store refused it: the webhook goes out all the same.
+    async fn keep(&self, note: &NewNotification<'_>) -> Option<String> {
+        match self.store.insert_notification(note).await {
+            Ok(n) => Some(n.id),
+            Err(e) => {
+                tracing::error!(error = ?e, kind = note.kind, key_id = ?note.key_id, "could not store a notification");
+                None
+            }
+        }
     }
 
     /// At shutdown: give deliveries in flight up to `max` to finish.

@@ -1,12 +1,11 @@
 //! The batch writer: drains the bounded channel in batches of up to
 //! [`BATCH_MAX`] records, writes each batch (raw records and hourly rollups)
 //! in one transaction, then checks the keys that
-//! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation. On
-//! SQLite the hourly rollups are brought up to date every
-//! [`ROLLUP_EVERY`] instead (see [`Store::defers_rollups`]), and the
-//! answers counted for auto-revocation are gathered per key and 10-second
-//! bucket and added to the store at the same pace and before every count
-//! (see [`Store::counts_key_buckets`]).
+//! had 401 `ip_not_allowed` / 422 answers in it for auto-revocation. Where
+//! the store's [`crate::store::UsageStrategy`] says so (SQLite), the hourly rollups are
+//! brought up to date every [`ROLLUP_EVERY`] instead, and the answers
+//! counted for auto-revocation are gathered per key and 10-second bucket
+//! and added to the store at the same pace and before every count.
 //!
 //! Lossless: the request path waits for room in the channel instead of
 //! dropping; a batch that fails is retried with backoff, and after every
@@ -28,8 +27,7 @@ use super::metrics::UsageMetrics;
 use super::notify::{Notifier, Retry};
 use super::spill::Spill;
 use super::UsageRecord;
-use crate::store::{now_ms, HourlyCount, Store, UsageIncrements, WorkspaceHourlyCount};
-use std::collections::HashMap;
+use crate::store::{now_ms, Store};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,8 +37,6 @@ use tokio::sync::mpsc;
 pub const BATCH_MAX: usize = 5000;
 /// How long the writer lets records gather after a partial batch.
 pub const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
-
-const HOUR_MS: i64 = 3_600_000;
 
 /// Everything the writer needs; holds no sender, so it never keeps the
 /// channel open.
@@ -60,15 +56,15 @@ pub struct Writer {
 /// The default [`Writer::replay_every`].
 pub const REPLAY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// How often the hourly rollups are brought up to date on SQLite (see
-/// [`Store::defers_rollups`]).
+/// How often deferred rollups are brought up to date, and gathered
+/// auto-revocation buckets added (see [`crate::store::UsageStrategy::Deferred`]).
 pub const ROLLUP_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Run until every sender is gone and the channel is empty.
 pub async fn run_writer(mut writer: Writer, mut rx: mpsc::Receiver<UsageRecord>) -> anyhow::Result<()> {
     let mut buf = Vec::with_capacity(BATCH_MAX);
     let mut checks = autorevoke::DueChecks::default();
-    let mut buckets = autorevoke::KeyBuckets::default();
+    let mut buckets = autorevoke::KeyBuckets::new(writer.store.usage_strategy());
     let mut last_flush = Instant::now();
     let mut last_buckets = Instant::now();
     let mut catching_up = false;
@@ -224,9 +220,7 @@ impl Writer {
             self.metrics.written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             self.metrics.batches.fetch_add(1, Ordering::Relaxed);
             checks.note(&chunk);
-            if self.store.counts_key_buckets() {
-                buckets.add(&chunk);
-            }
+            buckets.add(&chunk);
         }
         tracing::info!(records = before, "usage records from the spill file written to the store; usage is up to date");
     }
@@ -293,9 +287,7 @@ impl Writer {
         self.metrics.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         checks.note(batch);
-        if self.store.counts_key_buckets() {
-            buckets.add(batch);
-        }
+        buckets.add(batch);
     }
 
     /// Count the window of the keys whose numerator answers are due for it
@@ -329,126 +321,26 @@ impl Writer {
     }
 }
 
-/// The rollup increments of a batch, sorted (so concurrent
-/// writers on PostgreSQL lock rows in the same order and cannot deadlock).
-pub fn aggregate(batch: &[UsageRecord]) -> UsageIncrements<'_> {
-    type HourKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str, u16, &'a str);
-    type WsHourKey<'a> = (&'a str, i64, &'a str, &'a str, u16, &'a str);
-    let mut hourly: HashMap<HourKey<'_>, u64> = HashMap::new();
-    let mut hourly_ws: HashMap<WsHourKey<'_>, u64> = HashMap::new();
-    for r in batch {
-        let hour = r.at_ms - r.at_ms.rem_euclid(HOUR_MS);
-        let key = (&*r.workspace_id, hour, &*r.key_id, r.method, &*r.route, r.status, r.code.unwrap_or(""));
-        *hourly.entry(key).or_default() += 1;
-        *hourly_ws.entry((key.0, key.1, key.3, key.4, key.5, key.6)).or_default() += 1;
-    }
-    let mut hourly: Vec<_> = hourly
-        .into_iter()
-        .map(|((workspace_id, hour_start, key_id, method, route, status, code), requests)| HourlyCount {
-            workspace_id,
-            key_id,
-            hour_start,
-            method,
-            route,
-            status,
-            code,
-            requests,
-        })
-        .collect();
-    hourly.sort_by(|a, b| {
-        (a.workspace_id, a.hour_start, a.key_id, a.method, a.route, a.status, a.code).cmp(&(
-            b.workspace_id,
-            b.hour_start,
-            b.key_id,
-            b.method,
-            b.route,
-            b.status,
-            b.code,
-        ))
-    });
-    let mut hourly_ws: Vec<_> = hourly_ws
-        .into_iter()
-        .map(|((workspace_id, hour_start, method, route, status, code), requests)| WorkspaceHourlyCount {
-            workspace_id,
-            hour_start,
-            method,
-            route,
-            status,
-            code,
-            requests,
-        })
-        .collect();
-    hourly_ws.sort_by(|a, b| {
-        (a.workspace_id, a.hour_start, a.method, a.route, a.status, a.code).cmp(&(
-            b.workspace_id,
-            b.hour_start,
-            b.method,
-            b.route,
-            b.status,
-            b.code,
-        ))
-    });
-    UsageIncrements { hourly, hourly_ws }
-}
-
-/// Write one batch (records and, on PostgreSQL, rollups) in one
-/// transaction; on SQLite the rollups are left to
-/// [`Store::flush_rollups`]. Public for the benchmarks and tests; the
-/// server goes through [`run_writer`].
+/// Write one batch (records and, unless the store defers them, rollups) in
+/// one transaction. Public for the benchmarks and tests; the server goes
+/// through [`run_writer`].
 pub async fn write_batch(store: &Store, batch: &[UsageRecord]) -> crate::store::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    if store.defers_rollups() {
-        store.write_usage_batch(batch, &UsageIncrements::default()).await
-    } else {
-        store.write_usage_batch(batch, &aggregate(batch)).await
-    }
+    store.write_usage_batch(batch, &store.usage_strategy().batch_increments(batch)).await
 }
 
-/// What the writer stores for one batch, at once: [`write_batch`], then on
-/// SQLite the batch's per-key auto-revocation buckets (which the writer
-/// gathers over a few seconds instead). For tests and benchmarks.
+/// What the writer stores for one batch, at once: [`write_batch`], then
+/// the batch's per-key auto-revocation buckets where the store keeps them
+/// (which the writer gathers over a few seconds instead). For tests and
+/// benchmarks.
 pub async fn write_batch_with_counts(store: &Store, batch: &[UsageRecord]) -> crate::store::Result<()> {
     write_batch(store, batch).await?;
-    if store.counts_key_buckets() {
-        let mut buckets = autorevoke::KeyBuckets::default();
-        buckets.add(batch);
+    let mut buckets = autorevoke::KeyBuckets::new(store.usage_strategy());
+    buckets.add(batch);
+    if !buckets.is_empty() {
         store.add_usage_key_buckets(&buckets.rows()).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::usage::test_record as rec;
-
-    #[test]
-    fn aggregate_sums_per_hour_key_endpoint_and_status() {
-        let h = 1_700_002_800_000; // a multiple of one hour
-        let batch = vec![
-            rec(h + 10, "key_a", "/v1/me", 200, None),
-            rec(h + 20, "key_a", "/v1/me", 200, None),
-            rec(h + 1_030, "key_a", "/v1/me", 401, Some("ip_not_allowed")),
-            rec(h + 1_040, "key_a", "/v1/me", 429, Some("rate_limited")),
-            rec(h + HOUR_MS, "key_a", "/v1/me", 200, None),
-            rec(h + 50, "key_b", "/v1/studies/{id}", 404, Some("not_found")),
-        ];
-        let UsageIncrements { hourly, hourly_ws } = aggregate(&batch);
-        let count = |hour: i64, key: &str, status: u16| {
-            hourly.iter().find(|c| c.hour_start == hour && c.key_id == key && c.status == status).map(|c| c.requests)
-        };
-        assert_eq!(count(h, "key_a", 200), Some(2));
-        assert_eq!(count(h, "key_a", 401), Some(1));
-        assert_eq!(count(h, "key_a", 429), Some(1));
-        assert_eq!(count(h + HOUR_MS, "key_a", 200), Some(1));
-        assert_eq!(count(h, "key_b", 404), Some(1));
-        assert_eq!(hourly.iter().map(|c| c.requests).sum::<u64>(), 6);
-        let ws_count = |hour: i64, status: u16| {
-            hourly_ws.iter().find(|c| c.hour_start == hour && c.status == status).map(|c| c.requests)
-        };
-        assert_eq!((ws_count(h, 200), ws_count(h, 404), ws_count(h + HOUR_MS, 200)), (Some(2), Some(1), Some(1)));
-        assert_eq!(hourly_ws.iter().map(|c| c.requests).sum::<u64>(), 6);
-    }
 }

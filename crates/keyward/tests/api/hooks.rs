@@ -3,86 +3,19 @@
 //! retries, 410, revocation, isolation, limits, bad targets, restarts after
 //! SIGKILL, and two PostgreSQL nodes delivering each event exactly once.
 use crate::helpers::{body, eventually, Admin, AdminWithKey, AppWithKey, NewKey, TestApp};
-use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keyward_core::Plan;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 const MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// One POST the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    id: String,
-    timestamp: String,
-    signature: String,
-    content_type: String,
-    body: String,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// A local webhook receiver: records every POST and answers with the
-/// queued statuses (200 once they run out).
-struct Receiver {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Received>>>,
-    statuses: Arc<Mutex<VecDeque<u16>>>,
-}
+#[path = "../common/webhook_receiver.rs"]
+mod webhook_receiver;
+use webhook_receiver::{verify, Received, Receiver};
 
 impl Receiver {
-    async fn start() -> Receiver {
-        Self::start_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()).await
-    }
-
-    async fn start_on(listener: tokio::net::TcpListener) -> Receiver {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let statuses = Arc::new(Mutex::new(VecDeque::new()));
-        let (g, s) = (Arc::clone(&got), Arc::clone(&statuses));
-        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, h: HeaderMap, b: String| {
-            let (g, s) = (Arc::clone(&g), Arc::clone(&s));
-            async move {
-                let hv = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                g.lock().unwrap().push(Received {
-                    path: uri.path().to_string(),
-                    id: hv("webhook-id"),
-                    timestamp: hv("webhook-timestamp"),
-                    signature: hv("webhook-signature"),
-                    content_type: hv("content-type"),
-                    body: b,
-                });
-                let status = s.lock().unwrap().pop_front().unwrap_or(200);
-                axum::http::StatusCode::from_u16(status).unwrap()
-            }
-        });
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { addr, got, statuses }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    fn answer(&self, statuses: &[u16]) {
-        self.statuses.lock().unwrap().extend(statuses);
-    }
-
     /// Wait until `n` POSTs arrived at `path`.
     async fn wait_for(&self, path: &str, n: usize, secs: u64) -> Vec<Received> {
         eventually(secs, || async {
@@ -91,35 +24,6 @@ impl Receiver {
         })
         .await
     }
-}
-
-/// HMAC-SHA256 written out here (RFC 2104), independent of keyward's `hmac` crate.
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
-
-/// Verify a delivery as a receiver would (Standard Webhooks).
-fn verify(secret: &str, r: &Received) {
-    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
-    let expected = hmac_sha256(&key, format!("{}.{}.{}", r.id, r.timestamp, r.body).as_bytes());
-    let got = r.signature.strip_prefix("v1,").expect("a v1 signature");
-    assert_eq!(STANDARD.decode(got).unwrap(), expected, "signature of {}", r.id);
-    let ts: i64 = r.timestamp.parse().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert!((now - ts).abs() < 60, "timestamp {ts} vs now {now}");
-    assert_eq!(r.content_type, "application/json");
 }
 
 fn open(c: &mut keyward::config::ServeArgs) {

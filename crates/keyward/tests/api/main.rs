@@ -16,6 +16,7 @@ mod pages;
 mod problems;
 mod sessions;
 mod usage_autorevoke;
+mod usage_format;
 mod usage_log;
 mod usage_spill;
 mod usage_unmatched;

@@ -240,3 +240,44 @@ async fn errors_seen_by_two_nodes_add_up() {
     assert_eq!(events.len(), 1, "one revocation, one audit event");
     assert_eq!(events[0]["details"]["errors"], 6);
 }
+
+#[tokio::test]
+async fn the_sqlite_0006_backfill_counts_what_classify_counts() {
+    // `autorevoke::classify` is the rule's one definition; the only other
+    // place that writes it is migration 0006's backfill, which is frozen
+    // (sqlx refuses an applied migration whose text changed). Run that
+    // backfill on the table it was written for and compare, answer by answer.
+    use sqlx::Connection;
+    let codes =
+        [None, Some("ip_not_allowed"), Some("validation_failed"), Some("api_key_revoked"), Some("rate_limited")];
+    let answers: Vec<(u16, Option<&str>)> = [200, 201, 400, 401, 403, 404, 413, 422, 429, 500, 503, 599]
+        .into_iter()
+        .flat_map(|status| codes.iter().map(move |&code| (status, code)))
+        .collect();
+    let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+    sqlx::raw_sql(include_str!("../../migrations/sqlite/0003_usage.sql")).execute(&mut db).await.unwrap();
+    let now = keyward::store::now_ms();
+    for (i, (status, code)) in answers.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO usage_records (workspace_id, key_id, at, method, route, path, status, code, latency_us, ip) \
+             VALUES ('ws_1', ?, ?, 'GET', '/v1/me', '/v1/me', ?, ?, 1, '127.0.0.1')",
+        )
+        .bind(format!("key_{i}"))
+        .bind(now)
+        .bind(i64::from(*status))
+        .bind(*code)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    sqlx::raw_sql(include_str!("../../migrations/sqlite/0006_key_buckets.sql")).execute(&mut db).await.unwrap();
+    for (i, &(status, code)) in answers.iter().enumerate() {
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT requests, errors FROM usage_key_buckets WHERE key_id = ?")
+            .bind(format!("key_{i}"))
+            .fetch_optional(&mut db)
+            .await
+            .unwrap();
+        let (counted, error) = keyward::usage::autorevoke::classify(status, code);
+        assert_eq!(row.unwrap_or((0, 0)), (i64::from(counted), i64::from(error)), "{status} {code:?}");
+    }
+}

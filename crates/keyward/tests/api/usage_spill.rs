@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 async fn stored_ats(db_url: &str, ws: &str) -> Vec<i64> {
     use sqlx::{Connection, Row};
     let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
-    sqlx::query("SELECT at FROM usage_records WHERE workspace_id = $1 ORDER BY id")
+    sqlx::query("SELECT l.at FROM usage_log l JOIN usage_names w ON w.n = l.ws WHERE w.name = $1 ORDER BY l.id")
         .bind(ws)
         .fetch_all(&mut conn)
         .await

@@ -21,9 +21,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with `configure` applied to the flags first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeArgs::defaults_for(StoreArgs { data_dir: dir.path().to_path_buf(), database_url: None });
         config.listen = "127.0.0.1:0".parse().unwrap();
+        configure(&mut config);
         let store = Store::open(&config.store.location().unwrap()).await.unwrap();
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,237 @@
+//! The raw usage records: one row per `/v1` request made with a key that
+//! exists, written in batches in their compact form (issue 25: see
+//! `migrations/sqlite/0013`, [`super::codec`]), read back newest first
+//! (`recent`) exactly as they came in.
+use super::codec::{decode_ip, decode_path, encode_ip, encode_path};
+use super::dict::Wanted;
+use super::rollups::UsageIncrements;
+use super::HOUR_MS;
+use crate::store::sql::{bind_some, to_i64, AnyQuery};
+use crate::store::{corrupt, now_ms, Result, Store};
+use crate::usage::UsageRecord;
+use keyward_core::api::{RecentRequest, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A record's dictionary numbers: workspace, key, endpoint, code.
+pub(super) type Ids = [i64; 4];
+
+/// One row of `usage_log`, in [`LOG_COLUMNS`] order.
+pub(super) fn bind_log_row<'q>(q: AnyQuery<'q>, (ids, r): &'q (Ids, RecordRef<'_>)) -> AnyQuery<'q> {
+    let [ws, key, endpoint, code] = *ids;
+    q.bind(ws)
+        .bind(r.at_ms)
+        .bind(key)
+        .bind(endpoint)
+        .bind(r.status)
+        .bind(code)
+        .bind(r.latency_us)
+        .bind(r.ip.as_slice())
+        .bind(r.path.as_slice())
+}
+
+pub(super) const LOG_COLUMNS: &str = "ws, at, key, endpoint, status, code, latency_us, ip, path";
+
+/// The workspace's number, looked up in the statement (`$1`).
+pub(super) const WS_N: &str = "(SELECT n FROM usage_names WHERE name = $1)";
+
+const RECENT_SQL: &str = "SELECT l.id, l.at, e.method, e.route, l.path, CAST(l.status AS BIGINT) AS status, c.code, \
+     CAST(l.latency_us AS BIGINT) AS latency_us, kn.name AS key_id, COALESCE(k.name, '') AS key_name, l.ip \
+     FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint JOIN usage_names kn ON kn.n = l.key \
+     LEFT JOIN usage_codes c ON c.n = l.code LEFT JOIN api_keys k ON k.id = kn.name \
+     WHERE l.ws = (SELECT n FROM usage_names WHERE name = $1) AND l.at >= $2 AND l.at < $3";
+
+impl Store {
+    /// The dictionary numbers of what `records` name, looked up (and
+    /// created) as needed.
+    pub(super) async fn log_rows<'a>(&self, records: Vec<RecordRef<'a>>) -> Result<Vec<(Ids, RecordRef<'a>)>> {
+        let mut wanted = Wanted::default();
+        for r in &records {
+            wanted.names.extend([r.workspace_id, r.key_id]);
+            wanted.endpoints.push((r.method, r.route));
+            wanted.codes.extend(r.code);
+        }
+        wanted.endpoints.sort_unstable();
+        wanted.endpoints.dedup();
+        wanted.codes.sort_unstable();
+        wanted.codes.dedup();
+        self.intern(wanted).await?;
+        let dict = self.usage_dict();
+        let missing = || corrupt("a usage dictionary entry just written is missing");
+        records
+            .into_iter()
+            .map(|r| {
+                let ids = [
+                    dict.name(r.workspace_id).ok_or_else(missing)?,
+                    dict.name(r.key_id).ok_or_else(missing)?,
+                    dict.endpoint(r.method, r.route).ok_or_else(missing)?,
+                    dict.code(r.code).ok_or_else(missing)?,
+                ];
+                Ok((ids, r))
+            })
+            .collect()
+    }
+
+    /// Write a batch of records and the rollup increments computed from it,
+    /// in one transaction: all or nothing, so a failed attempt can be retried
+    /// as a whole.
+    pub async fn write_usage_batch(&self, records: &[UsageRecord], inc: &UsageIncrements<'_>) -> Result<()> {
+        let rows = self.log_rows(records.iter().map(RecordRef::from).collect()).await?;
+        let mut tx = self.pool().begin().await?;
+        let head = format!("usage_log ({LOG_COLUMNS})");
+        self.insert_rows(&mut tx, &head, 9, "", &rows, bind_log_row).await?;
+        self.add_rollups(&mut tx, inc).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest `limit` raw records (newest first), read backwards along
+    /// the `(ws, at)` index; for one key hour by hour.
+    pub async fn usage_recent(
+        &self,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RecentRequest>> {
+        match key_id {
+            Some(key_id) => self.usage_recent_of_key_by_hour(workspace_id, key_id, limit).await,
+            None => self.usage_recent_between(workspace_id, None, (i64::MIN, i64::MAX), limit).await,
+        }
+    }
+
+    /// A key's newest records without a per-key index: only the hours its
+    /// per-key rollup names (newest first, and always the current and the
+    /// previous hour, which may hold records not rolled up yet) are read,
+    /// each along `(ws, at)` until enough are found. The cost is bounded by
+    /// the workspace's traffic in those hours, not by its whole log: an idle
+    /// key costs the rollup lookup and a read of the workspace's last two
+    /// hours. Callers bring the rollups up to date first
+    /// (`usage::stats::report` does).
+    async fn usage_recent_of_key_by_hour(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        limit: u32,
+    ) -> Result<Vec<RecentRequest>> {
+        let now = now_ms();
+        let current = now - now.rem_euclid(HOUR_MS);
+        let hours: Vec<i64> = sqlx::query_scalar(
+            "SELECT hour_start FROM usage_hourly WHERE workspace_id = $1 AND key_id = $2 AND hour_start < $3 \
+             GROUP BY hour_start ORDER BY hour_start DESC LIMIT $4",
+        )
+        .bind(workspace_id)
+        .bind(key_id)
+        .bind(current - HOUR_MS)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        // Disjoint ranges, newest first: the last two hours (and any record
+        // stamped later), then each older hour with requests of the key.
+        let ranges = std::iter::once((current - HOUR_MS, i64::MAX)).chain(hours.into_iter().map(|h| (h, h + HOUR_MS)));
+        let mut out: Vec<RecentRequest> = Vec::new();
+        for range in ranges {
+            let left = limit.saturating_sub(u32::try_from(out.len()).unwrap_or(u32::MAX));
+            if left == 0 {
+                break;
+            }
+            out.extend(self.usage_recent_between(workspace_id, Some(key_id), range, left).await?);
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` records with `from <= at < until`, newest first
+    /// (while old-format records remain, of both formats).
+    async fn usage_recent_between(
+        &self,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        (from, until): (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<RecentRequest>> {
+        let filter = if key_id.is_some() { "AND l.key = (SELECT n FROM usage_names WHERE name = $5)" } else { "" };
+        let sql = format!("{RECENT_SQL} {filter} ORDER BY l.at DESC, l.id DESC LIMIT $4");
+        let rows = self.recent_rows(&sql, workspace_id, key_id, (from, until), limit).await?;
+        let mut out = rows.iter().map(recent_from_row).collect::<Result<Vec<_>>>()?;
+        if self.usage_dict().legacy_left() {
+            out.extend(self.legacy_recent(workspace_id, key_id, (from, until), limit).await?);
+            out.sort_by_key(|(id, r)| std::cmp::Reverse((r.at.0, *id)));
+            out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// The rows of a `recent` query: `$1` the workspace, `$2 <= at < $3`,
+    /// `$4` the limit, `$5` the key when there is one.
+    pub(super) async fn recent_rows(
+        &self,
+        sql: &str,
+        workspace_id: &str,
+        key_id: Option<&str>,
+        (from, until): (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<AnyRow>> {
+        let q = sqlx::query(sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
+        Ok(bind_some(q, key_id).fetch_all(self.pool()).await?)
+    }
+}
+
+/// A record of `recent` and its id (the tie-break between equal times).
+pub(super) type RecentWithId = (i64, RecentRequest);
+
+fn recent_from_row(r: &AnyRow) -> Result<RecentWithId> {
+    let route: String = r.try_get("route")?;
+    let path: Vec<u8> = r.try_get("path")?;
+    let ip: Vec<u8> = r.try_get("ip")?;
+    recent_request(r, decode_path(&route, &path).ok_or_else(|| corrupt("usage record path"))?, decode_ip(&ip))
+}
+
+/// A row of `recent` (either format), its path and IP already as text.
+pub(super) fn recent_request(r: &AnyRow, path: String, ip: String) -> Result<RecentWithId> {
+    let latency_us: i64 = r.try_get("latency_us")?;
+    let request = RecentRequest {
+        at: Timestamp(r.try_get("at")?),
+        method: r.try_get("method")?,
+        path,
+        route: r.try_get("route")?,
+        status: u16::try_from(r.try_get::<i64, _>("status")?).map_err(corrupt)?,
+        code: r.try_get("code")?,
+        latency_ms: latency_us as f64 / 1000.0,
+        key_id: r.try_get("key_id")?,
+        key_name: r.try_get("key_name")?,
+        ip,
+    };
+    Ok((r.try_get("id")?, request))
+}
+
+/// A record to write, new ([`UsageRecord`]) or moved from the old format,
+/// its IP and path already in their compact form ([`super::codec`]).
+#[derive(Debug, Clone)]
+pub(super) struct RecordRef<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: &'a str,
+    pub at_ms: i64,
+    pub method: &'a str,
+    pub route: &'a str,
+    pub status: i64,
+    pub code: Option<&'a str>,
+    pub latency_us: i64,
+    pub ip: Vec<u8>,
+    pub path: Vec<u8>,
+}
+
+impl<'a> From<&'a UsageRecord> for RecordRef<'a> {
+    fn from(r: &'a UsageRecord) -> Self {
+        RecordRef {
+            workspace_id: &r.workspace_id,
+            key_id: &r.key_id,
+            at_ms: r.at_ms,
+            method: r.method,
+            route: &r.route,
+            status: i64::from(r.status),
+            code: r.code,
+            latency_us: to_i64(r.latency_us),
+            ip: encode_ip(&r.ip),
+            path: encode_path(&r.route, &r.path),
+        }
+    }
+}
