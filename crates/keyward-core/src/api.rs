@@ -50,9 +50,14 @@ impl Timestamp {
     fn format_with_time(self) -> String {
         let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let f =
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-        t.format(&f).unwrap_or_default()
+        // Parsed at run time: this fallback (years past 9999) is rare, and
+        // time's `macros` feature costs a proc-macro crate in every build.
+        time::format_description::parse_borrowed::<2>(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
+        )
+        .ok()
+        .and_then(|f| t.format(&f).ok())
+        .unwrap_or_default()
     }
 
     pub fn parse_rfc3339(s: &str) -> Option<Self> {

@@ -2,9 +2,11 @@
 //! Prefixes make ids self-describing in logs and support tickets; ULIDs sort
 //! by creation time, which gives lists a stable newest-first order for free.
 
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
-static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+// LazyLock: ulid 1.1's `Generator::new` is not `const` (1.2 pulls rand 0.9,
+// see Cargo.toml).
+static GENERATOR: LazyLock<Mutex<ulid::Generator>> = LazyLock::new(|| Mutex::new(ulid::Generator::new()));
 
 /// A new id with the given prefix (`"ws"`, `"usr"`, `"key"`, …). Ids made by
 /// one process are strictly increasing, even within one millisecond, so

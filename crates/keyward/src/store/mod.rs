@@ -16,6 +16,7 @@ mod hooks;
 mod keys;
 mod leaked;
 mod lifecycle;
+mod migrations;
 mod notifications;
 mod sessions;
 mod sql;
@@ -217,9 +218,6 @@ pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 #[error("no keyward store at {0}: check --data-dir / --database-url (only `keyward serve` creates a store)")]
 pub struct NoStore(pub String);
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 impl Store {
     /// Connect (creating the store when there is none: `serve`), apply the
     /// embedded migrations, and map the change counter.
@@ -312,10 +310,7 @@ impl Store {
             };
             return Err(NoStore(at).into());
         }
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
+        migrations::run(&pool, backend).await?;
         let changes = match &loc.sqlite_path {
             Some(path) => ChangeCounter::open(&path.with_extension("changes"))?,
             None => ChangeCounter::in_process(),
