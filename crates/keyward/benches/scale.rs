@@ -34,6 +34,9 @@
 //! generator (delete the folder to regenerate; 50M records take ~13 GB in
 //! the format of 2026-12-02). The PostgreSQL one is the database
 //! `keyward_scale`, dropped at the end unless `SCALE_KEEP_PG=1`.
+// Synthetic fixtures: counts and indexes far below every cast's limit.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap, clippy::cast_lossless)]
+
 use keyward::config::StoreArgs;
 use keyward::store::Store;
 use keyward::usage::{retention, stats, writer, UsageRecord};
@@ -356,7 +359,8 @@ fn bin() -> &'static str {
 async fn workspaces(store: &Store) -> Vec<(String, Vec<String>)> {
     let mut out = vec![];
     for ws in store.usage_workspace_ids().await.unwrap() {
-        let mut keys: Vec<String> = store.list_keys(&ws).await.unwrap().into_iter().map(|k| k.id).collect();
+        let mut keys: Vec<String> =
+            store.list_keys(&keyward_core::WorkspaceId::new(&*ws)).await.unwrap().into_iter().map(|k| k.id).collect();
         keys.sort();
         out.push((ws, keys));
     }
@@ -481,7 +485,7 @@ async fn latencies(store: &Store, end: i64, all: &[(String, Vec<String>)]) -> Va
         for _ in 0..RUNS {
             let t0 = Instant::now();
             if let Some(k) = key {
-                store.key(ws, k).await.unwrap();
+                store.key(&keyward_core::WorkspaceId::new(ws.as_str()), &keyward_core::KeyId::new(k)).await.unwrap();
             }
             let r = stats::report(store, ws, key, end).await.unwrap();
             report.push(t0.elapsed());
