@@ -1,6 +1,6 @@
 'use strict';
 
-const { url } = require('../lib/api');
+const { create } = require('../lib/api');
 const samples = require('../lib/samples');
 const { studyOutputFields } = require('../lib/fields');
 
@@ -12,8 +12,7 @@ const perform = async (z, bundle) => {
   if (present(description)) {
     body.description = description;
   }
-  const response = await z.request({ url: url('/v1/studies'), method: 'POST', body });
-  return response.data;
+  return create(z, '/v1/studies', body);
 };
 
 module.exports = {

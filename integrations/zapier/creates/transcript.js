@@ -1,6 +1,6 @@
 'use strict';
 
-const { url, seg } = require('../lib/api');
+const { seg, create } = require('../lib/api');
 const samples = require('../lib/samples');
 const { transcriptOutputFields } = require('../lib/fields');
 
@@ -32,12 +32,7 @@ const perform = async (z, bundle) => {
   if (present(input.language)) {
     body.language = input.language;
   }
-  const response = await z.request({
-    url: url(`/v1/studies/${seg(input.study_id)}/transcripts`),
-    method: 'POST',
-    body,
-  });
-  return response.data;
+  return create(z, `/v1/studies/${seg(input.study_id)}/transcripts`, body);
 };
 
 module.exports = {

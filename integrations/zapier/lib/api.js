@@ -17,4 +17,16 @@ const seg = (id) => encodeURIComponent(String(id));
 // (what Zapier shows while the Zap is set up). The API's maximum page is 100.
 const LIST_LIMIT = 10;
 
-module.exports = { DEFAULT_BASE_URL, baseUrl, url, seg, LIST_LIMIT };
+// The items of the first page of a list endpoint (newest first), at most `limit`.
+const listPage = async (z, path, limit) => {
+  const response = await z.request({ url: url(path), params: { limit } });
+  return response.data.data;
+};
+
+// POSTs `body` to `path` and returns what keyward created, as `GET` returns it.
+const create = async (z, path, body) => {
+  const response = await z.request({ url: url(path), method: 'POST', body });
+  return response.data;
+};
+
+module.exports = { DEFAULT_BASE_URL, baseUrl, url, seg, LIST_LIMIT, listPage, create };

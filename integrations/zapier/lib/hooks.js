@@ -1,18 +1,11 @@
 'use strict';
 
-const { url, seg } = require('./api');
+const { url, seg, create } = require('./api');
 const { throwFor } = require('./middleware');
 
 // REST-hook subscriptions (`/v1/hooks`, SPEC §9): Zapier calls subscribe when
 // a Zap is turned on and keeps the answer as `bundle.subscribeData`.
-const subscribe = (event) => async (z, bundle) => {
-  const response = await z.request({
-    url: url('/v1/hooks'),
-    method: 'POST',
-    body: { target_url: bundle.targetUrl, event },
-  });
-  return response.data;
-};
+const subscribe = (event) => async (z, bundle) => create(z, '/v1/hooks', { target_url: bundle.targetUrl, event });
 
 const unsubscribe = async (z, bundle) => {
   const id = bundle.subscribeData && bundle.subscribeData.id;

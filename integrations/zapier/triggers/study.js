@@ -1,6 +1,6 @@
 'use strict';
 
-const { url, LIST_LIMIT } = require('../lib/api');
+const { listPage, LIST_LIMIT } = require('../lib/api');
 const hooks = require('../lib/hooks');
 const samples = require('../lib/samples');
 const { studyOutputFields } = require('../lib/fields');
@@ -12,10 +12,7 @@ const perform = async (z, bundle) => {
   return study ? [study] : [];
 };
 
-const performList = async (z) => {
-  const response = await z.request({ url: url('/v1/studies'), params: { limit: LIST_LIMIT } });
-  return response.data.data;
-};
+const performList = async (z) => listPage(z, '/v1/studies', LIST_LIMIT);
 
 module.exports = {
   key: 'study',

@@ -1,6 +1,6 @@
 'use strict';
 
-const { url, seg, LIST_LIMIT } = require('../lib/api');
+const { seg, listPage, LIST_LIMIT } = require('../lib/api');
 const hooks = require('../lib/hooks');
 const samples = require('../lib/samples');
 const { transcriptOutputFields } = require('../lib/fields');
@@ -29,8 +29,7 @@ const perform = async (z, bundle) => {
 const performList = async (z, bundle) => {
   const study = studyFilter(bundle);
   const path = study ? `/v1/studies/${seg(study)}/transcripts` : '/v1/transcripts';
-  const response = await z.request({ url: url(path), params: { limit: LIST_LIMIT } });
-  return response.data.data;
+  return listPage(z, path, LIST_LIMIT);
 };
 
 module.exports = {
