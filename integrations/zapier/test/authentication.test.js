@@ -3,18 +3,14 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 
-const { Keyward } = require('./support/keyward');
+const { startKeyward } = require('./support/keyward');
 const { App, appTester, rejection, payload } = require('./support/app');
 
 describe('authentication against a real keyward', () => {
   let kw;
   let key;
 
-  before(async () => {
-    kw = await new Keyward().start();
-    process.env.BASE_URL = kw.url;
-    key = await kw.createKey('Zapier');
-  });
+  before(async () => ({ kw, key } = await startKeyward()));
   after(async () => kw && kw.stop());
 
   it('the connection test answers with the workspace, and the label is its name', async () => {

@@ -7,7 +7,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 
-const { Keyward, eventually } = require('./support/keyward');
+const { startKeyward, eventually } = require('./support/keyward');
 const { startReceiver, signatureValid } = require('./support/receiver');
 const { App, appTester } = require('./support/app');
 
@@ -20,11 +20,9 @@ describe('REST hooks against a real keyward', () => {
   let bundle;
 
   before(async () => {
-    kw = await new Keyward().start();
-    process.env.BASE_URL = kw.url;
+    ({ kw, key } = await startKeyward());
     receiver = await startReceiver();
-    key = (await kw.createKey('Zapier')).key;
-    bundle = (extra = {}) => ({ authData: { api_key: key }, inputData: {}, ...extra });
+    bundle = (extra = {}) => ({ authData: { api_key: key.key }, inputData: {}, ...extra });
   });
   after(async () => {
     if (receiver) await receiver.close();
@@ -39,7 +37,7 @@ describe('REST hooks against a real keyward', () => {
     );
 
   const hooks = async () => {
-    const res = await kw.v1(key, 'GET', '/v1/hooks');
+    const res = await kw.v1(key.key, 'GET', '/v1/hooks');
     assert.equal(res.status, 200);
     return res.body.data;
   };
@@ -48,6 +46,13 @@ describe('REST hooks against a real keyward', () => {
   const deliveryOf = (path, id) =>
     eventually(`the delivery of ${id} to ${path}`, () =>
       receiver.requests.find((r) => r.url === path && JSON.parse(r.body).data.id === id),
+    );
+
+  // What `trigger`'s perform makes of a delivered `event`, for a Zap subscribed as `sub`.
+  const performOn = (trigger, event, sub, inputData = {}) =>
+    appTester(
+      App.triggers[trigger].operation.perform,
+      bundle({ inputData, cleanedRequest: event, subscribeData: sub }),
     );
 
   it('New Transcript: subscribe, a signed delivery, perform returns the transcript, unsubscribe', async () => {
@@ -80,21 +85,12 @@ describe('REST hooks against a real keyward', () => {
     assert.equal(event.type, 'transcript.created');
     assert.deepEqual(event.data, created);
 
-    const items = await appTester(
-      App.triggers.transcript.operation.perform,
-      bundle({ cleanedRequest: event, subscribeData: sub }),
-    );
+    const items = await performOn('transcript', event, sub);
     assert.deepEqual(items, [created]);
 
-    const sameStudy = await appTester(
-      App.triggers.transcript.operation.perform,
-      bundle({ inputData: { study_id: study.id }, cleanedRequest: event, subscribeData: sub }),
-    );
+    const sameStudy = await performOn('transcript', event, sub, { study_id: study.id });
     assert.deepEqual(sameStudy, [created]);
-    const otherStudy = await appTester(
-      App.triggers.transcript.operation.perform,
-      bundle({ inputData: { study_id: 'std_00000000000000000000000000' }, cleanedRequest: event, subscribeData: sub }),
-    );
+    const otherStudy = await performOn('transcript', event, sub, { study_id: 'std_00000000000000000000000000' });
     assert.deepEqual(otherStudy, [], 'a Zap filtered to another study ignores it');
 
     await appTester(App.triggers.transcript.operation.performUnsubscribe, bundle({ subscribeData: sub }));
@@ -116,15 +112,9 @@ describe('REST hooks against a real keyward', () => {
     const event = JSON.parse(delivery.body);
     assert.equal(event.type, 'study.created');
 
-    const items = await appTester(
-      App.triggers.study.operation.perform,
-      bundle({ cleanedRequest: event, subscribeData: sub }),
-    );
+    const items = await performOn('study', event, sub);
     assert.deepEqual(items, [created]);
-    const wrongType = await appTester(
-      App.triggers.transcript.operation.perform,
-      bundle({ cleanedRequest: event, subscribeData: sub }),
-    );
+    const wrongType = await performOn('transcript', event, sub);
     assert.deepEqual(wrongType, [], 'a study event is not a transcript');
 
     await appTester(App.triggers.study.operation.performUnsubscribe, bundle({ subscribeData: sub }));

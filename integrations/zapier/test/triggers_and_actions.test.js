@@ -3,7 +3,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 
-const { Keyward } = require('./support/keyward');
+const { startKeyward } = require('./support/keyward');
 const { App, appTester, rejection, payload, keyPaths } = require('./support/app');
 
 const segments = [
@@ -28,21 +28,18 @@ const descending = (items) => {
 
 describe('triggers and actions against a real keyward', () => {
   let kw;
-  let bundle;
+  let key;
 
-  before(async () => {
-    kw = await new Keyward().start();
-    process.env.BASE_URL = kw.url;
-    const key = await kw.createKey('Zapier');
-    bundle = (inputData = {}) => ({ authData: { api_key: key.key }, inputData });
-  });
+  before(async () => ({ kw, key } = await startKeyward()));
   after(async () => kw && kw.stop());
 
+  const bundle = (inputData = {}) => ({ authData: { api_key: key.key }, inputData });
+  const createStudy = (inputData) => appTester(App.creates.study.operation.perform, bundle(inputData));
+  const createTranscript = (inputData) => appTester(App.creates.transcript.operation.perform, bundle(inputData));
+  const listStudies = () => appTester(App.triggers.study_list.operation.perform, bundle());
+
   it('Create Study returns the created study, as GET returns it', async () => {
-    const study = await appTester(
-      App.creates.study.operation.perform,
-      bundle({ name: 'Onboarding interviews', description: 'Round 1' }),
-    );
+    const study = await createStudy({ name: 'Onboarding interviews', description: 'Round 1' });
     assert.match(study.id, /^std_/);
     assert.equal(study.name, 'Onboarding interviews');
     assert.equal(study.description, 'Round 1');
@@ -52,25 +49,19 @@ describe('triggers and actions against a real keyward', () => {
   });
 
   it('Create Study without a description leaves it out', async () => {
-    const study = await appTester(
-      App.creates.study.operation.perform,
-      bundle({ name: 'No description', description: '' }),
-    );
+    const study = await createStudy({ name: 'No description', description: '' });
     assert.equal(study.description, null);
   });
 
   it('Create Transcript sends participant, language and line-item segments, and returns the transcript', async () => {
-    const study = await appTester(App.creates.study.operation.perform, bundle({ name: 'Transcripts here' }));
-    const t = await appTester(
-      App.creates.transcript.operation.perform,
-      bundle({
-        study_id: study.id,
-        participant_name: 'Ada',
-        participant_email: 'ada@example.com',
-        language: 'de-CH',
-        segments,
-      }),
-    );
+    const study = await createStudy({ name: 'Transcripts here' });
+    const t = await createTranscript({
+      study_id: study.id,
+      participant_name: 'Ada',
+      participant_email: 'ada@example.com',
+      language: 'de-CH',
+      segments,
+    });
     assert.match(t.id, /^trn_/);
     assert.equal(t.study_id, study.id);
     assert.deepEqual(t.participant, { name: 'Ada', email: 'ada@example.com' });
@@ -85,17 +76,14 @@ describe('triggers and actions against a real keyward', () => {
   });
 
   it('Create Transcript defaults the language and omits an empty email', async () => {
-    const [study] = await appTester(App.triggers.study_list.operation.perform, bundle());
-    const t = await appTester(
-      App.creates.transcript.operation.perform,
-      bundle({
-        study_id: study.id,
-        participant_name: 'Bo',
-        participant_email: '',
-        language: '',
-        segments: segments.slice(0, 1),
-      }),
-    );
+    const [study] = await listStudies();
+    const t = await createTranscript({
+      study_id: study.id,
+      participant_name: 'Bo',
+      participant_email: '',
+      language: '',
+      segments: segments.slice(0, 1),
+    });
     assert.equal(t.language, 'en');
     assert.equal(t.participant.name, 'Bo');
     assert.ok(!t.participant.email, 'no email');
@@ -105,8 +93,8 @@ describe('triggers and actions against a real keyward', () => {
     assert.equal(App.triggers.study_list.display.hidden, true);
     assert.equal(App.triggers.transcript.operation.inputFields[0].dynamic, 'study_list.id.name');
     assert.equal(App.creates.transcript.operation.inputFields[0].dynamic, 'study_list.id.name');
-    const created = await appTester(App.creates.study.operation.perform, bundle({ name: 'Newest study' }));
-    const studies = await appTester(App.triggers.study_list.operation.perform, bundle());
+    const created = await createStudy({ name: 'Newest study' });
+    const studies = await listStudies();
     assert.ok(studies.length >= 4, 'the demo studies and ours');
     assert.equal(studies[0].id, created.id);
     descending(studies);
@@ -114,8 +102,8 @@ describe('triggers and actions against a real keyward', () => {
   });
 
   it('New Study’s performList returns the newest studies first', async () => {
-    const a = await appTester(App.creates.study.operation.perform, bundle({ name: 'List A' }));
-    const b = await appTester(App.creates.study.operation.perform, bundle({ name: 'List B' }));
+    const a = await createStudy({ name: 'List A' });
+    const b = await createStudy({ name: 'List B' });
     const list = await appTester(App.triggers.study.operation.performList, bundle());
     assert.deepEqual(
       list.slice(0, 2).map((s) => s.id),
@@ -126,10 +114,10 @@ describe('triggers and actions against a real keyward', () => {
   });
 
   it('New Transcript’s performList returns the newest transcripts first, of one study when asked', async () => {
-    const study = await appTester(App.creates.study.operation.perform, bundle({ name: 'Filtered' }));
-    const input = (name) => bundle({ study_id: study.id, participant_name: name, segments });
-    const first = await appTester(App.creates.transcript.operation.perform, input('First'));
-    const second = await appTester(App.creates.transcript.operation.perform, input('Second'));
+    const study = await createStudy({ name: 'Filtered' });
+    const input = (name) => ({ study_id: study.id, participant_name: name, segments });
+    const first = await createTranscript(input('First'));
+    const second = await createTranscript(input('Second'));
 
     const all = await appTester(App.triggers.transcript.operation.performList, bundle());
     assert.equal(all[0].id, second.id);
@@ -138,13 +126,8 @@ describe('triggers and actions against a real keyward', () => {
     descending(all);
     sameKeys(App.triggers.transcript.operation.sample, all[0], 'New Transcript');
 
-    const [other] = (await appTester(App.triggers.study_list.operation.perform, bundle())).filter(
-      (s) => s.id !== study.id,
-    );
-    await appTester(
-      App.creates.transcript.operation.perform,
-      bundle({ study_id: other.id, participant_name: 'Elsewhere', segments }),
-    );
+    const [other] = (await listStudies()).filter((s) => s.id !== study.id);
+    await createTranscript({ study_id: other.id, participant_name: 'Elsewhere', segments });
     const one = await appTester(App.triggers.transcript.operation.performList, bundle({ study_id: study.id }));
     assert.deepEqual(
       one.map((t) => t.id),
@@ -153,7 +136,7 @@ describe('triggers and actions against a real keyward', () => {
   });
 
   it('a 422 names each bad field by the action’s input fields', async () => {
-    const [study] = await appTester(App.triggers.study_list.operation.perform, bundle());
+    const [study] = await listStudies();
     const err = await rejection(
       App.creates.transcript.operation.perform,
       bundle({

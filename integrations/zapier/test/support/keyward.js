@@ -154,4 +154,12 @@ class Keyward {
   }
 }
 
-module.exports = { Keyward, eventually };
+// What every test file against keyward starts with: a keyward on a fresh
+// store, the app pointed at it (BASE_URL) and a workspace key for the app.
+const startKeyward = async () => {
+  const kw = await new Keyward().start();
+  process.env.BASE_URL = kw.url;
+  return { kw, key: await kw.createKey('Zapier') };
+};
+
+module.exports = { Keyward, eventually, startKeyward };
