@@ -10,8 +10,14 @@ use keyward_core::api::{UsageReport, WorkspaceMembership};
 use keyward_core::{Plan, Role};
 use keyward_web::{asset, render_api_keys, render_login, ApiKeysPage, LoginPage, PageState, CSP};
 
-fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, state: PageState<'a>) -> String {
-    render_api_keys(&ApiKeysPage {
+/// The sample admin's page of `current` in `state`, with no hooks, leaks
+/// or audit log: tests that need more set those fields over it.
+fn sample_page<'a>(
+    ws: &'a [WorkspaceMembership],
+    current: &'a WorkspaceMembership,
+    state: PageState<'a>,
+) -> ApiKeysPage<'a> {
+    ApiKeysPage {
         user_email: "maria@acme.example",
         csrf_token: "tok-123\"<x>",
         workspaces: ws,
@@ -22,7 +28,11 @@ fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, sta
         hooks: &[],
         leaks: &[],
         audit: None,
-    })
+    }
+}
+
+fn page<'a>(ws: &'a [WorkspaceMembership], current: &'a WorkspaceMembership, state: PageState<'a>) -> String {
+    render_api_keys(&sample_page(ws, current, state))
 }
 
 fn ready() -> String {
@@ -407,18 +417,8 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
         key_id: Some(keys[0].id.clone()),
         message: "The API key was revoked automatically because it was found leaked.".into(),
     }];
-    let html = render_api_keys(&ApiKeysPage {
-        user_email: "maria@acme.example",
-        csrf_token: "t",
-        workspaces: &ws,
-        current: &ws[0],
-        now_ms: common::NOW,
-        state: PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None },
-        leaks: &leaks,
-        hooks: &[],
-        api_base_url: "/v1",
-        audit: None,
-    });
+    let state = PageState::Ready { keys: &keys, usage: &usage, notifications: &notes, key_filter: None };
+    let html = render_api_keys(&ApiKeysPage { csrf_token: "t", leaks: &leaks, ..sample_page(&ws, &ws[0], state) });
     assert_eq!(count(&html, ">Leaked<"), 2);
     assert!(html.contains("Found by GitHub secret scanning (commit) at:"));
     assert!(html.contains("https://github.com/octocat/hello/blob/abc/&lt;config&gt;.py"), "the URL, escaped");
@@ -430,14 +430,8 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
     let member = render_api_keys(&ApiKeysPage {
         user_email: "p@acme.example",
         csrf_token: "t",
-        workspaces: &ws,
-        current: &ws[1],
-        now_ms: common::NOW,
-        state: PageState::NotAdmin,
         leaks: &leaks,
-        hooks: &[],
-        api_base_url: "/v1",
-        audit: None,
+        ..sample_page(&ws, &ws[1], PageState::NotAdmin)
     });
     assert!(!member.contains("octocat"));
 }
@@ -445,17 +439,11 @@ fn a_leaked_key_says_leaked_and_where_it_was_found_with_its_banner() {
 fn with_audit(entries: &[keyward_core::api::AuditEntry], has_more: bool) -> String {
     let ws = common::workspaces();
     let (keys, usage) = (common::keys(), common::usage());
+    let state = PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None };
     render_api_keys(&ApiKeysPage {
-        user_email: "maria@acme.example",
         csrf_token: "tok",
-        workspaces: &ws,
-        current: &ws[0],
-        now_ms: common::NOW,
-        api_base_url: "/v1",
-        state: PageState::Ready { keys: &keys, usage: &usage, notifications: &[], key_filter: None },
-        hooks: &[],
         audit: Some(keyward_web::AuditView { entries, has_more }),
-        leaks: &[],
+        ..sample_page(&ws, &ws[0], state)
     })
 }
 
