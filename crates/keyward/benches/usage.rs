@@ -31,16 +31,17 @@ use std::time::{Duration, Instant};
 
 const DAY_MS: i64 = 86_400_000;
 const KEYS: usize = 20;
-const ENDPOINTS: [(&str, &str); 8] = [
-    ("GET", "/v1/me"),
-    ("GET", "/v1/studies"),
-    ("POST", "/v1/studies"),
-    ("GET", "/v1/studies/{id}"),
-    ("GET", "/v1/studies/{id}/transcripts"),
-    ("POST", "/v1/studies/{id}/transcripts"),
-    ("GET", "/v1/transcripts"),
-    ("GET", "/v1/transcripts/{id}"),
-];
+
+/// The (method, route) pairs the records are spread over: the `/v1`
+/// operation table without webhook management, i.e. `/v1/me` and the seven
+/// study and transcript operations, in the table's order.
+fn endpoints() -> Vec<(&'static str, Arc<str>)> {
+    keyward::http::v1::operation_scopes()
+        .iter()
+        .filter(|op| !op.path.starts_with("/v1/hooks"))
+        .map(|op| (op.method.as_str(), Arc::from(op.path.as_str())))
+        .collect()
+}
 
 /// A small deterministic generator (no dependency on a seedable RNG).
 struct Rng(u64);
@@ -75,7 +76,7 @@ struct Gen {
     rng: Rng,
     ws: Arc<str>,
     keys: Vec<Arc<str>>,
-    routes: Vec<Arc<str>>,
+    endpoints: Vec<(&'static str, Arc<str>)>,
 }
 
 impl Gen {
@@ -84,21 +85,22 @@ impl Gen {
             rng: Rng(0x9E37_79B9_7F4A_7C15),
             ws: Arc::from(ws),
             keys: keys.iter().map(|k| Arc::from(k.as_str())).collect(),
-            routes: ENDPOINTS.iter().map(|(_, r)| Arc::from(*r)).collect(),
+            endpoints: endpoints(),
         }
     }
 
     fn record(&mut self, at_ms: i64) -> UsageRecord {
         // Skewed: a few keys and endpoints carry most of the traffic.
         let key = (self.rng.below(KEYS as u64) * self.rng.below(KEYS as u64) / KEYS as u64) as usize;
-        let e = (self.rng.below(8) * self.rng.below(8) / 8) as usize;
+        let n = self.endpoints.len() as u64;
+        let e = (self.rng.below(n) * self.rng.below(n) / n) as usize;
         let (status, code) = outcome(&mut self.rng);
-        let route = &self.routes[e];
+        let (method, route) = &self.endpoints[e];
         UsageRecord {
             at_ms,
             workspace_id: Arc::clone(&self.ws),
             key_id: Arc::clone(&self.keys[key]),
-            method: ENDPOINTS[e].0,
+            method,
             route: Arc::clone(route),
             path: route.replace("{id}", "std_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
             status,
