@@ -76,6 +76,17 @@ async fn dialog_open(b: &Browser, id: &str) -> bool {
     b.js("var d = document.getElementById(arguments[0]); return !!(d && d.open);", vec![json!(id)]).await == json!(true)
 }
 
+/// Waits (as `what`) until the dialog with id `dialog` is open and the
+/// element with id `focused` inside it has focus.
+async fn until_dialog_focus(b: &Browser, what: &str, dialog: &str, focused: &str) {
+    let container = format!("#{dialog}");
+    b.until(what, || async {
+        let (id, inside) = b.focus_in(&container).await;
+        (dialog_open(b, dialog).await && inside && id == focused).then_some(())
+    })
+    .await;
+}
+
 /// Reloads the page until `#usage-24h-total` reaches `at_least` and the
 /// key's "Last used" is filled in (both are written asynchronously: the
 /// usage log in batches, last-used times every few seconds).
@@ -271,11 +282,7 @@ async fn generate_a_key_with_the_keyboard_only() {
     // Generate: Tab to the button, Enter opens the dialog with focus on the name.
     b.tab_to("#generate-key", 40).await;
     b.press(&enter).await;
-    b.until("focus on #key-name in the open dialog", || async {
-        let (id, inside) = b.focus_in("#generate-dialog").await;
-        (dialog_open(&b, "generate-dialog").await && inside && id == "key-name").then_some(())
-    })
-    .await;
+    until_dialog_focus(&b, "focus on #key-name in the open dialog", "generate-dialog", "key-name").await;
     let name = "CI export 2025-06";
     b.press(name).await;
     b.press(&enter).await;
@@ -307,11 +314,7 @@ async fn generate_a_key_with_the_keyboard_only() {
     // Escape first warns that the key was not copied (focus on Copy); a
     // second Escape closes it, wipes the secret and returns focus to the button.
     b.press(&escape).await;
-    b.until("Escape to warn and focus #copy-key", || async {
-        let (id, inside) = b.focus_in("#generate-dialog").await;
-        (dialog_open(&b, "generate-dialog").await && inside && id == "copy-key").then_some(())
-    })
-    .await;
+    until_dialog_focus(&b, "Escape to warn and focus #copy-key", "generate-dialog", "copy-key").await;
     b.press(&escape).await;
     b.until("Escape to close the dialog, wipe the secret, focus #generate-key", || async {
         let (value, in_dom) = secret_state(&b, &secret).await;

@@ -10,7 +10,7 @@
 
 use super::app::TestApp;
 use super::driver::{poll, require_installed, Browser, DEADLINE};
-use super::{admin_session, dialog_open, login, screenshot_dir};
+use super::{admin_session, dialog_open, login, screenshot_dir, until_dialog_focus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fantoccini::key::Key;
@@ -76,11 +76,7 @@ async fn an_admin_subscribes_a_key_event_hook_sees_its_deliveries_fail_and_delet
     // on the URL field; Escape closes it and focus returns to the button.
     b.tab_to("#add-hook", 80).await;
     b.press(&enter).await;
-    b.until("the hook dialog, focus on #hook-url", || async {
-        let (id, inside) = b.focus_in("#hook-dialog").await;
-        (dialog_open(&b, "hook-dialog").await && inside && id == "hook-url").then_some(())
-    })
-    .await;
+    until_dialog_focus(&b, "the hook dialog, focus on #hook-url", "hook-dialog", "hook-url").await;
     b.press(&escape).await;
     b.until("Escape to close the dialog, focus back on #add-hook", || async {
         let (id, _) = b.focus_in("body").await;
