@@ -18,6 +18,28 @@ async fn init_store() -> tempfile::TempDir {
     dir
 }
 
+/// `keyward admin --data-dir D user create --email EMAIL --password-stdin
+/// EXTRA...` with `password` written to its stdin: how it ended.
+fn create_user_with_password_on_stdin(
+    d: &std::path::Path,
+    email: &str,
+    extra: &[&str],
+    password: &[u8],
+) -> std::process::Output {
+    let mut child = keyward_cmd()
+        .args(["admin", "--data-dir"])
+        .arg(d)
+        .args(["user", "create", "--email", email, "--password-stdin"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(password).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Everything the CLI can change, as one comparable value.
 async fn snapshot(app_dir: &std::path::Path) -> String {
     let loc = keyward::store::StoreLocation::resolve(app_dir, None).unwrap();
@@ -59,16 +81,7 @@ async fn workspace_user_and_member_flows_work_with_json() {
     assert!(ok);
     assert!(out.lines().any(|l| l.starts_with("password: ")), "{out}");
 
-    let mut child = keyward_cmd()
-        .args(["admin", "--data-dir"])
-        .arg(d)
-        .args(["user", "create", "--email", "new@example.com", "--password-stdin", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = create_user_with_password_on_stdin(d, "new@example.com", &["--json"], b"a long enough password\n");
     assert!(out.status.success());
     assert!(json_of(&String::from_utf8_lossy(&out.stdout)).get("password").is_none(), "no password echoed");
 
@@ -110,16 +123,8 @@ async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
     let d = dir.path();
     let (_, out, _) = admin_cli(d, &["workspace", "create", "--name", "Acme", "--plan", "pro", "--json"]);
     let ws = json_of(&out)["id"].as_str().unwrap().to_string();
-    let mut child = keyward_cmd()
-        .args(["admin", "--data-dir"])
-        .arg(d)
-        .args(["user", "create", "--email", "ada@example.com", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"long enough password").unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = create_user_with_password_on_stdin(d, "ada@example.com", &[], b"long enough password");
+    assert!(out.status.success());
     assert!(admin_cli(d, &["member", "add", "--workspace", &ws, "--email", "ada@example.com", "--role", "admin"]).0);
     let before = snapshot(d).await;
 
@@ -177,17 +182,7 @@ async fn every_cli_error_exits_non_zero_with_one_line_and_changes_nothing() {
     assert_eq!(json_of(&err)["error"]["code"], "refused", "{err}");
     assert!(err.contains("last admin"), "{err}");
     // A too-short password from stdin.
-    let mut child = keyward_cmd()
-        .args(["admin", "--data-dir"])
-        .arg(d)
-        .args(["user", "create", "--email", "new@example.com", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = create_user_with_password_on_stdin(d, "new@example.com", &[], b"short\n");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
 
