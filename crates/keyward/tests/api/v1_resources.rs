@@ -28,9 +28,7 @@ async fn a_created_study_is_201_with_location_and_can_be_fetched() {
     assert!(study["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(study.as_object().unwrap().len(), 4, "{study}");
 
-    let (s, fetched) = app.v1_get(&location, &key.secret).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(fetched, study);
+    assert_fetched_as(&app, &location, &key.secret, &study).await;
 }
 
 #[tokio::test]
@@ -94,9 +92,7 @@ async fn a_created_transcript_is_201_with_location_and_can_be_fetched() {
     keys.sort();
     assert_eq!(keys, ["created_at", "id", "language", "participant", "segments", "study_id"]);
 
-    let (s, fetched) = app.v1_get(&location, &key.secret).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(fetched, tr);
+    assert_fetched_as(&app, &location, &key.secret, &tr).await;
 }
 
 #[tokio::test]

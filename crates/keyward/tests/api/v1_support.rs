@@ -32,6 +32,14 @@ pub async fn create_study(app: &TestApp, key: &str, name: &str) -> Value {
     v
 }
 
+/// Assert that `GET location` (a `Location` header) with `key` answers 200
+/// with exactly the object `created`.
+pub async fn assert_fetched_as(app: &TestApp, location: &str, key: &str, created: &Value) {
+    let (s, fetched) = app.v1_get(location, key).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(&fetched, created);
+}
+
 /// A valid transcript body.
 pub fn transcript_body(participant: &str) -> Value {
     json!({
