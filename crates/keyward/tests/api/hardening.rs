@@ -212,6 +212,22 @@ async fn connect_from(local: &str, to: std::net::SocketAddr) -> tokio::net::TcpS
     sock.connect(to).await.unwrap()
 }
 
+/// Waits (at most 10 s) until the server holds exactly `n` client connections.
+async fn until_open_connections(app: &TestApp, n: u64) {
+    eventually(10, || async { (app.open_connections() == n).then_some(()) }).await;
+}
+
+/// One connection to `app` from each address of `from`, once the server has
+/// accepted them all (so that the next one meets the caps).
+async fn held_connections(app: &TestApp, from: &[impl AsRef<str>]) -> Vec<tokio::net::TcpStream> {
+    let mut held = vec![];
+    for local in from {
+        held.push(connect_from(local.as_ref(), app.addr).await);
+    }
+    until_open_connections(app, from.len() as u64).await;
+    held
+}
+
 async fn healthz_from(local: &str, to: std::net::SocketAddr) -> String {
     let mut sock = connect_from(local, to).await;
     sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
@@ -239,12 +255,7 @@ async fn a_half_sent_request_is_closed_after_the_header_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_per_ip_cap_are_refused_while_another_ip_is_served() {
     let app = TestApp::builder().config(|c| c.max_connections_per_ip = 3).spawn().await;
-    let mut held = vec![];
-    for _ in 0..3 {
-        held.push(connect_from("127.0.0.1", app.addr).await);
-    }
-    // Let the server accept them before the next one.
-    eventually(10, || async { (app.open_connections() == 3).then_some(()) }).await;
+    let mut held = held_connections(&app, &["127.0.0.1"; 3]).await;
     let mut extra = connect_from("127.0.0.1", app.addr).await;
     let got = read_until_closed(&mut extra, 10).await.expect("the connection over the cap is closed");
     let text = String::from_utf8_lossy(&got);
@@ -253,18 +264,15 @@ async fn connections_beyond_the_per_ip_cap_are_refused_while_another_ip_is_serve
     assert!(healthz_from("127.0.0.2", app.addr).await.starts_with("HTTP/1.1 200"), "another address is served");
     // A slot freed is a slot again.
     drop(held.pop());
-    eventually(10, || async { (app.open_connections() == 2).then_some(()) }).await;
+    until_open_connections(&app, 2).await;
     assert!(healthz_from("127.0.0.1", app.addr).await.starts_with("HTTP/1.1 200"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_global_connection_cap_refuses_the_newest_and_keeps_accepting() {
     let app = TestApp::builder().config(|c| c.max_connections = 4).spawn().await;
-    let mut held = vec![];
-    for i in 0..4 {
-        held.push(connect_from(&format!("127.0.1.{}", i + 1), app.addr).await);
-    }
-    eventually(10, || async { (app.open_connections() == 4).then_some(()) }).await;
+    let from: Vec<String> = (1..=4).map(|i| format!("127.0.1.{i}")).collect();
+    let mut held = held_connections(&app, &from).await;
     for _ in 0..3 {
         let mut extra = connect_from("127.0.2.1", app.addr).await;
         let got = read_until_closed(&mut extra, 10).await.expect("refused at once");
@@ -272,7 +280,7 @@ async fn the_global_connection_cap_refuses_the_newest_and_keeps_accepting() {
     }
     assert!(app.connections_refused() >= 3);
     held.clear();
-    eventually(10, || async { (app.open_connections() == 0).then_some(()) }).await;
+    until_open_connections(&app, 0).await;
     assert!(healthz_from("127.0.2.1", app.addr).await.starts_with("HTTP/1.1 200"));
 }
 
@@ -366,6 +374,15 @@ async fn the_data_dir_and_database_are_private_to_their_owner() {
 // ---------------------------------------------------------------------------
 // Redis blips.
 
+/// A node with a key, on Redis reached through a proxy the test can cut:
+/// (proxy, node, the key's secret).
+async fn on_cuttable_redis() -> (TcpProxy, TestApp, String) {
+    let proxy = redis_proxy().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
+    (proxy, app, key)
+}
+
 /// 200s among `n` sequential `GET /v1/me`.
 async fn successes(app: &TestApp, key: &str, n: usize) -> usize {
     let mut ok = 0;
@@ -380,9 +397,7 @@ async fn successes(app: &TestApp, key: &str, n: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
-    let proxy = redis_proxy().await;
-    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
-        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
+    let (proxy, app, key) = on_cuttable_redis().await;
     assert_eq!(successes(&app, &key, 1).await, 1);
     assert!(app.redis_stats().unwrap().up);
 
@@ -401,9 +416,7 @@ async fn after_a_one_second_redis_blip_a_300_per_minute_key_gets_exactly_300() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis (KEYWARD_TEST_REDIS_URL)"]
 async fn a_known_dead_redis_costs_requests_nothing_and_is_left_as_soon_as_it_answers() {
-    let proxy = redis_proxy().await;
-    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
-        TestApp::builder().redis_via(&proxy).with_key().spawn().await;
+    let (proxy, app, key) = on_cuttable_redis().await;
     proxy.cut();
     // Noticed without any request (the watcher PINGs).
     eventually(10, || async { (!app.redis_stats().unwrap().up).then_some(()) }).await;
