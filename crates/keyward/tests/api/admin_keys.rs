@@ -7,15 +7,9 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn a_new_key_is_shown_once_then_only_masked() {
     let AppWithAdmin { app: _app, workspace_id: ws, admin } = TestApp::builder().with_admin().spawn().await;
-    let res = admin
-        .request(reqwest::Method::POST, &format!("/api/workspaces/{ws}/api-keys"))
-        .json(&json!({ "name": "  Zapier — onboarding study  " }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    let created: Value = res.json().await.unwrap();
+    let created = admin
+        .post_secret(&format!("/api/workspaces/{ws}/api-keys"), json!({ "name": "  Zapier — onboarding study  " }))
+        .await;
     let secret = created["key"].as_str().unwrap().to_string();
     assert_eq!(secret.len(), 46);
     assert!(secret.starts_with("ue_live_"));
@@ -245,12 +239,7 @@ async fn last_used_time_and_ip_are_recorded_without_a_write_per_request() {
     let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret, .. } } =
         TestApp::builder().with_key().spawn().await;
     assert_eq!(app.v1_get("/v1/me", &secret).await.0, StatusCode::OK);
-    let key = eventually(15, || async {
-        let (_, list) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
-        let k = list["data"][0].clone();
-        k["last_used_at"].is_string().then_some(k)
-    })
-    .await;
+    let key = admin.first_key_with(&ws, "last_used_at").await;
     assert_eq!(key["last_used_ip"], "127.0.0.1");
 }
 

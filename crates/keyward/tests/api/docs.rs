@@ -8,7 +8,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use keyward_web::docs::DOC_PAGES;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use strum::IntoEnumIterator;
@@ -154,7 +154,7 @@ async fn problem_types_link_to_this_servers_errors_page() {
 #[tokio::test]
 async fn the_reference_has_every_operation_of_the_served_openapi_document() {
     let app = TestApp::spawn().await;
-    let doc: Value = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc = app.openapi_doc().await;
     let html = page(&app, "/docs/reference").await;
     let mut n = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -74,12 +74,33 @@ impl Session {
         body(self.request(Method::POST, path).json(&v).send().await.unwrap()).await
     }
 
+    /// `POST path` with the JSON body `v` for something that holds a secret
+    /// shown once (a new or rolled key): asserts a 201 that no cache may keep
+    /// (`Cache-Control: no-store`) and returns the body.
+    pub async fn post_secret(&self, path: &str, v: Value) -> Value {
+        let res = self.request(Method::POST, path).json(&v).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        res.json().await.unwrap()
+    }
+
     pub async fn put(&self, path: &str, v: Value) -> (StatusCode, Value) {
         body(self.request(Method::PUT, path).json(&v).send().await.unwrap()).await
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         body(self.request(Method::DELETE, path).send().await.unwrap()).await
+    }
+
+    /// The first key of `ws`'s list once its `field` (a last-used time or
+    /// address, which are written in the background) is set; polls for 15 s.
+    pub async fn first_key_with(&self, ws: &str, field: &str) -> Value {
+        eventually(15, || async {
+            let (_, list) = self.get(&format!("/api/workspaces/{ws}/api-keys")).await;
+            let k = list["data"][0].clone();
+            k[field].is_string().then_some(k)
+        })
+        .await
     }
 
     /// The HTML of the API Keys page of `ws`.
@@ -447,6 +468,14 @@ impl TestApp {
     /// `POST path` on `/v1` with `key` and the JSON body `v`.
     pub async fn v1_post(&self, path: &str, key: &str, v: Value) -> (StatusCode, Value) {
         body(self.v1(Method::POST, path, key).json(&v).send().await.unwrap()).await
+    }
+
+    /// `GET /v1/openapi.json` (no key), asserting a 200 JSON answer: the document.
+    pub async fn openapi_doc(&self) -> Value {
+        let res = self.http.get(self.url("/v1/openapi.json")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        res.json().await.unwrap()
     }
 
     pub async fn workspace(&self, plan: Plan) -> String {

@@ -132,15 +132,9 @@ async fn a_rolled_key_works_through_its_grace_and_is_refused_from_the_instant_it
     assert_eq!(app.v1_get("/v1/studies", old_secret).await.0, StatusCode::OK);
 
     let rolled_at = now_ms();
-    let res = admin
-        .request(Method::POST, &format!("/api/workspaces/{ws}/api-keys/{old_id}/roll"))
-        .json(&json!({ "grace_period_secs": 2 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    let new: Value = res.json().await.unwrap();
+    let new = admin
+        .post_secret(&format!("/api/workspaces/{ws}/api-keys/{old_id}/roll"), json!({ "grace_period_secs": 2 }))
+        .await;
     let new_secret = new["key"].as_str().unwrap();
     assert_ne!(new["id"], old["id"]);
     let today = &Timestamp(rolled_at).to_string()[..10];
@@ -317,21 +311,15 @@ async fn every_operation_in_the_table_refuses_a_key_without_its_scope_and_serves
     }
     // A read-only key is refused a POST with a clear message.
     let ro = create(&admin, &ws, json!({ "name": "ro", "scopes": ["studies:read", "transcripts:read"] })).await;
-    let res = app
-        .v1(Method::POST, "/v1/studies", ro["key"].as_str().unwrap())
-        .json(&json!({ "name": "x" }))
-        .send()
-        .await
-        .unwrap();
-    let (s, v) = body(res).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = app.v1_post("/v1/studies", ro["key"].as_str().unwrap(), json!({ "name": "x" })).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("insufficient_scope")), "{v}");
     assert_eq!(v["detail"], "this API key lacks the studies:write scope, which POST /v1/studies needs");
 }
 
 #[tokio::test]
 async fn the_openapi_document_names_each_operations_scope() {
     let app = TestApp::spawn().await;
-    let doc: Value = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc = app.openapi_doc().await;
     for op in operation_scopes() {
         let o = &doc["paths"][&op.path][op.method.as_str().to_lowercase()];
         let want: Vec<&str> = op.scope.map(Scope::as_str).into_iter().collect();

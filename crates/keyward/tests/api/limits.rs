@@ -152,12 +152,7 @@ async fn through_a_trusted_proxy_the_right_most_untrusted_address_is_the_client(
     let (s, _) = me_from(&app, &client_from("127.0.0.11"), &key, Some("203.0.113.9")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // The key's last-used IP is the real client's.
-    let k = eventually(15, || async {
-        let (_, list) = admin.get(&format!("/api/workspaces/{ws}/api-keys")).await;
-        let k = list["data"][0].clone();
-        k["last_used_ip"].is_string().then_some(k)
-    })
-    .await;
+    let k = admin.first_key_with(&ws, "last_used_ip").await;
     assert_eq!(k["last_used_ip"], "203.0.113.9");
 }
 

@@ -26,13 +26,6 @@ const SPEC_OPERATIONS: [(&str, &str); 14] = [
 /// Operations that need no API key (SPEC §4, §11).
 const PUBLIC_PATHS: [&str; 3] = ["/v1/openapi.json", "/v1/secret-scanning/github", "/v1/leaked-keys"];
 
-async fn fetch_doc(app: &TestApp) -> Value {
-    let res = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
-    res.json().await.unwrap()
-}
-
 fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     doc["paths"]
         .as_object()
@@ -45,7 +38,7 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn the_document_is_served_without_auth_and_is_openapi_3_1() {
     let app = TestApp::spawn().await;
-    let doc = fetch_doc(&app).await;
+    let doc = app.openapi_doc().await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["info"]["title"].is_string());
     assert_eq!(
@@ -63,7 +56,7 @@ async fn the_document_is_served_without_auth_and_is_openapi_3_1() {
 #[tokio::test]
 async fn the_document_lists_exactly_the_spec_operations() {
     let app = TestApp::spawn().await;
-    let doc = fetch_doc(&app).await;
+    let doc = app.openapi_doc().await;
     let want: BTreeSet<_> = SPEC_OPERATIONS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(operations(&doc), want);
 }
@@ -74,7 +67,7 @@ async fn the_document_lists_exactly_the_spec_operations() {
 #[tokio::test]
 async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
     let AppWithKey { app, key, .. } = TestApp::builder().with_key().spawn().await;
-    let doc = fetch_doc(&app).await;
+    let doc = app.openapi_doc().await;
     let documented = operations(&doc);
     let paths: BTreeSet<String> = documented.iter().map(|(_, p)| p.clone()).collect();
     let made_up = keyward_core::ids::new_id("std");
@@ -107,7 +100,7 @@ async fn every_documented_route_is_served_and_nothing_else_on_those_paths() {
 #[tokio::test]
 async fn every_operation_documents_its_security_errors_and_headers() {
     let app = TestApp::spawn().await;
-    let doc = fetch_doc(&app).await;
+    let doc = app.openapi_doc().await;
     for (method, path) in operations(&doc) {
         let op = &doc["paths"][&path][method.to_lowercase()];
         let responses = op["responses"].as_object().unwrap();
@@ -179,7 +172,7 @@ async fn every_operation_documents_its_security_errors_and_headers() {
 #[tokio::test]
 async fn the_documented_list_parameters_match_the_server() {
     let app = TestApp::spawn().await;
-    let doc = fetch_doc(&app).await;
+    let doc = app.openapi_doc().await;
     let params = doc["paths"]["/v1/transcripts"]["get"]["parameters"].as_array().unwrap();
     let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
     assert_eq!(limit["schema"]["minimum"], 1);
