@@ -58,9 +58,9 @@ async fn admin_hooks(admin: &crate::helpers::Session, ws: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_post_with_the_resource_as_get_returns_it_arrives_within_a_second() {
-    let app = hooks_app().await;
+    let AppWithKey { app, key: NewKey { secret: key, .. }, .. } =
+        TestApp::builder().config(open).with_key().spawn().await;
     let rx = Receiver::start().await;
-    let AdminWithKey { key: NewKey { secret: key, .. }, .. } = app.add_admin_with_key(Plan::Pro).await;
     let study_hook = subscribe(&app, &key, &rx.url("/studies"), "study.created").await;
     let trn_hook = subscribe(&app, &key, &rx.url("/transcripts"), "transcript.created").await;
     let secret = study_hook["secret"].as_str().unwrap();
@@ -134,10 +134,9 @@ async fn a_node_started_with_webhooks_deliver_false_writes_events_that_a_deliver
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_with_the_same_webhook_id_and_shown_to_admins_and_410_deletes_the_hook() {
-    let app = hooks_app().await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        TestApp::builder().config(open).with_key().spawn().await;
     let rx = Receiver::start().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
     let hook = subscribe(&app, &key, &rx.url("/flaky"), "study.created").await;
     rx.answer(&[500, 503]);
     app.v1(Method::POST, "/v1/studies", &key).json(&json!({ "name": "A" })).send().await.unwrap();
@@ -219,10 +218,9 @@ async fn a_hook_whose_last_five_events_were_given_up_is_disabled_and_admins_are_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_the_creating_key_disables_its_hooks_and_nothing_more_reaches_them() {
-    let app = hooks_app().await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: kid, secret: key } } =
+        TestApp::builder().config(open).with_key().spawn().await;
     let rx = Receiver::start().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: kid, secret: key } } =
-        app.add_admin_with_key(Plan::Pro).await;
     let NewKey { secret: key2, .. } = admin.new_key(&ws, "second").await;
     let doomed = subscribe(&app, &key, &rx.url("/doomed"), "study.created").await;
     subscribe(&app, &key2, &rx.url("/alive"), "study.created").await;
@@ -237,9 +235,8 @@ async fn revoking_the_creating_key_disables_its_hooks_and_nothing_more_reaches_t
 
 #[tokio::test]
 async fn another_workspaces_hooks_answer_404_everywhere() {
-    let app = hooks_app().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        TestApp::builder().config(open).with_key().spawn().await;
     let AdminWithKey { workspace_id: ws2, admin: admin2, key: NewKey { secret: key2, .. } } =
         app.add_admin_with_key(Plan::Pro).await;
     let hook = subscribe(&app, &key, "http://127.0.0.1:9/x", "study.created").await;
@@ -417,9 +414,9 @@ async fn an_admin_key_event_hook_receives_the_key_object_without_the_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_free_plan_nothing_is_delivered() {
-    let app = hooks_app().await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: kid, .. } } =
+        TestApp::builder().config(open).with_key().spawn().await;
     let rx = Receiver::start().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: kid, .. } } = app.add_admin_with_key(Plan::Pro).await;
     let (s, _) = admin
         .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/free"), "event": "key.revoked" }))
         .await;
@@ -463,9 +460,8 @@ fn start_binary(config: &keyward::config::ServeArgs) -> (std::process::Child, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_pending_when_the_process_is_killed_is_delivered_after_restart() {
-    let app = hooks_app().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        TestApp::builder().config(open).with_key().spawn().await;
     // A port with nothing listening yet: every attempt fails to connect.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -594,7 +590,7 @@ async fn a_database_dump_reveals_no_hook_secret_and_postgres_needs_the_master_ke
 #[tokio::test]
 async fn the_openapi_document_describes_the_hook_operations() {
     let app = TestApp::spawn().await;
-    let doc: Value = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc = app.openapi_doc().await;
     let schemas = &doc["components"]["schemas"];
     let create = &schemas["CreateHook"];
     assert_eq!(create["properties"]["event"]["enum"], json!(["study.created", "transcript.created"]), "{create}");
@@ -613,10 +609,9 @@ async fn the_openapi_document_describes_the_hook_operations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_a_key_moves_its_hooks_to_the_successor_and_announces_key_rolled() {
-    let app = hooks_app().await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: kid, secret: key } } =
+        TestApp::builder().config(open).with_key().spawn().await;
     let rx = Receiver::start().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: kid, secret: key } } =
-        app.add_admin_with_key(Plan::Pro).await;
     let (s, rolled_hook) = admin
         .post(&format!("/api/workspaces/{ws}/hooks"), json!({ "target_url": rx.url("/rolled"), "event": "key.rolled" }))
         .await;

@@ -27,9 +27,8 @@ async fn usage_when(admin: &Session, ws: &str, query: &str, n: u64) -> Value {
 
 #[tokio::test]
 async fn a_mixed_burst_is_counted_exactly_by_status_code_and_endpoint_template() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: a_id, secret: a } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: a_id, secret: a } } =
+        TestApp::builder().with_key().spawn().await;
     let NewKey { id: b_id, secret: b } = admin.new_key(&ws, "second").await;
     app.store.set_rate_limit(&keyward_core::WorkspaceId::new(&*ws), Some(5)).await.unwrap();
 
@@ -107,9 +106,8 @@ async fn a_mixed_burst_is_counted_exactly_by_status_code_and_endpoint_template()
 
 #[tokio::test]
 async fn recent_holds_the_newest_20_newest_first() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        TestApp::builder().with_key().spawn().await;
     for i in 0..25 {
         app.v1_get(&format!("/v1/studies/std_01ARZ3NDEKTSV4RRFFQ69G5F{i:02}"), &key).await;
     }
@@ -127,9 +125,8 @@ async fn recent_holds_the_newest_20_newest_first() {
 
 #[tokio::test]
 async fn api_usage_is_for_admins_of_the_workspace_only() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        TestApp::builder().with_key().spawn().await;
     let AdminWithKey { workspace_id: other_ws, admin: other_admin, key: NewKey { id: other_key, .. } } =
         app.add_admin_with_key(Plan::Pro).await;
     let path = format!("/api/workspaces/{ws}/api-usage");
@@ -164,9 +161,8 @@ async fn api_usage_is_for_admins_of_the_workspace_only() {
 
 #[tokio::test]
 async fn every_answered_request_is_recorded_across_a_graceful_restart() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
-        app.add_admin_with_key(Plan::Enterprise).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { secret: key, .. } } =
+        TestApp::builder().plan(Plan::Enterprise).with_key().spawn().await;
     const N: usize = 400;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..N {
@@ -192,9 +188,8 @@ async fn every_answered_request_is_recorded_across_a_graceful_restart() {
 
 #[tokio::test]
 async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_younger_ones() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        TestApp::builder().with_key().spawn().await;
     const DAY: i64 = 86_400_000;
     let now = keyward::store::now_ms();
     let batch = vec![usage_record(&ws, &key_id, now - 91 * DAY), usage_record(&ws, &key_id, now - 89 * DAY)];
@@ -218,9 +213,8 @@ async fn retention_deletes_records_and_rollups_older_than_90_days_and_keeps_youn
 
 #[tokio::test]
 async fn rollups_are_exact_whoever_brings_them_up_to_date() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        TestApp::builder().with_key().spawn().await;
     let now = keyward::store::now_ms();
     let batch: Vec<UsageRecord> = (0..5).map(|i| usage_record(&ws, &key_id, now + i)).collect();
     writer::write_batch(&app.store, &batch).await.unwrap();
@@ -274,8 +268,8 @@ async fn a_keys_newest_requests_are_found_however_old_and_sparse() {
     // SQLite keeps no per-key index on the log: a key's newest requests are
     // read hour by hour where its rollup says it made requests.
     const HOUR: i64 = 3_600_000;
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: a, .. } } = app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: a, .. } } =
+        TestApp::builder().with_key().spawn().await;
     let NewKey { id: busy, .. } = admin.new_key(&ws, "busy").await;
     let NewKey { id: idle, .. } = admin.new_key(&ws, "idle").await;
     let now = keyward::store::now_ms();
@@ -304,9 +298,8 @@ async fn a_keys_newest_requests_are_found_however_old_and_sparse() {
 
 #[tokio::test]
 async fn retention_works_in_bounded_batches() {
-    let app = TestApp::spawn().await;
-    let AdminWithKey { workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
-        app.add_admin_with_key(Plan::Pro).await;
+    let AppWithKey { app, workspace_id: ws, admin, key: NewKey { id: key_id, .. } } =
+        TestApp::builder().with_key().spawn().await;
     let now = keyward::store::now_ms();
     let old = (now - 100 * 86_400_000) / 3_600_000 * 3_600_000;
     // 12 000 old records over 3 hours (more than two delete batches), one fresh.
