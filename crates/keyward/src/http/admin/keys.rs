@@ -1,7 +1,8 @@
 //! `/api/workspaces/{ws}/api-keys` (SPEC §5): list, create and revoke keys,
 //! set their allowlists; and the workspace's audit log.
 
-use super::access::require_admin;
+use super::access::{require_admin, WorkspaceAdmin};
+use super::List;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ListParams;
 use crate::http::json::ApiJson;
@@ -29,18 +30,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/workspaces/{ws}/audit-log", get(audit_log))
 }
 
-#[derive(Serialize)]
-struct List<T> {
-    data: Vec<T>,
-}
-
-async fn list_keys(
-    State(state): State<AppState>,
-    session: AdminSession,
-    Path(ws): Path<WorkspaceId>,
-) -> ApiResult<Json<List<KeyObject>>> {
-    require_admin(&state, &session, &ws).await?;
-    Ok(Json(List { data: state.store.list_keys(&ws).await? }))
+async fn list_keys(State(state): State<AppState>, admin: WorkspaceAdmin) -> ApiResult<Json<List<KeyObject>>> {
+    Ok(Json(List { data: state.store.list_keys(&admin.path).await? }))
 }
 
 #[derive(Deserialize)]
@@ -86,15 +77,14 @@ async fn create_key(
 
 async fn revoke_key(
     State(state): State<AppState>,
-    session: AdminSession,
-    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
+    admin: WorkspaceAdmin<(WorkspaceId, KeyId)>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&state, &session, &ws).await?;
+    let ((ws, id), session) = (&admin.path, &admin.session);
     state
         .store
         .revoke_key(
-            &ws,
-            &id,
+            ws,
+            id,
             Revoker::User { id: &session.user_id, email: &session.email },
             RevokeReason::Manual,
             json!({}),
