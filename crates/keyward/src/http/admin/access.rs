@@ -20,6 +20,16 @@ pub async fn require_admin(state: &AppState, session: &AdminSession, ws: &Worksp
     Ok(m)
 }
 
+/// [`require_admin`], on a paid plan: what creating a key or a hook needs
+/// (403 `plan_required` on the free plan).
+pub async fn require_api_admin(state: &AppState, session: &AdminSession, ws: &WorkspaceId) -> ApiResult<()> {
+    let m = require_admin(state, session, ws).await?;
+    if !m.workspace.plan.has_api_access() {
+        return Err(ApiError::PlanRequired);
+    }
+    Ok(())
+}
+
 /// A route path that starts with `{ws}`: the workspace alone, or with the
 /// id of something in it.
 pub trait WorkspacePath {

@@ -2,9 +2,9 @@
 //! to key events, and see and delete every hook of the workspace (those
 //! created by keys too). Session + CSRF, admin role; a workspace the user
 //! is not a member of answers 404.
-use super::access::{require_admin, WorkspaceAdmin};
+use super::access::{require_api_admin, WorkspaceAdmin};
 use super::List;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::session::AdminSession;
 use crate::http::v1::hooks::{create_hook_response, parse_hook_input};
@@ -71,10 +71,7 @@ pub async fn create_hook(
     Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let m = require_admin(&state, &session, &ws).await?;
-    if !m.workspace.plan.has_api_access() {
-        return Err(ApiError::PlanRequired);
-    }
+    require_api_admin(&state, &session, &ws).await?;
     let (target, event) = parse_hook_input(&state, &body, |e: EventType| !e.is_resource_event())?;
     create_hook_response(&state, &ws, None, Some(&session.user_id), &target, event).await
 }

@@ -1,8 +1,9 @@
 //! `/api/workspaces/{ws}/api-keys` (SPEC §5): list, create and revoke keys,
 //! set their allowlists; and the workspace's audit log.
 
-use super::access::{require_admin, WorkspaceAdmin};
+use super::access::{require_admin, require_api_admin, WorkspaceAdmin};
 use super::List;
+use crate::http::created_with_secret;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ListParams;
 use crate::http::json::ApiJson;
@@ -10,8 +11,8 @@ use crate::http::session::AdminSession;
 use crate::state::AppState;
 use crate::store::Revoker;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use keyward_core::allowlist::Allowlist;
@@ -52,10 +53,7 @@ async fn create_key(
     Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> ApiResult<Response> {
-    let m = require_admin(&state, &session, &ws).await?;
-    if !m.workspace.plan.has_api_access() {
-        return Err(ApiError::PlanRequired);
-    }
+    require_api_admin(&state, &session, &ws).await?;
     let mut errors = Vec::new();
     let name = KeyName::parse(&body.name)
         .map_err(|e| errors.push(FieldError::new("name", e.code(), format!("name {e}"))))
@@ -69,10 +67,7 @@ async fn create_key(
         .store
         .create_key_with(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email), terms)
         .await?;
-    let body = keyward_core::api::CreatedKey { object, key: secret.expose().to_string() };
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(created_with_secret(keyward_core::api::CreatedKey { object, key: secret.expose().to_string() }))
 }
 
 async fn revoke_key(

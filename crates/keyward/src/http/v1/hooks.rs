@@ -4,6 +4,7 @@
 
 use super::openapi::{HookIdParam, HookListParams};
 use super::{page_of, Scoped};
+use crate::http::created_with_secret;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{ListParams, ResourceId};
 use crate::http::json::ApiJson;
@@ -12,7 +13,7 @@ use crate::state::AppState;
 use crate::store::{HookRecord, NewHook, StoreError};
 use crate::webhooks::{secret, EventType, HOOK_PREFIX, MAX_TARGET_URL_CHARS};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use keyward_core::api::Timestamp;
 use keyward_core::ids;
@@ -190,13 +191,10 @@ pub(crate) async fn create_hook_response(
     let sealed = master.seal(&id, &raw);
     let new = NewHook { id: &id, key_id, created_by, target_url, event, secret_sealed: &sealed };
     let hook = state.store.create_hook(workspace_id, &new).await?;
-    let body = CreatedHook { hook: HookObject::from(&hook), secret: shown };
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut res = created_with_secret(CreatedHook { hook: HookObject::from(&hook), secret: shown });
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/hooks/{id}")) {
         if key_id.is_some() {
-            h.insert(header::LOCATION, v);
+            res.headers_mut().insert(header::LOCATION, v);
         }
     }
     Ok(res)
