@@ -70,6 +70,26 @@
     box.hidden = !msg;
   }
 
+  /* Shows (or, with '', clears) a message in `box` about `input`, marking it invalid meanwhile. */
+  function inputError(input, box) {
+    return function (msg) {
+      showError(box, msg);
+      if (msg) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+    };
+  }
+
+  /* The start of a dialog form's submit: the trimmed value of its required
+   * `input`, with the form's alert `formErr` cleared; null when the dialog is
+   * busy or the input is empty (then `missing` is shown at it). */
+  function requiredInput(e, dlg, formErr, input, fieldError, missing) {
+    e.preventDefault();
+    if (dlg.busy) return null;
+    var value = input.value.trim();
+    showError(formErr, '');
+    if (!value) { fieldError(missing); input.focus(); return null; }
+    return value;
+  }
+
   /* ------------------------------------------------------------- API */
 
   function loginUrl() {
@@ -120,6 +140,11 @@
     else msg = p.detail || p.title || ('Something went wrong (HTTP ' + p.status + '). Try again.');
     if (p.request_id) msg += ' (Request ID: ' + p.request_id + ')';
     return msg;
+  }
+
+  /* A request's failure handler that shows its problem in the dialog's alert `errEl`. */
+  function showProblem(errEl) {
+    return function (p) { showError(errEl, problemMessage(p)); };
   }
 
   /* ------------------------------------------------------- dialogs */
@@ -422,10 +447,7 @@
       }
     }
 
-    function fieldError(msg) {
-      showError(nameErr, msg);
-      if (msg) name.setAttribute('aria-invalid', 'true'); else name.removeAttribute('aria-invalid');
-    }
+    var fieldError = inputError(name, nameErr);
     function reset() {
       once.reset();
       if (dup) { dup.textContent = ''; dup.hidden = true; }
@@ -444,11 +466,8 @@
     name.addEventListener('input', function () { if (!nameErr.hidden) fieldError(''); checkDuplicate(); });
 
     form.addEventListener('submit', function (e) {
-      e.preventDefault();
-      if (dlg.busy) return;
-      var value = name.value.trim();
-      showError(formErr, '');
-      if (!value) { fieldError('Enter a name for the key.'); name.focus(); return; }
+      var value = requiredInput(e, dlg, formErr, name, fieldError, 'Enter a name for the key.');
+      if (value === null) return;
       if (Array.from(value).length > 100) { fieldError('Use at most 100 characters.'); name.focus(); return; }
       fieldError('');
       var body = lifecycleBody();
@@ -585,9 +604,7 @@
           : '“' + oldName + '” keeps working until the grace period ends. Watch its requests fall in the table.';
         dlg.opener = { el: null, keyId: created.id, cls: 'rotate-key' };
         once.show(created);
-      }, function (p) {
-        showError(err, problemMessage(p));
-      });
+      }, showProblem(err));
     });
   }
 
@@ -615,9 +632,7 @@
         showRow(id);
         toast('Key “' + name + '” revoked. Requests using it now get 401.');
         refresh();
-      }, function (p) {
-        showError(err, problemMessage(p));
-      });
+      }, showProblem(err));
     });
   }
 
@@ -717,10 +732,7 @@
     var form = $('#create-hook-form'), step2 = $('#created-hook-step');
     var url = $('#hook-url'), urlErr = $('#hook-url-error'), formErr = $('#create-hook-error');
     var event = $('#hook-event'), submit = $('#create-hook-submit'), secret = $('#new-hook-secret');
-    function fieldError(msg) {
-      showError(urlErr, msg);
-      if (msg) url.setAttribute('aria-invalid', 'true'); else url.removeAttribute('aria-invalid');
-    }
+    var fieldError = inputError(url, urlErr);
     function reset() {
       secret.value = '';
       step2.hidden = true;
@@ -733,11 +745,8 @@
     btn.addEventListener('click', function () { reset(); openDialog(dlg, btn, url); });
     window.addEventListener('pagehide', function () { reset(); if (dlg.open) { dlg.opener = null; dlg.close(); } });
     form.addEventListener('submit', function (e) {
-      e.preventDefault();
-      if (dlg.busy) return;
-      var value = url.value.trim();
-      showError(formErr, '');
-      if (!value) { fieldError('Enter the URL to send events to.'); url.focus(); return; }
+      var value = requiredInput(e, dlg, formErr, url, fieldError, 'Enter the URL to send events to.');
+      if (value === null) return;
       fieldError('');
       setBusy(dlg, true, submit, 'Adding…');
       api('POST', hooksUrl(), { target_url: value, event: event.value }).then(function (created) {

@@ -3,7 +3,7 @@
 //! `GET /settings/api-keys/audit-rows?workspace=WS&starting_after=ID`).
 //! Support's CLI actions show as "Support", automatic ones as "System".
 
-use crate::layout::{thead, time_ago};
+use crate::layout::{card_head, thead, time_ago};
 use keyward_core::api::{AuditEntry, KeyObject};
 use maud::{html, Markup};
 
@@ -96,16 +96,11 @@ pub fn render_rows(entries: &[AuditEntry], has_more: bool, keys: &[KeyObject], n
 pub fn section(view: &AuditView<'_>, keys: &[KeyObject], now_ms: i64) -> Markup {
     html! {
         section.card #audit-log aria-labelledby="audit-heading" data-page-size=(PAGE_SIZE) {
-            div.card-head {
-                div {
-                    h2 #audit-heading { "Audit log" }
-                    p.muted {
-                        "Who generated, revoked or restricted which key, newest first. "
-                        "“Support” is User Evaluation support acting for you; “System” is keyward itself "
-                        "(automatic revocation)."
-                    }
-                }
-            }
+            (card_head("audit-heading", "Audit log", None, html! {
+                "Who generated, revoked or restricted which key, newest first. "
+                "“Support” is User Evaluation support acting for you; “System” is keyward itself "
+                "(automatic revocation)."
+            }, html! {}))
             @if view.entries.is_empty() {
                 div.empty.empty-sm #audit-empty { p.empty-title { "Nothing yet" } p.muted { "Key changes will be listed here." } }
             } @else {

@@ -3,7 +3,7 @@
 //! key-event hooks) with its last attempt, a delete button, and a form to
 //! subscribe the workspace to a key event (the secret is shown once, by
 //! `app.js`, in the dialog that created it).
-use crate::layout::{dialog_foot, dialog_head, icon, shown_once, thead, time_ago, time_date};
+use crate::layout::{card_head, dialog_head, field, form_step, icon, secret_step, thead, time_ago, time_date};
 use keyward_core::api::Timestamp;
 use maud::{html, Markup};
 
@@ -34,21 +34,17 @@ pub struct HookRow {
 pub(crate) fn section(hooks: &[HookRow], now_ms: i64, can_add: bool) -> Markup {
     html! {
         section.card #hooks-section aria-labelledby="hooks-heading" {
-            div.card-head {
-                div {
-                    h2 #hooks-heading { "Webhooks" span.count { (hooks.len()) } }
-                    p.muted {
-                        "Signed POSTs to your URLs when something happens: Zapier's triggers subscribe here with "
-                        "their key, and admins can be told about key events. "
-                        a href="/docs/webhooks" { "How to verify a delivery" }
-                    }
-                }
+            (card_head("hooks-heading", "Webhooks", Some(hooks.len()), html! {
+                "Signed POSTs to your URLs when something happens: Zapier's triggers subscribe here with "
+                "their key, and admins can be told about key events. "
+                a href="/docs/webhooks" { "How to verify a delivery" }
+            }, html! {
                 @if can_add {
                     button #add-hook .btn.btn-secondary type="button" aria-haspopup="dialog" {
                         (icon("plus")) span { "Add key-event webhook" }
                     }
                 }
-            }
+            }))
             div.table-wrap role="region" aria-labelledby="hooks-heading" tabindex="0" {
                 table #hooks-table .table.hooks-table {
                     caption.sr-only { "Webhooks of this workspace" }
@@ -126,40 +122,27 @@ pub(crate) fn dialog() -> Markup {
     html! {
         dialog #hook-dialog .dialog aria-labelledby="hook-title" {
             (dialog_head("hook-title", "Add key-event webhook"))
-            form #create-hook-form .dialog-step novalidate {
-                div.dialog-body {
-                    div.field {
-                        label for="hook-url" { "Target URL" }
-                        input #hook-url type="url" name="target_url" maxlength="2048" required autocomplete="off"
-                            aria-describedby="hook-url-hint hook-url-error";
-                        p #hook-url-hint .hint { "An HTTPS URL of yours that answers 2xx within 15 seconds." }
-                        p #hook-url-error .field-error hidden {}
-                    }
-                    div.field {
-                        label for="hook-event" { "Event" }
-                        select #hook-event name="event" {
-                            @for e in KEY_EVENTS { option value=(e) { (e) } }
-                        }
-                    }
-                    div #create-hook-error .alert.alert-danger role="alert" hidden {}
-                }
-                (dialog_foot(html! { button #create-hook-submit .btn.btn-primary type="submit" { "Add webhook" } }))
-            }
-            div #created-hook-step .dialog-step hidden {
-                div.dialog-body {
-                    (shown_once("new-hook-warning", "This signing secret will not be shown again."))
-                    div.field {
-                        label for="new-hook-secret" { "Signing secret" }
-                        div.secret-row {
-                            input #new-hook-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
-                                aria-describedby="new-hook-warning";
-                        }
+            (form_step("create-hook-form", html! {
+                (field("hook-url", "Target URL", html! {
+                    input #hook-url type="url" name="target_url" maxlength="2048" required autocomplete="off"
+                        aria-describedby="hook-url-hint hook-url-error";
+                }, "An HTTPS URL of yours that answers 2xx within 15 seconds.", html! {}))
+                div.field {
+                    label for="hook-event" { "Event" }
+                    select #hook-event name="event" {
+                        @for e in KEY_EVENTS { option value=(e) { (e) } }
                     }
                 }
-                div.dialog-foot {
-                    button.btn.btn-primary type="button" data-close { "Done" }
+            }, "create-hook-error", html! {
+                button #create-hook-submit .btn.btn-primary type="submit" { "Add webhook" }
+            }))
+            (secret_step("created-hook-step", ("new-hook-warning", "This signing secret will not be shown again."), html! {
+                label for="new-hook-secret" { "Signing secret" }
+                div.secret-row {
+                    input #new-hook-secret .mono type="text" readonly autocomplete="off" spellcheck="false"
+                        aria-describedby="new-hook-warning";
                 }
-            }
+            }, html! {}, None))
         }
     }
 }

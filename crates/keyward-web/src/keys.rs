@@ -186,15 +186,10 @@ fn manage(
         }
         (tips())
         section.card #keys-section aria-labelledby="keys-heading" {
-            div.card-head {
-                div {
-                    h2 #keys-heading { "Keys" span.count { (keys.len()) } }
-                    p.muted {
-                        "After creation only the last four characters are shown: we store just a SHA-256 hash "
-                        "of each key and can't recover it. Lost a key? Generate a new one and revoke the old."
-                    }
-                }
-            }
+            (layout::card_head("keys-heading", "Keys", Some(keys.len()), html! {
+                "After creation only the last four characters are shown: we store just a SHA-256 hash "
+                "of each key and can't recover it. Lost a key? Generate a new one and revoke the old."
+            }, html! {}))
             noscript {
                 p.alert.alert-warning { "Generating, revoking and editing keys needs JavaScript." }
             }

@@ -155,6 +155,73 @@ pub(crate) fn dialog_foot(action: Markup) -> Markup {
     }
 }
 
+/// A form field: its label, the `input` (`id`, described by `{id}-hint` and
+/// `{id}-error`), the hint, the error `app.js` fills, then `more`.
+pub(crate) fn field(id: &str, label: &str, input: Markup, hint: &str, more: Markup) -> Markup {
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            (input)
+            p.hint id=(format!("{id}-hint")) { (hint) }
+            p.field-error id=(format!("{id}-error")) hidden {}
+            (more)
+        }
+    }
+}
+
+/// A dialog's form step: `body`, the alert `app.js` fills when the request
+/// fails (`error_id`), then Cancel and the submit `action`.
+pub(crate) fn form_step(form_id: &str, body: Markup, error_id: &str, action: Markup) -> Markup {
+    html! {
+        form.dialog-step id=(form_id) novalidate {
+            div.dialog-body {
+                (body)
+                div.alert.alert-danger id=(error_id) role="alert" hidden {}
+            }
+            (dialog_foot(action))
+        }
+    }
+}
+
+/// The step that shows a new secret once (hidden until `app.js` fills it):
+/// the [`shown_once`] warning (`warning_id`), the secret's `field`, then
+/// `more`, and Done (`done_id` for the one `app.js` looks up).
+pub(crate) fn secret_step(
+    step_id: &str,
+    (warning_id, warning): (&str, &str),
+    field: Markup,
+    more: Markup,
+    done_id: Option<&str>,
+) -> Markup {
+    html! {
+        div.dialog-step id=(step_id) hidden {
+            div.dialog-body {
+                (shown_once(warning_id, warning))
+                div.field { (field) }
+                (more)
+            }
+            div.dialog-foot {
+                button.btn.btn-primary id=[done_id] type="button" data-close { "Done" }
+            }
+        }
+    }
+}
+
+/// A section card's head: its `h2` (`heading_id`, which the section is
+/// labelled by) with the number of items when given, the `intro` under it,
+/// and `actions` beside them.
+pub(crate) fn card_head(heading_id: &str, title: &str, count: Option<usize>, intro: Markup, actions: Markup) -> Markup {
+    html! {
+        div.card-head {
+            div {
+                h2 id=(heading_id) { (title) @if let Some(n) = count { span.count { (n) } } }
+                p.muted { (intro) }
+            }
+            (actions)
+        }
+    }
+}
+
 /// The top bar: brand, workspace switcher, user, log out; then the breadcrumb.
 pub fn topbar(p: &ApiKeysPage<'_>) -> Markup {
     html! {

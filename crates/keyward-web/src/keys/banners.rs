@@ -80,14 +80,8 @@ pub(super) fn lifecycle_banners(keys: &[KeyObject], now_ms: i64) -> Markup {
                     "expiring-banner",
                     &expiring_title,
                     "Rotate them before then: the new key keeps the scopes and allowed IPs, and the old one keeps working during the grace period.",
-                    html! {
-                        @for k in &expiring {
-                            li {
-                                strong { (k.name) } " "
-                                @if let Some(t) = k.expires_at { "expires " (time_ago_future(t)) }
-                            }
-                        }
-                    },
+                    &expiring,
+                    |k| html! { @if let Some(t) = k.expires_at { "expires " (time_ago_future(t)) } },
                 ))
             }
             @if !orphaned.is_empty() {
@@ -95,15 +89,11 @@ pub(super) fn lifecycle_banners(keys: &[KeyObject], now_ms: i64) -> Markup {
                     "departed-banner",
                     &orphaned_title,
                     "Keys belong to the workspace and keep working after their creator leaves. Revoke the ones nobody needs.",
-                    html! {
-                        @for k in &orphaned {
-                            li {
-                                strong { (k.name) } " "
-                                span.muted { "by " (k.created_by.email) } " "
-                                button.btn.btn-secondary.btn-xs.revoke-key type="button" data-key-id=(k.id)
-                                    aria-label=(format!("Revoke key {}", k.name)) aria-haspopup="dialog" { "Revoke" }
-                            }
-                        }
+                    &orphaned,
+                    |k| html! {
+                        span.muted { "by " (k.created_by.email) } " "
+                        button.btn.btn-secondary.btn-xs.revoke-key type="button" data-key-id=(k.id)
+                            aria-label=(format!("Revoke key {}", k.name)) aria-haspopup="dialog" { "Revoke" }
                     },
                 ))
             }
@@ -111,15 +101,26 @@ pub(super) fn lifecycle_banners(keys: &[KeyObject], now_ms: i64) -> Markup {
     }
 }
 
-/// A warning banner about some keys: `title`, `text`, then the keys (`items`, `li`s).
-fn attention_banner(id: &str, title: &str, text: &str, items: Markup) -> Markup {
+/// A warning banner about some keys: `title`, `text`, then the keys, each
+/// by name followed by what `about` says of it.
+fn attention_banner(
+    id: &str,
+    title: &str,
+    text: &str,
+    keys: &[&KeyObject],
+    about: impl Fn(&KeyObject) -> Markup,
+) -> Markup {
     html! {
         div.banner.banner-warning id=(id) role="note" {
             span.alert-icon { (icon("alert")) }
             div.banner-body {
                 p.banner-title { (title) }
                 p { (text) }
-                ul.banner-keys { (items) }
+                ul.banner-keys {
+                    @for k in keys {
+                        li { strong { (k.name) } " " (about(k)) }
+                    }
+                }
             }
         }
     }

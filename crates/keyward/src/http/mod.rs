@@ -131,6 +131,14 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     out
 }
 
+/// A 201 whose body holds a secret shown only this once (a new key or a
+/// hook's signing secret): `Cache-Control: no-store`, so no cache keeps it.
+pub fn created_with_secret(body: impl serde::Serialize) -> Response {
+    let mut res = (StatusCode::CREATED, axum::Json(body)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 /// Headers for HTML responses: a strict CSP and friends.
 pub fn html_security_headers(res: &mut Response) {
     let h = res.headers_mut();

@@ -33,34 +33,42 @@ fn html(body: String) -> Response {
     res
 }
 
+/// An HTML fragment for `app.js`: never cached (it shows one moment's state).
+fn fragment(body: String) -> Response {
+    let mut res = html(body);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 #[derive(Deserialize)]
 struct LoginQuery {
     next: Option<String>,
 }
 
-async fn login_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
-) -> ApiResult<Response> {
-    if session::load(&state, &headers).await?.is_some() {
+async fn login_page(Query(q): Query<LoginQuery>, session: Option<AdminSession>) -> ApiResult<Response> {
+    if session.is_some() {
         return Ok(Redirect::to(keyward_web::API_KEYS_PATH).into_response());
     }
     Ok(html(keyward_web::render_login(&LoginPage { error: None, email: None, next: q.next.as_deref() })))
 }
 
+/// The query of the page and of its fragments: the workspace (the first
+/// of the user's when the page is not given one), the usage filter of the
+/// page, and the cursor of the audit rows. Each reads what it needs.
 #[derive(Deserialize)]
 struct PageQuery {
-    workspace: Option<String>,
+    workspace: Option<WorkspaceId>,
     key_id: Option<String>,
+    starting_after: Option<String>,
 }
 
 async fn api_keys_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
+    session: Option<AdminSession>,
 ) -> ApiResult<Response> {
-    let Some(session) = session::load(&state, &headers).await? else {
+    let Some(session) = session else {
         return Ok(Redirect::to("/login?next=/settings/api-keys").into_response());
     };
     // `--public-url`, else the address the browser used.
@@ -139,11 +147,6 @@ async fn render_page(
     })))
 }
 
-#[derive(Deserialize)]
-struct RowQuery {
-    workspace: Option<WorkspaceId>,
-}
-
 /// `GET /settings/api-keys/rows/{id}?workspace=WS`: one row of the keys
 /// table as the page renders it (an HTML fragment), for `app.js` to put in
 /// place after it creates, rotates, revokes or restricts a key, so the row's
@@ -154,7 +157,7 @@ async fn key_row(
     State(state): State<AppState>,
     session: AdminSession,
     Path(id): Path<KeyId>,
-    Query(q): Query<RowQuery>,
+    Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
     // No workspace: no such row (like another workspace's key).
     let ws = q.workspace.ok_or(ApiError::NotFound)?;
@@ -165,15 +168,7 @@ async fn key_row(
     } else {
         Vec::new()
     };
-    let mut res = html(keyward_web::render_key_row(&key, m.workspace.plan.has_api_access(), now_ms(), &leaks));
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
-}
-
-#[derive(Deserialize)]
-struct AuditRowsQuery {
-    workspace: Option<WorkspaceId>,
-    starting_after: Option<String>,
+    Ok(fragment(keyward_web::render_key_row(&key, m.workspace.plan.has_api_access(), now_ms(), &leaks)))
 }
 
 /// `GET /settings/api-keys/audit-rows?workspace=WS[&starting_after=ID]`: the
@@ -183,7 +178,7 @@ struct AuditRowsQuery {
 async fn audit_rows(
     State(state): State<AppState>,
     session: AdminSession,
-    Query(q): Query<AuditRowsQuery>,
+    Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
     let ws = q.workspace.ok_or(ApiError::NotFound)?;
     super::admin::access::require_admin(&state, &session, &ws).await?;
@@ -194,9 +189,7 @@ async fn audit_rows(
     }
     let page = state.store.audit_log(&ws, keyward_web::AUDIT_PAGE_SIZE, q.starting_after.as_deref()).await?;
     let keys = state.store.list_keys(&ws).await?;
-    let mut res = html(keyward_web::render_audit_rows(&page.data, page.has_more, &keys, now_ms()));
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(fragment(keyward_web::render_audit_rows(&page.data, page.has_more, &keys, now_ms())))
 }
 
 async fn asset(Path(path): Path<String>) -> Response {

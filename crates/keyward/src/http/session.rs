@@ -9,7 +9,7 @@ use super::extract::client_ip;
 use super::json::ApiJson;
 use crate::state::{AppState, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS};
 use crate::store::now_ms;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -90,6 +90,17 @@ impl FromRequestParts<AppState> for AdminSession {
             }
         }
         Ok(session)
+    }
+}
+
+/// `Option<AdminSession>`: the live session if the request carries one
+/// ([`load`]), for the pages, which send a signed-out browser to /login
+/// instead of answering 401. No CSRF check: pages are only read.
+impl OptionalFromRequestParts<AppState> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        load(state, &parts.headers).await
     }
 }
 

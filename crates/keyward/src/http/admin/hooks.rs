@@ -2,8 +2,9 @@
 //! to key events, and see and delete every hook of the workspace (those
 //! created by keys too). Session + CSRF, admin role; a workspace the user
 //! is not a member of answers 404.
-use super::access::require_admin;
-use crate::http::error::{ApiError, ApiResult};
+use super::access::{require_api_admin, WorkspaceAdmin};
+use super::List;
+use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::session::AdminSession;
 use crate::http::v1::hooks::{create_hook_response, parse_hook_input};
@@ -53,19 +54,9 @@ impl From<HookRecord> for AdminHook {
     }
 }
 
-#[derive(Serialize)]
-pub struct AdminHookList {
-    pub data: Vec<AdminHook>,
-}
-
 /// Every hook of the workspace, newest first.
-pub async fn list_hooks(
-    State(state): State<AppState>,
-    session: AdminSession,
-    Path(ws): Path<WorkspaceId>,
-) -> ApiResult<Json<AdminHookList>> {
-    require_admin(&state, &session, &ws).await?;
-    Ok(Json(AdminHookList { data: hooks_for(&state, &ws).await? }))
+pub async fn list_hooks(State(state): State<AppState>, admin: WorkspaceAdmin) -> ApiResult<Json<List<AdminHook>>> {
+    Ok(Json(List { data: hooks_for(&state, &admin.path).await? }))
 }
 
 /// The page's view of the same list.
@@ -80,10 +71,7 @@ pub async fn create_hook(
     Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let m = require_admin(&state, &session, &ws).await?;
-    if !m.workspace.plan.has_api_access() {
-        return Err(ApiError::PlanRequired);
-    }
+    require_api_admin(&state, &session, &ws).await?;
     let (target, event) = parse_hook_input(&state, &body, |e: EventType| !e.is_resource_event())?;
     create_hook_response(&state, &ws, None, Some(&session.user_id), &target, event).await
 }
@@ -91,11 +79,10 @@ pub async fn create_hook(
 /// Delete any hook of the workspace.
 pub async fn delete_hook(
     State(state): State<AppState>,
-    session: AdminSession,
-    Path((ws, id)): Path<(WorkspaceId, String)>,
+    admin: WorkspaceAdmin<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&state, &session, &ws).await?;
-    state.store.delete_hook(&ws, &id, false).await?;
+    let (ws, id) = &admin.path;
+    state.store.delete_hook(ws, id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,9 @@
 //! `/api/workspaces/{ws}/api-keys` (SPEC §5): list, create and revoke keys,
 //! set their allowlists; and the workspace's audit log.
 
-use super::access::require_admin;
+use super::access::{require_admin, require_api_admin, WorkspaceAdmin};
+use super::List;
+use crate::http::created_with_secret;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::ListParams;
 use crate::http::json::ApiJson;
@@ -9,8 +11,8 @@ use crate::http::session::AdminSession;
 use crate::state::AppState;
 use crate::store::Revoker;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use keyward_core::allowlist::Allowlist;
@@ -29,18 +31,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/workspaces/{ws}/audit-log", get(audit_log))
 }
 
-#[derive(Serialize)]
-struct List<T> {
-    data: Vec<T>,
-}
-
-async fn list_keys(
-    State(state): State<AppState>,
-    session: AdminSession,
-    Path(ws): Path<WorkspaceId>,
-) -> ApiResult<Json<List<KeyObject>>> {
-    require_admin(&state, &session, &ws).await?;
-    Ok(Json(List { data: state.store.list_keys(&ws).await? }))
+async fn list_keys(State(state): State<AppState>, admin: WorkspaceAdmin) -> ApiResult<Json<List<KeyObject>>> {
+    Ok(Json(List { data: state.store.list_keys(&admin.path).await? }))
 }
 
 #[derive(Deserialize)]
@@ -61,10 +53,7 @@ async fn create_key(
     Path(ws): Path<WorkspaceId>,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> ApiResult<Response> {
-    let m = require_admin(&state, &session, &ws).await?;
-    if !m.workspace.plan.has_api_access() {
-        return Err(ApiError::PlanRequired);
-    }
+    require_api_admin(&state, &session, &ws).await?;
     let mut errors = Vec::new();
     let name = KeyName::parse(&body.name)
         .map_err(|e| errors.push(FieldError::new("name", e.code(), format!("name {e}"))))
@@ -78,23 +67,19 @@ async fn create_key(
         .store
         .create_key_with(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email), terms)
         .await?;
-    let body = keyward_core::api::CreatedKey { object, key: secret.expose().to_string() };
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(created_with_secret(keyward_core::api::CreatedKey { object, key: secret.expose().to_string() }))
 }
 
 async fn revoke_key(
     State(state): State<AppState>,
-    session: AdminSession,
-    Path((ws, id)): Path<(WorkspaceId, KeyId)>,
+    admin: WorkspaceAdmin<(WorkspaceId, KeyId)>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&state, &session, &ws).await?;
+    let ((ws, id), session) = (&admin.path, &admin.session);
     state
         .store
         .revoke_key(
-            &ws,
-            &id,
+            ws,
+            id,
             Revoker::User { id: &session.user_id, email: &session.email },
             RevokeReason::Manual,
             json!({}),

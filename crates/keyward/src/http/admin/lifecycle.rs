@@ -1,6 +1,7 @@
 //! The key lifecycle in the admin API (SPEC §12): expiry and scopes at
 //! creation, and `POST /api/workspaces/{ws}/api-keys/{id}/roll`.
-use super::access::require_admin;
+use super::access::require_api_admin;
+use crate::http::created_with_secret;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::json::{is_json, parse_json};
 use crate::http::session::AdminSession;
@@ -8,9 +9,8 @@ use crate::state::AppState;
 use crate::store::{KeyTerms, Revoker, MAX_GRACE_SECS};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use keyward_core::api::CreatedKey;
 use keyward_core::{ApiKeySecret, Scopes};
 use keyward_core::{KeyId, WorkspaceId};
@@ -62,11 +62,8 @@ pub async fn roll_key(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let m = require_admin(&state, &session, &ws).await?;
     // A roll generates a key: like generating one, it needs a paid plan.
-    if !m.workspace.plan.has_api_access() {
-        return Err(ApiError::PlanRequired);
-    }
+    require_api_admin(&state, &session, &ws).await?;
     let body: RollKey = if body.iter().all(u8::is_ascii_whitespace) {
         RollKey::default()
     } else if !is_json(&headers) {
@@ -85,8 +82,5 @@ pub async fn roll_key(
     let secret = ApiKeySecret::generate();
     let by = Revoker::User { id: &session.user_id, email: &session.email };
     let rolled = state.store.roll_key(&ws, &id, grace, &secret.hash(), secret.last4(), by).await?;
-    let body = CreatedKey { object: rolled.new, key: secret.expose().to_string() };
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(created_with_secret(CreatedKey { object: rolled.new, key: secret.expose().to_string() }))
 }

@@ -14,6 +14,13 @@ pub mod usage;
 use crate::state::AppState;
 use axum::routing::{delete, get, post};
 use axum::Router;
+use serde::Serialize;
+
+/// The admin API's answer for a whole list: `{"data": [...]}`.
+#[derive(Serialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -7,36 +7,27 @@
 //! another workspace's notification. Other admins keep seeing it until they
 //! dismiss it themselves; `GET .../notifications` and the page leave out the
 //! caller's dismissed ones.
-use super::access::require_admin;
+use super::access::WorkspaceAdmin;
 use crate::http::error::ApiResult;
-use crate::http::session::AdminSession;
 use crate::state::AppState;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use keyward_core::WorkspaceId;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/workspaces/{ws}/notifications/{id}/dismissal", post(dismiss).delete(restore))
+    Router::new().route("/api/workspaces/{ws}/notifications/{id}/dismissal", post(dismissal).delete(dismissal))
 }
 
-async fn dismiss(
+/// One handler for both methods: they differ only in the flag they set.
+async fn dismissal(
+    method: Method,
     State(state): State<AppState>,
-    session: AdminSession,
-    Path((ws, id)): Path<(WorkspaceId, String)>,
+    admin: WorkspaceAdmin<(WorkspaceId, String)>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&state, &session, &ws).await?;
-    state.store.set_notification_dismissed(&ws, &id, &session.user_id, true).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn restore(
-    State(state): State<AppState>,
-    session: AdminSession,
-    Path((ws, id)): Path<(WorkspaceId, String)>,
-) -> ApiResult<StatusCode> {
-    require_admin(&state, &session, &ws).await?;
-    state.store.set_notification_dismissed(&ws, &id, &session.user_id, false).await?;
+    let (ws, id) = &admin.path;
+    let dismissed = method == Method::POST;
+    state.store.set_notification_dismissed(ws, id, &admin.session.user_id, dismissed).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 //! workspace the caller is not a member of is 404, and so is a `key_id` that
 //! is not one of this workspace's keys. Window definitions: [`crate::usage::stats`].
 use super::access::require_admin;
+use super::List;
 use crate::http::error::{ApiError, ApiResult, FieldError};
 use crate::http::session::AdminSession;
 use crate::state::AppState;
@@ -11,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use keyward_core::api::{Notification, UsageReport};
 use keyward_core::{KeyId, UserId, WorkspaceId};
-use serde::Serialize;
 use std::collections::HashMap;
 
 /// Newest notifications returned.
@@ -65,11 +65,6 @@ pub async fn notifications_for(state: &AppState, ws: &WorkspaceId, user_id: &Use
     Ok(state.store.notifications_for_user(ws, user_id, NOTIFICATIONS).await?)
 }
 
-#[derive(Serialize)]
-pub struct NotificationList {
-    pub data: Vec<Notification>,
-}
-
 /// `GET /api/workspaces/{ws}/notifications`: messages for the admins
 /// (e.g. a key was auto-revoked), newest first, the 50 newest.
 pub async fn notifications(
@@ -77,8 +72,8 @@ pub async fn notifications(
     session: AdminSession,
     Path(ws): Path<WorkspaceId>,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<NotificationList>> {
+) -> ApiResult<Json<List<Notification>>> {
     require_admin(&state, &session, &ws).await?;
     reject_unknown(&q, &[])?;
-    Ok(Json(NotificationList { data: notifications_for(&state, &ws, &session.user_id).await? }))
+    Ok(Json(List { data: notifications_for(&state, &ws, &session.user_id).await? }))
 }

@@ -2,18 +2,19 @@
 //! Also the validation and creation shared with the admins' key-event
 //! hooks (`/api/workspaces/{ws}/hooks`).
 
-use super::ApiKeyContext;
+use super::openapi::{HookIdParam, HookListParams};
+use super::{page_of, Scoped};
+use crate::http::created_with_secret;
 use crate::http::error::{ApiError, ApiResult, FieldError};
-use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
+use crate::http::extract::{ListParams, ResourceId};
 use crate::http::json::ApiJson;
 use crate::outbound::{check_url, Policy, UrlError};
 use crate::state::AppState;
 use crate::store::{HookRecord, NewHook, StoreError};
 use crate::webhooks::{secret, EventType, HOOK_PREFIX, MAX_TARGET_URL_CHARS};
-use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Json;
 use keyward_core::api::Timestamp;
 use keyward_core::ids;
 use serde::Serialize;
@@ -190,24 +191,17 @@ pub(crate) async fn create_hook_response(
     let sealed = master.seal(&id, &raw);
     let new = NewHook { id: &id, key_id, created_by, target_url, event, secret_sealed: &sealed };
     let hook = state.store.create_hook(workspace_id, &new).await?;
-    let body = CreatedHook { hook: HookObject::from(&hook), secret: shown };
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut res = created_with_secret(CreatedHook { hook: HookObject::from(&hook), secret: shown });
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/hooks/{id}")) {
         if key_id.is_some() {
-            h.insert(header::LOCATION, v);
+            res.headers_mut().insert(header::LOCATION, v);
         }
     }
     Ok(res)
 }
 
 /// Subscribe a URL to an event of this workspace.
-#[utoipa::path(
-    post,
-    path = "/v1/hooks",
-    tag = "hooks",
-    operation_id = "createHook",
+#[utoipa::path(post, path = "/v1/hooks", tag = "hooks", operation_id = "createHook",
     request_body(content = CreateHook, content_type = "application/json"),
     responses(
         (
@@ -220,53 +214,29 @@ pub(crate) async fn create_hook_response(
                                       `hook_limit_reached` at 100 hooks.", content_type = "application/problem+json"),
     ),
 )]
-pub async fn create_hook(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Response> {
-    let (target, event) = parse_hook_input(&state, &body, EventType::is_resource_event)?;
-    let key_id = ctx.key.key.id.clone();
-    create_hook_response(&state, &ctx.workspace_id(), Some(&key_id), None, &target, event).await
+pub async fn create_hook(s: Scoped, ApiJson(body): ApiJson<Value>) -> ApiResult<Response> {
+    let (target, event) = parse_hook_input(&s.state, &body, EventType::is_resource_event)?;
+    create_hook_response(&s.state, &s.ws, Some(&s.ctx.key.key.id), None, &target, event).await
 }
 
 /// The workspace's REST hooks, newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/hooks",
-    tag = "hooks",
-    operation_id = "listHooks",
-    params(super::openapi::HookListParams),
+#[utoipa::path(get, path = "/v1/hooks", tag = "hooks", operation_id = "listHooks",
+    params(HookListParams),
     responses((status = 200, description = "A page of hooks, newest first (no secrets).", body = HookList)),
 )]
-pub async fn list_hooks(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    params: ListParams,
-) -> ApiResult<Json<HookList>> {
-    let page = state
-        .store
-        .list_rest_hooks(&ctx.workspace_id(), params.limit, params.starting_after.as_deref())
-        .await?
-        .ok_or_else(unknown_cursor)?;
-    Ok(Json(HookList { data: page.data.iter().map(HookObject::from).collect(), has_more: page.has_more }))
+pub async fn list_hooks(s: Scoped, params: ListParams) -> ApiResult<Json<HookList>> {
+    let page = s.state.store.list_rest_hooks(&s.ws, params.limit, params.starting_after.as_deref()).await?;
+    let (data, has_more) = page_of(page, |h| HookObject::from(&h))?;
+    Ok(Json(HookList { data, has_more }))
 }
 
 /// Unsubscribe: delete a hook (its pending deliveries go with it).
-#[utoipa::path(
-    delete,
-    path = "/v1/hooks/{id}",
-    tag = "hooks",
-    operation_id = "deleteHook",
-    params(super::openapi::HookIdParam),
+#[utoipa::path(delete, path = "/v1/hooks/{id}", tag = "hooks", operation_id = "deleteHook",
+    params(HookIdParam),
     responses((status = 204, description = "Deleted.")),
 )]
-pub async fn delete_hook(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    ResourceId(id): ResourceId,
-) -> ApiResult<StatusCode> {
-    match state.store.delete_hook(&ctx.workspace_id(), &id, true).await {
+pub async fn delete_hook(s: Scoped, ResourceId(id): ResourceId) -> ApiResult<StatusCode> {
+    match s.state.store.delete_hook(&s.ws, &id, true).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(ApiError::NotFound),
         Err(e) => Err(e.into()),

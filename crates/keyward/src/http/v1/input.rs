@@ -122,12 +122,36 @@ struct Text {
     miss: (&'static str, &'static str),
 }
 
-const NAME: Text = Text {
-    min: 1,
-    max: NAME_MAX,
-    re: &NAME_RE,
-    miss: ("invalid_characters", "must contain a visible character and no control characters"),
-};
+impl Text {
+    /// A rule whose pattern miss is `invalid_characters`.
+    const fn characters(min: usize, max: usize, re: &'static LazyLock<Regex>, message: &'static str) -> Text {
+        Text { min, max, re, miss: ("invalid_characters", message) }
+    }
+
+    /// A rule whose pattern miss is `invalid_format`.
+    const fn format(min: usize, max: usize, re: &'static LazyLock<Regex>, message: &'static str) -> Text {
+        Text { min, max, re, miss: ("invalid_format", message) }
+    }
+}
+
+// The string fields' rules: those whose miss is a character, then those whose miss is a format.
+const NAME: Text =
+    Text::characters(1, NAME_MAX, &NAME_RE, "must contain a visible character and no control characters");
+const TEXT: Text = Text::characters(
+    1,
+    TEXT_MAX,
+    &TEXT_RE,
+    "must contain a visible character and no control characters other than tabs and line breaks",
+);
+const DESCRIPTION: Text = Text::characters(
+    0,
+    DESCRIPTION_MAX,
+    &DESCRIPTION_RE,
+    "must not contain control characters other than tabs and line breaks",
+);
+const EMAIL: Text = Text::format(1, EMAIL_MAX, &EMAIL_RE, "must be an email address");
+const LANGUAGE: Text =
+    Text::format(1, LANGUAGE_MAX, &LANGUAGE_RE, "must be a BCP 47 language tag such as en, de-CH or pt-BR");
 
 /// Check one string value against `rule`; the trimmed string when it passes.
 fn text(v: &Value, at: &str, rule: &Text, errs: &mut Errors) -> Option<String> {
@@ -195,15 +219,7 @@ pub fn new_study(body: &Value) -> Result<NewStudy, Vec<FieldError>> {
         return Err(errs.into_vec());
     };
     let name = required(map, "", "name", &mut errs).and_then(|v| text(v, "name", &NAME, &mut errs));
-    let description = optional(map, "description", true).and_then(|v| {
-        let rule = Text {
-            min: 0,
-            max: DESCRIPTION_MAX,
-            re: &DESCRIPTION_RE,
-            miss: ("invalid_characters", "must not contain control characters other than tabs and line breaks"),
-        };
-        text(v, "description", &rule, &mut errs)
-    });
+    let description = optional(map, "description", true).and_then(|v| text(v, "description", &DESCRIPTION, &mut errs));
     match name {
         Some(name) if errs.is_empty() => Ok(NewStudy { name, description: description.filter(|d| !d.is_empty()) }),
         _ => Err(errs.into_vec()),
@@ -222,30 +238,14 @@ pub fn new_transcript(body: &Value) -> Result<NewTranscript, Vec<FieldError>> {
         if let Some(p) = object(p, "participant", &["name", "email"], &mut errs) {
             let name = required(p, "participant", "name", &mut errs)
                 .and_then(|v| text(v, "participant.name", &NAME, &mut errs));
-            let email = optional(p, "email", true).map(|v| {
-                let rule = Text {
-                    min: 1,
-                    max: EMAIL_MAX,
-                    re: &EMAIL_RE,
-                    miss: ("invalid_format", "must be an email address"),
-                };
-                text(v, "participant.email", &rule, &mut errs)
-            });
+            let email = optional(p, "email", true).map(|v| text(v, "participant.email", &EMAIL, &mut errs));
             participant = name.map(|n| (n, email.flatten()));
         }
     }
 
     let language = match optional(map, "language", false) {
         None => Some(DEFAULT_LANGUAGE.to_string()),
-        Some(v) => {
-            let rule = Text {
-                min: 1,
-                max: LANGUAGE_MAX,
-                re: &LANGUAGE_RE,
-                miss: ("invalid_format", "must be a BCP 47 language tag such as en, de-CH or pt-BR"),
-            };
-            text(v, "language", &rule, &mut errs)
-        }
+        Some(v) => text(v, "language", &LANGUAGE, &mut errs),
     };
 
     let mut segments = Vec::new();
@@ -280,16 +280,7 @@ fn segment(v: &Value, at: &str, errs: &mut Errors) -> Option<Segment> {
     let speaker = required(map, at, "speaker", errs).and_then(|v| text(v, &path(at, "speaker"), &NAME, errs));
     let start_ms = required(map, at, "start_ms", errs).and_then(|v| millis(v, &path(at, "start_ms"), errs));
     let end_ms = required(map, at, "end_ms", errs).and_then(|v| millis(v, &path(at, "end_ms"), errs));
-    let rule = Text {
-        min: 1,
-        max: TEXT_MAX,
-        re: &TEXT_RE,
-        miss: (
-            "invalid_characters",
-            "must contain a visible character and no control characters other than tabs and line breaks",
-        ),
-    };
-    let text = required(map, at, "text", errs).and_then(|v| text(v, &path(at, "text"), &rule, errs));
+    let text = required(map, at, "text", errs).and_then(|v| text(v, &path(at, "text"), &TEXT, errs));
     if let (Some(s), Some(e)) = (start_ms, end_ms) {
         if s > e {
             errs.push(path(at, "end_ms"), "before_start", "must not be less than start_ms");

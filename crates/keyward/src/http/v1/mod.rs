@@ -19,13 +19,19 @@ pub mod studies;
 pub mod transcripts;
 pub mod unmatched;
 
+use crate::http::error::ApiResult;
+use crate::http::extract::unknown_cursor;
 use crate::state::AppState;
+use crate::store::Page;
 pub use auth::ApiKeyContext;
+use axum::extract::rejection::ExtensionRejection;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use keyward_core::api::Timestamp;
-use keyward_core::{key, Scope, Scopes};
+use keyward_core::{key, Scope, Scopes, WorkspaceId};
 use serde::Serialize;
 use std::sync::LazyLock;
 use utoipa::openapi::security::SecurityRequirement;
@@ -163,6 +169,32 @@ pub async fn openapi_json() -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     res
+}
+
+/// What an authenticated `/v1` handler starts from: the app state and the
+/// verified key ([`ApiKeyContext`], left by [`auth::pipeline`]), with `ws`
+/// the workspace every query of the request is scoped to.
+pub struct Scoped {
+    pub state: AppState,
+    pub ctx: ApiKeyContext,
+    pub ws: WorkspaceId,
+}
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = ExtensionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Extension(ctx) = Extension::<ApiKeyContext>::from_request_parts(parts, state).await?;
+        Ok(Scoped { state: state.clone(), ws: ctx.workspace_id(), ctx })
+    }
+}
+
+/// A list's objects (`object` of each item of the store's page) and whether
+/// more follow; 422 `unknown_cursor` when the store found no such
+/// `starting_after` in the list.
+pub(crate) fn page_of<R, T>(page: Option<Page<R>>, object: impl FnMut(R) -> T) -> ApiResult<(Vec<T>, bool)> {
+    let page = page.ok_or_else(unknown_cursor)?;
+    Ok((page.data.into_iter().map(object).collect(), page.has_more))
 }
 
 /// A 201 with `Location` and the created object.

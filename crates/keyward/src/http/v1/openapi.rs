@@ -126,78 +126,59 @@ fn id_param(prefix: &str, noun: &str) -> Parameter {
     }))
 }
 
-/// `limit` and `starting_after` of `GET /v1/studies`.
-pub struct StudyListParams;
-impl IntoParams for StudyListParams {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        list_params(crate::store::STUDY_PREFIX, "studies", "study")
-    }
+/// Unit structs standing for a set of parameters in `#[utoipa::path(params(…))]`,
+/// each with the parameters it stands for.
+macro_rules! param_sets {
+    ($($(#[$doc:meta])* $name:ident => $params:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl IntoParams for $name {
+            fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                $params
+            }
+        }
+    )*};
 }
 
-/// `limit` and `starting_after` of the transcript lists.
-pub struct TranscriptListParams;
-impl IntoParams for TranscriptListParams {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        list_params(crate::store::TRANSCRIPT_PREFIX, "transcripts", "transcript")
-    }
+param_sets! {
+    /// `limit` and `starting_after` of `GET /v1/studies`.
+    StudyListParams => list_params(crate::store::STUDY_PREFIX, "studies", "study");
+    /// `limit` and `starting_after` of the transcript lists.
+    TranscriptListParams => list_params(crate::store::TRANSCRIPT_PREFIX, "transcripts", "transcript");
+    /// The `{id}` of `/v1/studies/{id}…`.
+    StudyIdParam => vec![id_param(crate::store::STUDY_PREFIX, "study")];
+    /// The `{id}` of `/v1/transcripts/{id}`.
+    TranscriptIdParam => vec![id_param(crate::store::TRANSCRIPT_PREFIX, "transcript")];
+    /// `limit` and `starting_after` of `GET /v1/hooks`.
+    HookListParams => list_params(crate::webhooks::HOOK_PREFIX, "hooks", "hook");
+    /// The `{id}` of `/v1/hooks/{id}`.
+    HookIdParam => vec![id_param(crate::webhooks::HOOK_PREFIX, "hook")];
 }
 
-/// The `{id}` of `/v1/studies/{id}…`.
-pub struct StudyIdParam;
-impl IntoParams for StudyIdParam {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![id_param(crate::store::STUDY_PREFIX, "study")]
-    }
+/// Unit structs standing for a request body in `#[utoipa::path(request_body(…))]`,
+/// each named as itself in the document, with the JSON Schema it stands for.
+macro_rules! body_schemas {
+    ($($(#[$doc:meta])* $name:ident => $schema:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                from_json($schema)
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+        }
+    )*};
 }
 
-/// The `{id}` of `/v1/transcripts/{id}`.
-pub struct TranscriptIdParam;
-impl IntoParams for TranscriptIdParam {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![id_param(crate::store::TRANSCRIPT_PREFIX, "transcript")]
-    }
-}
-
-/// `limit` and `starting_after` of `GET /v1/hooks`.
-pub struct HookListParams;
-impl IntoParams for HookListParams {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        list_params(crate::webhooks::HOOK_PREFIX, "hooks", "hook")
-    }
-}
-
-/// The `{id}` of `/v1/hooks/{id}`.
-pub struct HookIdParam;
-impl IntoParams for HookIdParam {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![id_param(crate::webhooks::HOOK_PREFIX, "hook")]
-    }
-}
-
-/// The body of `POST /v1/studies`, described from [`input`]'s constants.
-pub struct CreateStudy;
-impl PartialSchema for CreateStudy {
-    fn schema() -> RefOr<Schema> {
-        from_json(input::create_study_schema())
-    }
-}
-impl ToSchema for CreateStudy {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "CreateStudy".into()
-    }
-}
-
-/// The body of `POST /v1/studies/{id}/transcripts`, described from [`input`]'s constants.
-pub struct CreateTranscript;
-impl PartialSchema for CreateTranscript {
-    fn schema() -> RefOr<Schema> {
-        from_json(input::create_transcript_schema())
-    }
-}
-impl ToSchema for CreateTranscript {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "CreateTranscript".into()
-    }
+body_schemas! {
+    /// The body of `POST /v1/studies`, described from [`input`]'s constants.
+    CreateStudy => input::create_study_schema();
+    /// The body of `POST /v1/studies/{id}/transcripts`, described from [`input`]'s constants.
+    CreateTranscript => input::create_transcript_schema();
 }
 
 /// Response headers every `/v1` operation may send, by name.

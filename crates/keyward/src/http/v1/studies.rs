@@ -1,14 +1,13 @@
 //! `/v1/studies`: list, create, fetch. Every query is scoped by the key's workspace.
 
-use super::{created, input, ApiKeyContext};
+use super::openapi::{CreateStudy, StudyIdParam, StudyListParams};
+use super::{created, input, page_of, Scoped};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
+use crate::http::extract::{ListParams, ResourceId};
 use crate::http::json::ApiJson;
-use crate::state::AppState;
 use crate::store::Study;
-use axum::extract::State;
 use axum::response::Response;
-use axum::{Extension, Json};
+use axum::Json;
 use keyward_core::api::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -42,34 +41,19 @@ pub struct StudyList {
 }
 
 /// The workspace's studies, newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/studies",
-    tag = "studies",
-    operation_id = "listStudies",
-    params(super::openapi::StudyListParams),
+#[utoipa::path(get, path = "/v1/studies", tag = "studies", operation_id = "listStudies",
+    params(StudyListParams),
     responses((status = 200, description = "A page of studies, newest first.", body = StudyList)),
 )]
-pub async fn list_studies(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    params: ListParams,
-) -> ApiResult<Json<StudyList>> {
-    let page = state
-        .store
-        .list_studies(&ctx.workspace_id(), params.limit, params.starting_after.as_deref())
-        .await?
-        .ok_or_else(unknown_cursor)?;
-    Ok(Json(StudyList { data: page.data.into_iter().map(Into::into).collect(), has_more: page.has_more }))
+pub async fn list_studies(s: Scoped, params: ListParams) -> ApiResult<Json<StudyList>> {
+    let page = s.state.store.list_studies(&s.ws, params.limit, params.starting_after.as_deref()).await?;
+    let (data, has_more) = page_of(page, StudyObject::from)?;
+    Ok(Json(StudyList { data, has_more }))
 }
 
 /// Create a study.
-#[utoipa::path(
-    post,
-    path = "/v1/studies",
-    tag = "studies",
-    operation_id = "createStudy",
-    request_body(content = super::openapi::CreateStudy, content_type = "application/json"),
+#[utoipa::path(post, path = "/v1/studies", tag = "studies", operation_id = "createStudy",
+    request_body(content = CreateStudy, content_type = "application/json"),
     responses((
         status = 201,
         description = "The new study.",
@@ -77,29 +61,17 @@ pub async fn list_studies(
         headers(("Location" = String, description = "The new study's URL path.")),
     )),
 )]
-pub async fn create_study(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    ApiJson(body): ApiJson<serde_json::Value>,
-) -> ApiResult<Response> {
+pub async fn create_study(s: Scoped, ApiJson(body): ApiJson<serde_json::Value>) -> ApiResult<Response> {
     let new = input::new_study(&body).map_err(ApiError::Validation)?;
-    let study = state.store.create_study(&ctx.workspace_id(), &new).await?;
+    let study = s.state.store.create_study(&s.ws, &new).await?;
     Ok(created(format!("/v1/studies/{}", study.id), StudyObject::from(study)))
 }
 
 /// One study.
-#[utoipa::path(
-    get,
-    path = "/v1/studies/{id}",
-    tag = "studies",
-    operation_id = "getStudy",
-    params(super::openapi::StudyIdParam),
+#[utoipa::path(get, path = "/v1/studies/{id}", tag = "studies", operation_id = "getStudy",
+    params(StudyIdParam),
     responses((status = 200, description = "The study.", body = StudyObject)),
 )]
-pub async fn get_study(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    ResourceId(id): ResourceId,
-) -> ApiResult<Json<StudyObject>> {
-    Ok(Json(state.store.study(&ctx.workspace_id(), &id).await?.into()))
+pub async fn get_study(s: Scoped, ResourceId(id): ResourceId) -> ApiResult<Json<StudyObject>> {
+    Ok(Json(s.state.store.study(&s.ws, &id).await?.into()))
 }

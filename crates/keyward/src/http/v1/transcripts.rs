@@ -1,15 +1,14 @@
 //! `/v1/studies/{id}/transcripts` and `/v1/transcripts`: list, create, fetch.
 //! Every query is scoped by the key's workspace.
 
-use super::{created, input, ApiKeyContext};
+use super::openapi::{CreateTranscript, StudyIdParam, TranscriptIdParam, TranscriptListParams};
+use super::{created, input, page_of, Scoped};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{unknown_cursor, ListParams, ResourceId};
+use crate::http::extract::{ListParams, ResourceId};
 use crate::http::json::ApiJson;
-use crate::state::AppState;
 use crate::store::{Segment, Transcript};
-use axum::extract::State;
 use axum::response::Response;
-use axum::{Extension, Json};
+use axum::Json;
 use keyward_core::api::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -84,46 +83,29 @@ pub struct TranscriptList {
     pub has_more: bool,
 }
 
-async fn list(
-    state: &AppState,
-    ctx: &ApiKeyContext,
-    study_id: Option<&str>,
-    params: ListParams,
-) -> ApiResult<Json<TranscriptList>> {
-    let page = state
-        .store
-        .list_transcripts(&ctx.workspace_id(), study_id, params.limit, params.starting_after.as_deref())
-        .await?
-        .ok_or_else(unknown_cursor)?;
-    Ok(Json(TranscriptList { data: page.data.into_iter().map(Into::into).collect(), has_more: page.has_more }))
+async fn list(s: &Scoped, study_id: Option<&str>, params: ListParams) -> ApiResult<Json<TranscriptList>> {
+    let page = s.state.store.list_transcripts(&s.ws, study_id, params.limit, params.starting_after.as_deref()).await?;
+    let (data, has_more) = page_of(page, TranscriptObject::from)?;
+    Ok(Json(TranscriptList { data, has_more }))
 }
 
 /// The transcripts of one study, newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/studies/{id}/transcripts",
-    tag = "transcripts",
-    operation_id = "listStudyTranscripts",
-    params(super::openapi::StudyIdParam, super::openapi::TranscriptListParams),
+#[utoipa::path(get, path = "/v1/studies/{id}/transcripts", tag = "transcripts", operation_id = "listStudyTranscripts",
+    params(StudyIdParam, TranscriptListParams),
     responses((status = 200, description = "A page of the study's transcripts, newest first.", body = TranscriptList)),
 )]
 pub async fn list_study_transcripts(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
+    s: Scoped,
     ResourceId(study_id): ResourceId,
     params: ListParams,
 ) -> ApiResult<Json<TranscriptList>> {
-    list(&state, &ctx, Some(&study_id), params).await
+    list(&s, Some(&study_id), params).await
 }
 
 /// Add a transcript to a study.
-#[utoipa::path(
-    post,
-    path = "/v1/studies/{id}/transcripts",
-    tag = "transcripts",
-    operation_id = "createTranscript",
-    params(super::openapi::StudyIdParam),
-    request_body(content = super::openapi::CreateTranscript, content_type = "application/json"),
+#[utoipa::path(post, path = "/v1/studies/{id}/transcripts", tag = "transcripts", operation_id = "createTranscript",
+    params(StudyIdParam),
+    request_body(content = CreateTranscript, content_type = "application/json"),
     responses((
         status = 201,
         description = "The new transcript.",
@@ -132,53 +114,36 @@ pub async fn list_study_transcripts(
     )),
 )]
 pub async fn create_transcript(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
+    s: Scoped,
     ResourceId(study_id): ResourceId,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Response> {
     // An unknown study is 404 before the body is judged: whether a study
     // exists is the first thing a client needs to know.
-    state.store.study(&ctx.workspace_id(), &study_id).await?;
+    s.state.store.study(&s.ws, &study_id).await?;
     let new = input::new_transcript(&body).map_err(ApiError::Validation)?;
-    let t = state.store.create_transcript(&ctx.workspace_id(), &study_id, &new).await?;
+    let t = s.state.store.create_transcript(&s.ws, &study_id, &new).await?;
     Ok(created(format!("/v1/transcripts/{}", t.id), TranscriptObject::from(t)))
 }
 
 /// Every transcript of the workspace, newest first (Zapier's polling trigger).
-#[utoipa::path(
-    get,
-    path = "/v1/transcripts",
-    tag = "transcripts",
-    operation_id = "listTranscripts",
-    params(super::openapi::TranscriptListParams),
+#[utoipa::path(get, path = "/v1/transcripts", tag = "transcripts", operation_id = "listTranscripts",
+    params(TranscriptListParams),
     responses((
         status = 200,
         description = "A page of the workspace's transcripts, newest first.",
         body = TranscriptList,
     )),
 )]
-pub async fn list_transcripts(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    params: ListParams,
-) -> ApiResult<Json<TranscriptList>> {
-    list(&state, &ctx, None, params).await
+pub async fn list_transcripts(s: Scoped, params: ListParams) -> ApiResult<Json<TranscriptList>> {
+    list(&s, None, params).await
 }
 
 /// One transcript.
-#[utoipa::path(
-    get,
-    path = "/v1/transcripts/{id}",
-    tag = "transcripts",
-    operation_id = "getTranscript",
-    params(super::openapi::TranscriptIdParam),
+#[utoipa::path(get, path = "/v1/transcripts/{id}", tag = "transcripts", operation_id = "getTranscript",
+    params(TranscriptIdParam),
     responses((status = 200, description = "The transcript.", body = TranscriptObject)),
 )]
-pub async fn get_transcript(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<ApiKeyContext>,
-    ResourceId(id): ResourceId,
-) -> ApiResult<Json<TranscriptObject>> {
-    Ok(Json(state.store.transcript(&ctx.workspace_id(), &id).await?.into()))
+pub async fn get_transcript(s: Scoped, ResourceId(id): ResourceId) -> ApiResult<Json<TranscriptObject>> {
+    Ok(Json(s.state.store.transcript(&s.ws, &id).await?.into()))
 }
