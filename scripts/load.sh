@@ -47,7 +47,12 @@ import os, sqlite3, sys
 path = sys.argv[1]
 db = sqlite3.connect(path)
 db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-n = db.execute("SELECT COUNT(*) FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint WHERE e.route = '/v1/me'").fetchone()[0]
+try:
+    n = db.execute("SELECT COUNT(*) FROM usage_log l JOIN usage_endpoints e ON e.n = l.endpoint WHERE e.route = '/v1/me'").fetchone()[0]
+except sqlite3.OperationalError:
+    # A store from before the compact log (BIN= an older build, to compare
+    # both formats in one session): its records are in usage_records.
+    n = db.execute("SELECT COUNT(*) FROM usage_records WHERE route = '/v1/me'").fetchone()[0]
 db.close()
 print(n, sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s)))
 PY
