@@ -5,7 +5,7 @@
 //! one batch. Until the last one moved, reads add what is left there: it
 //! is older than everything in `usage_log`.
 use super::codec::{encode_ip, encode_path};
-use super::records::{bind_log_row, recent_request, RecentWithId, RecordRef, LOG_COLUMNS};
+use super::records::{bind_log_row, recent_request, RecentSlice, RecentWithId, RecordRef, LOG_COLUMNS};
 use crate::store::{Result, Store};
 use sqlx::Row;
 
@@ -120,19 +120,13 @@ impl Store {
     }
 
     /// [`Store::usage_recent_between`] over the old records.
-    pub(super) async fn legacy_recent(
-        &self,
-        workspace_id: &str,
-        key_id: Option<&str>,
-        (from, until): (i64, i64),
-        limit: u32,
-    ) -> Result<Vec<RecentWithId>> {
-        let filter = if key_id.is_some() { "AND r.key_id = $5" } else { "" };
+    pub(super) async fn legacy_recent(&self, slice: &RecentSlice<'_>) -> Result<Vec<RecentWithId>> {
+        let filter = if slice.key_id.is_some() { "AND r.key_id = $5" } else { "" };
         let sql = format!(
             "SELECT {OLD_RECENT_COLUMNS} FROM usage_records r LEFT JOIN api_keys k ON k.id = r.key_id \
              WHERE r.workspace_id = $1 AND r.at >= $2 AND r.at < $3 {filter} ORDER BY r.at DESC, r.id DESC LIMIT $4"
         );
-        let rows = self.recent_rows(&sql, workspace_id, key_id, (from, until), limit).await?;
+        let rows = slice.rows(self, &sql).await?;
         rows.iter().map(|r| recent_request(r, r.try_get("path")?, r.try_get("ip")?)).collect()
     }
 

@@ -123,49 +123,51 @@ impl Store {
         // stamped later), then each older hour with requests.
         let ranges = std::iter::once((current - HOUR_MS, i64::MAX)).chain(hours.into_iter().map(|h| (h, h + HOUR_MS)));
         let mut out: Vec<RecentRequest> = Vec::new();
-        for range in ranges {
+        for (from, until) in ranges {
             let left = limit.saturating_sub(u32::try_from(out.len()).unwrap_or(u32::MAX));
             if left == 0 {
                 break;
             }
-            out.extend(self.usage_recent_between(workspace_id, key_id, range, left).await?);
+            out.extend(
+                self.usage_recent_between(&RecentSlice { workspace_id, key_id, from, until, limit: left }).await?,
+            );
         }
         Ok(out)
     }
 
-    /// The newest `limit` records with `from <= at < until`, newest first
-    /// (while old-format records remain, of both formats).
-    async fn usage_recent_between(
-        &self,
-        workspace_id: &str,
-        key_id: Option<&str>,
-        (from, until): (i64, i64),
-        limit: u32,
-    ) -> Result<Vec<RecentRequest>> {
-        let filter = if key_id.is_some() { "AND l.key = (SELECT n FROM usage_names WHERE name = $5)" } else { "" };
+    /// The newest `slice.limit` records of the slice, newest first (while
+    /// old-format records remain, of both formats).
+    async fn usage_recent_between(&self, slice: &RecentSlice<'_>) -> Result<Vec<RecentRequest>> {
+        let filter =
+            if slice.key_id.is_some() { "AND l.key = (SELECT n FROM usage_names WHERE name = $5)" } else { "" };
         let sql = format!("{RECENT_SQL} {filter} ORDER BY l.at DESC, l.id DESC LIMIT $4");
-        let rows = self.recent_rows(&sql, workspace_id, key_id, (from, until), limit).await?;
+        let rows = slice.rows(self, &sql).await?;
         let mut out = rows.iter().map(recent_from_row).collect::<Result<Vec<_>>>()?;
         if self.usage_dict().legacy_left() {
-            out.extend(self.legacy_recent(workspace_id, key_id, (from, until), limit).await?);
+            out.extend(self.legacy_recent(slice).await?);
             out.sort_by_key(|(id, r)| std::cmp::Reverse((r.at.0, *id)));
-            out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            out.truncate(usize::try_from(slice.limit).unwrap_or(usize::MAX));
         }
         Ok(out.into_iter().map(|(_, r)| r).collect())
     }
+}
 
-    /// The rows of a `recent` query: `$1` the workspace, `$2 <= at < $3`,
+/// What one `recent` statement reads: a workspace's (or one key's) records
+/// with `from <= at < until`, at most `limit` of them.
+pub(super) struct RecentSlice<'a> {
+    pub workspace_id: &'a str,
+    pub key_id: Option<&'a str>,
+    pub from: i64,
+    pub until: i64,
+    pub limit: u32,
+}
+
+impl RecentSlice<'_> {
+    /// The rows of a `recent` query `sql`: `$1` the workspace, `$2 <= at < $3`,
     /// `$4` the limit, `$5` the key when there is one.
-    pub(super) async fn recent_rows(
-        &self,
-        sql: &str,
-        workspace_id: &str,
-        key_id: Option<&str>,
-        (from, until): (i64, i64),
-        limit: u32,
-    ) -> Result<Vec<AnyRow>> {
-        let q = sqlx::query(sql).bind(workspace_id).bind(from).bind(until).bind(i64::from(limit));
-        Ok(bind_some(q, key_id).fetch_all(self.pool()).await?)
+    pub(super) async fn rows(&self, store: &Store, sql: &str) -> Result<Vec<AnyRow>> {
+        let q = sqlx::query(sql).bind(self.workspace_id).bind(self.from).bind(self.until).bind(i64::from(self.limit));
+        Ok(bind_some(q, self.key_id).fetch_all(store.pool()).await?)
     }
 }
 
