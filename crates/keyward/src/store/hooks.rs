@@ -14,6 +14,8 @@
 //! LOCKED`, so concurrent nodes take disjoint rows); it finishes a delivery
 //! only while it still holds the lease. A node that dies mid-attempt leaves
 //! a lease that expires, and another node attempts the row again.
+use super::sql::{bind_some, AnyQuery};
+use super::studies::page;
 use super::{now_ms, Backend, Page, Result, Store, StoreError};
 use crate::webhooks::{EventType, DISABLE_AFTER_GIVEN_UP, MAX_HOOKS_PER_WORKSPACE};
 use keyward_core::ids;
@@ -255,26 +257,11 @@ impl Store {
             }
         }
         let base = format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 AND h.key_id IS NOT NULL");
-        let rows = match starting_after {
-            Some(c) => {
-                sqlx::query(&format!("{base} AND h.id < $2 ORDER BY h.id DESC LIMIT $3"))
-                    .bind(workspace_id)
-                    .bind(c)
-                    .bind(i64::from(limit) + 1)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-            None => {
-                sqlx::query(&format!("{base} ORDER BY h.id DESC LIMIT $2"))
-                    .bind(workspace_id)
-                    .bind(i64::from(limit) + 1)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-        };
-        let has_more = rows.len() > limit as usize;
-        let data = rows.iter().take(limit as usize).map(hook_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Some(Page { data, has_more }))
+        let (after, limit_at) = if starting_after.is_some() { (" AND h.id < $2", 3) } else { ("", 2) };
+        let sql = format!("{base}{after} ORDER BY h.id DESC LIMIT ${limit_at}");
+        let q = sqlx::query(&sql).bind(workspace_id);
+        let rows = bind_some(q, starting_after).bind(i64::from(limit) + 1).fetch_all(self.pool()).await?;
+        page(rows, limit, hook_from_row).map(Some)
     }
 
     /// Delete a hook (its pending deliveries go with it). `rest_only`: only
@@ -477,6 +464,14 @@ impl Store {
     }
 }
 
+/// Run `q`, a statement on `d`'s delivery row ending in `WHERE hook_id = $n
+/// AND event_id = $n+1 AND lease_owner = $n+2`, binding those three: it
+/// changes the row only while this worker still holds the lease. Rows changed.
+async fn while_leased<'q>(q: AnyQuery<'q>, d: &'q ClaimedDelivery, conn: &mut sqlx::AnyConnection) -> Result<u64> {
+    let q = q.bind(&d.hook_id).bind(&d.event_id).bind(&d.lease_owner);
+    Ok(q.execute(conn).await?.rows_affected())
+}
+
 /// One attempt's outcome, inside the caller's transaction.
 async fn finish_one(
     tx: &mut sqlx::AnyConnection,
@@ -486,16 +481,11 @@ async fn finish_one(
 ) -> Result<bool> {
     if let DeliveryOutcome::Gone { .. } = outcome {
         // Only while we hold the lease: a stale worker must not delete.
-        let held = sqlx::query(
+        let q = sqlx::query(
             "UPDATE webhook_deliveries SET state = 'delivered' \
              WHERE hook_id = $1 AND event_id = $2 AND lease_owner = $3",
-        )
-        .bind(&d.hook_id)
-        .bind(&d.event_id)
-        .bind(&d.lease_owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        );
+        let held = while_leased(q, d, &mut *tx).await?;
         if held == 1 {
             sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM webhook_deliveries WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
@@ -516,7 +506,7 @@ async fn finish_one(
         DeliveryOutcome::Gone { .. } => unreachable!("handled above"),
     };
     let status_i = status.map(i64::from);
-    let n = sqlx::query(
+    let q = sqlx::query(
         "UPDATE webhook_deliveries SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
                 attempts = attempts + $3, lease_owner = NULL, lease_until = NULL, \
                 last_attempt_at = $4, last_status_code = $5, last_error = $6, last_duration_ms = $7 \
@@ -528,13 +518,8 @@ async fn finish_one(
     .bind(now)
     .bind(status_i)
     .bind(error.as_deref())
-    .bind(duration)
-    .bind(&d.hook_id)
-    .bind(&d.event_id)
-    .bind(&d.lease_owner)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(duration);
+    let n = while_leased(q, d, &mut *tx).await?;
     if n == 0 {
         // The lease expired and another worker took the delivery over.
         return Ok(false);
