@@ -50,3 +50,13 @@ impl<const N: usize> Histogram<N> {
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
+
+/// For the owners' tests: `text` has the series `name` with these
+/// cumulative bucket counts (by `le`) and this count.
+#[cfg(test)]
+pub(crate) fn assert_histogram(text: &str, name: &str, buckets: &[(&str, u64)], count: u64) {
+    let lines = buckets.iter().map(|(le, n)| format!("{name}_bucket{{le=\"{le}\"}} {n}\n"));
+    for line in lines.chain([format!("{name}_count {count}\n")]) {
+        assert!(text.contains(&line), "{line:?} missing from {text}");
+    }
+}

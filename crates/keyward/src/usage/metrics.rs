@@ -177,9 +177,7 @@ mod tests {
         let text = m.render();
         assert!(text.contains("keyward_usage_records_enqueued_total 5\n"), "{text}");
         assert!(text.contains("keyward_usage_records_pending 2\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"0.001\"} 1\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"0.05\"} 2\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_count 2\n"));
+        let name = "keyward_usage_batch_duration_seconds";
+        crate::histogram::assert_histogram(&text, name, &[("0.001", 1), ("0.05", 2), ("+Inf", 2)], 2);
     }
 }

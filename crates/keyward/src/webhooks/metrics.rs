@@ -91,7 +91,6 @@ mod tests {
         assert!(t.contains("keyward_webhook_deliveries_total{outcome=\"skipped\"} 1\n"));
         assert!(t.contains("keyward_webhook_pending_deliveries 4\n"));
         assert!(t.contains("keyward_webhook_disabled_hooks 1\n"));
-        assert!(t.contains("keyward_webhook_attempt_duration_seconds_bucket{le=\"0.025\"} 1\n"));
-        assert!(t.contains("keyward_webhook_attempt_duration_seconds_count 2\n"));
+        crate::histogram::assert_histogram(&t, "keyward_webhook_attempt_duration_seconds", &[("0.025", 1)], 2);
     }
 }
