@@ -49,6 +49,14 @@ fn workspace_from_row(r: &sqlx::any::AnyRow) -> Result<Workspace> {
     })
 }
 
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
+    Ok(User {
+        id: UserId::new(r.try_get::<String, _>("id")?),
+        email: r.try_get("email")?,
+        password_hash: r.try_get("password_hash")?,
+    })
+}
+
 impl Store {
     pub async fn create_workspace(&self, name: &str, plan: Plan) -> Result<Workspace> {
         let ws = Workspace {
@@ -124,14 +132,7 @@ impl Store {
             .bind(email)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| {
-            Ok(User {
-                id: UserId::new(r.try_get::<String, _>("id")?),
-                email: r.try_get("email")?,
-                password_hash: r.try_get("password_hash")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
 
     /// Add a member, or change the role of an existing one.
