@@ -268,6 +268,17 @@ pub struct LeakReport {
     pub url: Option<String>,
 }
 
+/// A hook's last delivery attempt, as the admin hooks API and the page show
+/// it. The fields are in name order, the order the API has always written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookAttempt {
+    pub at: Timestamp,
+    /// Why it failed when no HTTP answer came (connection, timeout, …).
+    pub error: Option<String>,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

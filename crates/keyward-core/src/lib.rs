@@ -7,6 +7,7 @@ pub mod api;
 pub mod client_ip;
 pub mod ids;
 pub mod key;
+mod named;
 pub mod plan;
 pub mod ratelimit;
 pub mod revoke;

@@ -1,29 +1,19 @@
 //! Plans and the per-key rate limit they grant (SPEC §2).
 use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr};
 
-/// A workspace's plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    Free,
-    Starter,
-    Pro,
-    Enterprise,
+crate::named_enum! {
+    /// A workspace's plan.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Plan, unknown: UnknownPlan {
+        Free => "free",
+        Starter => "starter",
+        Pro => "pro",
+        Enterprise => "enterprise",
+    }
 }
 
 impl Plan {
-    pub const ALL: [Plan; 4] = [Plan::Free, Plan::Starter, Plan::Pro, Plan::Enterprise];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Starter => "starter",
-            Plan::Pro => "pro",
-            Plan::Enterprise => "enterprise",
-        }
-    }
-
     /// Whether keys of this plan may call `/v1` and new keys may be generated.
     pub fn has_api_access(self) -> bool {
         self != Plan::Free
@@ -40,23 +30,10 @@ impl Plan {
     }
 }
 
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Error for an unknown plan name.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown plan {0:?}: expected one of free, starter, pro, enterprise")]
 pub struct UnknownPlan(pub String);
-
-impl FromStr for Plan {
-    type Err = UnknownPlan;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Plan::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| UnknownPlan(s.to_string()))
-    }
-}
 
 /// The largest per-key rpm override support may set.
 pub const MAX_RPM_OVERRIDE: u32 = 10_000_000;

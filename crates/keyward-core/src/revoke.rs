@@ -1,32 +1,23 @@
 //! Why a key was revoked (SPEC §2 `revoke_reason`), and what that means for
 //! the audit log and the `/v1` answer.
 use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr};
 
-/// The reason stored with a revoked key; serialised as its snake_case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevokeReason {
-    /// By an admin (page, admin API) or by support (CLI).
-    Manual,
-    /// By keyward: a sustained rate of 401/422 answers (SPEC §6).
-    AutoErrorRate,
-    /// By keyward: the key was reported as leaked, by GitHub's secret
-    /// scanning or through the public leak report endpoint (SPEC §11).
-    Leaked,
+crate::named_enum! {
+    /// The reason stored with a revoked key; serialised as its snake_case name.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevokeReason, unknown: UnknownRevokeReason {
+        /// By an admin (page, admin API) or by support (CLI).
+        Manual => "manual",
+        /// By keyward: a sustained rate of 401/422 answers (SPEC §6).
+        AutoErrorRate => "auto_error_rate",
+        /// By keyward: the key was reported as leaked, by GitHub's secret
+        /// scanning or through the public leak report endpoint (SPEC §11).
+        Leaked => "leaked",
+    }
 }
 
 impl RevokeReason {
-    pub const ALL: [RevokeReason; 3] = [RevokeReason::Manual, RevokeReason::AutoErrorRate, RevokeReason::Leaked];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokeReason::Manual => "manual",
-            RevokeReason::AutoErrorRate => "auto_error_rate",
-            RevokeReason::Leaked => "leaked",
-        }
-    }
-
     /// The audit action of a revocation for this reason.
     pub fn audit_action(self) -> &'static str {
         match self {
@@ -55,23 +46,10 @@ impl RevokeReason {
     }
 }
 
-impl fmt::Display for RevokeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Error for an unknown revoke reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown revoke reason {0:?} (expected manual, auto_error_rate or leaked)")]
 pub struct UnknownRevokeReason(pub String);
-
-impl FromStr for RevokeReason {
-    type Err = UnknownRevokeReason;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RevokeReason::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRevokeReason(s.to_string()))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! subscribe the workspace to a key event (the secret is shown once, by
 //! `app.js`, in the dialog that created it).
 use crate::layout::{card_head, dialog_head, field, form_step, icon, secret_step, thead, time_ago, time_date};
-use keyward_core::api::Timestamp;
+use keyward_core::api::{HookAttempt, Timestamp};
 use maud::{html, Markup};
 
 /// Key events an admin may subscribe to.
@@ -25,9 +25,7 @@ pub struct HookRow {
     pub key_name: Option<String>,
     /// The admin who created a key-event hook.
     pub created_by_email: Option<String>,
-    pub last_attempt_at: Option<Timestamp>,
-    pub last_status_code: Option<i64>,
-    pub last_error: Option<String>,
+    pub last_attempt: Option<HookAttempt>,
     pub failing_since: Option<Timestamp>,
 }
 
@@ -94,11 +92,11 @@ fn row(h: &HookRow, now_ms: i64) -> Markup {
                 }
             }
             td data-label="Last attempt" {
-                @match h.last_attempt_at {
-                    Some(t) => {
-                        (time_ago(t, now_ms))
+                @match &h.last_attempt {
+                    Some(a) => {
+                        (time_ago(a.at, now_ms))
                         span.sub.mono {
-                            @match (h.last_status_code, &h.last_error) {
+                            @match (a.status_code, &a.error) {
                                 (Some(code), _) => { "HTTP " (code) }
                                 (None, Some(e)) => { (e) }
                                 (None, None) => { "—" }
@@ -160,9 +158,7 @@ mod tests {
             created_at: Timestamp(1_700_000_000_000),
             key_name: Some("Zapier <prod>".into()),
             created_by_email: None,
-            last_attempt_at: Some(Timestamp(1_700_000_060_000)),
-            last_status_code: Some(500),
-            last_error: None,
+            last_attempt: Some(HookAttempt { at: Timestamp(1_700_000_060_000), error: None, status_code: Some(500) }),
             failing_since: Some(Timestamp(1_700_000_060_000)),
         }
     }

@@ -2,6 +2,7 @@
 use crate::store::{NewStudy, NewTranscript, Segment, Store};
 use keyward_core::WorkspaceId;
 use keyward_core::{Plan, Role};
+use serde::Deserialize;
 
 /// The demo admin's email.
 pub const DEMO_EMAIL: &str = "admin@demo.example";
@@ -33,181 +34,35 @@ pub async fn ensure(store: &Store) -> anyhow::Result<DemoOutcome> {
 
 /// One sample transcript: participant, email, language, and segments as
 /// (speaker, start s, end s, text).
+#[derive(Deserialize)]
 struct SampleTranscript {
-    participant: &'static str,
-    email: Option<&'static str>,
-    language: &'static str,
-    segments: &'static [(&'static str, u64, u64, &'static str)],
+    participant: String,
+    email: Option<String>,
+    language: String,
+    segments: Vec<(String, u64, u64, String)>,
 }
 
 /// One sample study with its transcripts.
+#[derive(Deserialize)]
 struct SampleStudy {
-    name: &'static str,
-    description: Option<&'static str>,
-    transcripts: &'static [SampleTranscript],
+    name: String,
+    description: Option<String>,
+    transcripts: Vec<SampleTranscript>,
 }
 
-const SAMPLES: &[SampleStudy] = &[
-    SampleStudy {
-        name: "Checkout redesign: moderated usability test",
-        description: Some(
-            "Five remote sessions on the new one-page checkout. Goal: find where people hesitate before paying.",
-        ),
-        transcripts: &[
-            SampleTranscript {
-                participant: "Zoë Müller",
-                email: Some("zoe.mueller@example.com"),
-                language: "en",
-                segments: &[
-                    ("Moderator", 0, 6, "Thanks for joining, Zoë. Could you buy the blue running shoes in size 39?"),
-                    ("Zoë Müller", 7, 15, "Sure. I'm adding them to the cart… okay, where is the cart? Ah, top right."),
-                    ("Moderator", 16, 19, "What do you expect to happen next?"),
-                    (
-                        "Zoë Müller",
-                        20,
-                        31,
-                        "A summary, then payment. Oh, it's all on one page. That's quick, actually.",
-                    ),
-                    ("Zoë Müller", 32, 44, "I'm not sure the discount code was applied — the total didn't change 🤔"),
-                    ("Moderator", 45, 48, "Interesting. What would reassure you?"),
-                    ("Zoë Müller", 49, 58, "A line that says \"−10 % applied\" right under the code field."),
-                ],
-            },
-            SampleTranscript {
-                participant: "Kenji Watanabe",
-                email: Some("kenji@example.jp"),
-                language: "en",
-                segments: &[
-                    ("Moderator", 0, 5, "Please start wherever you like."),
-                    (
-                        "Kenji Watanabe",
-                        6,
-                        14,
-                        "I go straight to checkout. I want to see shipping costs before anything else.",
-                    ),
-                    (
-                        "Kenji Watanabe",
-                        15,
-                        26,
-                        "Shipping is only shown after the address. I would leave here, honestly.",
-                    ),
-                    ("Moderator", 27, 30, "How often does that happen to you?"),
-                    (
-                        "Kenji Watanabe",
-                        31,
-                        40,
-                        "Every week. 送料が最初に分かると助かります — knowing shipping first helps.",
-                    ),
-                ],
-            },
-            SampleTranscript {
-                participant: "Amara Okafor",
-                email: None,
-                language: "en-GB",
-                segments: &[
-                    ("Moderator", 0, 4, "Could you pay with the saved card?"),
-                    (
-                        "Amara Okafor",
-                        5,
-                        12,
-                        "The saved card is pre-selected, good. But the CVC field is tiny on my phone.",
-                    ),
-                    (
-                        "Amara Okafor",
-                        13,
-                        21,
-                        "Done. The confirmation page is lovely, but I didn't get an order number.",
-                    ),
-                ],
-            },
-        ],
-    },
-    SampleStudy {
-        name: "Onboarding interviews (DACH)",
-        description: Some(
-            "Discovery interviews with new customers in Germany, Austria and Switzerland, held in German.",
-        ),
-        transcripts: &[
-            SampleTranscript {
-                participant: "Jürgen Weiß",
-                email: Some("j.weiss@example.de"),
-                language: "de-DE",
-                segments: &[
-                    ("Interviewerin", 0, 7, "Wie sind Sie auf unser Produkt aufmerksam geworden?"),
-                    ("Jürgen Weiß", 8, 19, "Über eine Empfehlung aus der Branche. Die erste Woche war aber mühsam."),
-                    ("Interviewerin", 20, 24, "Was genau war mühsam?"),
-                    (
-                        "Jürgen Weiß",
-                        25,
-                        39,
-                        "Die Einladung für das Team. Ich habe drei Mal gesucht, wo man Kolleg:innen hinzufügt.",
-                    ),
-                    ("Jürgen Weiß", 40, 47, "Danach lief es gut. Die Vorlagen sparen uns viel Zeit."),
-                ],
-            },
-            SampleTranscript {
-                participant: "Zoë Müller",
-                email: Some("zoe.mueller@example.com"),
-                language: "de-CH",
-                segments: &[
-                    ("Interviewerin", 0, 5, "Grüezi! Erzählen Sie von Ihrem ersten Tag mit dem Tool."),
-                    (
-                        "Zoë Müller",
-                        6,
-                        18,
-                        "Ich habe sofort eine Studie angelegt. Die Transkripte kamen schneller als erwartet.",
-                    ),
-                    ("Zoë Müller", 19, 27, "Nur die Sprache der Transkripte musste ich von Hand umstellen."),
-                ],
-            },
-        ],
-    },
-    SampleStudy {
-        name: "Mobile app diary study",
-        description: None,
-        transcripts: &[
-            SampleTranscript {
-                participant: "Léa Fontaine",
-                email: Some("lea.fontaine@example.fr"),
-                language: "fr",
-                segments: &[
-                    ("Chercheur", 0, 5, "Qu'avez-vous noté dans votre journal cette semaine ?"),
-                    ("Léa Fontaine", 6, 16, "Surtout les notifications : trop nombreuses le matin, aucune le soir."),
-                    ("Léa Fontaine", 17, 25, "J'aimerais choisir l'heure du résumé quotidien."),
-                ],
-            },
-            SampleTranscript {
-                participant: "Omar Haddad",
-                email: None,
-                language: "ar",
-                segments: &[
-                    ("Researcher", 0, 6, "Which entry from this week stands out?"),
-                    ("Omar Haddad", 7, 15, "التطبيق سريع، لكن الوضع الليلي غير مريح للعينين."),
-                    ("Omar Haddad", 16, 24, "The app is fast, but dark mode is hard on the eyes at night."),
-                ],
-            },
-            SampleTranscript {
-                participant: "Priya Raman",
-                email: Some("priya@example.in"),
-                language: "en-IN",
-                segments: &[
-                    ("Researcher", 0, 4, "How did offline mode work on your commute?"),
-                    ("Priya Raman", 5, 14, "Mostly fine. Two entries vanished in the tunnel, then came back later. 😅"),
-                    ("Researcher", 15, 18, "Did you notice when they came back?"),
-                    ("Priya Raman", 19, 27, "Only because I checked. A small \"synced ✓\" would be nice."),
-                ],
-            },
-        ],
-    },
-];
+/// The sample content: `demo/samples.json`, data rather than code (each
+/// segment is `[speaker, start s, end s, text]`).
+fn samples() -> serde_json::Result<Vec<SampleStudy>> {
+    serde_json::from_str(include_str!("demo/samples.json"))
+}
 
 /// Sample studies and transcripts for the demo workspace: three studies with
 /// multi-speaker transcripts in several languages, so `/v1/studies` and
 /// `/v1/transcripts` have something to show at once.
 pub async fn seed_sample_data(store: &Store, workspace_id: &WorkspaceId) -> anyhow::Result<()> {
-    for s in SAMPLES {
+    for s in samples()? {
         let study = store.create_study(workspace_id, &s.new_study()).await?;
-        for t in s.transcripts {
+        for t in &s.transcripts {
             store.create_transcript(workspace_id, &study.id, &t.new_transcript()).await?;
         }
     }
@@ -216,16 +71,16 @@ pub async fn seed_sample_data(store: &Store, workspace_id: &WorkspaceId) -> anyh
 
 impl SampleStudy {
     fn new_study(&self) -> NewStudy {
-        NewStudy { name: self.name.to_string(), description: self.description.map(str::to_string) }
+        NewStudy { name: self.name.clone(), description: self.description.clone() }
     }
 }
 
 impl SampleTranscript {
     fn new_transcript(&self) -> NewTranscript {
         NewTranscript {
-            participant_name: self.participant.to_string(),
-            participant_email: self.email.map(str::to_string),
-            language: self.language.to_string(),
+            participant_name: self.participant.clone(),
+            participant_email: self.email.clone(),
+            language: self.language.clone(),
             segments: self
                 .segments
                 .iter()
@@ -250,10 +105,10 @@ mod tests {
     /// The samples are what a client could have sent: they pass `/v1`'s own validation.
     #[test]
     fn sample_data_passes_the_api_validation() {
-        for s in SAMPLES {
+        for s in samples().unwrap() {
             let body = json!({ "name": s.name, "description": s.description });
             assert_eq!(input::new_study(&body).unwrap(), s.new_study());
-            for t in s.transcripts {
+            for t in &s.transcripts {
                 let new = t.new_transcript();
                 let body = json!({
                     "participant": { "name": new.participant_name, "email": new.participant_email },

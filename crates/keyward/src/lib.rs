@@ -7,6 +7,7 @@ pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod histogram;
 pub mod http;
 pub mod keycache;
 pub mod leaked;

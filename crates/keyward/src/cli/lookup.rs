@@ -9,10 +9,12 @@ use serde_json::{json, Value};
 
 type Out = Result<(String, Value), CliError>;
 
-/// Columns padded to their widest cell; the last column is not padded.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+/// One row of cells per item (`row` gives them), in columns padded to their
+/// widest cell; the last column is not padded.
+fn table<T>(header: &[&str], items: &[T], row: impl Fn(&T) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -43,9 +45,10 @@ fn rpm_text(rpm: Option<u32>, custom: bool) -> String {
 
 pub(super) async fn workspace_list(store: &Store, plan: Option<Plan>) -> Out {
     let all = store.list_workspaces(plan).await.map_err(db)?;
-    let rows: Vec<Vec<String>> = all
-        .iter()
-        .map(|w| {
+    let text = if all.is_empty() {
+        "no workspaces".to_string()
+    } else {
+        table(&["ID", "PLAN", "RATE LIMIT", "MEMBERS", "KEYS", "NAME"], &all, |w| {
             vec![
                 w.id.clone(),
                 w.plan.to_string(),
@@ -55,11 +58,6 @@ pub(super) async fn workspace_list(store: &Store, plan: Option<Plan>) -> Out {
                 w.name.clone(),
             ]
         })
-        .collect();
-    let text = if rows.is_empty() {
-        "no workspaces".to_string()
-    } else {
-        table(&["ID", "PLAN", "RATE LIMIT", "MEMBERS", "KEYS", "NAME"], &rows)
     };
     Ok((text, json!({ "data": all })))
 }
@@ -84,10 +82,10 @@ pub(super) async fn workspace_show(store: &Store, id: &WorkspaceId) -> Out {
         w.members,
     );
     if !members.is_empty() {
-        let rows: Vec<Vec<String>> =
-            members.iter().map(|m| vec![m.email.clone(), m.role.to_string(), m.since.to_string()]).collect();
         text.push_str("\n\n");
-        text.push_str(&table(&["EMAIL", "ROLE", "SINCE"], &rows));
+        text.push_str(&table(&["EMAIL", "ROLE", "SINCE"], &members, |m| {
+            vec![m.email.clone(), m.role.to_string(), m.since.to_string()]
+        }));
     }
     let mut v = serde_json::to_value(&w).unwrap_or(Value::Null);
     v["members"] = json!(members);
@@ -98,14 +96,12 @@ pub(super) async fn workspace_show(store: &Store, id: &WorkspaceId) -> Out {
 pub(super) async fn member_list(store: &Store, workspace: &WorkspaceId) -> Out {
     super::workspace_exists(store, workspace).await?;
     let members = store.members(workspace).await.map_err(db)?;
-    let rows: Vec<Vec<String>> = members
-        .iter()
-        .map(|m| vec![m.email.clone(), m.role.to_string(), m.since.to_string(), m.user_id.clone()])
-        .collect();
-    let text = if rows.is_empty() {
+    let text = if members.is_empty() {
         format!("{workspace} has no members")
     } else {
-        table(&["EMAIL", "ROLE", "SINCE", "USER ID"], &rows)
+        table(&["EMAIL", "ROLE", "SINCE", "USER ID"], &members, |m| {
+            vec![m.email.clone(), m.role.to_string(), m.since.to_string(), m.user_id.clone()]
+        })
     };
     Ok((text, json!({ "workspace_id": workspace, "data": members })))
 }
@@ -115,18 +111,14 @@ pub(super) async fn user_show(store: &Store, email: &str) -> Out {
     let user = store.user_by_email(&email.trim().to_lowercase()).await.map_err(db)?;
     let email = user.map(|u| u.email).unwrap_or_else(|| email.to_string());
     let ms = store.memberships_of(&uid).await.map_err(db)?;
-    let rows: Vec<Vec<String>> = ms
-        .iter()
-        .map(|m| {
-            vec![m.workspace.id.to_string(), m.role.to_string(), m.workspace.plan.to_string(), m.workspace.name.clone()]
-        })
-        .collect();
     let mut text = format!("user {uid} ({email})\n");
-    if rows.is_empty() {
+    if ms.is_empty() {
         text.push_str("member of no workspace");
     } else {
         text.push('\n');
-        text.push_str(&table(&["WORKSPACE", "ROLE", "PLAN", "NAME"], &rows));
+        text.push_str(&table(&["WORKSPACE", "ROLE", "PLAN", "NAME"], &ms, |m| {
+            vec![m.workspace.id.to_string(), m.role.to_string(), m.workspace.plan.to_string(), m.workspace.name.clone()]
+        }));
     }
     let workspaces: Vec<Value> = ms
         .iter()
@@ -164,28 +156,23 @@ pub(super) fn key_table(keys: &[KeyObject]) -> String {
     if keys.is_empty() {
         return "no keys".to_string();
     }
-    let rows: Vec<Vec<String>> = keys
-        .iter()
-        .map(|k| {
-            vec![
-                k.id.clone(),
-                k.masked.clone(),
-                status_text(k),
-                last_used_text(k),
-                ips_text(k),
-                k.expires_at.map_or_else(|| "never".to_string(), |t| t.to_string()),
-                if k.scopes.is_all() { "all".to_string() } else { k.scopes.to_stored() },
-                k.requests_24h.to_string(),
-                k.rolled_to.clone().unwrap_or_else(|| "-".to_string()),
-                k.created_by.email.clone(),
-                k.name.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &["ID", "KEY", "STATUS", "LAST USED", "IPS", "EXPIRES", "SCOPES", "REQ 24H", "ROLLED TO", "CREATED BY", "NAME"],
-        &rows,
-    )
+    let header =
+        ["ID", "KEY", "STATUS", "LAST USED", "IPS", "EXPIRES", "SCOPES", "REQ 24H", "ROLLED TO", "CREATED BY", "NAME"];
+    table(&header, keys, |k| {
+        vec![
+            k.id.clone(),
+            k.masked.clone(),
+            status_text(k),
+            last_used_text(k),
+            ips_text(k),
+            k.expires_at.map_or_else(|| "never".to_string(), |t| t.to_string()),
+            if k.scopes.is_all() { "all".to_string() } else { k.scopes.to_stored() },
+            k.requests_24h.to_string(),
+            k.rolled_to.clone().unwrap_or_else(|| "-".to_string()),
+            k.created_by.email.clone(),
+            k.name.clone(),
+        ]
+    })
 }
 
 pub(super) async fn key_show(store: &Store, key_id: &KeyId) -> Out {

@@ -225,6 +225,13 @@ mod tests {
         (serde_json::to_vec(&serde_json::json!({ "public_keys": keys })).unwrap(), key)
     }
 
+    impl Stub {
+        /// What the next fetches get (None: they fail).
+        fn serve(&self, body: Option<Vec<u8>>) {
+            *self.0.lock().unwrap() = body;
+        }
+    }
+
     fn keys(stub: &Arc<Stub>, ttl_ms: u64, gap_ms: u64) -> GithubKeys {
         GithubKeys::with_timing(
             "http://127.0.0.1:1/keys".into(),
@@ -234,11 +241,18 @@ mod tests {
         )
     }
 
+    /// Keys fetched from a stub that serves a fresh key set with these
+    /// identifiers; the stub and the set's key.
+    fn cached(ids: &[&str], ttl_ms: u64, gap_ms: u64) -> (Arc<Stub>, GithubKeys, VerifyingKey) {
+        let (body, key) = set(ids);
+        let stub = Arc::new(Stub(Mutex::new(Some(body))));
+        let gk = keys(&stub, ttl_ms, gap_ms);
+        (stub, gk, key)
+    }
+
     #[tokio::test]
     async fn a_known_identifier_is_served_from_the_cache() {
-        let (body, key) = set(&["a"]);
-        let stub = Arc::new(Stub(Mutex::new(Some(body))));
-        let gk = keys(&stub, 3_600_000, 60_000);
+        let (_, gk, key) = cached(&["a"], 3_600_000, 60_000);
         for _ in 0..5 {
             assert!(matches!(gk.key("a").await, KeyLookup::Found(k) if k == key));
         }
@@ -247,9 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_identifiers_refetch_at_most_once_per_gap() {
-        let (body, _) = set(&["a"]);
-        let stub = Arc::new(Stub(Mutex::new(Some(body))));
-        let gk = keys(&stub, 3_600_000, 200);
+        let (stub, gk, _) = cached(&["a"], 3_600_000, 200);
         assert!(matches!(gk.key("a").await, KeyLookup::Found(_)));
         assert!(matches!(gk.key("b").await, KeyLookup::Unknown));
         assert_eq!(gk.fetches(), 2, "an unknown identifier refetches");
@@ -257,7 +269,7 @@ mod tests {
         assert_eq!(gk.fetches(), 2, "but not twice within the gap");
         // GitHub rotated: after the gap, the new identifier is found.
         let (rotated, _) = set(&["a", "b"]);
-        *stub.0.lock().unwrap() = Some(rotated);
+        stub.serve(Some(rotated));
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(matches!(gk.key("b").await, KeyLookup::Found(_)));
         assert_eq!(gk.fetches(), 3);
@@ -265,17 +277,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_fetch_keeps_the_last_good_set() {
-        let (body, _) = set(&["a"]);
-        let stub = Arc::new(Stub(Mutex::new(Some(body))));
-        let gk = keys(&stub, 50, 60_000);
+        let (stub, gk, _) = cached(&["a"], 50, 60_000);
         assert!(matches!(gk.key("a").await, KeyLookup::Found(_)));
-        *stub.0.lock().unwrap() = None;
+        stub.serve(None);
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert!(matches!(gk.key("a").await, KeyLookup::Found(_)), "stale but kept");
         assert_eq!(gk.fetches(), 2);
         assert!(matches!(gk.key("a").await, KeyLookup::Found(_)));
         assert_eq!(gk.fetches(), 2, "a failed refresh is not retried within the gap");
-        *stub.0.lock().unwrap() = Some(b"{\"public_keys\": []}".to_vec());
+        stub.serve(Some(b"{\"public_keys\": []}".to_vec()));
         assert!(matches!(gk.key("zzz").await, KeyLookup::Unknown), "an empty set does not replace a good one");
         assert!(matches!(gk.key("a").await, KeyLookup::Found(_)));
     }
@@ -287,8 +297,7 @@ mod tests {
         assert!(matches!(gk.key("a").await, KeyLookup::Unavailable));
         assert!(matches!(gk.key("a").await, KeyLookup::Unavailable));
         assert_eq!(gk.fetches(), 2);
-        let (body, _) = set(&["a"]);
-        *stub.0.lock().unwrap() = Some(body);
+        stub.serve(Some(set(&["a"]).0));
         assert!(matches!(gk.key("a").await, KeyLookup::Found(_)));
     }
 

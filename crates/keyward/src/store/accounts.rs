@@ -1,4 +1,5 @@
 //! Workspaces, users and memberships.
+use super::sql::AnyQuery;
 use super::{corrupt, now_ms, stored, Result, Store, StoreError};
 use keyward_core::ids::{UserId, WorkspaceId};
 use keyward_core::{Plan, Role};
@@ -48,6 +49,14 @@ fn workspace_from_row(r: &sqlx::any::AnyRow) -> Result<Workspace> {
     })
 }
 
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
+    Ok(User {
+        id: UserId::new(r.try_get::<String, _>("id")?),
+        email: r.try_get("email")?,
+        password_hash: r.try_get("password_hash")?,
+    })
+}
+
 impl Store {
     pub async fn create_workspace(&self, name: &str, plan: Plan) -> Result<Workspace> {
         let ws = Workspace {
@@ -81,30 +90,20 @@ impl Store {
     }
 
     pub async fn set_plan(&self, id: &WorkspaceId, plan: Plan) -> Result<()> {
-        let n = sqlx::query("UPDATE workspaces SET plan = $1 WHERE id = $2")
-            .bind(plan.as_str())
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-        self.changed(n)
+        let q = sqlx::query("UPDATE workspaces SET plan = $1 WHERE id = $2");
+        self.change(q.bind(plan.as_str()).bind(id.as_str())).await
     }
 
     /// Set (`Some`) or clear (`None`) the per-key rpm override.
     pub async fn set_rate_limit(&self, id: &WorkspaceId, rpm: Option<u32>) -> Result<()> {
-        let n = sqlx::query("UPDATE workspaces SET rpm_override = $1 WHERE id = $2")
-            .bind(rpm.map(i64::from))
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-        self.changed(n)
+        let q = sqlx::query("UPDATE workspaces SET rpm_override = $1 WHERE id = $2");
+        self.change(q.bind(rpm.map(i64::from)).bind(id.as_str())).await
     }
 
-    /// After a mutation of auth-relevant state: NotFound when nothing
+    /// Run `q`, a mutation of auth-relevant state: NotFound when nothing
     /// matched, otherwise bump the change counter so caches reload.
-    pub(crate) fn changed(&self, rows: u64) -> Result<()> {
-        if rows == 0 {
+    async fn change(&self, q: AnyQuery<'_>) -> Result<()> {
+        if q.execute(self.pool()).await?.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         self.changes.bump();
@@ -133,14 +132,7 @@ impl Store {
             .bind(email)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| {
-            Ok(User {
-                id: UserId::new(r.try_get::<String, _>("id")?),
-                email: r.try_get("email")?,
-                password_hash: r.try_get("password_hash")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
 
     /// Add a member, or change the role of an existing one.
@@ -151,13 +143,8 @@ impl Store {
     }
 
     pub async fn remove_member(&self, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<()> {
-        let n = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id.as_str())
-            .bind(user_id.as_str())
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-        self.changed(n)
+        let q = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2");
+        self.change(q.bind(workspace_id.as_str()).bind(user_id.as_str())).await
     }
 
     /// The user's role in a workspace; `None` when not a member (→ 404).

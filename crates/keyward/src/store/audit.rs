@@ -1,5 +1,6 @@
 //! The audit log: who did what to which key, and when. Never a secret.
-use super::{now_ms, Result, Store};
+use super::studies::page;
+use super::{now_ms, Page, Result, Store};
 use keyward_core::api::{AuditEntry, Timestamp};
 use keyward_core::ids;
 use keyward_core::ids::WorkspaceId;
@@ -17,10 +18,18 @@ pub struct AuditEvent<'a> {
 }
 
 /// A page of the audit log.
-#[derive(Debug, Clone)]
-pub struct AuditPage {
-    pub data: Vec<AuditEntry>,
-    pub has_more: bool,
+pub type AuditPage = Page<AuditEntry>;
+
+fn audit_entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry> {
+    let details: String = r.try_get("details")?;
+    Ok(AuditEntry {
+        id: r.try_get("id")?,
+        at: Timestamp(r.try_get("at")?),
+        action: r.try_get("action")?,
+        actor: r.try_get("actor")?,
+        key_id: r.try_get("key_id")?,
+        details: super::stored_json("details", &details)?,
+    })
 }
 
 pub(crate) async fn insert_audit<'e, E>(exec: E, ev: &AuditEvent<'_>) -> Result<()>
@@ -64,22 +73,6 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(self.pool())
         .await?;
-        let has_more = rows.len() > limit as usize;
-        let data = rows
-            .iter()
-            .take(limit as usize)
-            .map(|r| {
-                let details: String = r.try_get("details")?;
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    at: Timestamp(r.try_get("at")?),
-                    action: r.try_get("action")?,
-                    actor: r.try_get("actor")?,
-                    key_id: r.try_get("key_id")?,
-                    details: super::stored_json("details", &details)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(AuditPage { data, has_more })
+        page(rows, limit, audit_entry_from_row)
     }
 }

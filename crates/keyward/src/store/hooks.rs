@@ -14,9 +14,12 @@
 //! LOCKED`, so concurrent nodes take disjoint rows); it finishes a delivery
 //! only while it still holds the lease. A node that dies mid-attempt leaves
 //! a lease that expires, and another node attempts the row again.
+use super::sql::{bind_some, lock_workspace, AnyQuery};
+use super::studies::page;
 use super::{now_ms, Backend, Page, Result, Store, StoreError};
 use crate::webhooks::{EventType, DISABLE_AFTER_GIVEN_UP, MAX_HOOKS_PER_WORKSPACE};
 use keyward_core::ids;
+use keyward_core::ids::{KeyId, WorkspaceId};
 use sqlx::Row;
 
 /// The `LimitReached` sentence of the 101st hook (the API answers it as
@@ -125,7 +128,7 @@ fn hook_from_row(r: &sqlx::any::AnyRow) -> Result<HookRecord> {
 /// worker's ([`Store::fan_out_events`]), off the request path.
 pub(crate) async fn enqueue_event(
     conn: &mut sqlx::AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     event_type: EventType,
     data: &serde_json::Value,
 ) -> Result<bool> {
@@ -135,7 +138,7 @@ pub(crate) async fn enqueue_event(
            (SELECT 1 FROM hooks WHERE workspace_id = $2 AND event = $3 AND status = 'active')",
     )
     .bind(ids::new_id(crate::webhooks::EVENT_PREFIX))
-    .bind(workspace_id)
+    .bind(workspace_id.as_str())
     .bind(event_type.as_str())
     .bind(data.to_string())
     .bind(now_ms())
@@ -149,14 +152,14 @@ pub(crate) async fn enqueue_event(
 /// the roll), so their deliveries keep flowing after the old key expires.
 pub(crate) async fn move_key_hooks(
     conn: &mut sqlx::AnyConnection,
-    workspace_id: &str,
-    from_key: &str,
-    to_key: &str,
+    workspace_id: &WorkspaceId,
+    from_key: &KeyId,
+    to_key: &KeyId,
 ) -> Result<u64> {
     Ok(sqlx::query("UPDATE hooks SET key_id = $1 WHERE workspace_id = $2 AND key_id = $3")
-        .bind(to_key)
-        .bind(workspace_id)
-        .bind(from_key)
+        .bind(to_key.as_str())
+        .bind(workspace_id.as_str())
+        .bind(from_key.as_str())
         .execute(&mut *conn)
         .await?
         .rows_affected())
@@ -164,14 +167,18 @@ pub(crate) async fn move_key_hooks(
 
 /// Disable the hooks created by `key_id` (its revocation), inside the
 /// caller's transaction.
-pub(crate) async fn disable_key_hooks(conn: &mut sqlx::AnyConnection, workspace_id: &str, key_id: &str) -> Result<u64> {
+pub(crate) async fn disable_key_hooks(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: &WorkspaceId,
+    key_id: &KeyId,
+) -> Result<u64> {
     Ok(sqlx::query(
         "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'key_revoked' \
          WHERE workspace_id = $2 AND key_id = $3 AND status = 'active'",
     )
     .bind(now_ms())
-    .bind(workspace_id)
-    .bind(key_id)
+    .bind(workspace_id.as_str())
+    .bind(key_id.as_str())
     .execute(&mut *conn)
     .await?
     .rows_affected())
@@ -189,18 +196,17 @@ impl Store {
     }
 
     /// Create a hook; `LimitReached(HOOK_LIMIT_MESSAGE)` past [`MAX_HOOKS_PER_WORKSPACE`].
-    pub async fn create_hook(&self, workspace_id: &str, new: &NewHook<'_>) -> Result<HookRecord> {
+    pub async fn create_hook(&self, workspace_id: &WorkspaceId, new: &NewHook<'_>) -> Result<HookRecord> {
         let mut tx = self.pool().begin().await?;
-        // Lock the workspace row (PostgreSQL) / take the write lock (SQLite)
-        // first, so two concurrent creations cannot both count 99.
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id).execute(&mut *tx).await?;
+        // Lock the workspace first, so two concurrent creations cannot both count 99.
+        lock_workspace(&mut tx, workspace_id).await?;
         let n = sqlx::query(
             "INSERT INTO hooks (id, workspace_id, key_id, created_by, target_url, event, status, secret, created_at) \
              SELECT $1, $2, $3, $4, $5, $6, 'active', $7, $8 \
              WHERE (SELECT COUNT(*) FROM hooks WHERE workspace_id = $2) < $9",
         )
         .bind(new.id)
-        .bind(workspace_id)
+        .bind(workspace_id.as_str())
         .bind(new.key_id)
         .bind(new.created_by)
         .bind(new.target_url)
@@ -219,9 +225,9 @@ impl Store {
     }
 
     /// One hook of a workspace; another workspace's is `NotFound`.
-    pub async fn hook(&self, workspace_id: &str, hook_id: &str) -> Result<HookRecord> {
+    pub async fn hook(&self, workspace_id: &WorkspaceId, hook_id: &str) -> Result<HookRecord> {
         let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 AND h.id = $2"))
-            .bind(workspace_id)
+            .bind(workspace_id.as_str())
             .bind(hook_id)
             .fetch_optional(self.pool())
             .await?
@@ -230,10 +236,10 @@ impl Store {
     }
 
     /// Every hook of a workspace (both kinds), newest first (at most 100 exist).
-    pub async fn list_hooks(&self, workspace_id: &str) -> Result<Vec<HookRecord>> {
+    pub async fn list_hooks(&self, workspace_id: &WorkspaceId) -> Result<Vec<HookRecord>> {
         let rows =
             sqlx::query(&format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 ORDER BY h.id DESC"))
-                .bind(workspace_id)
+                .bind(workspace_id.as_str())
                 .fetch_all(self.pool())
                 .await?;
         rows.iter().map(hook_from_row).collect()
@@ -243,7 +249,7 @@ impl Store {
     /// newest first; `None` when `starting_after` is not one of them.
     pub async fn list_rest_hooks(
         &self,
-        workspace_id: &str,
+        workspace_id: &WorkspaceId,
         limit: u32,
         starting_after: Option<&str>,
     ) -> Result<Option<Page<HookRecord>>> {
@@ -255,37 +261,22 @@ impl Store {
             }
         }
         let base = format!("SELECT {HOOK_COLUMNS} {HOOK_FROM} WHERE h.workspace_id = $1 AND h.key_id IS NOT NULL");
-        let rows = match starting_after {
-            Some(c) => {
-                sqlx::query(&format!("{base} AND h.id < $2 ORDER BY h.id DESC LIMIT $3"))
-                    .bind(workspace_id)
-                    .bind(c)
-                    .bind(i64::from(limit) + 1)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-            None => {
-                sqlx::query(&format!("{base} ORDER BY h.id DESC LIMIT $2"))
-                    .bind(workspace_id)
-                    .bind(i64::from(limit) + 1)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-        };
-        let has_more = rows.len() > limit as usize;
-        let data = rows.iter().take(limit as usize).map(hook_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(Some(Page { data, has_more }))
+        let (after, limit_at) = if starting_after.is_some() { (" AND h.id < $2", 3) } else { ("", 2) };
+        let sql = format!("{base}{after} ORDER BY h.id DESC LIMIT ${limit_at}");
+        let q = sqlx::query(&sql).bind(workspace_id.as_str());
+        let rows = bind_some(q, starting_after).bind(i64::from(limit) + 1).fetch_all(self.pool()).await?;
+        page(rows, limit, hook_from_row).map(Some)
     }
 
     /// Delete a hook (its pending deliveries go with it). `rest_only`: only
     /// a `/v1` hook (a key cannot delete an admin's key-event hook).
-    pub async fn delete_hook(&self, workspace_id: &str, hook_id: &str, rest_only: bool) -> Result<()> {
+    pub async fn delete_hook(&self, workspace_id: &WorkspaceId, hook_id: &str, rest_only: bool) -> Result<()> {
         let sql = if rest_only {
             "DELETE FROM hooks WHERE workspace_id = $1 AND id = $2 AND key_id IS NOT NULL"
         } else {
             "DELETE FROM hooks WHERE workspace_id = $1 AND id = $2"
         };
-        let n = sqlx::query(sql).bind(workspace_id).bind(hook_id).execute(self.pool()).await?.rows_affected();
+        let n = sqlx::query(sql).bind(workspace_id.as_str()).bind(hook_id).execute(self.pool()).await?.rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -477,6 +468,14 @@ impl Store {
     }
 }
 
+/// Run `q`, a statement on `d`'s delivery row ending in `WHERE hook_id = $n
+/// AND event_id = $n+1 AND lease_owner = $n+2`, binding those three: it
+/// changes the row only while this worker still holds the lease. Rows changed.
+async fn while_leased<'q>(q: AnyQuery<'q>, d: &'q ClaimedDelivery, conn: &mut sqlx::AnyConnection) -> Result<u64> {
+    let q = q.bind(&d.hook_id).bind(&d.event_id).bind(&d.lease_owner);
+    Ok(q.execute(conn).await?.rows_affected())
+}
+
 /// One attempt's outcome, inside the caller's transaction.
 async fn finish_one(
     tx: &mut sqlx::AnyConnection,
@@ -486,16 +485,11 @@ async fn finish_one(
 ) -> Result<bool> {
     if let DeliveryOutcome::Gone { .. } = outcome {
         // Only while we hold the lease: a stale worker must not delete.
-        let held = sqlx::query(
+        let q = sqlx::query(
             "UPDATE webhook_deliveries SET state = 'delivered' \
              WHERE hook_id = $1 AND event_id = $2 AND lease_owner = $3",
-        )
-        .bind(&d.hook_id)
-        .bind(&d.event_id)
-        .bind(&d.lease_owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        );
+        let held = while_leased(q, d, &mut *tx).await?;
         if held == 1 {
             sqlx::query("DELETE FROM webhook_attempts WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM webhook_deliveries WHERE hook_id = $1").bind(&d.hook_id).execute(&mut *tx).await?;
@@ -516,7 +510,7 @@ async fn finish_one(
         DeliveryOutcome::Gone { .. } => unreachable!("handled above"),
     };
     let status_i = status.map(i64::from);
-    let n = sqlx::query(
+    let q = sqlx::query(
         "UPDATE webhook_deliveries SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
                 attempts = attempts + $3, lease_owner = NULL, lease_until = NULL, \
                 last_attempt_at = $4, last_status_code = $5, last_error = $6, last_duration_ms = $7 \
@@ -528,13 +522,8 @@ async fn finish_one(
     .bind(now)
     .bind(status_i)
     .bind(error.as_deref())
-    .bind(duration)
-    .bind(&d.hook_id)
-    .bind(&d.event_id)
-    .bind(&d.lease_owner)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(duration);
+    let n = while_leased(q, d, &mut *tx).await?;
     if n == 0 {
         // The lease expired and another worker took the delivery over.
         return Ok(false);

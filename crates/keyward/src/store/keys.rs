@@ -1,6 +1,7 @@
 //! API keys: creation (hash only), listing, revocation, allowlists, and the
 //! by-hash lookup that authenticates `/v1`.
 use super::audit::{insert_audit, AuditEvent};
+use super::sql::{lock_workspace, AnyQuery};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
@@ -97,6 +98,22 @@ pub(super) fn counts_as_active(now: &str) -> String {
     format!("revoked_at IS NULL AND rolled_to IS NULL AND (expires_at IS NULL OR expires_at > {now})")
 }
 
+/// Run `insert`, an INSERT of one key guarded by the count of
+/// [`counts_as_active`] keys, and record the new key's `key.created` event;
+/// `LimitReached(full)` when it inserted nothing: the workspace already has
+/// [`MAX_ACTIVE_KEYS`] active keys.
+pub(super) async fn insert_key_under_limit(
+    tx: &mut sqlx::AnyConnection,
+    insert: AnyQuery<'_>,
+    full: &'static str,
+    created: &AuditEvent<'_>,
+) -> Result<()> {
+    if insert.execute(&mut *tx).await?.rows_affected() == 0 {
+        return Err(StoreError::LimitReached(full));
+    }
+    insert_audit(&mut *tx, created).await
+}
+
 /// A stored scope list: NULL is full access; one that does not parse
 /// (edited by hand) grants nothing.
 pub(super) fn stored_scopes(s: Option<&str>) -> Scopes {
@@ -182,10 +199,7 @@ impl Store {
         // the workspace row, which READ COMMITTED needs so that two nodes
         // creating keys at once cannot both count 99) and check the limit in
         // the same statement, so two concurrent creations cannot both slip under it.
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
-            .bind(workspace_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        lock_workspace(&mut tx, workspace_id).await?;
         let sql = format!(
             "INSERT INTO api_keys (id, workspace_id, name, last4, key_hash, created_at, created_by, allowed_cidrs, \
                                    expires_at, scopes) \
@@ -193,7 +207,7 @@ impl Store {
              WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND {}) < $8",
             counts_as_active("$6")
         );
-        let n = sqlx::query(&sql)
+        let insert = sqlx::query(&sql)
             .bind(id.as_str())
             .bind(workspace_id.as_str())
             .bind(name)
@@ -203,31 +217,21 @@ impl Store {
             .bind(created_by.0)
             .bind(MAX_ACTIVE_KEYS)
             .bind(expires_at)
-            .bind(terms.scopes.map(Scopes::to_stored))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::LimitReached(
-                "this workspace already has 100 active keys; revoke one before generating another",
-            ));
-        }
-        insert_audit(
-            &mut *tx,
-            &AuditEvent {
-                workspace_id,
-                action: "key.created",
-                actor: created_by.1,
-                key_id: Some(&id),
-                details: json!({
-                    "name": name,
-                    "last4": last4,
-                    "expires_at": expires_at.map(Timestamp),
-                    "scopes": terms.scopes.unwrap_or(Scopes::ALL),
-                }),
-            },
-        )
-        .await?;
+            .bind(terms.scopes.map(Scopes::to_stored));
+        let created = AuditEvent {
+            workspace_id,
+            action: "key.created",
+            actor: created_by.1,
+            key_id: Some(&id),
+            details: json!({
+                "name": name,
+                "last4": last4,
+                "expires_at": expires_at.map(Timestamp),
+                "scopes": terms.scopes.unwrap_or(Scopes::ALL),
+            }),
+        };
+        let full = "this workspace already has 100 active keys; revoke one before generating another";
+        insert_key_under_limit(&mut tx, insert, full, &created).await?;
         let object = key_on(&mut tx, workspace_id, &id).await?;
         let data = serde_json::to_value(&object).map_err(corrupt)?;
         let wake = super::enqueue_event(&mut tx, workspace_id, EventType::KeyCreated, &data).await?;

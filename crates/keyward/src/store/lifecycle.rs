@@ -2,7 +2,8 @@
 //! requests of the last 24 hours, and the once-per-key announcement of keys
 //! about to expire.
 use super::audit::{insert_audit, AuditEvent};
-use super::keys::{counts_as_active, key_on, Revoker, MAX_ACTIVE_KEYS};
+use super::keys::{counts_as_active, insert_key_under_limit, key_on, Revoker, MAX_ACTIVE_KEYS};
+use super::sql::lock_workspace;
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{KeyObject, Timestamp};
@@ -121,10 +122,7 @@ impl Store {
         // Lock first, as `create_key_with` does: SQLite takes the write lock,
         // PostgreSQL the workspace row, so two rolls (or a roll and a
         // revocation on another node) cannot both pass the checks below.
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
-            .bind(workspace_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        lock_workspace(&mut tx, workspace_id).await?;
         let old = sqlx::query(
             "SELECT name, revoked_at, expires_at, rolled_to, scopes, allowed_cidrs, created_by FROM api_keys \
              WHERE workspace_id = $1 AND id = $2",
@@ -170,7 +168,7 @@ impl Store {
              AND (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $2 AND {}) < $8",
             counts_as_active("$6")
         );
-        let n = sqlx::query(&sql)
+        let insert = sqlx::query(&sql)
             .bind(new_id.as_str())
             .bind(workspace_id.as_str())
             .bind(&new_name)
@@ -180,26 +178,16 @@ impl Store {
             .bind(key_id.as_str())
             .bind(MAX_ACTIVE_KEYS)
             .bind(creator)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::LimitReached(
-                "this workspace already has 100 active keys; revoke one before rolling another",
-            ));
-        }
-        insert_audit(
-            &mut *tx,
-            &AuditEvent {
-                workspace_id,
-                action: "key.created",
-                actor,
-                key_id: Some(&new_id),
-                details: json!({ "name": new_name, "last4": last4, "rolled_from": key_id }),
-            },
-        )
-        .await?;
+            .bind(expires_at);
+        let created = AuditEvent {
+            workspace_id,
+            action: "key.created",
+            actor,
+            key_id: Some(&new_id),
+            details: json!({ "name": new_name, "last4": last4, "rolled_from": key_id }),
+        };
+        let full = "this workspace already has 100 active keys; revoke one before rolling another";
+        insert_key_under_limit(&mut tx, insert, full, &created).await?;
         insert_audit(
             &mut *tx,
             &AuditEvent {
@@ -278,11 +266,10 @@ impl Store {
             .bind(&message)
             .execute(&mut *tx)
             .await?;
-            let data = serde_json::to_value(
-                key_on(&mut tx, &WorkspaceId::new(k.workspace_id.as_str()), &KeyId::new(k.key_id.as_str())).await?,
-            )
-            .map_err(corrupt)?;
-            wake |= super::enqueue_event(&mut tx, &k.workspace_id, EventType::KeyExpiring, &data).await?;
+            let ws = WorkspaceId::new(k.workspace_id.as_str());
+            let data =
+                serde_json::to_value(key_on(&mut tx, &ws, &KeyId::new(k.key_id.as_str())).await?).map_err(corrupt)?;
+            wake |= super::enqueue_event(&mut tx, &ws, EventType::KeyExpiring, &data).await?;
             out.push(k);
         }
         tx.commit().await?;

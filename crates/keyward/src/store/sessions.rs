@@ -20,6 +20,16 @@ impl std::fmt::Debug for SessionRecord {
     }
 }
 
+fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        user_id: UserId::new(r.try_get::<String, _>("user_id")?),
+        email: r.try_get("email")?,
+        csrf_token: r.try_get("csrf_token")?,
+        created_at: r.try_get("created_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+    })
+}
+
 impl Store {
     pub async fn create_session(&self, token_hash: &[u8; 32], user_id: &UserId, csrf: &str, now: i64) -> Result<()> {
         sqlx::query(
@@ -42,16 +52,7 @@ impl Store {
         .bind(token_hash.to_vec())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(SessionRecord {
-                user_id: UserId::new(r.try_get::<String, _>("user_id")?),
-                email: r.try_get("email")?,
-                csrf_token: r.try_get("csrf_token")?,
-                created_at: r.try_get("created_at")?,
-                last_seen_at: r.try_get("last_seen_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(session_from_row).transpose()
     }
 
     pub async fn touch_session(&self, token_hash: &[u8; 32], now: i64) -> Result<()> {

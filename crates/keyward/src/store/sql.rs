@@ -9,6 +9,7 @@
 //! numbered parameter by name is linear in SQLite, which made binding
 //! 10 000 `$n` parameters quadratic (8 000 records/s instead of 100 000+).
 use super::{Backend, Result, Store};
+use keyward_core::ids::WorkspaceId;
 use sqlx::AnyConnection;
 
 pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -76,6 +77,16 @@ pub(super) fn to_i64(n: u64) -> i64 {
 /// A BIGINT count read back (a negative one cannot be written).
 pub(super) fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+/// Lock `workspace_id` for the rest of `conn`'s transaction: SQLite takes
+/// its write lock at once, PostgreSQL locks the workspace row, which READ
+/// COMMITTED needs so that a check made next in the transaction (a count
+/// under a limit, the last admin) cannot pass on two nodes at once. Rows
+/// matched: 0 when there is no such workspace.
+pub(super) async fn lock_workspace(conn: &mut AnyConnection, workspace_id: &WorkspaceId) -> Result<u64> {
+    let q = sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id.as_str());
+    Ok(q.execute(conn).await?.rows_affected())
 }
 
 /// `q` with one more parameter when there is one (an optional filter).

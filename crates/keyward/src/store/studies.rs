@@ -102,7 +102,11 @@ fn transcript_from_row(r: &sqlx::any::AnyRow) -> Result<Transcript> {
 }
 
 /// Fetch `limit + 1` rows to learn `has_more` without a second query.
-fn page<T>(rows: Vec<sqlx::any::AnyRow>, limit: u32, f: fn(&sqlx::any::AnyRow) -> Result<T>) -> Result<Page<T>> {
+pub(super) fn page<T>(
+    rows: Vec<sqlx::any::AnyRow>,
+    limit: u32,
+    f: fn(&sqlx::any::AnyRow) -> Result<T>,
+) -> Result<Page<T>> {
     let has_more = rows.len() > limit as usize;
     let data = rows.iter().take(limit as usize).map(f).collect::<Result<Vec<_>>>()?;
     Ok(Page { data, has_more })
@@ -140,16 +144,7 @@ impl Store {
 
     /// One study of `workspace_id`; another workspace's (or a made-up) id is `NotFound`.
     pub async fn study(&self, workspace_id: &WorkspaceId, study_id: &str) -> Result<Study> {
-        if !ids::has_prefix(study_id, STUDY_PREFIX) {
-            return Err(StoreError::NotFound);
-        }
-        let row = sqlx::query(&format!("SELECT {STUDY_COLUMNS} FROM studies WHERE workspace_id = $1 AND id = $2"))
-            .bind(workspace_id.as_str())
-            .bind(study_id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        study_from_row(&row)
+        study_from_row(&fetch_one(self, "studies", STUDY_COLUMNS, STUDY_PREFIX, workspace_id, study_id).await?)
     }
 
     /// A page of `workspace_id`'s studies, newest first, after the study
@@ -228,17 +223,8 @@ impl Store {
 
     /// One transcript of `workspace_id`; another workspace's (or a made-up) id is `NotFound`.
     pub async fn transcript(&self, workspace_id: &WorkspaceId, transcript_id: &str) -> Result<Transcript> {
-        if !ids::has_prefix(transcript_id, TRANSCRIPT_PREFIX) {
-            return Err(StoreError::NotFound);
-        }
-        let row =
-            sqlx::query(&format!("SELECT {TRANSCRIPT_COLUMNS} FROM transcripts WHERE workspace_id = $1 AND id = $2"))
-                .bind(workspace_id.as_str())
-                .bind(transcript_id)
-                .fetch_optional(self.pool())
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        transcript_from_row(&row)
+        let row = fetch_one(self, "transcripts", TRANSCRIPT_COLUMNS, TRANSCRIPT_PREFIX, workspace_id, transcript_id);
+        transcript_from_row(&row.await?)
     }
 
     /// A page of transcripts of `workspace_id`, newest first: all of them, or
@@ -268,6 +254,27 @@ impl Store {
         let rows = fetch_page(self, "transcripts", TRANSCRIPT_COLUMNS, &filters, limit).await?;
         page(rows, limit, transcript_from_row).map(Some)
     }
+}
+
+/// The row `id` of `workspace_id` in `table`; `NotFound` when it is another
+/// workspace's, or when `id` lacks the table's prefix (then nothing is asked).
+async fn fetch_one(
+    store: &Store,
+    table: &str,
+    columns: &str,
+    prefix: &str,
+    workspace_id: &WorkspaceId,
+    id: &str,
+) -> Result<sqlx::any::AnyRow> {
+    if !ids::has_prefix(id, prefix) {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query(&format!("SELECT {columns} FROM {table} WHERE workspace_id = $1 AND id = $2"))
+        .bind(workspace_id.as_str())
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// `SELECT columns FROM table WHERE f1 $1 AND f2 $2 … ORDER BY id DESC LIMIT limit+1`:

@@ -1,6 +1,7 @@
 //! What support looks up with the operator CLI (SPEC §8): workspaces with
 //! their member and key counts, members, and membership changes that never
 //! leave a workspace without an admin.
+use super::sql::lock_workspace;
 use super::{corrupt, Result, Store, StoreError};
 use keyward_core::api::Timestamp;
 use keyward_core::ids::{UserId, WorkspaceId};
@@ -109,12 +110,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         // Lock the workspace row (and SQLite's write lock) first, so two
         // concurrent changes cannot both see a second admin.
-        let n = sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
-            .bind(workspace_id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
+        if lock_workspace(&mut tx, workspace_id).await? == 0 {
             return Err(StoreError::NotFound);
         }
         let current: Option<String> =
@@ -140,10 +136,7 @@ impl Store {
     /// (`Conflict(LAST_ADMIN)`); `NotFound` when they are not a member.
     pub async fn remove_member_keeping_an_admin(&self, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1")
-            .bind(workspace_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        lock_workspace(&mut tx, workspace_id).await?;
         let role: Role = sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
             .bind(workspace_id.as_str())
             .bind(user_id.as_str())

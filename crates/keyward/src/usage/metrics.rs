@@ -5,6 +5,7 @@
 //! metrics crate: a handful of series need no dependency, and the values live
 //! in the [`UsageMetrics`] of one running app instead of a process-global
 //! registry, so several apps in one process (the tests) never mix numbers.
+use crate::histogram::Histogram;
 use crate::ratelimit::redis::{RedisLimiter, RedisStats};
 use axum::extract::State;
 use axum::http::header;
@@ -51,20 +52,13 @@ pub struct UsageMetrics {
     pub spill_bytes: AtomicU64,
     /// `at` (unix ms) of the oldest record waiting in the spill file; 0 when none.
     pub spilled_since_ms: AtomicU64,
-    batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
-    batch_count: AtomicU64,
-    batch_sum_us: AtomicU64,
+    batch_duration: Histogram<{ BATCH_BUCKETS.len() }>,
 }
 
 impl UsageMetrics {
     /// Record one batch's write time (commit included, retries included).
     pub fn observe_batch(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        if let Some(i) = BATCH_BUCKETS.iter().position(|&b| secs <= b) {
-            self.batch_buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.batch_count.fetch_add(1, Ordering::Relaxed);
-        self.batch_sum_us.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.batch_duration.observe(&BATCH_BUCKETS, took);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -120,16 +114,7 @@ impl UsageMetrics {
              # TYPE keyward_usage_records_pending gauge\nkeyward_usage_records_pending {pending}"
         );
         let name = "keyward_usage_batch_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Time to write one usage batch.\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (b, c) in BATCH_BUCKETS.iter().zip(&self.batch_buckets) {
-            cumulative += get(c);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
-        }
-        let count = get(&self.batch_count);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", get(&self.batch_sum_us) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {count}");
+        self.batch_duration.render(&mut out, &BATCH_BUCKETS, name, "Time to write one usage batch.");
         out
     }
 }
@@ -192,9 +177,7 @@ mod tests {
         let text = m.render();
         assert!(text.contains("keyward_usage_records_enqueued_total 5\n"), "{text}");
         assert!(text.contains("keyward_usage_records_pending 2\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"0.001\"} 1\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"0.05\"} 2\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
-        assert!(text.contains("keyward_usage_batch_duration_seconds_count 2\n"));
+        let name = "keyward_usage_batch_duration_seconds";
+        crate::histogram::assert_histogram(&text, name, &[("0.001", 1), ("0.05", 2), ("+Inf", 2)], 2);
     }
 }

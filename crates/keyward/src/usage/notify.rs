@@ -108,26 +108,19 @@ impl Notifier {
             key_id: Some(&r.key_id),
             message: &message,
         };
-        let id = self.keep(&note).await;
-        if self.webhook.is_none() {
-            return;
-        }
-        let body = json!({
-            "type": KIND_AUTO_REVOKED,
-            "notification_id": id,
-            "at": Timestamp(now_ms),
-            "workspace_id": r.workspace_id,
-            "key_id": r.key_id,
-            "key_name": name,
-            "reason": keyward_core::RevokeReason::AutoErrorRate,
-            "errors": r.errors,
-            "requests": r.requests,
-            "window_secs": r.window_secs,
-            "ratio": r.ratio,
-            "by_code": r.by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "message": message,
-        });
-        self.send(body);
+        self.notify(&note, || {
+            json!({
+                "key_id": r.key_id,
+                "key_name": name,
+                "reason": keyward_core::RevokeReason::AutoErrorRate,
+                "errors": r.errors,
+                "requests": r.requests,
+                "window_secs": r.window_secs,
+                "ratio": r.ratio,
+                "by_code": r.by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .await;
     }
 
     /// A key was revoked as leaked: the banner notification and the
@@ -153,23 +146,17 @@ impl Notifier {
             key_id: Some(k.key_id),
             message: &message,
         };
-        let id = self.keep(&note).await;
-        if self.webhook.is_none() {
-            return;
-        }
-        self.send(json!({
-            "type": KIND_LEAKED,
-            "notification_id": id,
-            "at": Timestamp(now_ms),
-            "workspace_id": k.workspace_id,
-            "key_id": k.key_id,
-            "key_name": name,
-            "reason": keyward_core::RevokeReason::Leaked,
-            "reporter": k.reporter,
-            "source": k.source,
-            "url": k.url,
-            "message": message,
-        }));
+        self.notify(&note, || {
+            json!({
+                "key_id": k.key_id,
+                "key_name": name,
+                "reason": keyward_core::RevokeReason::Leaked,
+                "reporter": k.reporter,
+                "source": k.source,
+                "url": k.url,
+            })
+        })
+        .await;
     }
 
     /// Start delivering `body` to the webhook (if any), off the caller's path.
@@ -193,19 +180,28 @@ impl Notifier {
         );
         let note =
             NewNotification { workspace_id, at_ms: now_ms, kind: KIND_HOOK_DISABLED, key_id: None, message: &message };
-        let id = self.keep(&note).await;
+        self.notify(&note, || json!({ "hook_id": hook_id, "target_host": host })).await;
+    }
+
+    /// Store `note` as a banner and, with a webhook, start POSTing it: its
+    /// kind as `type`, `notification_id`, `at`, `workspace_id` and `message`,
+    /// with the notice's own `fields`.
+    async fn notify(&self, note: &NewNotification<'_>, fields: impl FnOnce() -> serde_json::Value) {
+        let id = self.keep(note).await;
         if self.webhook.is_none() {
             return;
         }
-        self.send(json!({
-            "type": KIND_HOOK_DISABLED,
+        let mut body = json!({
+            "type": note.kind,
             "notification_id": id,
-            "at": Timestamp(now_ms),
-            "workspace_id": workspace_id,
-            "hook_id": hook_id,
-            "target_host": host,
-            "message": message,
-        }));
+            "at": Timestamp(note.at_ms),
+            "workspace_id": note.workspace_id,
+            "message": note.message,
+        });
+        if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields()) {
+            body.extend(fields);
+        }
+        self.send(body);
     }
 
     /// Store a banner notification; its id, or `None` (logged) when the

@@ -1,8 +1,10 @@
 //! Prometheus metrics of webhook delivery, rendered on the metrics
 //! listener next to the usage pipeline's.
+use crate::histogram::Histogram;
 use crate::store::DeliveryOutcome;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Upper bounds (seconds) of the attempt-latency histogram buckets.
 const BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0];
@@ -17,9 +19,7 @@ pub struct WebhookMetrics {
     skipped: AtomicU64,
     pending: AtomicI64,
     disabled: AtomicI64,
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_ms: AtomicU64,
+    attempt_duration: Histogram<{ BUCKETS.len() }>,
 }
 
 impl WebhookMetrics {
@@ -34,12 +34,7 @@ impl WebhookMetrics {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if let Some(ms) = ms {
-            let secs = ms.max(0) as f64 / 1000.0;
-            if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-            self.count.fetch_add(1, Ordering::Relaxed);
-            self.sum_ms.fetch_add(crate::store::unsigned_ms(ms), Ordering::Relaxed);
+            self.attempt_duration.observe(&BUCKETS, Duration::from_millis(crate::store::unsigned_ms(ms)));
         }
     }
 
@@ -74,16 +69,7 @@ impl WebhookMetrics {
             self.disabled.load(Ordering::Relaxed)
         );
         let name = "keyward_webhook_attempt_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Time of one webhook attempt.\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (b, c) in BUCKETS.iter().zip(&self.buckets) {
-            cumulative += get(c);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
-        }
-        let count = get(&self.count);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", get(&self.sum_ms) as f64 / 1e3);
-        let _ = writeln!(out, "{name}_count {count}");
+        self.attempt_duration.render(&mut out, &BUCKETS, name, "Time of one webhook attempt.");
         out
     }
 }
@@ -105,7 +91,6 @@ mod tests {
         assert!(t.contains("keyward_webhook_deliveries_total{outcome=\"skipped\"} 1\n"));
         assert!(t.contains("keyward_webhook_pending_deliveries 4\n"));
         assert!(t.contains("keyward_webhook_disabled_hooks 1\n"));
-        assert!(t.contains("keyward_webhook_attempt_duration_seconds_bucket{le=\"0.025\"} 1\n"));
-        assert!(t.contains("keyward_webhook_attempt_duration_seconds_count 2\n"));
+        crate::histogram::assert_histogram(&t, "keyward_webhook_attempt_duration_seconds", &[("0.025", 1)], 2);
     }
 }

@@ -16,7 +16,6 @@ pub mod worker;
 
 pub use worker::Webhooks;
 
-use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -31,59 +30,31 @@ pub const MAX_TARGET_URL_CHARS: usize = 2048;
 /// A hook all of whose last this many finished events were given up is disabled.
 pub const DISABLE_AFTER_GIVEN_UP: i64 = 5;
 
-/// Every event type keyward delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    StudyCreated,
-    TranscriptCreated,
-    KeyCreated,
-    KeyRevoked,
-    KeyRolled,
-    KeyExpiring,
-    KeyLeaked,
+keyward_core::named_enum! {
+    /// Every event type keyward delivers.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum EventType, unknown: UnknownEventType {
+        StudyCreated => "study.created",
+        TranscriptCreated => "transcript.created",
+        KeyCreated => "key.created",
+        KeyRevoked => "key.revoked",
+        KeyRolled => "key.rolled",
+        KeyExpiring => "key.expiring",
+        KeyLeaked => "key.leaked",
+    }
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
-        EventType::StudyCreated,
-        EventType::TranscriptCreated,
-        EventType::KeyCreated,
-        EventType::KeyRevoked,
-        EventType::KeyRolled,
-        EventType::KeyExpiring,
-        EventType::KeyLeaked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::StudyCreated => "study.created",
-            EventType::TranscriptCreated => "transcript.created",
-            EventType::KeyCreated => "key.created",
-            EventType::KeyRevoked => "key.revoked",
-            EventType::KeyRolled => "key.rolled",
-            EventType::KeyExpiring => "key.expiring",
-            EventType::KeyLeaked => "key.leaked",
-        }
-    }
-
     /// Events a `/v1` key may subscribe to (the rest are admins' key events).
     pub fn is_resource_event(self) -> bool {
         matches!(self, EventType::StudyCreated | EventType::TranscriptCreated)
     }
 }
 
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventType {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        EventType::ALL.into_iter().find(|e| e.as_str() == s).ok_or(())
-    }
-}
+/// Error for a name that is no event type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {0:?}")]
+pub struct UnknownEventType(pub String);
 
 /// `--webhooks-retry-schedule`: the delays before each retry, e.g.
 /// `5s,5m,30m,2h,5h,10h,10h` (one first attempt plus one retry per delay).

@@ -484,7 +484,7 @@ async fn an_event_pending_when_the_process_is_killed_is_delivered_after_restart(
     // Wait until an attempt failed (the event is in the store), then SIGKILL.
     let store = keyward::store::Store::open(&config.store.location().unwrap()).await.unwrap();
     eventually(10, || async {
-        let l = store.list_hooks(&ws).await.unwrap();
+        let l = store.list_hooks(&keyward_core::WorkspaceId::new(ws.as_str())).await.unwrap();
         l[0].last_attempt_at.is_some().then_some(())
     })
     .await;

@@ -7,7 +7,7 @@ use super::List;
 use crate::http::error::ApiResult;
 use crate::http::json::ApiJson;
 use crate::http::session::AdminSession;
-use crate::http::v1::hooks::{create_hook_response, parse_hook_input};
+use crate::http::v1::hooks::{create_hook_response, parse_hook_input, HookObject};
 use crate::state::AppState;
 use crate::store::HookRecord;
 use crate::webhooks::EventType;
@@ -15,43 +15,43 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use keyward_core::api::Timestamp;
+use keyward_core::api::{HookAttempt, Timestamp};
 use keyward_core::WorkspaceId;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// A hook as the admin API and page show it.
+/// A hook as the admin API shows it: the `/v1` object and who made it.
 #[derive(Debug, Serialize)]
 pub struct AdminHook {
-    pub id: String,
-    pub target_url: String,
-    pub event: String,
-    pub status: String,
-    pub created_at: Timestamp,
+    #[serde(flatten)]
+    pub hook: HookObject,
     /// The key that created it (`/v1`), or null for an admin's key-event hook.
     pub key: Option<Value>,
     /// The admin who created a key-event hook.
     pub created_by: Option<Value>,
-    pub last_attempt: Option<Value>,
+    pub last_attempt: Option<HookAttempt>,
     pub failing_since: Option<Timestamp>,
 }
 
 impl From<HookRecord> for AdminHook {
     fn from(h: HookRecord) -> Self {
         AdminHook {
+            hook: HookObject::from(&h),
             key: h.key_id.as_ref().map(|id| json!({ "id": id, "name": h.key_name })),
             created_by: h.created_by.as_ref().map(|(id, email)| json!({ "id": id, "email": email })),
-            last_attempt: h
-                .last_attempt_at
-                .map(|at| json!({ "at": Timestamp(at), "status_code": h.last_status_code, "error": h.last_error })),
+            last_attempt: last_attempt(&h),
             failing_since: h.failing_since.map(Timestamp),
-            id: h.id,
-            target_url: h.target_url,
-            event: h.event,
-            status: h.status,
-            created_at: Timestamp(h.created_at),
         }
     }
+}
+
+/// The last attempt to deliver to the hook, if any.
+fn last_attempt(h: &HookRecord) -> Option<HookAttempt> {
+    h.last_attempt_at.map(|at| HookAttempt {
+        at: Timestamp(at),
+        error: h.last_error.clone(),
+        status_code: h.last_status_code,
+    })
 }
 
 /// Every hook of the workspace, newest first.
@@ -60,7 +60,7 @@ pub async fn list_hooks(State(state): State<AppState>, admin: WorkspaceAdmin) ->
 }
 
 /// The page's view of the same list.
-pub async fn hooks_for(state: &AppState, ws: &str) -> ApiResult<Vec<AdminHook>> {
+pub async fn hooks_for(state: &AppState, ws: &WorkspaceId) -> ApiResult<Vec<AdminHook>> {
     Ok(state.store.list_hooks(ws).await?.into_iter().map(AdminHook::from).collect())
 }
 
@@ -87,7 +87,7 @@ pub async fn delete_hook(
 }
 
 /// The page's rows: target host only (a URL may carry a token in its path).
-pub async fn hook_rows(state: &AppState, ws: &str) -> ApiResult<Vec<keyward_web::HookRow>> {
+pub async fn hook_rows(state: &AppState, ws: &WorkspaceId) -> ApiResult<Vec<keyward_web::HookRow>> {
     Ok(state
         .store
         .list_hooks(ws)
@@ -103,15 +103,13 @@ pub async fn hook_rows(state: &AppState, ws: &str) -> ApiResult<Vec<keyward_web:
                     })
                 })
                 .unwrap_or_default(),
+            last_attempt: last_attempt(&h),
             id: h.id,
             event: h.event,
             status: h.status,
             created_at: Timestamp(h.created_at),
             key_name: h.key_name,
             created_by_email: h.created_by.map(|(_, email)| email),
-            last_attempt_at: h.last_attempt_at.map(Timestamp),
-            last_status_code: h.last_status_code,
-            last_error: h.last_error,
             failing_since: h.failing_since.map(Timestamp),
         })
         .collect())

@@ -179,7 +179,7 @@ pub fn parse_hook_body(body: &Value, policy: Policy, allowed: fn(EventType) -> b
 /// Create a hook with a fresh secret and answer 201 (`Cache-Control: no-store`).
 pub(crate) async fn create_hook_response(
     state: &AppState,
-    workspace_id: &str,
+    workspace_id: &keyward_core::WorkspaceId,
     key_id: Option<&str>,
     created_by: Option<&str>,
     target_url: &str,
