@@ -36,7 +36,17 @@ fn fixture() -> Fixture {
         let user = store.create_user("bench@example.com", "x").await.unwrap();
         store.upsert_member(&ws.id, &user.id, Role::Admin).await.unwrap();
         let secret = ApiKeySecret::generate();
-        store.create_key(&ws.id, "bench", &secret.hash(), secret.last4(), (&user.id, &user.email)).await.unwrap();
+        store
+            .create_key(
+                &ws.id,
+                "bench",
+                &secret.hash(),
+                secret.last4(),
+                (&user.id, &user.email),
+                keyward::store::KeyTerms::default(),
+            )
+            .await
+            .unwrap();
         let (state, bg) = AppState::new(store, config).await.unwrap();
         // Drain usage records as the writer would, without storage.
         tokio::spawn(bg.discard_usage());

@@ -128,7 +128,16 @@ async fn workspace(store: &Store) -> (String, Vec<String>) {
     let mut keys = vec![];
     for i in 0..KEYS {
         let s = ApiKeySecret::generate();
-        let k = store.create_key(&ws.id, &format!("key {i}"), &s.hash(), s.last4(), (&user.id, &user.email)).await;
+        let k = store
+            .create_key(
+                &ws.id,
+                &format!("key {i}"),
+                &s.hash(),
+                s.last4(),
+                (&user.id, &user.email),
+                keyward::store::KeyTerms::default(),
+            )
+            .await;
         keys.push(k.unwrap().id);
     }
     (ws.id.into_string(), keys)

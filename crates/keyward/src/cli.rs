@@ -483,7 +483,14 @@ async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(
         for _ in 0..(keys - made).min(u32::try_from(crate::store::MAX_ACTIVE_KEYS).unwrap_or(u32::MAX)) {
             let secret = keyward_core::ApiKeySecret::generate();
             store
-                .create_key(&ws.id, "load test", &secret.hash(), secret.last4(), (&user.id, &user.email))
+                .create_key(
+                    &ws.id,
+                    "load test",
+                    &secret.hash(),
+                    secret.last4(),
+                    (&user.id, &user.email),
+                    crate::store::KeyTerms::default(),
+                )
                 .await
                 .map_err(db)?;
             writeln!(file, "{}", secret.expose()).map_err(|e| CliError(e.to_string()))?;

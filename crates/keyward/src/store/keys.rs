@@ -168,21 +168,10 @@ pub(super) fn key_from_row(r: &sqlx::any::AnyRow) -> Result<KeyObject> {
 }
 
 impl Store {
-    /// Store a new full-access key that never expires (see [`Store::create_key_with`]).
-    pub async fn create_key(
-        &self,
-        workspace_id: &WorkspaceId,
-        name: &str,
-        hash: &HashedKey,
-        last4: &str,
-        created_by: (&str, &str),
-    ) -> Result<KeyObject> {
-        self.create_key_with(workspace_id, name, hash, last4, created_by, KeyTerms::default()).await
-    }
-
     /// Store a new key (its hash only) and its `key.created` audit event in
     /// one transaction. Fails with `LimitReached` past [`MAX_ACTIVE_KEYS`].
-    pub async fn create_key_with(
+    /// `KeyTerms::default()`: full access, never expires.
+    pub async fn create_key(
         &self,
         workspace_id: &WorkspaceId,
         name: &str,

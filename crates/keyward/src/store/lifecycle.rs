@@ -119,7 +119,7 @@ impl Store {
         let now = now_ms();
         let new_id = KeyId::generate();
         let mut tx = self.pool().begin().await?;
-        // Lock first, as `create_key_with` does: SQLite takes the write lock,
+        // Lock first, as `create_key` does: SQLite takes the write lock,
         // PostgreSQL the workspace row, so two rolls (or a roll and a
         // revocation on another node) cannot both pass the checks below.
         lock_workspace(&mut tx, workspace_id).await?;

@@ -65,7 +65,7 @@ async fn create_key(
     let secret = ApiKeySecret::generate();
     let object = state
         .store
-        .create_key_with(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email), terms)
+        .create_key(&ws, name.as_str(), &secret.hash(), secret.last4(), (&session.user_id, &session.email), terms)
         .await?;
     Ok(created_with_secret(keyward_core::api::CreatedKey { object, key: secret.expose().to_string() }))
 }

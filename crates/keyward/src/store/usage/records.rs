@@ -6,7 +6,7 @@ use super::codec::{decode_ip, decode_path, encode_ip, encode_path};
 use super::dict::Wanted;
 use super::rollups::UsageIncrements;
 use super::HOUR_MS;
-use crate::store::sql::{bind_some, to_i64, AnyQuery};
+use crate::store::sql::{bind_some, to_i64, to_u64, AnyQuery};
 use crate::store::{corrupt, now_ms, Result, Store};
 use crate::usage::UsageRecord;
 use keyward_core::api::{RecentRequest, Timestamp};
@@ -113,15 +113,17 @@ impl Store {
             None => ("usage_hourly_ws", ""),
         };
         let sql = format!(
-            "SELECT hour_start FROM {table} WHERE workspace_id = $1 AND hour_start < $2 {filter} \
+            "SELECT hour_start, CAST(SUM(requests) AS BIGINT) AS n FROM {table} \
+             WHERE workspace_id = $1 AND hour_start < $2 {filter} \
              GROUP BY hour_start ORDER BY hour_start DESC LIMIT $3"
         );
         let q = sqlx::query(&sql).bind(workspace_id).bind(current - HOUR_MS).bind(i64::from(limit));
         let rows = bind_some(q, key_id).fetch_all(self.pool()).await?;
-        let hours = rows.iter().map(|r| r.try_get::<i64, _>("hour_start")).collect::<Result<Vec<_>, _>>()?;
-        // Disjoint ranges, newest first: the last two hours (and any record
-        // stamped later), then each older hour with requests.
-        let ranges = std::iter::once((current - HOUR_MS, i64::MAX)).chain(hours.into_iter().map(|h| (h, h + HOUR_MS)));
+        let mut hours = Vec::with_capacity(rows.len());
+        for r in &rows {
+            hours.push((r.try_get::<i64, _>("hour_start")?, to_u64(r.try_get("n")?)));
+        }
+        let ranges = recent_ranges(current, &hours, limit);
         let mut out: Vec<RecentRequest> = Vec::new();
         for (from, until) in ranges {
             let left = limit.saturating_sub(u32::try_from(out.len()).unwrap_or(u32::MAX));
@@ -150,6 +152,27 @@ impl Store {
         }
         Ok(out.into_iter().map(|(_, r)| r).collect())
     }
+}
+
+/// The time ranges `recent` reads, newest first: the last two hours (and
+/// any record stamped later: not rolled up yet), then the older hours of
+/// `hours` (newest first, with their request counts from the rollup) until
+/// they hold `limit` requests, adjacent hours as one range, so a busy key
+/// costs one or two statements and a quiet one no more than `limit`.
+fn recent_ranges(current_hour: i64, hours: &[(i64, u64)], limit: u32) -> Vec<(i64, i64)> {
+    let mut ranges = vec![(current_hour - HOUR_MS, i64::MAX)];
+    let mut counted = 0u64;
+    for &(hour, n) in hours {
+        if counted >= u64::from(limit) {
+            break;
+        }
+        counted += n;
+        match ranges.last_mut() {
+            Some(last) if last.0 == hour + HOUR_MS => last.0 = hour,
+            _ => ranges.push((hour, hour + HOUR_MS)),
+        }
+    }
+    ranges
 }
 
 /// What one `recent` statement reads: a workspace's (or one key's) records
@@ -229,5 +252,22 @@ impl<'a> From<&'a UsageRecord> for RecordRef<'a> {
             ip: encode_ip(&r.ip),
             path: encode_path(&r.route, &r.path),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_reads_the_last_two_hours_then_older_hours_until_they_hold_enough() {
+        let now = 100 * HOUR_MS;
+        let h = |n: i64| now - n * HOUR_MS;
+        // Hours 2 and 3 are adjacent to the last two (one range); hour 5
+        // brings the count to 20; hour 9 is not needed.
+        let hours = [(h(2), 5), (h(3), 5), (h(5), 10), (h(9), 7)];
+        assert_eq!(recent_ranges(now, &hours, 20), [(h(3), i64::MAX), (h(5), h(4))]);
+        assert_eq!(recent_ranges(now, &hours, 100), [(h(3), i64::MAX), (h(5), h(4)), (h(9), h(8))]);
+        assert_eq!(recent_ranges(now, &[], 20), [(h(1), i64::MAX)]);
     }
 }
