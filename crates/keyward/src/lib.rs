@@ -24,6 +24,55 @@ pub mod webhooks;
 use config::ServeArgs;
 use std::io::Write;
 
+/// The whole command line, from parsed flags to the exit status, on a
+/// Tokio runtime started here: everything the binary runs is compiled (and
+/// its generic code instantiated) once, in this crate. With the runtime in
+/// `main.rs`, the futures of `serve` and `cli::run` were first polled
+/// there, so the binary's crate compiled their whole call tree again
+/// (20 s of a cold release build, docs/benchmarks.md §5).
+pub fn main(cli: cli::Cli) -> std::process::ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(dispatch(cli)),
+        Err(e) => {
+            eprintln!("keyward: cannot start the runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: cli::Cli) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match cli.command {
+        cli::Command::Serve(args) => {
+            init_tracing();
+            match serve(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("keyward: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        cli::Command::Admin(args) => {
+            let json = args.json;
+            match cli::run(args).await {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) if json => {
+                    eprintln!("{}", e.to_json());
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("keyward: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
 /// `keyward serve`: open the store, seed the demo if asked, bind, print the
 /// URL, and serve until SIGTERM/SIGINT.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! The `keyward` binary: parse the command line and hand over to the library.
 use clap::Parser;
-use keyward::cli::{Cli, Command};
+use keyward::cli::Cli;
 use std::process::ExitCode;
 
 #[global_allocator]
@@ -31,39 +31,5 @@ fn disable_transparent_huge_pages() {}
 
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
-    run()
-}
-
-#[tokio::main]
-async fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => {
-            keyward::init_tracing();
-            match keyward::serve(args).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("keyward: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Admin(args) => {
-            let json = args.json;
-            match keyward::cli::run(args).await {
-                Ok(out) => {
-                    println!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) if json => {
-                    eprintln!("{}", e.to_json());
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("keyward: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
+    keyward::main(Cli::parse())
 }
