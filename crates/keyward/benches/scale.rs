@@ -643,9 +643,6 @@ async fn run(t: &Target) -> Value {
     println!("scale/size (90 days, after retention): {}", made["size_90_days"]);
     let store = t.open().await;
     let end = made["end_ms"].as_i64().unwrap();
-    // A store generated before the bench did this itself (2026-12-02) still
-    // holds 91 days of them.
-    store.delete_usage_key_buckets_before(keyward::store::key_bucket(end - 6 * 60_000)).await.unwrap();
     let all = workspaces(&store).await;
     let lat = latencies(&store, end, &all).await;
     store.close().await;
