@@ -409,10 +409,9 @@ fn bin() -> &'static str {
 async fn workspaces(store: &Store) -> Vec<(String, Vec<String>)> {
     let mut out = vec![];
     for ws in store.usage_workspace_ids().await.unwrap() {
-        let mut keys: Vec<String> =
-            store.list_keys(&keyward_core::WorkspaceId::new(&*ws)).await.unwrap().into_iter().map(|k| k.id).collect();
+        let mut keys: Vec<String> = store.list_keys(&ws).await.unwrap().into_iter().map(|k| k.id).collect();
         keys.sort();
-        out.push((ws, keys));
+        out.push((ws.into_string(), keys));
     }
     out
 }
@@ -539,14 +538,15 @@ async fn latencies(store: &Store, end: i64, all: &[(String, Vec<String>)]) -> Va
     let (ws, keys) = &all[0];
     let mut out = serde_json::Map::new();
     for (label, key) in [("all keys", None), ("busiest key", Some(&keys[0])), ("quietest key", keys.last())] {
-        let key = key.map(String::as_str);
+        let (ws, key) = (&keyward_core::WorkspaceId::new(ws.as_str()), key.map(keyward_core::KeyId::new));
+        let key = key.as_ref();
         let mut report = vec![];
         let mut recent = vec![];
         let mut total = 0;
         for _ in 0..RUNS {
             let t0 = Instant::now();
             if let Some(k) = key {
-                store.key(&keyward_core::WorkspaceId::new(ws.as_str()), &keyward_core::KeyId::new(k)).await.unwrap();
+                store.key(ws, k).await.unwrap();
             }
             let r = stats::report(store, ws, key, end).await.unwrap();
             report.push(t0.elapsed());

@@ -306,7 +306,8 @@ fn report_10m(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).unwrap();
     let rt = runtime();
     let (store, ws, key) = rt.block_on(big_store(&dir, n));
-    for (label, key) in [("usage/report_10m (all keys)", None), ("usage/report_10m (one key)", Some(key.as_str()))] {
+    let (ws, key) = (keyward_core::WorkspaceId::new(ws), keyward_core::KeyId::new(key));
+    for (label, key) in [("usage/report_10m (all keys)", None), ("usage/report_10m (one key)", Some(&key))] {
         let runs: Vec<Duration> = (0..200)
             .map(|_| {
                 let t = Instant::now();

@@ -115,7 +115,7 @@ async fn render_page(
         let ws = WorkspaceId::new(current.id.as_str());
         keys = state.store.list_keys(&ws).await?;
         let filter = key_filter.filter(|k| keys.iter().any(|key| key.id == *k));
-        usage = super::admin::usage::usage_report(state, &ws, filter).await?;
+        usage = super::admin::usage::usage_report(state, &ws, filter.map(KeyId::new).as_ref()).await?;
         notifications = super::admin::usage::notifications_for(state, &ws, &session.user_id).await?;
         hooks = super::admin::hooks::hook_rows(state, &ws).await?;
         if keys.iter().any(|k| k.revoke_reason == Some(keyward_core::RevokeReason::Leaked)) {

@@ -266,12 +266,12 @@ pub async fn check_key(
     now_ms: i64,
 ) -> crate::store::Result<Option<Revoked>> {
     let since_ms = policy.window_start_sec(now_ms) * 1000;
-    let (errors, requests) = store.usage_key_window(workspace_id, key_id, since_ms, now_ms).await?;
+    let (ws, key) = (keyward_core::WorkspaceId::new(workspace_id), keyward_core::KeyId::new(key_id));
+    let (errors, requests) = store.usage_key_window(&ws, &key, since_ms, now_ms).await?;
     if !policy.trips(errors, requests) {
         return Ok(None);
     }
     let ratio = (errors as f64 / requests as f64 * 1000.0).round() / 1000.0;
-    let (ws, key) = (keyward_core::WorkspaceId::new(workspace_id), keyward_core::KeyId::new(key_id));
     let by_code = store.usage_key_error_codes(&ws, &key, since_ms).await?;
     let codes: serde_json::Map<String, serde_json::Value> =
         by_code.iter().map(|(c, n)| (c.clone(), json!(n))).collect();

@@ -15,6 +15,7 @@
 //! the newest 20 raw records along an index.
 use crate::store::{HourStatusCount, Store};
 use keyward_core::api::{SeriesBucket, Timestamp, TopEndpoint, UsageReport, UsageTotals};
+use keyward_core::{KeyId, WorkspaceId};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Hour buckets in `series` (7 days).
@@ -30,8 +31,8 @@ pub const TOP_ENDPOINTS: u32 = 10;
 /// The caller checks that `key_id` belongs to `workspace_id`.
 pub async fn report(
     store: &Store,
-    workspace_id: &str,
-    key_id: Option<&str>,
+    workspace_id: &WorkspaceId,
+    key_id: Option<&KeyId>,
     now_ms: i64,
 ) -> crate::store::Result<UsageReport> {
     // On SQLite the rollups lag the log by up to a few seconds: catch up first.

@@ -263,10 +263,16 @@ async fn the_auto_revocation_window_counts_what_classify_counts() {
         (e + u64::from(error), n + u64::from(counts))
     });
     assert_eq!(expected, (2, 6));
+    let (ws, key, other) = (
+        keyward_core::WorkspaceId::new(ws.as_str()),
+        keyward_core::KeyId::new(key.as_str()),
+        keyward_core::KeyId::new(other.as_str()),
+    );
     assert_eq!(app.store.usage_key_window(&ws, &key, since, since).await.unwrap(), expected);
     assert_eq!(app.store.usage_key_window(&ws, &key, since - 1, since).await.unwrap(), (3, 7));
     assert_eq!(app.store.usage_key_window(&ws, &other, since, since).await.unwrap(), (1, 1));
-    assert_eq!(app.store.usage_key_window("ws_elsewhere", &key, since, since).await.unwrap(), (0, 0));
+    let elsewhere = keyward_core::WorkspaceId::new("ws_elsewhere");
+    assert_eq!(app.store.usage_key_window(&elsewhere, &key, since, since).await.unwrap(), (0, 0));
 }
 
 #[tokio::test]
@@ -281,6 +287,7 @@ async fn old_auto_revocation_buckets_are_forgotten_and_recent_ones_kept() {
     let rec =
         |at_ms: i64| UsageRecord { status: 422, code: Some("validation_failed"), ..usage_record(&ws, &key, at_ms) };
     writer::write_batch_with_counts(&app.store, &[rec(t - 10_001), rec(t - 1), rec(t), rec(t + 5_000)]).await.unwrap();
+    let (ws, key) = (keyward_core::WorkspaceId::new(ws.as_str()), keyward_core::KeyId::new(key.as_str()));
     let window = |since: i64| app.store.usage_key_window(&ws, &key, since, t + 5_000);
     assert_eq!(window(t - 20_000).await.unwrap(), (4, 4));
     assert_eq!(app.store.delete_usage_key_buckets_before((t - 10_000) / 1000).await.unwrap(), 1);

@@ -74,11 +74,21 @@ async fn an_old_store_upgrades_in_place_in_batches_with_its_history_intact() {
     let store = Store::open(&StoreLocation::resolve(dir.path(), None).unwrap()).await.unwrap();
     let report = |key: Option<&'static str>| {
         let store = store.clone();
-        async move { stats::report(&store, "ws_old", key, now).await.unwrap() }
+        async move {
+            stats::report(
+                &store,
+                &keyward_core::WorkspaceId::new("ws_old"),
+                key.map(keyward_core::KeyId::new).as_ref(),
+                now,
+            )
+            .await
+            .unwrap()
+        }
     };
     let before = report(None).await;
     let before_a = report(Some("key_a")).await;
-    let codes = || store.usage_key_error_codes("ws_old", "key_a", now - DAY);
+    let (ws_old, key_a) = (keyward_core::WorkspaceId::new("ws_old"), keyward_core::KeyId::new("key_a"));
+    let codes = || store.usage_key_error_codes(&ws_old, &key_a, now - DAY);
     let codes_before = codes().await.unwrap();
     assert_eq!(before.last_24h.total, 25, "the old records are rolled up as before");
     assert_eq!(before.recent.len(), 20);
@@ -107,7 +117,7 @@ async fn an_old_store_upgrades_in_place_in_batches_with_its_history_intact() {
     assert_eq!(after.last_24h.total, 26);
     assert_eq!(after.recent[0].at.0, now + 1);
     assert_eq!(after.recent[1..], before.recent[..19]);
-    assert_eq!(store.delete_usage_records_before("ws_old", now + 2, 5000).await.unwrap(), 26);
+    assert_eq!(store.delete_usage_records_before(&ws_old, now + 2, 5000).await.unwrap(), 26);
     assert_eq!(report(None).await.recent, []);
 }
 

@@ -227,6 +227,7 @@ async fn rollups_are_exact_whoever_brings_them_up_to_date() {
     assert_eq!(other.flush_rollups().await.unwrap(), rows, "one row per key and one per workspace for 5 records");
     assert_eq!(other.flush_rollups().await.unwrap(), 0, "the watermark moved past them");
     assert_eq!(app.store.flush_rollups().await.unwrap(), 0, "nothing is rolled up twice");
+    let (ws, key_id) = (keyward_core::WorkspaceId::new(ws.as_str()), keyward_core::KeyId::new(key_id.as_str()));
     let r = keyward::usage::stats::report(&other, &ws, Some(&key_id), now).await.unwrap();
     assert_eq!((r.last_24h.total, r.top_endpoints.len(), r.recent.len()), (5, 1, 5));
     let r = keyward::usage::stats::report(&app.store, &ws, None, now).await.unwrap();

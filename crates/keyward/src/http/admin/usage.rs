@@ -43,17 +43,17 @@ pub async fn api_usage(
 ) -> ApiResult<Json<UsageReport>> {
     require_admin(&state, &session, &ws).await?;
     reject_unknown(&q, &["key_id"])?;
-    let key_id = q.get("key_id").map(|s| s.trim()).filter(|s| !s.is_empty());
-    if let Some(k) = key_id {
+    let key_id = q.get("key_id").map(|s| s.trim()).filter(|s| !s.is_empty()).map(KeyId::new);
+    if let Some(k) = &key_id {
         // Another workspace's key (or no key at all): 404, never its numbers.
-        state.store.key(&ws, &KeyId::new(k)).await?;
+        state.store.key(&ws, k).await?;
     }
-    Ok(Json(usage_report(&state, &ws, key_id).await?))
+    Ok(Json(usage_report(&state, &ws, key_id.as_ref()).await?))
 }
 
 /// The usage report the page renders (the same as the API's). The caller
 /// has checked the role and that `key_id` is one of the workspace's keys.
-pub async fn usage_report(state: &AppState, ws: &str, key_id: Option<&str>) -> ApiResult<UsageReport> {
+pub async fn usage_report(state: &AppState, ws: &WorkspaceId, key_id: Option<&KeyId>) -> ApiResult<UsageReport> {
     let mut report = crate::usage::stats::report(&state.store, ws, key_id, now_ms()).await?;
     report.usage_behind = crate::usage::spill::behind(state.usage.metrics());
     Ok(report)

@@ -8,6 +8,7 @@ use crate::store::sql::{to_i64, to_u64};
 use crate::store::{Result, Store};
 use crate::usage::autorevoke::classify;
 use crate::usage::UsageRecord;
+use keyward_core::{KeyId, WorkspaceId};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
@@ -95,8 +96,8 @@ impl Store {
     /// seconds further.
     pub async fn usage_key_window(
         &self,
-        workspace_id: &str,
-        key_id: &str,
+        workspace_id: &WorkspaceId,
+        key_id: &KeyId,
         since_ms: i64,
         now_ms: i64,
     ) -> Result<(u64, u64)> {
@@ -105,8 +106,8 @@ impl Store {
              SELECT CAST(COALESCE(SUM(k.errors), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(k.requests), 0) AS BIGINT) AS n \
              FROM b JOIN usage_key_buckets k ON k.bucket = b.bucket AND k.workspace_id = $1 AND k.key_id = $2",
         )
-        .bind(workspace_id)
-        .bind(key_id)
+        .bind(workspace_id.as_str())
+        .bind(key_id.as_str())
         .bind(key_bucket(since_ms))
         .bind(key_bucket(now_ms.saturating_add(60_000)))
         .bind(KEY_BUCKET_SECS)
@@ -143,8 +144,8 @@ impl Store {
     /// (the status when there is none), most frequent first.
     pub async fn usage_key_error_codes(
         &self,
-        workspace_id: &str,
-        key_id: &str,
+        workspace_id: &WorkspaceId,
+        key_id: &KeyId,
         since_ms: i64,
     ) -> Result<Vec<(String, u64)>> {
         let mut out: Vec<(String, u64)> = self

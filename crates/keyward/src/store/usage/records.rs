@@ -10,6 +10,7 @@ use crate::store::sql::{bind_some, to_i64, to_u64, AnyQuery};
 use crate::store::{corrupt, now_ms, Result, Store};
 use crate::usage::UsageRecord;
 use keyward_core::api::{RecentRequest, Timestamp};
+use keyward_core::{KeyId, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -102,10 +103,11 @@ impl Store {
     /// (`usage::stats::report` does).
     pub async fn usage_recent(
         &self,
-        workspace_id: &str,
-        key_id: Option<&str>,
+        workspace_id: &WorkspaceId,
+        key_id: Option<&KeyId>,
         limit: u32,
     ) -> Result<Vec<RecentRequest>> {
+        let (workspace_id, key_id) = (workspace_id.as_str(), key_id.map(KeyId::as_str));
         let now = now_ms();
         let current = now - now.rem_euclid(HOUR_MS);
         let (table, filter) = match key_id {

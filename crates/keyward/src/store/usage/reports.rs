@@ -2,6 +2,7 @@
 //! the hourly rollups over a range of hours.
 use crate::store::sql::{bind_some, to_u64};
 use crate::store::{Result, Store};
+use keyward_core::{KeyId, WorkspaceId};
 use sqlx::Row;
 
 /// Requests of one hour with one status and code (summed over keys and endpoints).
@@ -38,11 +39,12 @@ impl Store {
     /// optionally for one key only (the workspace-level rollup otherwise).
     pub async fn usage_by_hour_status(
         &self,
-        workspace_id: &str,
-        key_id: Option<&str>,
+        workspace_id: &WorkspaceId,
+        key_id: Option<&KeyId>,
         from_hour: i64,
         to_hour: i64,
     ) -> Result<Vec<HourStatusCount>> {
+        let (workspace_id, key_id) = (workspace_id.as_str(), key_id.map(KeyId::as_str));
         let (table, filter) = rollup(key_id, "$4");
         let sql = format!(
             "SELECT hour_start, status, code, CAST(SUM(requests) AS BIGINT) AS n FROM {table} \
@@ -66,12 +68,13 @@ impl Store {
     /// The busiest endpoints over hours `from_hour..=to_hour`, busiest first.
     pub async fn usage_top_endpoints(
         &self,
-        workspace_id: &str,
-        key_id: Option<&str>,
+        workspace_id: &WorkspaceId,
+        key_id: Option<&KeyId>,
         from_hour: i64,
         to_hour: i64,
         limit: u32,
     ) -> Result<Vec<EndpointCount>> {
+        let (workspace_id, key_id) = (workspace_id.as_str(), key_id.map(KeyId::as_str));
         let (table, filter) = rollup(key_id, "$5");
         let sql = format!(
             "SELECT method, route, CAST(SUM(requests) AS BIGINT) AS n, \
