@@ -89,18 +89,18 @@ impl Store {
     /// The newest `limit` records of a workspace, or of one of its keys,
     /// newest first.
     ///
-    /// Read hour by hour without a per-key index or an unbounded scan: only
-    /// the hours the rollup names (per key, or the workspace-level rollup
-    /// for all keys; newest first, and always the current and the previous
-    /// hour, which may hold records not rolled up yet), each along
-    /// `(ws, at)` until enough are found. The cost is bounded by the
-    /// workspace's traffic in those hours, not by its whole log: an idle
-    /// key costs the rollup lookup and a read of the workspace's last two
-    /// hours. On PostgreSQL each range also names one or two daily
-    /// partitions, so a statement is planned over those alone (over all
-    /// ~93 of them, `ORDER BY at DESC LIMIT 20` cost 164 ms with 20 000
-    /// records). Callers bring the rollups up to date first
-    /// (`usage::stats::report` does).
+    /// Read by hour ranges without a per-key index or an unbounded scan: the
+    /// current and the previous hour (which may hold records not rolled up
+    /// yet), then the older hours the rollup names (per key, or the
+    /// workspace-level rollup for all keys) until their counts hold `limit`
+    /// requests ([`recent_ranges`]), each range along `(ws, at)`. The cost
+    /// is bounded by the workspace's traffic in those hours, not by its
+    /// whole log: an idle key costs the rollup lookup and a read of the
+    /// workspace's last two hours. On PostgreSQL each range also names one
+    /// or two daily partitions, and the statement is planned over those
+    /// alone: an unbounded `ORDER BY at DESC LIMIT 20` names all ~93 (164 ms
+    /// over 20 000 records in a debug run; docs/benchmarks.md §8). Callers
+    /// bring the rollups up to date first (`usage::stats::report` does).
     pub async fn usage_recent(
         &self,
         workspace_id: &WorkspaceId,
