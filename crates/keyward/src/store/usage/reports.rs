@@ -27,7 +27,7 @@ pub struct EndpointCount {
 
 /// The rollup table to read and its key filter: per key when filtering by
 /// key, the (much smaller) workspace-level one otherwise.
-fn rollup(key_id: Option<&str>, param: &str) -> (&'static str, String) {
+fn rollup(key_id: Option<&KeyId>, param: &str) -> (&'static str, String) {
     match key_id {
         Some(_) => ("usage_hourly", format!("AND key_id = {param}")),
         None => ("usage_hourly_ws", String::new()),
@@ -44,15 +44,14 @@ impl Store {
         from_hour: i64,
         to_hour: i64,
     ) -> Result<Vec<HourStatusCount>> {
-        let (workspace_id, key_id) = (workspace_id.as_str(), key_id.map(KeyId::as_str));
         let (table, filter) = rollup(key_id, "$4");
         let sql = format!(
             "SELECT hour_start, status, code, CAST(SUM(requests) AS BIGINT) AS n FROM {table} \
              WHERE workspace_id = $1 AND hour_start >= $2 AND hour_start <= $3 {filter} \
              GROUP BY hour_start, status, code"
         );
-        let q = sqlx::query(&sql).bind(workspace_id).bind(from_hour).bind(to_hour);
-        let rows = bind_some(q, key_id).fetch_all(self.pool()).await?;
+        let q = sqlx::query(&sql).bind(workspace_id.as_str()).bind(from_hour).bind(to_hour);
+        let rows = bind_some(q, key_id.map(KeyId::as_str)).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(HourStatusCount {
@@ -74,7 +73,6 @@ impl Store {
         to_hour: i64,
         limit: u32,
     ) -> Result<Vec<EndpointCount>> {
-        let (workspace_id, key_id) = (workspace_id.as_str(), key_id.map(KeyId::as_str));
         let (table, filter) = rollup(key_id, "$5");
         let sql = format!(
             "SELECT method, route, CAST(SUM(requests) AS BIGINT) AS n, \
@@ -82,8 +80,8 @@ impl Store {
              FROM {table} WHERE workspace_id = $1 AND hour_start >= $2 AND hour_start <= $3 {filter} \
              GROUP BY method, route ORDER BY n DESC, route, method LIMIT $4"
         );
-        let q = sqlx::query(&sql).bind(workspace_id).bind(from_hour).bind(to_hour).bind(i64::from(limit));
-        let rows = bind_some(q, key_id).fetch_all(self.pool()).await?;
+        let q = sqlx::query(&sql).bind(workspace_id.as_str()).bind(from_hour).bind(to_hour).bind(i64::from(limit));
+        let rows = bind_some(q, key_id.map(KeyId::as_str)).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(EndpointCount {
