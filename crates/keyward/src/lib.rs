@@ -136,10 +136,23 @@ fn shutdown_signals() -> std::io::Result<impl std::future::Future<Output = ()> +
     })
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`). Never logs
-/// secrets: request logging writes method, path and status only.
+/// Logs to stderr; `RUST_LOG` filters (default `info,sqlx=warn`) with
+/// `level` and `target=level` directives, comma-separated; a value that does
+/// not parse is reported and the default used. Never logs secrets: request
+/// logging writes method, path and status only.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
+    const DEFAULT: &str = "info,sqlx=warn";
+    let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
+    let parsed = from_env.as_deref().map(str::parse::<Targets>);
+    let filter = match &parsed {
+        Some(Ok(t)) => t.clone(),
+        _ => DEFAULT.parse().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO)),
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    if tracing_subscriber::registry().with(fmt).with(filter).try_init().is_ok() {
+        if let Some(Err(e)) = parsed {
+            tracing::warn!(error = %e, "RUST_LOG does not parse; logging at {DEFAULT}");
+        }
+    }
 }

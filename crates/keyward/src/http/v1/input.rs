@@ -12,9 +12,7 @@
 
 use crate::http::error::{Errors, FieldError};
 use crate::store::{NewStudy, NewTranscript, Segment};
-use regex::Regex;
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 
 /// Longest study name, participant name and speaker.
 pub const NAME_MAX: usize = 200;
@@ -33,48 +31,100 @@ pub const TEXT_MAX: usize = 10_000;
 /// Largest `start_ms` / `end_ms`: a week of recording.
 pub const MS_MAX: u64 = 7 * 86_400_000;
 
-// The character classes behind the patterns. They avoid `\s`, `\d` and `\w`
-// on purpose: regex engines disagree on them (ASCII or Unicode), and the
-// document is read by Rust, Python and JavaScript validators alike.
-// Whitespace is Unicode's White_Space property (what `str::trim` removes).
-macro_rules! controls {
-    () => {
-        r"\u0000-\u001f\u007f-\u009f"
-    };
-}
-macro_rules! controls_but_tab_newline {
-    () => {
-        r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
-    };
-}
-macro_rules! space_or_control {
-    () => {
-        r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-    };
+// The character classes behind the patterns, as inclusive ranges: the one
+// source of both the checks below and the `pattern`s of the JSON Schemas
+// (a test compiles each pattern with the `regex` crate and compares it with
+// its check on every character up to U+3100 and on generated strings).
+// They avoid `\s`, `\d` and `\w` on purpose: regex engines disagree on them
+// (ASCII or Unicode), and the document is read by Rust, Python and
+// JavaScript validators alike. Whitespace is Unicode's White_Space property
+// (what `str::trim` removes).
+type Ranges = &'static [(char, char)];
+const CONTROLS: Ranges = &[('\u{0}', '\u{1f}'), ('\u{7f}', '\u{9f}')];
+const CONTROLS_BUT_TAB_NEWLINE: Ranges =
+    &[('\u{0}', '\u{8}'), ('\u{b}', '\u{b}'), ('\u{c}', '\u{c}'), ('\u{e}', '\u{1f}'), ('\u{7f}', '\u{9f}')];
+const SPACE_OR_CONTROL: Ranges = &[
+    ('\u{0}', '\u{20}'),
+    ('\u{7f}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2028}'),
+    ('\u{2029}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+fn is_in(c: char, ranges: Ranges) -> bool {
+    ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
-/// A name: no control characters, and at least one visible character.
-pub const NAME_PATTERN: &str = concat!("^[^", controls!(), "]*[^", space_or_control!(), "][^", controls!(), "]*$");
-/// Free text (segment text): tabs and line breaks allowed, at least one visible character.
-pub const TEXT_PATTERN: &str =
-    concat!("^[^", controls_but_tab_newline!(), "]*[^", space_or_control!(), "][^", controls_but_tab_newline!(), "]*$");
-/// Optional free text (description): tabs and line breaks allowed, may be blank.
-pub const DESCRIPTION_PATTERN: &str = concat!("^[^", controls_but_tab_newline!(), "]*$");
-/// A plausible email: `local@domain.tld`, no spaces or controls.
-pub const EMAIL_PATTERN: &str =
-    concat!("^[^@", space_or_control!(), "]+@[^@", space_or_control!(), "]+\\.[^@", space_or_control!(), "]+$");
-/// The shape of a BCP 47 tag: a 2–3 letter language, then subtags.
-pub const LANGUAGE_PATTERN: &str = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$";
-
-fn compiled(p: &'static str) -> Regex {
-    Regex::new(p).expect("a valid built-in pattern")
+/// The ranges as the inside of a regex character class, in `\uXXXX` escapes.
+fn class(ranges: Ranges) -> String {
+    let esc = |c: char| format!("\\u{:04x}", u32::from(c));
+    ranges.iter().map(|&(lo, hi)| if lo == hi { esc(lo) } else { format!("{}-{}", esc(lo), esc(hi)) }).collect()
 }
 
-static NAME_RE: LazyLock<Regex> = LazyLock::new(|| compiled(NAME_PATTERN));
-static TEXT_RE: LazyLock<Regex> = LazyLock::new(|| compiled(TEXT_PATTERN));
-static DESCRIPTION_RE: LazyLock<Regex> = LazyLock::new(|| compiled(DESCRIPTION_PATTERN));
-static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| compiled(EMAIL_PATTERN));
-static LANGUAGE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(LANGUAGE_PATTERN));
+/// The shape a string field must have beyond its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// No control characters, and at least one visible character.
+    Name,
+    /// Free text (segment text): tabs and line breaks allowed, at least one visible character.
+    Text,
+    /// Optional free text (description): tabs and line breaks allowed, may be blank.
+    Description,
+    /// A plausible email: `local@domain.tld`, no spaces or controls.
+    Email,
+    /// The shape of a BCP 47 tag: a 2–3 letter language, then subtags.
+    Language,
+}
+
+impl Shape {
+    /// Whether `s` has this shape: what [`Shape::pattern`] matches.
+    pub fn matches(self, s: &str) -> bool {
+        // No character in `banned`; `visible`: at least one outside SPACE_OR_CONTROL.
+        let all_but = |banned: Ranges| s.chars().all(|c| !is_in(c, banned));
+        let visible = || s.chars().any(|c| !is_in(c, SPACE_OR_CONTROL));
+        match self {
+            Shape::Name => all_but(CONTROLS) && visible(),
+            Shape::Text => all_but(CONTROLS_BUT_TAB_NEWLINE) && visible(),
+            Shape::Description => all_but(CONTROLS_BUT_TAB_NEWLINE),
+            Shape::Email => {
+                let part_ok = |p: &str| !p.is_empty() && p.chars().all(|c| !is_in(c, SPACE_OR_CONTROL));
+                match s.split_once('@') {
+                    // A dot with a character on each side ('.' is one byte).
+                    Some((local, domain)) => {
+                        part_ok(local)
+                            && part_ok(domain)
+                            && !domain.contains('@')
+                            && domain.char_indices().any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len())
+                    }
+                    None => false,
+                }
+            }
+            Shape::Language => {
+                let mut parts = s.split('-');
+                let first = parts.next().unwrap_or_default();
+                (2..=3).contains(&first.len())
+                    && first.bytes().all(|b| b.is_ascii_alphabetic())
+                    && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+            }
+        }
+    }
+
+    /// The JSON Schema `pattern` (ECMA-262 syntax, also valid for the `regex` crate).
+    pub fn pattern(self) -> String {
+        let (c, c_tn, sc) = (class(CONTROLS), class(CONTROLS_BUT_TAB_NEWLINE), class(SPACE_OR_CONTROL));
+        match self {
+            Shape::Name => format!("^[^{c}]*[^{sc}][^{c}]*$"),
+            Shape::Text => format!("^[^{c_tn}]*[^{sc}][^{c_tn}]*$"),
+            Shape::Description => format!("^[^{c_tn}]*$"),
+            Shape::Email => format!("^[^@{sc}]+@[^@{sc}]+\\.[^@{sc}]+$"),
+            Shape::Language => "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$".to_string(),
+        }
+    }
+}
 
 fn path(parent: &str, name: &str) -> String {
     if parent.is_empty() {
@@ -117,41 +167,41 @@ fn object<'a>(v: &'a Value, at: &str, allowed: &[&str], errs: &mut Errors) -> Op
 struct Text {
     min: usize,
     max: usize,
-    re: &'static LazyLock<Regex>,
+    shape: Shape,
     /// Code and message when the pattern does not match.
     miss: (&'static str, &'static str),
 }
 
 impl Text {
     /// A rule whose pattern miss is `invalid_characters`.
-    const fn characters(min: usize, max: usize, re: &'static LazyLock<Regex>, message: &'static str) -> Text {
-        Text { min, max, re, miss: ("invalid_characters", message) }
+    const fn characters(min: usize, max: usize, shape: Shape, message: &'static str) -> Text {
+        Text { min, max, shape, miss: ("invalid_characters", message) }
     }
 
     /// A rule whose pattern miss is `invalid_format`.
-    const fn format(min: usize, max: usize, re: &'static LazyLock<Regex>, message: &'static str) -> Text {
-        Text { min, max, re, miss: ("invalid_format", message) }
+    const fn format(min: usize, max: usize, shape: Shape, message: &'static str) -> Text {
+        Text { min, max, shape, miss: ("invalid_format", message) }
     }
 }
 
 // The string fields' rules: those whose miss is a character, then those whose miss is a format.
 const NAME: Text =
-    Text::characters(1, NAME_MAX, &NAME_RE, "must contain a visible character and no control characters");
+    Text::characters(1, NAME_MAX, Shape::Name, "must contain a visible character and no control characters");
 const TEXT: Text = Text::characters(
     1,
     TEXT_MAX,
-    &TEXT_RE,
+    Shape::Text,
     "must contain a visible character and no control characters other than tabs and line breaks",
 );
 const DESCRIPTION: Text = Text::characters(
     0,
     DESCRIPTION_MAX,
-    &DESCRIPTION_RE,
+    Shape::Description,
     "must not contain control characters other than tabs and line breaks",
 );
-const EMAIL: Text = Text::format(1, EMAIL_MAX, &EMAIL_RE, "must be an email address");
+const EMAIL: Text = Text::format(1, EMAIL_MAX, Shape::Email, "must be an email address");
 const LANGUAGE: Text =
-    Text::format(1, LANGUAGE_MAX, &LANGUAGE_RE, "must be a BCP 47 language tag such as en, de-CH or pt-BR");
+    Text::format(1, LANGUAGE_MAX, Shape::Language, "must be a BCP 47 language tag such as en, de-CH or pt-BR");
 
 /// Check one string value against `rule`; the trimmed string when it passes.
 fn text(v: &Value, at: &str, rule: &Text, errs: &mut Errors) -> Option<String> {
@@ -166,7 +216,7 @@ fn text(v: &Value, at: &str, rule: &Text, errs: &mut Errors) -> Option<String> {
     } else if n > rule.max {
         errs.push(at, "too_long", format!("must be at most {} characters", rule.max));
         None
-    } else if !rule.re.is_match(s) {
+    } else if !rule.shape.matches(s) {
         errs.push(at, rule.miss.0, rule.miss.1);
         None
     } else {
@@ -293,7 +343,7 @@ fn segment(v: &Value, at: &str, errs: &mut Errors) -> Option<Segment> {
 /// JSON Schema of a name-like string.
 fn name_schema(description: &str) -> Value {
     json!({
-        "type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": NAME_PATTERN,
+        "type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": Shape::Name.pattern(),
         "description": description,
     })
 }
@@ -307,7 +357,7 @@ pub fn create_study_schema() -> Value {
         "properties": {
             "name": name_schema("The study's name: 1–200 characters, at least one of them visible; stored trimmed."),
             "description": {
-                "type": ["string", "null"], "maxLength": DESCRIPTION_MAX, "pattern": DESCRIPTION_PATTERN,
+                "type": ["string", "null"], "maxLength": DESCRIPTION_MAX, "pattern": Shape::Description.pattern(),
                 "description": "Up to 5000 characters; tabs and line breaks allowed. Blank or null: no description.",
             },
         },
@@ -329,13 +379,13 @@ pub fn create_transcript_schema() -> Value {
                 "properties": {
                     "name": name_schema("The participant's name."),
                     "email": {
-                        "type": ["string", "null"], "minLength": 1, "maxLength": EMAIL_MAX, "pattern": EMAIL_PATTERN,
+                        "type": ["string", "null"], "minLength": 1, "maxLength": EMAIL_MAX, "pattern": Shape::Email.pattern(),
                         "description": "The participant's email address (optional).",
                     },
                 },
             },
             "language": {
-                "type": "string", "minLength": 1, "maxLength": LANGUAGE_MAX, "pattern": LANGUAGE_PATTERN,
+                "type": "string", "minLength": 1, "maxLength": LANGUAGE_MAX, "pattern": Shape::Language.pattern(),
                 "default": DEFAULT_LANGUAGE,
                 "description": "BCP 47 language tag of the recording.",
             },
@@ -357,7 +407,7 @@ pub fn create_transcript_schema() -> Value {
                             "description": "End offset in milliseconds; not less than start_ms.",
                         },
                         "text": {
-                            "type": "string", "minLength": 1, "maxLength": TEXT_MAX, "pattern": TEXT_PATTERN,
+                            "type": "string", "minLength": 1, "maxLength": TEXT_MAX, "pattern": Shape::Text.pattern(),
                             "description": "What was said; tabs and line breaks allowed.",
                         },
                     },
@@ -490,31 +540,88 @@ mod tests {
     #[test]
     fn language_tags_and_emails() {
         for tag in ["en", "de-CH", "pt-BR", "zh-Hant-TW", "gsw"] {
-            assert!(LANGUAGE_RE.is_match(tag), "{tag}");
+            assert!(Shape::Language.matches(tag), "{tag}");
         }
         for tag in ["e", "english", "en_US", "en-", "-en", "en-toolongsubtag"] {
-            assert!(!LANGUAGE_RE.is_match(tag), "{tag}");
+            assert!(!Shape::Language.matches(tag), "{tag}");
         }
         for e in ["a@b.c", "zoë@exämple.de", "first.last+tag@sub.example.com"] {
-            assert!(EMAIL_RE.is_match(e), "{e}");
+            assert!(Shape::Email.matches(e), "{e}");
         }
         for e in ["a@b", "@b.c", "a@.c", "a b@c.d", "a@b.c\n", "a@@b.c"] {
-            assert!(!EMAIL_RE.is_match(e), "{e:?}");
+            assert!(!Shape::Email.matches(e), "{e:?}");
         }
     }
 
     #[test]
     fn the_name_pattern_agrees_with_trim() {
         for s in ["a", " a ", "\u{a0}x", "Zoë", "👋"] {
-            assert!(NAME_RE.is_match(s) && !s.trim().is_empty(), "{s:?}");
+            assert!(Shape::Name.matches(s) && !s.trim().is_empty(), "{s:?}");
         }
         for s in ["", " ", "\u{a0}", "\u{2003}\u{3000}", "a\nb", "a\u{85}"] {
-            assert!(!NAME_RE.is_match(s), "{s:?}");
+            assert!(!Shape::Name.matches(s), "{s:?}");
         }
         // Every whitespace character the pattern knows is one `trim` removes, and vice versa.
         for c in (0..0x3001u32).filter_map(char::from_u32) {
-            let visible = NAME_RE.is_match(&c.to_string());
+            let visible = Shape::Name.matches(c.encode_utf8(&mut [0; 4]));
             assert_eq!(visible, !c.is_whitespace() && !c.is_control(), "{:?}", c);
+        }
+    }
+
+    const SHAPES: [Shape; 5] = [Shape::Name, Shape::Text, Shape::Description, Shape::Email, Shape::Language];
+
+    fn compiled(shape: Shape) -> regex::Regex {
+        regex::Regex::new(&shape.pattern()).expect("a valid pattern")
+    }
+
+    #[test]
+    fn each_check_agrees_with_its_pattern_on_every_character() {
+        for shape in SHAPES {
+            let re = compiled(shape);
+            for c in (0..0x3101u32).filter_map(char::from_u32) {
+                let mut buf = [0; 4];
+                let one = &*c.encode_utf8(&mut buf);
+                for s in [
+                    one.to_string(),
+                    format!("a{one}"),
+                    format!("{one}@b.c"),
+                    format!("a@b{one}c"),
+                    format!("en-{one}"),
+                ] {
+                    assert_eq!(shape.matches(&s), re.is_match(&s), "{shape:?} on {s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_patterns_are_the_published_ones() {
+        // The OpenAPI document's patterns, as they were written before the
+        // checks stopped compiling them: integrators' validators use these.
+        assert_eq!(
+            Shape::Name.pattern(),
+            r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$"
+        );
+        assert_eq!(Shape::Description.pattern(), r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$");
+        assert_eq!(Shape::Language.pattern(), "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$");
+        assert_eq!(
+            Shape::Text.pattern(),
+            r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+        );
+        assert_eq!(
+            Shape::Email.pattern(),
+            r"^[^@\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\.[^@\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn checks_agree_with_patterns_on_generated_strings(
+            s in r"[a-zA-Z0-9@. \-\t\n\u{0}-\u{1f}\u{7f}-\u{a0}\u{2000}-\u{200b}\u{3000}é👋]{0,12}"
+        ) {
+            for shape in SHAPES {
+                proptest::prop_assert_eq!(shape.matches(&s), compiled(shape).is_match(&s), "{:?} on {:?}", shape, s);
+            }
         }
     }
 }
