@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use keyward::config::{ServeArgs, StoreArgs};
 use keyward::state::AppState;
 use keyward::store::Store;
-use keyward_core::{key, ApiKeySecret, Plan, Role};
+use keyward_core::key;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use tower::ServiceExt;
@@ -31,22 +31,9 @@ fn fixture() -> Fixture {
     let (state, secret) = rt.block_on(async {
         let config = ServeArgs::defaults_for(StoreArgs { data_dir: dir.path().to_path_buf(), database_url: None });
         let store = Store::open(&config.store.location().unwrap()).await.unwrap();
-        let ws = store.create_workspace("Bench", Plan::Enterprise).await.unwrap();
-        store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await.unwrap();
         let user = store.create_user("bench@example.com", "x").await.unwrap();
-        store.upsert_member(&ws.id, &user.id, Role::Admin).await.unwrap();
-        let secret = ApiKeySecret::generate();
-        store
-            .create_key(
-                &ws.id,
-                "bench",
-                &secret.hash(),
-                secret.last4(),
-                (&user.id, &user.email),
-                keyward::store::KeyTerms::default(),
-            )
-            .await
-            .unwrap();
+        let (_, mut secrets) = keyward::demo::load_test_workspace(&store, &user, "bench", 1).await.unwrap();
+        let secret = secrets.pop().unwrap();
         let (state, bg) = AppState::new(store, config).await.unwrap();
         // Drain usage records as the writer would, without storage.
         tokio::spawn(bg.discard_usage());

@@ -477,25 +477,12 @@ async fn bench_seed(store: &Store, keys: u32, out: &std::path::Path) -> Result<(
     let mut workspaces = vec![];
     let mut made = 0;
     while made < keys {
-        let ws = store.create_workspace("Load test", Plan::Enterprise).await.map_err(db)?;
-        store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await.map_err(db)?;
-        store.upsert_member(&ws.id, &user.id, Role::Admin).await.map_err(db)?;
-        for _ in 0..(keys - made).min(u32::try_from(crate::store::MAX_ACTIVE_KEYS).unwrap_or(u32::MAX)) {
-            let secret = keyward_core::ApiKeySecret::generate();
-            store
-                .create_key(
-                    &ws.id,
-                    "load test",
-                    &secret.hash(),
-                    secret.last4(),
-                    (&user.id, &user.email),
-                    crate::store::KeyTerms::default(),
-                )
-                .await
-                .map_err(db)?;
+        let left = usize::try_from(keys - made).unwrap_or(usize::MAX);
+        let (ws, secrets) = crate::demo::load_test_workspace(store, &user, "load test", left).await.map_err(db)?;
+        for secret in &secrets {
             writeln!(file, "{}", secret.expose()).map_err(|e| CliError(e.to_string()))?;
-            made += 1;
         }
+        made += u32::try_from(secrets.len()).unwrap_or(u32::MAX);
         workspaces.push(ws.id);
     }
     file.flush().map_err(|e| CliError(e.to_string()))?;

@@ -1,7 +1,7 @@
 //! `serve --demo`: a workspace to click through on a fresh machine.
-use crate::store::{NewStudy, NewTranscript, Segment, Store};
+use crate::store::{KeyTerms, NewStudy, NewTranscript, Segment, Store, User, Workspace, MAX_ACTIVE_KEYS};
 use keyward_core::WorkspaceId;
-use keyward_core::{Plan, Role};
+use keyward_core::{ApiKeySecret, Plan, Role};
 use serde::Deserialize;
 
 /// The demo admin's email.
@@ -14,6 +14,29 @@ pub const DEMO_WORKSPACE: &str = "Demo";
 pub enum DemoOutcome {
     Created { email: String, password: String, workspace_id: WorkspaceId },
     Exists { email: String },
+}
+
+/// A load-test workspace: enterprise plan at the highest per-key rate limit,
+/// `user` its admin, and `keys` keys (at most [`MAX_ACTIVE_KEYS`]) named
+/// `name`. The fixture of `admin bench-seed` (`scripts/load.sh`) and of the
+/// request-path benchmark; the secrets are returned, not stored.
+pub async fn load_test_workspace(
+    store: &Store,
+    user: &User,
+    name: &str,
+    keys: usize,
+) -> crate::store::Result<(Workspace, Vec<ApiKeySecret>)> {
+    let ws = store.create_workspace("Load test", Plan::Enterprise).await?;
+    store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await?;
+    store.upsert_member(&ws.id, &user.id, Role::Admin).await?;
+    let mut secrets = Vec::with_capacity(keys);
+    for _ in 0..keys.min(usize::try_from(MAX_ACTIVE_KEYS).unwrap_or(usize::MAX)) {
+        let secret = ApiKeySecret::generate();
+        let by = (user.id.as_str(), user.email.as_str());
+        store.create_key(&ws.id, name, &secret.hash(), secret.last4(), by, KeyTerms::default()).await?;
+        secrets.push(secret);
+    }
+    Ok((ws, secrets))
 }
 
 /// On an empty store: create the Demo workspace (pro plan), its admin and

@@ -172,16 +172,11 @@ pub(crate) async fn disable_key_hooks(
     workspace_id: &WorkspaceId,
     key_id: &KeyId,
 ) -> Result<u64> {
-    Ok(sqlx::query(
+    let q = sqlx::query(
         "UPDATE hooks SET status = 'disabled', disabled_at = $1, disabled_reason = 'key_revoked' \
          WHERE workspace_id = $2 AND key_id = $3 AND status = 'active'",
-    )
-    .bind(now_ms())
-    .bind(workspace_id.as_str())
-    .bind(key_id.as_str())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    );
+    super::sql::on_key(conn, q.bind(now_ms()), workspace_id, key_id).await
 }
 
 impl Store {

@@ -1,7 +1,7 @@
 //! API keys: creation (hash only), listing, revocation, allowlists, and the
 //! by-hash lookup that authenticates `/v1`.
 use super::audit::{insert_audit, AuditEvent};
-use super::sql::{lock_workspace, AnyQuery};
+use super::sql::{lock_workspace, on_key, AnyQuery};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{CreatedBy, KeyObject, KeyStatus, Timestamp};
@@ -295,18 +295,11 @@ impl Store {
         details: serde_json::Value,
     ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let n = sqlx::query(
+        let q = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
              WHERE workspace_id = $4 AND id = $5 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(by.id())
-        .bind(reason.as_str())
-        .bind(workspace_id.as_str())
-        .bind(key_id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        );
+        let n = on_key(&mut tx, q.bind(now_ms()).bind(by.id()).bind(reason.as_str()), workspace_id, key_id).await?;
         if n == 0 {
             drop(tx);
             // Already revoked (fine) or not this workspace's key (404).
@@ -347,13 +340,8 @@ impl Store {
     ) -> Result<KeyObject> {
         let before = self.key(workspace_id, key_id).await?;
         let mut tx = self.pool().begin().await?;
-        let n = sqlx::query("UPDATE api_keys SET allowed_cidrs = $1 WHERE workspace_id = $2 AND id = $3")
-            .bind(cidrs.join(","))
-            .bind(workspace_id.as_str())
-            .bind(key_id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let q = sqlx::query("UPDATE api_keys SET allowed_cidrs = $1 WHERE workspace_id = $2 AND id = $3");
+        let n = on_key(&mut tx, q.bind(cidrs.join(",")), workspace_id, key_id).await?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }

@@ -3,7 +3,7 @@
 //! about to expire.
 use super::audit::{insert_audit, AuditEvent};
 use super::keys::{counts_as_active, insert_key_under_limit, key_on, Revoker, MAX_ACTIVE_KEYS};
-use super::sql::lock_workspace;
+use super::sql::{lock_workspace, on_key};
 use super::{corrupt, now_ms, Result, Store, StoreError};
 use crate::webhooks::EventType;
 use keyward_core::api::{KeyObject, Timestamp};
@@ -150,13 +150,8 @@ impl Store {
             return Err(StoreError::KeyNotActive(format!("this key was already rolled to {to}; roll {to} instead")));
         }
         let old_expires = (now + grace_secs.clamp(0, MAX_GRACE_SECS) * 1000).min(expires_at.unwrap_or(i64::MAX));
-        sqlx::query("UPDATE api_keys SET expires_at = $1, rolled_to = $2 WHERE workspace_id = $3 AND id = $4")
-            .bind(old_expires)
-            .bind(new_id.as_str())
-            .bind(workspace_id.as_str())
-            .bind(key_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let q = sqlx::query("UPDATE api_keys SET expires_at = $1, rolled_to = $2 WHERE workspace_id = $3 AND id = $4");
+        on_key(&mut tx, q.bind(old_expires).bind(new_id.as_str()), workspace_id, key_id).await?;
         // The old key no longer counts against the limit (it is on its
         // way out), so a workspace at the limit can still roll.
         let new_name = rolled_name(&name, now);

@@ -9,7 +9,7 @@
 //! numbered parameter by name is linear in SQLite, which made binding
 //! 10 000 `$n` parameters quadratic (8 000 records/s instead of 100 000+).
 use super::{Backend, Result, Store};
-use keyward_core::ids::WorkspaceId;
+use keyward_core::ids::{KeyId, WorkspaceId};
 use sqlx::AnyConnection;
 
 pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -87,6 +87,18 @@ pub(super) fn to_u64(n: i64) -> u64 {
 pub(super) async fn lock_workspace(conn: &mut AnyConnection, workspace_id: &WorkspaceId) -> Result<u64> {
     let q = sqlx::query("UPDATE workspaces SET plan = plan WHERE id = $1").bind(workspace_id.as_str());
     Ok(q.execute(conn).await?.rows_affected())
+}
+
+/// Run `q`, a statement on one key whose last two parameters are the key's
+/// workspace and id (`… WHERE workspace_id = $n AND id = $n+1`, or `key_id`):
+/// the rows it changed. The workspace is always bound with the key.
+pub(super) async fn on_key<'q>(
+    conn: &mut AnyConnection,
+    q: AnyQuery<'q>,
+    workspace_id: &'q WorkspaceId,
+    key_id: &'q KeyId,
+) -> Result<u64> {
+    Ok(q.bind(workspace_id.as_str()).bind(key_id.as_str()).execute(conn).await?.rows_affected())
 }
 
 /// `q` with one more parameter when there is one (an optional filter).
