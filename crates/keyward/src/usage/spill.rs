@@ -295,17 +295,17 @@ impl Spill {
         }
         let pct = (self.len.saturating_mul(100) / self.max_bytes.max(1)).min(100) as u8;
         let pct = if fitting < batch.len() { 100 } else { pct };
-        for level in LEVELS {
-            if pct >= level && self.warned < level {
-                self.warned = level;
-                tracing::warn!(
-                    percent = level,
-                    bytes = self.len,
-                    max_bytes = self.max_bytes,
-                    records = self.records,
-                    "usage spill file is filling up while the store is unavailable"
-                );
-            }
+        // The highest level newly crossed: one warning however far one batch filled it.
+        if let Some(level) = LEVELS.into_iter().rev().find(|&l| pct >= l && self.warned < l) {
+            self.warned = level;
+            let (bytes, max_bytes, records) = (self.len, self.max_bytes, self.records);
+            tracing::warn!(
+                percent = level,
+                bytes,
+                max_bytes,
+                records,
+                "usage spill file filling up, store unavailable"
+            );
         }
         fitting
     }
