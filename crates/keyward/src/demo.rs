@@ -29,8 +29,9 @@ pub async fn load_test_workspace(
     let ws = store.create_workspace("Load test", Plan::Enterprise).await?;
     store.set_rate_limit(&ws.id, Some(keyward_core::plan::MAX_RPM_OVERRIDE)).await?;
     store.upsert_member(&ws.id, &user.id, Role::Admin).await?;
-    let mut secrets = Vec::with_capacity(keys);
-    for _ in 0..keys.min(usize::try_from(MAX_ACTIVE_KEYS).unwrap_or(usize::MAX)) {
+    let n = keys.min(usize::try_from(MAX_ACTIVE_KEYS).unwrap_or(usize::MAX));
+    let mut secrets = Vec::with_capacity(n);
+    for _ in 0..n {
         let secret = ApiKeySecret::generate();
         let by = (user.id.as_str(), user.email.as_str());
         store.create_key(&ws.id, name, &secret.hash(), secret.last4(), by, KeyTerms::default()).await?;

@@ -141,18 +141,19 @@ fn shutdown_signals() -> std::io::Result<impl std::future::Future<Output = ()> +
 /// not parse is reported and the default used. Never logs secrets: request
 /// logging writes method, path and status only.
 pub fn init_tracing() {
+    use tracing::Level;
     use tracing_subscriber::{filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
-    const DEFAULT: &str = "info,sqlx=warn";
+    let default = Targets::new().with_default(Level::INFO).with_target("sqlx", Level::WARN);
     let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty());
     let parsed = from_env.as_deref().map(str::parse::<Targets>);
     let filter = match &parsed {
         Some(Ok(t)) => t.clone(),
-        _ => DEFAULT.parse().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO)),
+        _ => default,
     };
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     if tracing_subscriber::registry().with(fmt).with(filter).try_init().is_ok() {
         if let Some(Err(e)) = parsed {
-            tracing::warn!(error = %e, "RUST_LOG does not parse; logging at {DEFAULT}");
+            tracing::warn!(error = %e, "RUST_LOG does not parse; logging at info,sqlx=warn");
         }
     }
 }

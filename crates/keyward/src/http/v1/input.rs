@@ -56,7 +56,8 @@ const SPACE_OR_CONTROL: Ranges = &[
 ];
 
 fn is_in(c: char, ranges: Ranges) -> bool {
-    ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+    // Printable ASCII is in none of the classes: most text never scans them.
+    !('\u{21}'..='\u{7e}').contains(&c) && ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 /// The ranges as the inside of a regex character class, in `\uXXXX` escapes.
