@@ -14,8 +14,6 @@
 // 1970; the casts cannot lose them, and `TryFrom` would only add noise.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
-#[path = "browser/app.rs"]
-mod app;
 #[path = "browser/docs.rs"]
 mod docs;
 #[path = "browser/driver.rs"]
@@ -23,7 +21,6 @@ mod driver;
 #[path = "browser/hooks.rs"]
 mod hooks;
 
-use app::{TestApp, PASSWORD};
 use driver::Browser;
 use fantoccini::key::Key;
 use keyward_core::{Plan, Role};
@@ -31,10 +28,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-// The integration suite's helpers: admin-API sessions and keys for set-up steps.
+// The integration suite's helpers: the real keyward (`TestApp`, always on
+// SQLite here: `.sqlite()`), admin-API sessions and keys for set-up steps.
 #[path = "api/helpers.rs"]
 mod helpers;
-use helpers::NewKey;
+use helpers::{AppWithAdmin, NewKey, TestApp, PASSWORD};
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 1600;
@@ -117,10 +115,10 @@ struct Scene {
 
 async fn scene(plan: Plan) -> Scene {
     driver::require_installed();
-    let app = TestApp::spawn().await;
-    let (ws, email) = app.admin(plan).await;
+    let AppWithAdmin { app, workspace_id: ws, admin } =
+        TestApp::builder().sqlite().plan(plan).with_admin().spawn().await;
     let b = Browser::start(WIDTH, HEIGHT).await;
-    Scene { app, ws, email, b }
+    Scene { app, ws, email: admin.email, b }
 }
 
 /// A few `/v1` calls of different outcomes, so the usage section has
@@ -334,7 +332,7 @@ async fn generate_a_key_with_the_keyboard_only() {
 #[ignore = "needs chromium and chromedriver"]
 async fn a_member_is_told_only_admins_manage_keys() {
     let Scene { app, ws, b, .. } = scene(Plan::Pro).await;
-    let member = app.user(&ws, "member@example.com", Role::Member).await;
+    let member = app.user(&ws, "member@example.com", Role::Member).await.email;
     login(&b, &app, &member).await;
     let notice = b.visible("#not-admin").await.text().await.unwrap();
     assert!(notice.contains("Only admins can manage API keys"), "{notice}");

@@ -5,17 +5,16 @@
 //! Ignored like every browser test (`needs chromium and chromedriver`);
 //! `cargo test -p keyward --test browser -- --include-ignored` runs it.
 
-use super::app::{TestApp, PASSWORD};
 use super::driver::{require_installed, Browser};
-use keyward_core::Plan;
+use super::helpers::{AppWithAdmin, TestApp, PASSWORD};
 use serde_json::json;
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver"]
 async fn the_quickstart_link_of_the_settings_page_leads_to_samples_that_copy() {
     require_installed();
-    let app = TestApp::spawn().await;
-    let (_ws, email) = app.admin(Plan::Pro).await;
+    let AppWithAdmin { app, admin, .. } = TestApp::builder().sqlite().with_admin().spawn().await;
+    let email = admin.email;
     let b = Browser::start(1280, 1200).await;
 
     b.goto(&app.url("/login")).await;

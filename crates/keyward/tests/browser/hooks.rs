@@ -8,14 +8,13 @@
 //! Ignored like every browser test (`needs chromium and chromedriver`);
 //! `cargo test -p keyward --test browser -- --include-ignored` runs it.
 
-use super::app::TestApp;
 use super::driver::{poll, require_installed, Browser, DEADLINE};
+use super::helpers::{AppWithAdmin, TestApp};
 use super::{admin_session, dialog_open, login, screenshot_dir, until_dialog_focus};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use fantoccini::key::Key;
 use fantoccini::Locator;
-use keyward_core::Plan;
 use serde_json::{json, Value};
 
 #[path = "../common/webhook_receiver.rs"]
@@ -58,14 +57,18 @@ async fn an_admin_subscribes_a_key_event_hook_sees_its_deliveries_fail_and_delet
     // `--webhooks-allow-private --webhooks-allow-http`: the receiver is on
     // http://127.0.0.1. The default retry schedule (first retry after 5 s)
     // stays: every assertion below is about the first attempt of an event.
-    let app = TestApp::spawn_with(|c| {
-        c.webhooks_allow_private = true;
-        c.webhooks_allow_http = true;
-    })
-    .await;
+    let AppWithAdmin { app, workspace_id: ws, admin } = TestApp::builder()
+        .sqlite()
+        .config(|c| {
+            c.webhooks_allow_private = true;
+            c.webhooks_allow_http = true;
+        })
+        .with_admin()
+        .spawn()
+        .await;
+    let email = admin.email;
     let rx = Receiver::start().await;
     rx.set_status(204);
-    let (ws, email) = app.admin(Plan::Pro).await;
     let b = Browser::start(super::WIDTH, super::HEIGHT).await;
     let (enter, escape) = (Key::Enter.to_string(), Key::Escape.to_string());
     login(&b, &app, &email).await;
