@@ -312,7 +312,10 @@ impl Store {
              WHERE e.id IN ({}) ON CONFLICT DO NOTHING",
             list.join(", ")
         );
-        let mut q = sqlx::query(&insert).bind(now);
+        // One statement per number of events: not kept in the connection's
+        // statement cache, where up to `limit` variants would crowd out the
+        // fixed statements the request path's writers reuse.
+        let mut q = sqlx::query(&insert).persistent(false).bind(now);
         for id in &ids {
             q = q.bind(id);
         }

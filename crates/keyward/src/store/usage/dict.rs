@@ -4,7 +4,7 @@
 //! looked up for good; a miss is an `INSERT … ON CONFLICT DO NOTHING` and a
 //! read, outside the batch's transaction (a rolled-back batch must not take
 //! a number with it that the cache still holds).
-use crate::store::sql::push_rows;
+use crate::store::sql::{chunks, push_rows};
 use crate::store::{Result, Store};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -67,7 +67,13 @@ impl Store {
         let mut names: Vec<&str> = w.names.into_iter().filter(|n| dict.name(n).is_none()).collect();
         names.sort_unstable();
         names.dedup();
-        for chunk in names.chunks(500) {
+        // In the multi-row statements' fixed sizes, the lookup too: with
+        // `chunks(500)` the last chunk of each batch was a new length, and a
+        // `SELECT … IN (?, …)` per length (up to 500, with up to 500
+        // parameters each) went into every connection's statement cache,
+        // pushing out the writer's cached inserts while new keys appeared.
+        for (a, b) in chunks(names.len()) {
+            let chunk = &names[a..b];
             let mut conn = self.pool().acquire().await?;
             self.insert_rows(&mut conn, "usage_names (name)", 1, "ON CONFLICT (name) DO NOTHING", chunk, |q, n| {
                 q.bind(*n)
