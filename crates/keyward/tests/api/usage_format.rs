@@ -1,6 +1,7 @@
 //! The compact usage log (issue 25): an old store upgrades in place with
 //! its history intact, a record costs at most 80 bytes on SQLite (120 on
-//! PostgreSQL), indexes included, and retention does not grow the file.
+//! PostgreSQL), indexes included, retention does not grow the file, and a
+//! batch of many new keys keeps each record under its own.
 use crate::helpers::*;
 use keyward::store::{Store, StoreLocation};
 use keyward::usage::{retention, stats, writer, UsageRecord};
@@ -119,6 +120,26 @@ async fn an_old_store_upgrades_in_place_in_batches_with_its_history_intact() {
     assert_eq!(after.recent[1..], before.recent[..19]);
     assert_eq!(store.delete_usage_records_before(&ws_old, now + 2, 5000).await.unwrap(), 26);
     assert_eq!(report(None).await.recent, []);
+}
+
+/// The dictionary numbers new names in statements of fixed sizes (1000,
+/// 250, 50, 10, 3, 1): 1 263 keys first seen in one batch take five of
+/// them, and each record still reads back under its own key.
+#[tokio::test]
+async fn a_batch_naming_many_new_keys_records_each_under_its_own_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreLocation::resolve(dir.path(), None).unwrap()).await.unwrap();
+    let ws = keyward_core::ids::new_id("ws");
+    let keys: Vec<String> = (0..1263).map(|_| keyward_core::ids::new_id("key")).collect();
+    let now = keyward::store::now_ms();
+    let batch: Vec<UsageRecord> = keys.iter().zip(0..).map(|(k, i)| usage_record(&ws, k, now - i)).collect();
+    writer::write_batch(&store, &batch).await.unwrap();
+    let ws = keyward_core::WorkspaceId::new(ws);
+    for (k, i) in keys.iter().zip(0..) {
+        let recent = store.usage_recent(&ws, Some(&keyward_core::KeyId::new(k.as_str())), 20).await.unwrap();
+        let got: Vec<(&str, i64)> = recent.iter().map(|r| (r.key_id.as_str(), r.at.0)).collect();
+        assert_eq!(got, [(k.as_str(), now - i)], "key {i}");
+    }
 }
 
 /// `n` records of the load script's mix: `/v1/me`, 20 keys, 200s from
