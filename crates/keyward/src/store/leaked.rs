@@ -36,7 +36,7 @@ impl Store {
                 "SELECT key_hash, workspace_id, id, name, revoked_at FROM api_keys WHERE key_hash IN ({})",
                 placeholders.join(",")
             );
-            // Its length varies with the report: not cached (see hooks.rs).
+            // Its length varies with the report: not cached (see `fan_out_events`).
             let mut q = sqlx::query(&sql).persistent(false);
             for h in chunk {
                 q = q.bind(h.as_bytes().to_vec());
